@@ -1,0 +1,158 @@
+"""Forms of the core settings pages. Choice querysets are set in ``__init__`` from the
+request's tenant; fields are django-scopes' safe fields so nothing queries at import time."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+from django_scopes.forms import SafeModelChoiceField
+
+from crm import permissions
+from crm.models import DataScope, Department, OptionKind, Role, User
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.CharField(label=_("Username or mobile"), max_length=150,
+                               widget=forms.TextInput(attrs={"autofocus": True,
+                                                             "autocomplete": "username"}))
+
+    error_messages = {
+        "invalid_login": _("The username/mobile or the password is not correct."),
+        "inactive": _("This account is disabled."),
+        "operator": _("Platform operators sign in at /admin/."),
+    }
+
+    def confirm_login_allowed(self, user: User) -> None:
+        super().confirm_login_allowed(user)
+        if user.tenant_id is None:
+            raise forms.ValidationError(self.error_messages["operator"], code="operator")
+
+
+def _department_choices_label(dept: Department) -> str:
+    return "　" * dept.depth + dept.name
+
+
+class DepartmentChoiceField(SafeModelChoiceField):
+    def label_from_instance(self, obj):
+        return _department_choices_label(obj)
+
+
+class UserChoiceField(SafeModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name or obj.username} ({obj.username})"
+
+
+def active_departments(tenant_id: int):
+    return Department.objects.filter(tenant_id=tenant_id, is_active=True).order_by("path")
+
+
+def active_users(tenant_id: int):
+    from crm.services import assignable_users
+
+    return assignable_users(tenant_id)
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    parent = DepartmentChoiceField(label=_("Parent department"), required=False,
+                                   queryset=Department.objects.none(),
+                                   empty_label=_("(top level)"))
+    leader = UserChoiceField(label=_("Department head"), required=False,
+                             queryset=User.objects.none())
+
+    def __init__(self, *args, tenant_id: int, with_parent: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = active_departments(tenant_id)
+        self.fields["leader"].queryset = active_users(tenant_id)
+        if not with_parent:
+            del self.fields["parent"]
+
+
+class DepartmentMoveForm(forms.Form):
+    parent = DepartmentChoiceField(label=_("New parent department"), required=False,
+                                   queryset=Department.objects.none(),
+                                   empty_label=_("(top level)"))
+
+    def __init__(self, *args, tenant_id: int, department: Department, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The department's own subtree is not a possible parent.
+        self.fields["parent"].queryset = active_departments(tenant_id).exclude(
+            path__startswith=department.path)
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    name = forms.CharField(label=_("Full name"), max_length=50)
+    mobile = forms.CharField(label=_("Mobile"), max_length=20, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+    title = forms.CharField(label=_("Job title"), max_length=50, required=False)
+    department = DepartmentChoiceField(label=_("Department"), required=False,
+                                       queryset=Department.objects.none())
+    role = SafeModelChoiceField(label=_("Role"), required=False, queryset=Role.objects.none())
+    manager = UserChoiceField(label=_("Direct manager"), required=False,
+                              queryset=User.objects.none())
+    password = forms.CharField(
+        label=_("Initial password"), required=False, widget=forms.PasswordInput,
+        help_text=_("Leave empty to generate one; it is shown once after saving."))
+
+    def __init__(self, *args, tenant_id: int, editing: User | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = active_departments(tenant_id)
+        self.fields["role"].queryset = Role.objects.filter(tenant_id=tenant_id)
+        managers = active_users(tenant_id)
+        if editing is not None:
+            managers = managers.exclude(pk=editing.pk)
+            del self.fields["password"]
+        self.fields["manager"].queryset = managers
+
+
+class UserFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False)
+    department = DepartmentChoiceField(label=_("Department"), required=False,
+                                       queryset=Department.objects.none(),
+                                       empty_label=_("All departments"))
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[
+        ("", _("All")), ("active", _("Active")), ("inactive", _("Deactivated"))])
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = Department.objects.filter(
+            tenant_id=tenant_id).order_by("path")
+
+
+class RoleForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    data_scope = forms.ChoiceField(label=_("Data scope"), choices=DataScope.choices,
+                                   widget=forms.RadioSelect)
+    permissions = forms.MultipleChoiceField(label=_("Permissions"), required=False,
+                                            widget=forms.CheckboxSelectMultiple, choices=())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["permissions"].choices = [
+            (str(group), [(p.code, p.label) for p in perms])
+            for group, perms in permissions.grouped()
+        ]
+
+
+class OptionForm(forms.Form):
+    label = forms.CharField(label=_("Label"), max_length=50)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+
+class OptionKindForm(forms.Form):
+    kind = forms.ChoiceField(choices=OptionKind.choices)
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(label=_("Current password"), widget=forms.PasswordInput)
+    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput)
+    new_password2 = forms.CharField(label=_("New password again"), widget=forms.PasswordInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") and data.get("new_password") != data.get("new_password2"):
+            self.add_error("new_password2", _("The two passwords are not the same."))
+        return data

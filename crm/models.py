@@ -1,0 +1,311 @@
+"""Core models: tenants, users, departments, roles, and the platform pieces every module uses."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm import permissions
+from crm.tenancy import TenantModel, scoped_manager
+
+
+class Tenant(models.Model):
+    """A company. GLOBAL model: the tenant wall itself (on the allow-list in the tests)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("short name"), max_length=50, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataScope(models.TextChoices):
+    OWN = "own", _("Own records")
+    OWN_AND_SUBORDINATES = "own_and_subordinates", _("Own and subordinates' records")
+    DEPARTMENT = "department", _("Own department")
+    DEPARTMENT_AND_BELOW = "department_and_below", _("Own department and below")
+    ALL = "all", _("All records")
+
+
+class Role(TenantModel):
+    """A set of permission codes (crm.permissions) and a data scope for records."""
+
+    class Builtin(models.TextChoices):
+        ADMIN = "admin", _("Administrator")
+        SALES_MANAGER = "sales_manager", _("Sales manager")
+        SALES_REP = "sales_rep", _("Sales representative")
+        AFTER_SALES = "after_sales", _("After-sales specialist")
+
+    name = models.CharField(_("name"), max_length=50)
+    builtin = models.CharField(_("built-in role"), max_length=20, choices=Builtin.choices,
+                               blank=True, default="")
+    permissions = models.JSONField(_("permissions"), default=list, blank=True)
+    data_scope = models.CharField(_("data scope"), max_length=24, choices=DataScope.choices,
+                                  default=DataScope.OWN)
+    description = models.CharField(_("description"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="role_unique_name"),
+            models.UniqueConstraint(fields=["tenant", "builtin"], name="role_unique_builtin",
+                                    condition=~models.Q(builtin="")),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def permission_labels(self) -> list[str]:
+        return [str(permissions.label(c)) for c in self.permissions if c in permissions.all_codes()]
+
+
+class Department(TenantModel):
+    """A node of the tenant's department tree.
+
+    ``path`` is a materialised path of ids ("/3/7/12/"): "this department and everything
+    below" is ``path__startswith`` on an index that begins with the tenant.
+    """
+
+    name = models.CharField(_("name"), max_length=50)
+    parent = models.ForeignKey("self", verbose_name=_("parent department"), null=True,
+                               blank=True, on_delete=models.PROTECT, related_name="children")
+    path = models.CharField(max_length=255, editable=False, default="")
+    leader = models.ForeignKey("crm.User", verbose_name=_("department head"), null=True,
+                               blank=True, on_delete=models.SET_NULL, related_name="+")
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["path"]
+        indexes = [models.Index(fields=["tenant", "path"], name="department_tenant_path")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return max(self.path.count("/") - 2, 0)
+
+    def ancestor_ids(self) -> list[int]:
+        return [int(p) for p in self.path.strip("/").split("/") if p][:-1]
+
+
+class User(AbstractUser):
+    """A person who logs in. Tenant users belong to exactly one tenant; platform operators
+    (``tenant`` empty) use the Django admin only. Username and mobile are unique across the
+    installation because login happens before the tenant is known."""
+
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="users")
+    name = models.CharField(_("full name"), max_length=50, blank=True, default="")
+    mobile = models.CharField(_("mobile"), max_length=20, null=True, blank=True, unique=True)
+    department = models.ForeignKey(Department, verbose_name=_("department"), null=True,
+                                   blank=True, on_delete=models.PROTECT, related_name="members")
+    role = models.ForeignKey(Role, verbose_name=_("role"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="users")
+    manager = models.ForeignKey("self", verbose_name=_("direct manager"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="reports")
+    title = models.CharField(_("job title"), max_length=50, blank=True, default="")
+
+    # SECURITY: the default manager stays global on purpose: login looks users up before a
+    # tenant is known, and a scoped UserManager breaks migrations (django-scopes issue #30).
+    # Application code uses ``tenant_objects``; tests/crm/test_structure.py keeps
+    # ``User.objects`` out of everything but the auth and admin modules.
+    objects = UserManager()
+    tenant_objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        indexes = [models.Index(fields=["tenant", "department"], name="user_tenant_department")]
+
+    def __str__(self) -> str:
+        return self.name or self.username
+
+    def get_full_name(self) -> str:
+        return self.name or self.username
+
+    def get_short_name(self) -> str:
+        return self.name or self.username
+
+    @property
+    def is_platform_operator(self) -> bool:
+        return self.tenant_id is None
+
+    @cached_property
+    def permission_codes(self) -> permissions.PermissionSet:
+        if not self.is_active or self.role_id is None:
+            return permissions.PermissionSet()
+        return permissions.PermissionSet(
+            c for c in self.role.permissions if c in permissions.all_codes()
+        )
+
+    def can(self, code: str) -> bool:
+        return code in self.permission_codes
+
+    @property
+    def data_scope(self) -> str:
+        return self.role.data_scope if self.role_id else DataScope.OWN
+
+
+class OptionKind(models.TextChoices):
+    CUSTOMER_SOURCE = "customer_source", _("Customer source")
+    CUSTOMER_LEVEL = "customer_level", _("Customer level")
+    CUSTOMER_STATUS = "customer_status", _("Customer status")
+    INDUSTRY = "industry", _("Industry")
+    FOLLOWUP_TYPE = "followup_type", _("Follow-up type")
+    LOST_REASON = "lost_reason", _("Lost reason")
+    ORDER_TYPE = "order_type", _("Order type")
+    POOL_RETURN_REASON = "pool_return_reason", _("Pool return reason")
+
+
+class Option(TenantModel):
+    """One entry of a tenant-editable option list (sources, levels, follow-up types…)."""
+
+    kind = models.CharField(_("list"), max_length=32, choices=OptionKind.choices)
+    label = models.CharField(_("label"), max_length=50)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("option")
+        verbose_name_plural = _("options")
+        ordering = ["kind", "sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind", "label"], name="option_unique_label"),
+        ]
+        indexes = [models.Index(fields=["tenant", "kind", "sort_order"], name="option_tenant_kind")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class NumberSequence(TenantModel):
+    """The last number handed out for one prefix on one day in one tenant."""
+
+    prefix = models.CharField(max_length=8)
+    day = models.DateField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "prefix", "day"], name="numbering_unique_day"),
+        ]
+
+
+class ActivityLogQuerySet(models.QuerySet):
+    def delete(self):
+        raise TypeError("Activity log entries cannot be deleted.")
+
+    def for_object(self, obj: models.Model) -> ActivityLogQuerySet:
+        return self.filter(content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk)
+
+
+class ActivityLog(TenantModel):
+    """Who did what to which record, with field changes ``{field: [old, new]}``.
+
+    Append-only: there is no UI to edit or delete entries and ``delete()`` raises.
+    """
+
+    actor = models.ForeignKey(User, verbose_name=_("by"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField()
+    object_repr = models.CharField(max_length=200)
+    action = models.CharField(max_length=64)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = scoped_manager(ActivityLogQuerySet)
+
+    class Meta:
+        verbose_name = _("activity log entry")
+        verbose_name_plural = _("activity log")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "content_type", "object_id", "-created_at"],
+                         name="activity_tenant_object"),
+            models.Index(fields=["tenant", "-created_at", "-id"], name="activity_tenant_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.pop("_allow_update", False):
+            raise TypeError("Activity log entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Activity log entries cannot be deleted.")
+
+
+class NotificationQuerySet(models.QuerySet):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(TenantModel):
+    """An in-app message for one user (the bell), created by services and tasks."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True, default="")
+    link = models.CharField(_("link"), max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = scoped_manager(NotificationQuerySet)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "recipient", "read_at"], name="notification_unread"),
+            models.Index(fields=["tenant", "recipient", "-created_at"], name="notification_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class OwnedModel(TenantModel):
+    """Base of records with an owner (leads, customers, opportunities, documents, tickets).
+
+    An empty owner means the record has no one responsible (pool or unassigned). Concrete
+    models may add ``participants = ManyToManyField(User, through=...)`` whose through model
+    has a ``user`` foreign key and a ``can_edit`` flag; :func:`crm.visibility.visible_to`
+    picks it up.
+    """
+
+    owner = models.ForeignKey(User, verbose_name=_("owner"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(User, verbose_name=_("created by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    updated_by = models.ForeignKey(User, verbose_name=_("updated by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True

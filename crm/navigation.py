@@ -1,0 +1,53 @@
+"""The navigation menu, built per request from what the user may use.
+
+Modules register their entries with :func:`register`; an entry with a permission code is
+shown only to users whose role has it (the views check again)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str | Promise
+    url_name: str
+    icon: str = "•"
+    permissions: tuple[str, ...] = ()  # any of these; empty means every tenant user
+    section: str = "main"
+
+
+_ITEMS: list[NavItem] = []
+
+
+def register(item: NavItem) -> NavItem:
+    _ITEMS.append(item)
+    return item
+
+
+def items_for(user, section: str) -> list[dict]:
+    result = []
+    for item in _ITEMS:
+        if item.section != section:
+            continue
+        if item.permissions and not any(user.can(code) for code in item.permissions):
+            continue
+        result.append({"key": item.key, "label": item.label, "url": reverse(item.url_name),
+                       "icon": item.icon})
+    return result
+
+
+register(NavItem("workbench", _("Workbench"), "crm:workbench", "⌂"))
+register(NavItem("notifications", _("Notifications"), "crm:notification-list", "✉"))
+register(NavItem("departments", _("Departments"), "crm:department-list", "▦",
+                 ("settings.manage",), "settings"))
+register(NavItem("users", _("Users"), "crm:user-list", "☺", ("users.manage",), "settings"))
+register(NavItem("roles", _("Roles"), "crm:role-list", "⚿", ("users.manage",), "settings"))
+register(NavItem("options", _("Option lists"), "crm:option-list", "☰",
+                 ("settings.manage",), "settings"))
+register(NavItem("audit", _("Audit log"), "crm:audit-log", "⌕", ("audit.view",), "settings"))

@@ -1,0 +1,573 @@
+"""Every state change of the core: tenants, departments, users, roles, option lists,
+notifications and numbering. One function each, keyword-only, acting user first,
+transactional, writing the activity log."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Iterable
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm import activity, permissions
+from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.models import (
+    DataScope,
+    Department,
+    NumberSequence,
+    Notification,
+    Option,
+    OptionKind,
+    Role,
+    Tenant,
+    User,
+)
+from crm.phones import normalize_mobile
+from crm.tenancy import tenant_scope
+
+# ---------------------------------------------------------------- tenants
+
+BUILTIN_ROLES = [
+    # (builtin, name, data scope, permissions)
+    (Role.Builtin.ADMIN, "管理员", DataScope.ALL, None),  # None: every permission
+    (Role.Builtin.SALES_MANAGER, "销售经理", DataScope.DEPARTMENT_AND_BELOW, [
+        "customer.export", "customer.transfer", "pool.manage", "approval.approve",
+        "reports.view",
+    ]),
+    (Role.Builtin.SALES_REP, "销售代表", DataScope.OWN, []),
+    (Role.Builtin.AFTER_SALES, "售后专员", DataScope.OWN, []),
+]
+
+DEFAULT_OPTIONS: dict[str, list[str]] = {
+    OptionKind.CUSTOMER_SOURCE: ["电话营销", "网络推广", "展会", "客户介绍", "主动来访", "广告", "其他"],
+    OptionKind.CUSTOMER_LEVEL: ["A（重点客户）", "B（普通客户）", "C（一般客户）", "D（低价值客户）"],
+    OptionKind.CUSTOMER_STATUS: ["新建", "意向", "预约", "有意向", "成交"],
+    OptionKind.INDUSTRY: ["工程机械", "交通运输", "建筑施工", "矿山开采", "市政环卫", "农业", "制造业",
+                          "其他"],
+    OptionKind.FOLLOWUP_TYPE: ["电话", "拜访", "微信", "QQ", "邮件", "其他"],
+    OptionKind.LOST_REASON: ["价格太高", "选择了竞争对手", "需求取消", "预算不足", "联系不上", "其他"],
+    OptionKind.ORDER_TYPE: ["整车", "配件", "二手车", "租赁"],
+    OptionKind.POOL_RETURN_REASON: ["联系不上", "无购买意向", "已从他处购买", "信息错误", "重复客户",
+                                    "其他"],
+}
+
+
+@transaction.atomic
+def tenant_create(*, name: str, slug: str) -> Tenant:
+    """A new company with its built-in roles and default option lists."""
+    tenant = Tenant.objects.create(name=name, slug=slug)
+    with tenant_scope(tenant.pk):
+        for builtin, role_name, scope, codes in BUILTIN_ROLES:
+            Role.objects.create(
+                tenant=tenant, builtin=builtin, name=role_name, data_scope=scope,
+                permissions=permissions.all_codes() if codes is None else codes,
+            )
+        Option.objects.bulk_create(
+            Option(tenant=tenant, kind=kind, label=label, sort_order=i)
+            for kind, labels in DEFAULT_OPTIONS.items()
+            for i, label in enumerate(labels)
+        )
+    return tenant
+
+
+def _require(actor: User, code: str) -> None:
+    if not actor.can(code):
+        raise PermissionRefusedError()
+
+
+def _same_tenant(actor: User, *objs: models.Model | None) -> None:
+    for obj in objs:
+        if obj is not None and obj.tenant_id != actor.tenant_id:
+            # SECURITY: a foreign row is treated as missing, never as forbidden.
+            raise ServiceError(_("The record does not exist."), code="not_found")
+
+
+# ---------------------------------------------------------------- departments
+
+def _sibling_name_taken(tenant_id: int, parent: Department | None, name: str,
+                        exclude_pk: int | None = None) -> bool:
+    siblings = Department.objects.filter(tenant_id=tenant_id, parent=parent, name=name)
+    if exclude_pk:
+        siblings = siblings.exclude(pk=exclude_pk)
+    return siblings.exists()
+
+
+def _clean_department_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_("Enter a department name."), code="required")
+    if len(name) > 50:
+        raise ServiceError(_("A department name has at most 50 characters."), code="too_long")
+    return name
+
+
+@transaction.atomic
+def department_create(*, actor: User, name: str, parent: Department | None = None,
+                      leader: User | None = None) -> Department:
+    _require(actor, "settings.manage")
+    _same_tenant(actor, parent, leader)
+    name = _clean_department_name(name)
+    if parent is not None and not parent.is_active:
+        raise ServiceError(_("A department cannot be added under a disabled department."),
+                           code="parent_disabled")
+    if _sibling_name_taken(actor.tenant_id, parent, name):
+        raise ServiceError(_("A department with this name already exists at this level."),
+                           code="duplicate")
+    dept = Department.objects.create(tenant_id=actor.tenant_id, name=name, parent=parent,
+                                     leader=leader)
+    dept.path = f"{parent.path if parent else '/'}{dept.pk}/"
+    dept.save(update_fields=["path"])
+    activity.activity_record(actor=actor, target=dept, action=activity.DEPARTMENT_CREATED,
+                             changes={"parent": ["", str(parent or "")]})
+    return dept
+
+
+@transaction.atomic
+def department_update(*, actor: User, department: Department, name: str,
+                      leader: User | None) -> Department:
+    """Rename a department and/or change its head."""
+    _require(actor, "settings.manage")
+    _same_tenant(actor, department, leader)
+    name = _clean_department_name(name)
+    if _sibling_name_taken(actor.tenant_id, department.parent, name, exclude_pk=department.pk):
+        raise ServiceError(_("A department with this name already exists at this level."),
+                           code="duplicate")
+    if leader is not None and not leader.is_active:
+        raise ServiceError(_("A deactivated user cannot head a department."), code="inactive")
+    before = activity.snapshot(department, ["name", "leader"])
+    department.name = name
+    department.leader = leader
+    department.save(update_fields=["name", "leader"])
+    changes = activity.diff(before, activity.snapshot(department, ["name", "leader"]))
+    if changes:
+        activity.activity_record(actor=actor, target=department,
+                                 action=activity.DEPARTMENT_RENAMED, changes=changes)
+    return department
+
+
+@transaction.atomic
+def department_move(*, actor: User, department: Department,
+                    parent: Department | None) -> Department:
+    """Put a department (with its whole subtree) under another parent, or at the top."""
+    _require(actor, "settings.manage")
+    _same_tenant(actor, department, parent)
+    department = Department.objects.select_for_update().get(pk=department.pk)
+    if parent is not None:
+        parent = Department.objects.get(pk=parent.pk)
+        if parent.path.startswith(department.path):
+            raise ServiceError(_("A department cannot be moved under itself or one of its "
+                                 "sub-departments."), code="cycle")
+        if not parent.is_active:
+            raise ServiceError(_("A department cannot be moved under a disabled department."),
+                               code="parent_disabled")
+    if department.parent_id == (parent.pk if parent else None):
+        return department
+    if _sibling_name_taken(actor.tenant_id, parent, department.name, exclude_pk=department.pk):
+        raise ServiceError(_("A department with this name already exists at this level."),
+                           code="duplicate")
+    before = str(department.parent or "")
+    old_path = department.path
+    new_path = f"{parent.path if parent else '/'}{department.pk}/"
+    # PERF: one UPDATE rewrites the whole subtree's paths.
+    Department.objects.filter(tenant_id=actor.tenant_id, path__startswith=old_path).update(
+        path=Concat(Value(new_path), Substr(F("path"), len(old_path) + 1))
+    )
+    Department.objects.filter(pk=department.pk).update(parent=parent)
+    department.refresh_from_db()
+    activity.activity_record(actor=actor, target=department, action=activity.DEPARTMENT_MOVED,
+                             changes={"parent": [before, str(parent or "")]})
+    return department
+
+
+@transaction.atomic
+def department_set_active(*, actor: User, department: Department, active: bool) -> Department:
+    """Disable (refused while it has active members or sub-departments) or enable."""
+    _require(actor, "settings.manage")
+    _same_tenant(actor, department)
+    if department.is_active == active:
+        return department
+    if not active:
+        if User.tenant_objects.filter(tenant_id=actor.tenant_id, department=department,
+                                      is_active=True).exists():
+            raise ServiceError(_("Move or deactivate the department's active users first."),
+                               code="has_users")
+        if Department.objects.filter(tenant_id=actor.tenant_id, parent=department,
+                                     is_active=True).exists():
+            raise ServiceError(_("Disable its sub-departments first."), code="has_children")
+    elif department.parent is not None and not department.parent.is_active:
+        raise ServiceError(_("Enable the parent department first."), code="parent_disabled")
+    department.is_active = active
+    department.save(update_fields=["is_active"])
+    activity.activity_record(
+        actor=actor, target=department,
+        action=activity.DEPARTMENT_ENABLED if active else activity.DEPARTMENT_DISABLED,
+    )
+    return department
+
+
+# ---------------------------------------------------------------- users
+
+USER_FIELDS = ["username", "name", "mobile", "email", "title", "department", "role", "manager"]
+
+
+def _generate_password() -> str:
+    # Readable but strong: no look-alike characters.
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _i in range(12))
+
+
+def _check_user_links(actor: User, user: User | None, department, role, manager) -> None:
+    _same_tenant(actor, department, role, manager)
+    if department is not None and not department.is_active:
+        raise ServiceError(_("The department is disabled."), code="department_disabled")
+    if manager is not None:
+        if not manager.is_active:
+            raise ServiceError(_("A deactivated user cannot be a manager."), code="inactive")
+        if user is not None and user.pk:
+            from crm.visibility import subordinate_ids
+
+            if manager.pk == user.pk or manager.pk in subordinate_ids(user):
+                raise ServiceError(_("A user cannot report to themselves or to one of their "
+                                     "own subordinates."), code="cycle")
+
+
+def _clean_identity(*, username: str, mobile: str | None, exclude_pk: int | None = None):
+    username = (username or "").strip()
+    if not username:
+        raise ServiceError(_("Enter a username."), code="required")
+    mobile_value = None
+    if mobile:
+        try:
+            mobile_value = normalize_mobile(mobile)
+        except ValidationError as exc:
+            raise ServiceError(exc.messages[0], code="invalid_mobile") from exc
+    # SECURITY: usernames and mobiles are unique across the installation (login comes first),
+    # so this check looks across tenants but only says "taken".
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
+    if others.filter(username__iexact=username).exists():
+        raise ServiceError(_("This username is already taken."), code="username_taken")
+    if mobile_value and others.filter(mobile=mobile_value).exists():
+        raise ServiceError(_("This mobile number is already used by another account."),
+                           code="mobile_taken")
+    return username, mobile_value
+
+
+@transaction.atomic
+def user_create(*, actor: User, username: str, name: str, mobile: str | None = None,
+                email: str = "", title: str = "", department: Department | None = None,
+                role: Role | None = None, manager: User | None = None,
+                password: str | None = None) -> tuple[User, str]:
+    """Create a user in the actor's tenant; returns the user and the initial password
+    (generated when none is given, shown once to the admin)."""
+    _require(actor, "users.manage")
+    _check_user_links(actor, None, department, role, manager)
+    username, mobile_value = _clean_identity(username=username, mobile=mobile)
+    user = User(tenant_id=actor.tenant_id, username=username, name=(name or "").strip(),
+                mobile=mobile_value, email=(email or "").strip(), title=title or "",
+                department=department, role=role, manager=manager)
+    password = password or _generate_password()
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ServiceError(" ".join(exc.messages), code="weak_password") from exc
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent create took the name or mobile
+        raise ServiceError(_("This username or mobile number is already taken."),
+                           code="taken") from exc
+    activity.activity_record(actor=actor, target=user, action=activity.USER_CREATED,
+                             changes=activity.diff({}, activity.snapshot(user, USER_FIELDS)))
+    return user, password
+
+
+def _admins_left(tenant_id: int, excluding: User | None = None, role_override=None) -> int:
+    """Active users who could still manage users (lock-out guard)."""
+    roles = [r for r in Role.objects.filter(tenant_id=tenant_id)
+             if "users.manage" in (role_override[1] if role_override and role_override[0] == r.pk
+                                   else r.permissions)]
+    users = User.tenant_objects.filter(tenant_id=tenant_id, is_active=True,
+                                       role_id__in=[r.pk for r in roles])
+    if excluding is not None:
+        users = users.exclude(pk=excluding.pk)
+    return users.count()
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, username: str, name: str, mobile: str | None,
+                email: str, title: str, department: Department | None, role: Role | None,
+                manager: User | None) -> User:
+    _require(actor, "users.manage")
+    _same_tenant(actor, user)
+    _check_user_links(actor, user, department, role, manager)
+    username, mobile_value = _clean_identity(username=username, mobile=mobile,
+                                             exclude_pk=user.pk)
+    if user.is_active and user.role_id != (role.pk if role else None) and \
+            user.role and "users.manage" in user.role.permissions and \
+            not (role and "users.manage" in role.permissions) and \
+            _admins_left(actor.tenant_id, excluding=user) == 0:
+        raise ServiceError(_("At least one active user must keep the permission to manage "
+                             "users."), code="last_admin")
+    before = activity.snapshot(user, USER_FIELDS)
+    role_changed = user.role_id != (role.pk if role else None)
+    user.username, user.name, user.mobile = username, (name or "").strip(), mobile_value
+    user.email, user.title = (email or "").strip(), title or ""
+    user.department, user.role, user.manager = department, role, manager
+    user.save()
+    changes = activity.diff(before, activity.snapshot(user, USER_FIELDS))
+    if changes:
+        activity.activity_record(actor=actor, target=user, action=activity.USER_UPDATED,
+                                 changes=changes)
+    if role_changed and user.pk != actor.pk:
+        notification_send(tenant_id=actor.tenant_id, recipients=[user],
+                          title=_("Your role is now %(role)s") % {"role": role or "—"})
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, actor: User, user: User, active: bool) -> User:
+    """Deactivate (cannot log in, gets no new work) or reactivate a user."""
+    _require(actor, "users.manage")
+    _same_tenant(actor, user)
+    if user.is_active == active:
+        return user
+    if not active:
+        if user.pk == actor.pk:
+            raise ServiceError(_("You cannot deactivate yourself."), code="self")
+        if user.role and "users.manage" in user.role.permissions and \
+                _admins_left(actor.tenant_id, excluding=user) == 0:
+            raise ServiceError(_("At least one active user must keep the permission to manage "
+                                 "users."), code="last_admin")
+    elif user.department is not None and not user.department.is_active:
+        raise ServiceError(_("The user's department is disabled; choose another department "
+                             "first."), code="department_disabled")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    activity.activity_record(
+        actor=actor, target=user,
+        action=activity.USER_ACTIVATED if active else activity.USER_DEACTIVATED,
+    )
+    return user
+
+
+@transaction.atomic
+def user_reset_password(*, actor: User, user: User) -> str:
+    """A new random password for ``user``, returned once; the user is notified."""
+    _require(actor, "users.manage")
+    _same_tenant(actor, user)
+    password = _generate_password()
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    activity.activity_record(actor=actor, target=user, action=activity.USER_PASSWORD_RESET)
+    if user.pk != actor.pk:
+        notification_send(tenant_id=actor.tenant_id, recipients=[user],
+                          title=_("Your password was reset by %(name)s") % {"name": actor})
+    return password
+
+
+@transaction.atomic
+def user_change_own_password(*, actor: User, old_password: str, new_password: str) -> User:
+    if not actor.check_password(old_password):
+        raise ServiceError(_("The current password is not correct."), code="wrong_password")
+    try:
+        validate_password(new_password, actor)
+    except ValidationError as exc:
+        raise ServiceError(" ".join(exc.messages), code="weak_password") from exc
+    actor.set_password(new_password)
+    actor.save(update_fields=["password"])
+    activity.activity_record(actor=actor, target=actor, action=activity.USER_PASSWORD_CHANGED)
+    return actor
+
+
+def assignable_users(tenant_id: int):
+    """Users who may receive new work: active members of the tenant."""
+    return User.tenant_objects.filter(tenant_id=tenant_id, is_active=True).order_by("name", "id")
+
+
+# ---------------------------------------------------------------- roles
+
+def _clean_role(name: str, codes: Iterable[str], data_scope: str) -> tuple[str, list[str]]:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_("Enter a role name."), code="required")
+    codes = list(dict.fromkeys(codes))
+    unknown = [c for c in codes if c not in permissions.all_codes()]
+    if unknown:
+        raise ServiceError(_("Unknown permission: %(codes)s") % {"codes": ", ".join(unknown)},
+                           code="unknown_permission")
+    if data_scope not in DataScope.values:
+        raise ServiceError(_("Choose a data scope."), code="data_scope")
+    return name, codes
+
+
+@transaction.atomic
+def role_create(*, actor: User, name: str, permission_codes: Iterable[str], data_scope: str,
+                description: str = "") -> Role:
+    _require(actor, "users.manage")
+    name, codes = _clean_role(name, permission_codes, data_scope)
+    if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exists():
+        raise ServiceError(_("A role with this name already exists."), code="duplicate")
+    role = Role.objects.create(tenant_id=actor.tenant_id, name=name, permissions=codes,
+                               data_scope=data_scope, description=description or "")
+    activity.activity_record(actor=actor, target=role, action=activity.ROLE_CREATED)
+    return role
+
+
+@transaction.atomic
+def role_update(*, actor: User, role: Role, name: str, permission_codes: Iterable[str],
+                data_scope: str, description: str = "") -> Role:
+    _require(actor, "users.manage")
+    _same_tenant(actor, role)
+    name, codes = _clean_role(name, permission_codes, data_scope)
+    if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exclude(pk=role.pk).exists():
+        raise ServiceError(_("A role with this name already exists."), code="duplicate")
+    if "users.manage" in role.permissions and "users.manage" not in codes and \
+            _admins_left(actor.tenant_id, role_override=(role.pk, codes)) == 0:
+        raise ServiceError(_("At least one active user must keep the permission to manage "
+                             "users."), code="last_admin")
+    before = {"name": role.name, "permissions": ", ".join(map(str, role.permission_labels())),
+              "data_scope": role.get_data_scope_display(), "description": role.description}
+    role.name, role.permissions, role.data_scope = name, codes, data_scope
+    role.description = description or ""
+    role.save()
+    after = {"name": role.name, "permissions": ", ".join(map(str, role.permission_labels())),
+             "data_scope": str(role.get_data_scope_display()), "description": role.description}
+    changes = activity.diff({k: str(v) for k, v in before.items()}, after)
+    if changes:
+        activity.activity_record(actor=actor, target=role, action=activity.ROLE_UPDATED,
+                                 changes=changes)
+    return role
+
+
+@transaction.atomic
+def role_delete(*, actor: User, role: Role) -> None:
+    _require(actor, "users.manage")
+    _same_tenant(actor, role)
+    if User.tenant_objects.filter(tenant_id=actor.tenant_id, role=role).exists():
+        raise ServiceError(_("The role is still given to users; give them another role first."),
+                           code="in_use")
+    if role.builtin == Role.Builtin.ADMIN:
+        raise ServiceError(_("The administrator role cannot be deleted."), code="builtin")
+    activity.activity_record(actor=actor, target=role, action=activity.ROLE_DELETED)
+    role.delete()
+
+
+# ---------------------------------------------------------------- option lists
+
+def _clean_label(label: str) -> str:
+    label = (label or "").strip()
+    if not label:
+        raise ServiceError(_("Enter a label."), code="required")
+    if len(label) > 50:
+        raise ServiceError(_("A label has at most 50 characters."), code="too_long")
+    return label
+
+
+@transaction.atomic
+def option_create(*, actor: User, kind: str, label: str) -> Option:
+    _require(actor, "settings.manage")
+    if kind not in OptionKind.values:
+        raise ServiceError(_("Unknown option list."), code="kind")
+    label = _clean_label(label)
+    existing = Option.objects.filter(tenant_id=actor.tenant_id, kind=kind)
+    if existing.filter(label=label).exists():
+        raise ServiceError(_("This option already exists in the list."), code="duplicate")
+    last = existing.aggregate(m=models.Max("sort_order"))["m"]
+    option = Option.objects.create(tenant_id=actor.tenant_id, kind=kind, label=label,
+                                   sort_order=0 if last is None else last + 1)
+    activity.activity_record(actor=actor, target=option, action=activity.OPTION_CREATED)
+    return option
+
+
+@transaction.atomic
+def option_update(*, actor: User, option: Option, label: str, is_active: bool) -> Option:
+    """Rename or (de)activate an option. Options are never deleted: records keep theirs."""
+    _require(actor, "settings.manage")
+    _same_tenant(actor, option)
+    label = _clean_label(label)
+    if Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind, label=label) \
+            .exclude(pk=option.pk).exists():
+        raise ServiceError(_("This option already exists in the list."), code="duplicate")
+    before = activity.snapshot(option, ["label", "is_active"])
+    option.label, option.is_active = label, is_active
+    option.save(update_fields=["label", "is_active"])
+    changes = activity.diff(before, activity.snapshot(option, ["label", "is_active"]))
+    if changes:
+        activity.activity_record(actor=actor, target=option, action=activity.OPTION_UPDATED,
+                                 changes=changes)
+    return option
+
+
+@transaction.atomic
+def option_move(*, actor: User, option: Option, offset: int) -> Option:
+    """Move an option up (-1) or down (+1) in its list."""
+    _require(actor, "settings.manage")
+    _same_tenant(actor, option)
+    siblings = list(Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind)
+                    .order_by("sort_order", "id"))
+    index = next(i for i, o in enumerate(siblings) if o.pk == option.pk)
+    target = index + offset
+    if 0 <= target < len(siblings):
+        siblings[index], siblings[target] = siblings[target], siblings[index]
+        for i, o in enumerate(siblings):
+            o.sort_order = i
+        Option.objects.bulk_update(siblings, ["sort_order"])
+    return option
+
+
+# ---------------------------------------------------------------- notifications
+
+def notification_send(*, tenant_id: int, recipients: Iterable[User], title: str, body: str = "",
+                      link: str = "") -> list[Notification]:
+    """One notification per active recipient of the tenant (deactivated users get none)."""
+    rows = [
+        Notification(tenant_id=tenant_id, recipient=u, title=str(title)[:200], body=body,
+                     link=link)
+        for u in recipients
+        if u.is_active and u.tenant_id == tenant_id
+    ]
+    return Notification.objects.bulk_create(rows)
+
+
+def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
+    """Mark the actor's notifications read (all of them when ``ids`` is None)."""
+    qs = Notification.objects.filter(tenant_id=actor.tenant_id, recipient=actor,
+                                     read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return qs.update(read_at=timezone.now())
+
+
+# ---------------------------------------------------------------- numbering
+
+PREFIX_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def number_next(*, tenant_id: int, prefix: str, day: datetime.date | None = None) -> str:
+    """The next document number, e.g. ``HT20261122-0001``: per tenant, prefix and day.
+
+    One atomic ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` statement (PostgreSQL and
+    SQLite ≥ 3.35): the row lock it takes makes concurrent callers queue, so no number is
+    ever handed out twice; a rolled-back caller's increment is rolled back with it.
+    """
+    if not prefix or len(prefix) > 8 or not set(prefix) <= PREFIX_CHARS:
+        raise ValueError(f"bad number prefix {prefix!r}")
+    day = day or timezone.localdate()
+    table = connection.ops.quote_name(NumberSequence._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (tenant_id, prefix, day, last_value) VALUES (%s, %s, %s, 1) "
+        f"ON CONFLICT (tenant_id, prefix, day) DO UPDATE SET last_value = {table}.last_value + 1 "
+        "RETURNING last_value"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id, prefix, connection.ops.adapt_datefield_value(day)])
+        value = cursor.fetchone()[0]
+    return f"{prefix}{day:%Y%m%d}-{value:04d}"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django import template
+
+from crm import activity as activity_module
+
+register = template.Library()
+
+
+@register.filter
+def can(user, code: str) -> bool:
+    """``{% if user|can:"users.manage" %}``: hide what the user may not use."""
+    return bool(getattr(user, "is_authenticated", False)) and user.can(code)
+
+
+@register.filter
+def action_label(code: str):
+    return activity_module.action_label(code)
+
+
+@register.simple_tag
+def field_label(entry, field_name):
+    return activity_module.field_label(entry, field_name)
+
+
+@register.simple_tag(takes_context=True)
+def query_replace(context, **kwargs) -> str:
+    """The current query string with some parameters replaced (pagination, sorting)."""
+    query = context["request"].GET.copy()
+    for key, value in kwargs.items():
+        if value in (None, ""):
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return query.urlencode()

@@ -1,0 +1,53 @@
+from django.conf import settings
+from django.contrib.auth.views import LogoutView
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from crm.admin import platform_admin
+from crm.views import core
+from crm.views import settings as settings_views
+
+
+crm_patterns = [
+    path("", core.workbench, name="workbench"),
+    path("notifications/", core.notification_list, name="notification-list"),
+    path("notifications/bell/", core.notification_bell, name="notification-bell"),
+    path("notifications/read-all/", core.notification_read_all, name="notification-read-all"),
+    path("notifications/<int:pk>/read/", core.notification_read, name="notification-read"),
+    path("account/password/", core.password_change, name="password-change"),
+    path("settings/", RedirectView.as_view(pattern_name="crm:department-list"), name="settings"),
+    path("settings/departments/", settings_views.department_list, name="department-list"),
+    path("settings/departments/<int:pk>/", settings_views.department_edit,
+         name="department-edit"),
+    path("settings/departments/<int:pk>/move/", settings_views.department_move,
+         name="department-move"),
+    path("settings/departments/<int:pk>/toggle/", settings_views.department_toggle,
+         name="department-toggle"),
+    path("settings/users/", settings_views.user_list, name="user-list"),
+    path("settings/users/add/", settings_views.user_create, name="user-create"),
+    path("settings/users/<int:pk>/", settings_views.user_edit, name="user-edit"),
+    path("settings/users/<int:pk>/toggle/", settings_views.user_toggle, name="user-toggle"),
+    path("settings/users/<int:pk>/reset-password/", settings_views.user_reset_password,
+         name="user-reset-password"),
+    path("settings/roles/", settings_views.role_list, name="role-list"),
+    path("settings/roles/add/", settings_views.role_create, name="role-create"),
+    path("settings/roles/<int:pk>/", settings_views.role_edit, name="role-edit"),
+    path("settings/roles/<int:pk>/delete/", settings_views.role_delete, name="role-delete"),
+    path("settings/options/", settings_views.option_list, name="option-list"),
+    path("settings/options/<int:pk>/", settings_views.option_edit, name="option-edit"),
+    path("settings/options/<int:pk>/move/", settings_views.option_move, name="option-move"),
+    path("settings/audit/", settings_views.audit_log, name="audit-log"),
+]
+
+urlpatterns = [
+    path("accounts/login/", core.TenantLoginView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", platform_admin.urls),
+    path("", include((crm_patterns, "crm"))),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

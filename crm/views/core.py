@@ -1,0 +1,90 @@
+"""Workbench, notifications and the user's own account."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.views import LoginView
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm import selectors, services
+from crm.exceptions import ServiceError
+from crm.forms import LoginForm, PasswordChangeForm
+from crm.views.base import paginate, render_form_error, tenant_view
+
+
+class TenantLoginView(LoginView):
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@tenant_view()
+def workbench(request):
+    user = request.user
+    context = {
+        "unread": selectors.notification_list(actor=user).unread()[:5],
+        "recent_activity": selectors.activity_by_actor(actor=user)[:10],
+        "team_size": selectors.visible_user_count(actor=user),
+    }
+    return render(request, "crm/workbench.html", context)
+
+
+@tenant_view()
+def notification_list(request):
+    only_unread = request.GET.get("unread") == "1"
+    qs = selectors.notification_list(actor=request.user)
+    if only_unread:
+        qs = qs.unread()
+    page = paginate(request, qs, per_page=20)
+    return render(request, "crm/notification_list.html",
+                  {"page": page, "only_unread": only_unread})
+
+
+@tenant_view()
+@require_POST
+def notification_read(request, pk: int):
+    notification = selectors.notification_get_for_actor(actor=request.user, pk=pk)
+    services.notification_mark_read(actor=request.user, ids=[notification.pk])
+    if request.htmx:
+        notification.refresh_from_db()
+        return render(request, "crm/notification_list.html#notification-item",
+                      {"n": notification, "oob_bell": True})
+    if notification.link and notification.link.startswith("/"):
+        return redirect(notification.link)
+    return redirect("crm:notification-list")
+
+
+@tenant_view()
+@require_POST
+def notification_read_all(request):
+    count = services.notification_mark_read(actor=request.user)
+    messages.success(request, _("%(count)d notifications marked as read.") % {"count": count})
+    return redirect("crm:notification-list")
+
+
+@tenant_view()
+def notification_bell(request) -> HttpResponse:
+    """The bell alone, for htmx polling."""
+    return render(request, "layouts/app.html#bell", {})
+
+
+@tenant_view()
+def password_change(request):
+    form = PasswordChangeForm(request.POST or None)
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_change_own_password(
+                actor=request.user, old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password"])
+        except ServiceError as exc:
+            return render_form_error(request, "crm/password_change.html", context, form, exc)
+        update_session_auth_hash(request, request.user)
+        messages.success(request, _("Your password has been changed."))
+        return redirect("crm:workbench")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "crm/password_change.html", context, status=status)

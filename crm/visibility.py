@@ -1,0 +1,127 @@
+"""The one visibility function: which owned records may a user see (DESIGN §5).
+
+visible = records they own ∪ records they participate in ∪ records owned by users inside
+their data scope. Everything is an indexed predicate (owner id, the participants table, the
+department subtree); there is never a per-object permission lookup over a list.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from crm.models import DataScope, Department, User
+
+
+def scope_user_ids(user: User) -> list[int] | QuerySet | None:
+    """Ids of the users whose records ``user`` sees through the data scope.
+
+    ``None`` means every user of the tenant (scope ``all``). The result is cached on the
+    user object for the request.
+    """
+    cached = getattr(user, "_scope_user_ids", False)
+    if cached is not False:
+        return cached
+    scope = user.data_scope
+    users = User.tenant_objects.filter(tenant_id=user.tenant_id)
+    result: list[int] | QuerySet | None
+    if scope == DataScope.ALL:
+        result = None
+    elif scope == DataScope.OWN_AND_SUBORDINATES:
+        result = [user.pk, *subordinate_ids(user)]
+    elif scope in (DataScope.DEPARTMENT, DataScope.DEPARTMENT_AND_BELOW) and user.department_id:
+        if scope == DataScope.DEPARTMENT:
+            result = users.filter(department_id=user.department_id).values("id")
+        else:
+            subtree = Department.objects.filter(
+                tenant_id=user.tenant_id, path__startswith=user.department.path
+            ).values("id")
+            result = users.filter(department_id__in=subtree).values("id")
+    else:
+        result = [user.pk]
+    user._scope_user_ids = result
+    return result
+
+
+def subordinate_ids(user: User) -> list[int]:
+    """Direct and indirect reports of ``user`` (one query over the tenant's reporting lines)."""
+    edges = User.tenant_objects.filter(tenant_id=user.tenant_id, manager__isnull=False)
+    children: dict[int, list[int]] = {}
+    for uid, manager_id in edges.values_list("id", "manager_id"):
+        children.setdefault(manager_id, []).append(uid)
+    found: list[int] = []
+    seen = {user.pk}
+    stack = list(children.get(user.pk, []))
+    while stack:
+        uid = stack.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        found.append(uid)
+        stack.extend(children.get(uid, []))
+    return found
+
+
+def participants_relation(model: type[models.Model]) -> tuple[type[models.Model], str] | None:
+    """(through model, name of its foreign key to ``model``) when the model has participants."""
+    try:
+        field = model._meta.get_field("participants")
+    except Exception:
+        return None
+    return field.remote_field.through, field.m2m_field_name()
+
+
+def participated_q(user: User, model: type[models.Model]) -> Q:
+    relation = participants_relation(model)
+    if relation is None:
+        return Q(pk__in=[])
+    through, fk_name = relation
+    return Q(pk__in=through.objects.filter(user_id=user.pk).values(fk_name))
+
+
+def visible_to(user: User, queryset: QuerySet) -> QuerySet:
+    """The rows of ``queryset`` (any owned model) that ``user`` may see."""
+    if not user.is_authenticated or not user.is_active or user.tenant_id is None:
+        return queryset.none()
+    # The scope already filters by tenant; the explicit filter is the belt to its braces.
+    queryset = queryset.filter(tenant_id=user.tenant_id)
+    ids = scope_user_ids(user)
+    if ids is None:
+        return queryset
+    return queryset.filter(Q(owner_id__in=ids) | participated_q(user, queryset.model))
+
+
+def can_see(user: User, obj: models.Model) -> bool:
+    return visible_to(user, type(obj).objects.filter(pk=obj.pk)).exists()
+
+
+def can_edit(user: User, obj: models.Model) -> bool:
+    """Owner, users whose data scope covers the owner, or participants whose row has
+    ``can_edit`` set (the ones that see a record only through participation are read-only)."""
+    if not can_see(user, obj):
+        return False
+    if obj.owner_id == user.pk:
+        return True
+    ids = scope_user_ids(user)
+    if ids is None:
+        return True
+    if obj.owner_id is not None:
+        if isinstance(ids, list):
+            if obj.owner_id in ids:
+                return True
+        elif ids.filter(id=obj.owner_id).exists():
+            return True
+    relation = participants_relation(type(obj))
+    if relation is None:
+        return False
+    through, fk_name = relation
+    return through.objects.filter(**{fk_name: obj.pk}, user_id=user.pk, can_edit=True).exists()
+
+
+def get_visible_or_404(user: User, queryset: QuerySet, **lookup) -> models.Model:
+    """One visible row, or 404 for rows that are missing, in another tenant or invisible."""
+    try:
+        return visible_to(user, queryset).get(**lookup)
+    except queryset.model.DoesNotExist as exc:
+        raise Http404 from exc
