@@ -1,0 +1,152 @@
+"""The visibility matrix (DESIGN §5): data scope × relationship to the record.
+
+The viewer sits in the "sales" department (which has sub-departments east and west), has a
+subordinate in another department, and participates in one record owned elsewhere.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.http import Http404
+from django_scopes import scopes_disabled
+
+from crm.models import DataScope
+from crm.tenancy import tenant_scope
+from crm.visibility import can_edit, can_see, get_visible_or_404, visible_to
+from tests.factories import make_role, make_user
+from tests.testapp.models import Memo, MemoParticipant
+
+ALL_A = {"own", "participated", "same_department", "child_department", "other_department",
+         "subordinate", "no_owner"}
+
+EXPECTED = {
+    DataScope.OWN: {"own", "participated"},
+    DataScope.OWN_AND_SUBORDINATES: {"own", "participated", "subordinate"},
+    DataScope.DEPARTMENT: {"own", "participated", "same_department"},
+    DataScope.DEPARTMENT_AND_BELOW: {"own", "participated", "same_department",
+                                     "child_department"},
+    DataScope.ALL: ALL_A,
+}
+
+
+def build(world, scope: str):
+    a = world.tenant_a
+    viewer = make_user(a, f"viewer_{scope}", role=make_role(a, f"r-{scope}", scope),
+                       department=world.sales)
+    colleague = make_user(a, "colleague", department=world.sales)
+    subordinate = make_user(a, "subordinate", department=world.head_office, manager=viewer)
+    # A subordinate's subordinate counts too ("本人及下属" is the whole reporting line).
+    make_user(a, "sub_sub", department=world.head_office, manager=subordinate)
+    with scopes_disabled():
+        def memo(key, owner, tenant=a):
+            return Memo.objects.create(tenant=tenant, title=key, owner=owner)
+
+        records = {
+            "own": memo("own", viewer),
+            "participated": memo("participated", world.service_a),
+            "same_department": memo("same_department", colleague),
+            "child_department": memo("child_department", world.rep_east),
+            "other_department": memo("other_department", world.service_a),
+            "subordinate": memo("subordinate", subordinate),
+            "no_owner": memo("no_owner", None),
+            "other_tenant": memo("other_tenant", world.rep_b, world.tenant_b),
+        }
+        MemoParticipant.objects.create(tenant=a, memo=records["participated"], user=viewer)
+    return viewer, records
+
+
+@pytest.mark.parametrize("scope", list(EXPECTED))
+def test_list_shows_exactly_what_the_scope_allows(world, scope):
+    viewer, records = build(world, scope)
+    with tenant_scope(viewer.tenant_id):
+        titles = set(visible_to(viewer, Memo.objects.all()).values_list("title", flat=True))
+    assert titles == EXPECTED[scope]
+
+
+@pytest.mark.parametrize("scope", list(EXPECTED))
+def test_detail_access_matches_the_list(world, scope):
+    viewer, records = build(world, scope)
+    with tenant_scope(viewer.tenant_id):
+        for key, memo in records.items():
+            visible = key in EXPECTED[scope]
+            assert can_see(viewer, memo) is visible, key
+            if visible:
+                assert get_visible_or_404(viewer, Memo.objects.all(), pk=memo.pk) == memo
+            else:
+                with pytest.raises(Http404):
+                    get_visible_or_404(viewer, Memo.objects.all(), pk=memo.pk)
+
+
+def test_other_tenant_is_invisible_even_with_scope_all_and_no_tenant_scope_filter(world):
+    viewer, records = build(world, DataScope.ALL)
+    # Even with the wall lowered (scopes disabled), the function filters by tenant itself.
+    with scopes_disabled():
+        titles = set(visible_to(viewer, Memo.objects.all()).values_list("title", flat=True))
+    assert "other_tenant" not in titles
+    assert titles == ALL_A
+
+
+def test_manager_persona_sees_the_department_subtree(world):
+    with scopes_disabled():
+        east = Memo.objects.create(tenant=world.tenant_a, title="east", owner=world.rep_east)
+        west = Memo.objects.create(tenant=world.tenant_a, title="west", owner=world.rep_west)
+        service = Memo.objects.create(tenant=world.tenant_a, title="svc", owner=world.service_a)
+    with tenant_scope(world.tenant_a.pk):
+        seen = set(visible_to(world.manager_sales, Memo.objects.all()))
+        rep_seen = set(visible_to(world.rep_east, Memo.objects.all()))
+    assert seen == {east, west}
+    assert rep_seen == {east}
+    assert service not in seen
+
+
+def test_inactive_or_roleless_users(world):
+    viewer, records = build(world, DataScope.ALL)
+    roleless = make_user(world.tenant_a, "roleless", role=None, department=world.sales)
+    with scopes_disabled():
+        Memo.objects.create(tenant=world.tenant_a, title="mine", owner=roleless)
+    viewer.is_active = False
+    with tenant_scope(world.tenant_a.pk):
+        assert list(visible_to(viewer, Memo.objects.all())) == []
+        # No role means the narrowest scope: own records only.
+        assert [m.title for m in visible_to(roleless, Memo.objects.all())] == ["mine"]
+
+
+def test_department_scope_without_a_department_falls_back_to_own(world):
+    lone = make_user(world.tenant_a, "lone",
+                     role=make_role(world.tenant_a, "dept", DataScope.DEPARTMENT_AND_BELOW))
+    with scopes_disabled():
+        Memo.objects.create(tenant=world.tenant_a, title="lone", owner=lone)
+        Memo.objects.create(tenant=world.tenant_a, title="nobody", owner=None)
+    with tenant_scope(world.tenant_a.pk):
+        assert [m.title for m in visible_to(lone, Memo.objects.all())] == ["lone"]
+
+
+def test_edit_rights(world):
+    """Owner and users whose scope covers the owner may edit; participants only with the
+    edit flag; users who cannot see the record never."""
+    viewer, records = build(world, DataScope.OWN)
+    with scopes_disabled():
+        writable = Memo.objects.create(tenant=world.tenant_a, title="w", owner=world.rep_west)
+        MemoParticipant.objects.create(tenant=world.tenant_a, memo=writable, user=viewer,
+                                       can_edit=True)
+    with tenant_scope(world.tenant_a.pk):
+        assert can_edit(viewer, records["own"]) is True
+        assert can_edit(viewer, records["participated"]) is False  # read-only participant
+        assert can_edit(viewer, writable) is True
+        assert can_edit(viewer, records["same_department"]) is False
+        assert can_edit(world.manager_sales, records["child_department"]) is True
+        assert can_edit(world.manager_sales, records["other_department"]) is False
+        assert can_edit(world.admin_a, records["no_owner"]) is True
+
+
+def test_visible_list_is_one_query(world, django_assert_num_queries):
+    """Visibility is an indexed predicate in the list query, not a lookup per row."""
+    from crm.auth import UsernameOrMobileBackend
+
+    built, _records = build(world, DataScope.DEPARTMENT_AND_BELOW)
+    # The user as a request sees it: loaded by the auth backend with role and department.
+    viewer = UsernameOrMobileBackend().get_user(built.pk)
+    with tenant_scope(world.tenant_a.pk):
+        with django_assert_num_queries(1):
+            rows = list(visible_to(viewer, Memo.objects.all()))
+        assert len(rows) == 4
