@@ -47,7 +47,7 @@ register(NavItem("notifications", _("Notifications"), "crm:notification-list", "
 register(NavItem("departments", _("Departments"), "crm:department-list", "▦",
                  ("settings.manage",), "settings"))
 register(NavItem("users", _("Users"), "crm:user-list", "☺", ("users.manage",), "settings"))
-register(NavItem("roles", _("Roles"), "crm:role-list", "⚿", ("users.manage",), "settings"))
+register(NavItem("roles", _("Roles"), "crm:role-list", "⚙", ("users.manage",), "settings"))
 register(NavItem("options", _("Option lists"), "crm:option-list", "☰",
                  ("settings.manage",), "settings"))
 register(NavItem("audit", _("Audit log"), "crm:audit-log", "⌕", ("audit.view",), "settings"))
