@@ -117,6 +117,8 @@ def department_create(*, actor: User, name: str, parent: Department | None = Non
     if parent is not None and not parent.is_active:
         raise ServiceError(_("A department cannot be added under a disabled department."),
                            code="parent_disabled")
+    if leader is not None and not leader.is_active:
+        raise ServiceError(_("A deactivated user cannot head a department."), code="inactive")
     if _sibling_name_taken(actor.tenant_id, parent, name):
         raise ServiceError(_("A department with this name already exists at this level."),
                            code="duplicate")
@@ -520,6 +522,9 @@ def option_move(*, actor: User, option: Option, offset: int) -> Option:
         for i, o in enumerate(siblings):
             o.sort_order = i
         Option.objects.bulk_update(siblings, ["sort_order"])
+        option.sort_order = target
+        activity.activity_record(actor=actor, target=option, action=activity.OPTION_UPDATED,
+                                 changes={"sort_order": [str(index + 1), str(target + 1)]})
     return option
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.views import LoginView
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -53,7 +54,9 @@ def notification_read(request, pk: int):
         notification.refresh_from_db()
         return render(request, "crm/notification_list.html#notification-item",
                       {"n": notification, "oob_bell": True})
-    if notification.link and notification.link.startswith("/"):
+    # SECURITY: only local paths; "//host" and "/\\host" would leave the site.
+    if notification.link and notification.link.startswith("/") and url_has_allowed_host_and_scheme(
+            notification.link, allowed_hosts={request.get_host()}):
         return redirect(notification.link)
     return redirect("crm:notification-list")
 
