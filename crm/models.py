@@ -288,6 +288,15 @@ class Notification(TenantModel):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def local_link(self) -> str:
+        """The link when it stays on this site ("/customers/1/"), else "" (SECURITY:
+        never an off-site or ``javascript:`` URL in an href or a redirect)."""
+        link = self.link or ""
+        if link.startswith("/") and not link.startswith(("//", "/\\")):
+            return link
+        return ""
+
 
 class OwnedModel(TenantModel):
     """Base of records with an owner (leads, customers, opportunities, documents, tickets).

@@ -127,7 +127,7 @@ def department_create(*, actor: User, name: str, parent: Department | None = Non
     dept.path = f"{parent.path if parent else '/'}{dept.pk}/"
     dept.save(update_fields=["path"])
     activity.activity_record(actor=actor, target=dept, action=activity.DEPARTMENT_CREATED,
-                             changes={"parent": ["", str(parent or "")]})
+                             changes={"parent": ["", str(parent)]} if parent else None)
     return dept
 
 
@@ -227,7 +227,8 @@ def _generate_password() -> str:
 
 def _check_user_links(actor: User, user: User | None, department, role, manager) -> None:
     _same_tenant(actor, department, role, manager)
-    if department is not None and not department.is_active:
+    unchanged = user is not None and user.department_id == getattr(department, "pk", None)
+    if department is not None and not department.is_active and not unchanged:
         raise ServiceError(_("The department is disabled."), code="department_disabled")
     if manager is not None:
         if not manager.is_active:
@@ -291,16 +292,22 @@ def user_create(*, actor: User, username: str, name: str, mobile: str | None = N
     return user, password
 
 
-def _admins_left(tenant_id: int, excluding: User | None = None, role_override=None) -> int:
-    """Active users who could still manage users (lock-out guard)."""
-    roles = [r for r in Role.objects.filter(tenant_id=tenant_id)
-             if "users.manage" in (role_override[1] if role_override and role_override[0] == r.pk
-                                   else r.permissions)]
-    users = User.tenant_objects.filter(tenant_id=tenant_id, is_active=True,
-                                       role_id__in=[r.pk for r in roles])
-    if excluding is not None:
-        users = users.exclude(pk=excluding.pk)
-    return users.count()
+def _manages_users(role: Role | None) -> bool:
+    return role is not None and "users.manage" in role.permissions
+
+
+def _keep_a_user_manager(tenant_id: int, *, losing_user: User | None = None,
+                         losing_role: Role | None = None) -> None:
+    """Lock-out guard: refuse a change after which no active user could manage users."""
+    role_ids = [r.pk for r in Role.objects.filter(tenant_id=tenant_id)
+                if _manages_users(r) and r != losing_role]
+    holders = User.tenant_objects.filter(tenant_id=tenant_id, is_active=True,
+                                         role_id__in=role_ids)
+    if losing_user is not None:
+        holders = holders.exclude(pk=losing_user.pk)
+    if not holders.exists():
+        raise ServiceError(_("At least one active user must keep the permission to manage "
+                             "users."), code="last_admin")
 
 
 @transaction.atomic
@@ -312,12 +319,8 @@ def user_update(*, actor: User, user: User, username: str, name: str, mobile: st
     _check_user_links(actor, user, department, role, manager)
     username, mobile_value = _clean_identity(username=username, mobile=mobile,
                                              exclude_pk=user.pk)
-    if user.is_active and user.role_id != (role.pk if role else None) and \
-            user.role and "users.manage" in user.role.permissions and \
-            not (role and "users.manage" in role.permissions) and \
-            _admins_left(actor.tenant_id, excluding=user) == 0:
-        raise ServiceError(_("At least one active user must keep the permission to manage "
-                             "users."), code="last_admin")
+    if user.is_active and _manages_users(user.role) and not _manages_users(role):
+        _keep_a_user_manager(actor.tenant_id, losing_user=user)
     before = activity.snapshot(user, USER_FIELDS)
     role_changed = user.role_id != (role.pk if role else None)
     user.username, user.name, user.mobile = username, (name or "").strip(), mobile_value
@@ -344,10 +347,8 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
     if not active:
         if user.pk == actor.pk:
             raise ServiceError(_("You cannot deactivate yourself."), code="self")
-        if user.role and "users.manage" in user.role.permissions and \
-                _admins_left(actor.tenant_id, excluding=user) == 0:
-            raise ServiceError(_("At least one active user must keep the permission to manage "
-                                 "users."), code="last_admin")
+        if _manages_users(user.role):
+            _keep_a_user_manager(actor.tenant_id, losing_user=user)
     elif user.department is not None and not user.department.is_active:
         raise ServiceError(_("The user's department is disabled; choose another department "
                              "first."), code="department_disabled")
@@ -410,6 +411,11 @@ def _clean_role(name: str, codes: Iterable[str], data_scope: str) -> tuple[str, 
     return name, codes
 
 
+def _role_snapshot(role: Role) -> dict[str, str]:
+    return {"name": role.name, "permissions": ", ".join(map(str, role.permission_labels())),
+            "data_scope": str(role.get_data_scope_display()), "description": role.description}
+
+
 @transaction.atomic
 def role_create(*, actor: User, name: str, permission_codes: Iterable[str], data_scope: str,
                 description: str = "") -> Role:
@@ -431,18 +437,13 @@ def role_update(*, actor: User, role: Role, name: str, permission_codes: Iterabl
     name, codes = _clean_role(name, permission_codes, data_scope)
     if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exclude(pk=role.pk).exists():
         raise ServiceError(_("A role with this name already exists."), code="duplicate")
-    if "users.manage" in role.permissions and "users.manage" not in codes and \
-            _admins_left(actor.tenant_id, role_override=(role.pk, codes)) == 0:
-        raise ServiceError(_("At least one active user must keep the permission to manage "
-                             "users."), code="last_admin")
-    before = {"name": role.name, "permissions": ", ".join(map(str, role.permission_labels())),
-              "data_scope": role.get_data_scope_display(), "description": role.description}
+    if _manages_users(role) and "users.manage" not in codes:
+        _keep_a_user_manager(actor.tenant_id, losing_role=role)
+    before = _role_snapshot(role)
     role.name, role.permissions, role.data_scope = name, codes, data_scope
     role.description = description or ""
     role.save()
-    after = {"name": role.name, "permissions": ", ".join(map(str, role.permission_labels())),
-             "data_scope": str(role.get_data_scope_display()), "description": role.description}
-    changes = activity.diff({k: str(v) for k, v in before.items()}, after)
+    changes = activity.diff(before, _role_snapshot(role))
     if changes:
         activity.activity_record(actor=actor, target=role, action=activity.ROLE_UPDATED,
                                  changes=changes)

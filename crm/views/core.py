@@ -55,9 +55,9 @@ def notification_read(request, pk: int):
         return render(request, "crm/notification_list.html#notification-item",
                       {"n": notification, "oob_bell": True})
     # SECURITY: only local paths; "//host" and "/\\host" would leave the site.
-    if notification.link and notification.link.startswith("/") and url_has_allowed_host_and_scheme(
-            notification.link, allowed_hosts={request.get_host()}):
-        return redirect(notification.link)
+    link = notification.local_link
+    if link and url_has_allowed_host_and_scheme(link, allowed_hosts={request.get_host()}):
+        return redirect(link)
     return redirect("crm:notification-list")
 
 

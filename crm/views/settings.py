@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -241,15 +242,18 @@ def role_delete(request, pk: int):
 # ---------------------------------------------------------------- option lists
 
 def _kind(request) -> str:
-    kind = request.GET.get("kind") or request.POST.get("kind") or OptionKind.CUSTOMER_SOURCE
-    return kind if kind in OptionKind.values else OptionKind.CUSTOMER_SOURCE
+    """The option list asked for; an unknown one is a 404 (never another list)."""
+    kind = request.POST.get("kind") or request.GET.get("kind") or OptionKind.CUSTOMER_SOURCE
+    if kind not in OptionKind.values:
+        raise Http404
+    return kind
 
 
-def _options_context(request, kind, form=None):
+def _options_context(request, kind, form=None, edit_error=None):
     return {"kinds": OptionKind.choices, "kind": kind,
             "kind_label": OptionKind(kind).label,
             "options": selectors.option_list(actor=request.user, kind=kind),
-            "form": form or OptionForm()}
+            "form": form or OptionForm(), "edit_error": edit_error}
 
 
 @tenant_view("settings.manage")
@@ -282,14 +286,21 @@ def _options_done(request, kind):
 def option_edit(request, pk: int):
     option = _get(request, Option, pk)
     form = OptionForm(request.POST)
+    error = None
     if form.is_valid():
         try:
             services.option_update(actor=request.user, option=option, **form.cleaned_data)
         except ServiceError as exc:
-            service_message(request, exc)
+            error = str(exc.message)
     else:
-        messages.error(request, _("Enter a label."))
-    return _options_done(request, option.kind)
+        error = _("Enter a label.")
+    if error is None:
+        return _options_done(request, option.kind)
+    if request.htmx:
+        context = _options_context(request, option.kind, edit_error=error)
+        return render(request, "crm/option_list.html#options", context, status=422)
+    messages.error(request, error)
+    return redirect(f"{reverse('crm:option-list')}?kind={option.kind}")
 
 
 @tenant_view("settings.manage")

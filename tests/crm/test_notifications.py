@@ -250,3 +250,22 @@ def test_workbench_lists_unread_notifications(world, login):
     content = login(world.rep_east).get(reverse("crm:workbench")).content.decode()
     assert "新客户待跟进" in content
     assert _bell_count(content) == 1
+
+
+@pytest.mark.parametrize("link,shown", [
+    ("/settings/users/", "/settings/users/"),
+    ("javascript:alert(1)", ""),
+    ("https://evil.example.com/", ""),
+    ("//evil.example.com/", ""),
+    ("/\\evil.example.com/", ""),
+])
+def test_only_local_links_are_rendered(world, login, link, shown):
+    from django.urls import reverse
+
+    services.notification_send(tenant_id=world.tenant_a.pk, recipients=[world.rep_east],
+                               title="链接", link=link)
+    page = login(world.rep_east).get(reverse("crm:notification-list")).content.decode()
+    if shown:
+        assert f'href="{shown}"' in page
+    else:
+        assert "evil" not in page and "javascript:" not in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.utils.translation import gettext
+from django_scopes import scopes_disabled
 
 from crm import activity, selectors, services
 from crm.exceptions import PermissionRefusedError, ServiceError
@@ -308,3 +309,33 @@ def test_option_move_refused_without_settings_manage(world, scoped):
                                  offset=-1)
         assert _labels(world.rep_east) == DEFAULT_SOURCES
     assert exc.value.code == "permission"
+
+
+def test_option_page_refuses_an_unknown_list(world, login):
+    from django.urls import reverse
+
+    client = login(world.admin_a)
+    url = reverse("crm:option-list")
+    assert client.get(url + "?kind=nope").status_code == 404
+    with scopes_disabled():
+        before = Option.objects.filter(tenant=world.tenant_a).count()
+    assert client.post(url, {"kind": "nope", "label": "x"}).status_code == 404
+    with scopes_disabled():
+        assert Option.objects.filter(tenant=world.tenant_a).count() == before
+
+
+def test_failed_option_edit_under_htmx_shows_the_error_with_422(world, login):
+    from django.urls import reverse
+
+    client = login(world.admin_a)
+    with scopes_disabled():
+        first, second = Option.objects.filter(tenant=world.tenant_a,
+                                              kind="industry").order_by("sort_order")[:2]
+    response = client.post(reverse("crm:option-edit", args=[second.pk]),
+                           {"label": first.label, "is_active": "on"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert 'id="options"' in page and 'class="alert alert-error"' in page
+    with scopes_disabled():
+        second.refresh_from_db()
+    assert second.label != first.label

@@ -592,3 +592,19 @@ def test_user_change_own_password_refused_for_weak_password(world, scoped, clien
         assert _logs(world.rep_east) == []
     assert exc.value.code == "weak_password"
     assert client.login(username="rep_east", password=PASSWORD)
+
+
+def test_user_update_keeps_an_inactive_users_disabled_department(world, scoped):
+    """Editing a deactivated member of a disabled department must not force a move."""
+    from crm.models import Department, User
+
+    with scoped(world.admin_a):
+        services.user_set_active(actor=world.admin_a, user=world.service_a, active=False)
+        services.department_set_active(actor=world.admin_a, department=world.service,
+                                       active=False)
+        target = User.tenant_objects.get(pk=world.service_a.pk)
+        services.user_update(actor=world.admin_a, user=target, username=target.username,
+                             name="改名", mobile=None, email="", title="",
+                             department=Department.objects.get(pk=world.service.pk),
+                             role=target.role, manager=None)
+        assert User.tenant_objects.get(pk=target.pk).name == "改名"
