@@ -64,8 +64,10 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["username", "name", "mobile", "email"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        (_("Tenant"), {"fields": ("tenant", "name", "mobile", "title", "department", "role",
-                                  "manager")}),
+        (
+            _("Tenant"),
+            {"fields": ("tenant", "name", "mobile", "title", "department", "role", "manager")},
+        ),
     )
     raw_id_fields = ["department", "role", "manager"]
 

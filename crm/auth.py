@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -15,10 +17,8 @@ class UsernameOrMobileBackend(ModelBackend):
         if username is None or password is None:
             return None
         query = Q(username__iexact=username.strip())
-        try:
+        with contextlib.suppress(ValidationError):
             query |= Q(mobile=normalize_mobile(username))
-        except ValidationError:
-            pass
         # SECURITY: the global manager on purpose: the tenant is unknown before login.
         users = list(User.objects.filter(query).select_related("tenant")[:2])
         if len(users) != 1:

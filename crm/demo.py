@@ -32,19 +32,39 @@ def _role(tenant: Tenant, builtin: str) -> Role:
 
 def _bootstrap_admin(tenant: Tenant, username: str, name: str, mobile: str) -> User:
     """The first user of a tenant has to exist before any service can act."""
-    user = User(tenant=tenant, username=username, name=name, mobile=mobile,
-                role=_role(tenant, Role.Builtin.ADMIN))
+    user = User(
+        tenant=tenant,
+        username=username,
+        name=name,
+        mobile=mobile,
+        role=_role(tenant, Role.Builtin.ADMIN),
+    )
     user.set_password(DEMO_PASSWORD)
     user.save()
     return user
 
 
-def _user(admin: User, username: str, name: str, mobile: str, department, builtin: str,
-          manager: User | None = None, title: str = "") -> User:
+def _user(
+    admin: User,
+    username: str,
+    name: str,
+    mobile: str,
+    department,
+    builtin: str,
+    manager: User | None = None,
+    title: str = "",
+) -> User:
     user, _pw = services.user_create(
-        actor=admin, username=username, name=name, mobile=mobile, title=title,
-        department=department, role=_role(admin.tenant, builtin), manager=manager,
-        password=DEMO_PASSWORD)
+        actor=admin,
+        username=username,
+        name=name,
+        mobile=mobile,
+        title=title,
+        department=department,
+        role=_role(admin.tenant, builtin),
+        manager=manager,
+        password=DEMO_PASSWORD,
+    )
     return user
 
 
@@ -60,25 +80,67 @@ def load_demo_tenant() -> Tenant:
         admin.department = head
         admin.title = "总经理"
         admin.save(update_fields=["department", "title"])
-        manager = _user(admin, "manager1", "李经理", "13800000002", sales,
-                        Role.Builtin.SALES_MANAGER, admin, "销售经理")
-        services.department_update(actor=admin, department=sales, name=sales.name,
-                                   leader=manager)
+        manager = _user(
+            admin,
+            "manager1",
+            "李经理",
+            "13800000002",
+            sales,
+            Role.Builtin.SALES_MANAGER,
+            admin,
+            "销售经理",
+        )
+        services.department_update(actor=admin, department=sales, name=sales.name, leader=manager)
         users = {
             "admin": admin,
             "manager1": manager,
-            "rep1": _user(admin, "rep1", "张伟", "13800000003", sales1,
-                          Role.Builtin.SALES_REP, manager, "销售代表"),
-            "rep2": _user(admin, "rep2", "刘洋", "13800000004", sales1,
-                          Role.Builtin.SALES_REP, manager, "销售代表"),
-            "rep3": _user(admin, "rep3", "陈静", "13800000005", sales2,
-                          Role.Builtin.SALES_REP, manager, "销售代表"),
-            "service1": _user(admin, "service1", "赵师傅", "13800000006", service,
-                              Role.Builtin.AFTER_SALES, None, "售后专员"),
+            "rep1": _user(
+                admin,
+                "rep1",
+                "张伟",
+                "13800000003",
+                sales1,
+                Role.Builtin.SALES_REP,
+                manager,
+                "销售代表",
+            ),
+            "rep2": _user(
+                admin,
+                "rep2",
+                "刘洋",
+                "13800000004",
+                sales1,
+                Role.Builtin.SALES_REP,
+                manager,
+                "销售代表",
+            ),
+            "rep3": _user(
+                admin,
+                "rep3",
+                "陈静",
+                "13800000005",
+                sales2,
+                Role.Builtin.SALES_REP,
+                manager,
+                "销售代表",
+            ),
+            "service1": _user(
+                admin,
+                "service1",
+                "赵师傅",
+                "13800000006",
+                service,
+                Role.Builtin.AFTER_SALES,
+                None,
+                "售后专员",
+            ),
         }
         services.notification_send(
-            tenant_id=tenant.pk, recipients=users.values(),
-            title="欢迎使用 Tidepool CRM", body="这是演示数据，所有账号的密码都是 tidepool。")
+            tenant_id=tenant.pk,
+            recipients=users.values(),
+            title="欢迎使用 Tidepool CRM",
+            body="这是演示数据，所有账号的密码都是 tidepool。",
+        )
         for loader in _EXTENSIONS:
             loader(tenant, users)
     return tenant
@@ -93,8 +155,16 @@ def load_other_tenant() -> Tenant:
         admin.save(update_fields=["department"])
         users = {
             "other_admin": admin,
-            "other_rep": _user(admin, "other_rep", "吴敏", "13900000002", dept,
-                               Role.Builtin.SALES_REP, admin, "销售代表"),
+            "other_rep": _user(
+                admin,
+                "other_rep",
+                "吴敏",
+                "13900000002",
+                dept,
+                Role.Builtin.SALES_REP,
+                admin,
+                "销售代表",
+            ),
         }
         for loader in _EXTENSIONS:
             loader(tenant, users)
@@ -113,8 +183,7 @@ def load_demo() -> list[str]:
             load_other_tenant()
             done.append("created tenant other (示例贸易有限公司)")
         if not User.objects.filter(username="platform").exists():
-            User.objects.create_superuser("platform", password=DEMO_PASSWORD,
-                                          name="平台运维")
+            User.objects.create_superuser("platform", password=DEMO_PASSWORD, name="平台运维")
             done.append("created platform operator platform")
     return done
 

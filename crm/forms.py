@@ -13,9 +13,11 @@ from crm.models import DataScope, Department, OptionKind, Role, User
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.CharField(label=_("Username or mobile"), max_length=150,
-                               widget=forms.TextInput(attrs={"autofocus": True,
-                                                             "autocomplete": "username"}))
+    username = forms.CharField(
+        label=_("Username or mobile"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
 
     error_messages = {
         "invalid_login": _("The username/mobile or the password is not correct."),
@@ -55,11 +57,15 @@ def active_users(tenant_id: int):
 
 class DepartmentForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=50)
-    parent = DepartmentChoiceField(label=_("Parent department"), required=False,
-                                   queryset=Department.objects.none(),
-                                   empty_label=_("(top level)"))
-    leader = UserChoiceField(label=_("Department head"), required=False,
-                             queryset=User.objects.none())
+    parent = DepartmentChoiceField(
+        label=_("Parent department"),
+        required=False,
+        queryset=Department.objects.none(),
+        empty_label=_("(top level)"),
+    )
+    leader = UserChoiceField(
+        label=_("Department head"), required=False, queryset=User.objects.none()
+    )
 
     def __init__(self, *args, tenant_id: int, with_parent: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,15 +76,19 @@ class DepartmentForm(forms.Form):
 
 
 class DepartmentMoveForm(forms.Form):
-    parent = DepartmentChoiceField(label=_("New parent department"), required=False,
-                                   queryset=Department.objects.none(),
-                                   empty_label=_("(top level)"))
+    parent = DepartmentChoiceField(
+        label=_("New parent department"),
+        required=False,
+        queryset=Department.objects.none(),
+        empty_label=_("(top level)"),
+    )
 
     def __init__(self, *args, tenant_id: int, department: Department, **kwargs):
         super().__init__(*args, **kwargs)
         # The department's own subtree is not a possible parent.
         self.fields["parent"].queryset = active_departments(tenant_id).exclude(
-            path__startswith=department.path)
+            path__startswith=department.path
+        )
 
 
 class UserForm(forms.Form):
@@ -87,14 +97,19 @@ class UserForm(forms.Form):
     mobile = forms.CharField(label=_("Mobile"), max_length=20, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
     title = forms.CharField(label=_("Job title"), max_length=50, required=False)
-    department = DepartmentChoiceField(label=_("Department"), required=False,
-                                       queryset=Department.objects.none())
+    department = DepartmentChoiceField(
+        label=_("Department"), required=False, queryset=Department.objects.none()
+    )
     role = SafeModelChoiceField(label=_("Role"), required=False, queryset=Role.objects.none())
-    manager = UserChoiceField(label=_("Direct manager"), required=False,
-                              queryset=User.objects.none())
+    manager = UserChoiceField(
+        label=_("Direct manager"), required=False, queryset=User.objects.none()
+    )
     password = forms.CharField(
-        label=_("Initial password"), required=False, widget=forms.PasswordInput,
-        help_text=_("Leave empty to generate one; it is shown once after saving."))
+        label=_("Initial password"),
+        required=False,
+        widget=forms.PasswordInput,
+        help_text=_("Leave empty to generate one; it is shown once after saving."),
+    )
 
     def __init__(self, *args, tenant_id: int, editing: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,25 +124,34 @@ class UserForm(forms.Form):
 
 class UserFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False)
-    department = DepartmentChoiceField(label=_("Department"), required=False,
-                                       queryset=Department.objects.none(),
-                                       empty_label=_("All departments"))
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=[
-        ("", _("All")), ("active", _("Active")), ("inactive", _("Deactivated"))])
+    department = DepartmentChoiceField(
+        label=_("Department"),
+        required=False,
+        queryset=Department.objects.none(),
+        empty_label=_("All departments"),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All")), ("active", _("Active")), ("inactive", _("Deactivated"))],
+    )
 
     def __init__(self, *args, tenant_id: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = Department.objects.filter(
-            tenant_id=tenant_id).order_by("path")
+            tenant_id=tenant_id
+        ).order_by("path")
 
 
 class RoleForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=50)
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
-    data_scope = forms.ChoiceField(label=_("Data scope"), choices=DataScope.choices,
-                                   widget=forms.RadioSelect)
-    permissions = forms.MultipleChoiceField(label=_("Permissions"), required=False,
-                                            widget=forms.CheckboxSelectMultiple, choices=())
+    data_scope = forms.ChoiceField(
+        label=_("Data scope"), choices=DataScope.choices, widget=forms.RadioSelect
+    )
+    permissions = forms.MultipleChoiceField(
+        label=_("Permissions"), required=False, widget=forms.CheckboxSelectMultiple, choices=()
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -49,11 +49,13 @@ class Role(TenantModel):
         AFTER_SALES = "after_sales", _("After-sales specialist")
 
     name = models.CharField(_("name"), max_length=50)
-    builtin = models.CharField(_("built-in role"), max_length=20, choices=Builtin.choices,
-                               blank=True, default="")
+    builtin = models.CharField(
+        _("built-in role"), max_length=20, choices=Builtin.choices, blank=True, default=""
+    )
     permissions = models.JSONField(_("permissions"), default=list, blank=True)
-    data_scope = models.CharField(_("data scope"), max_length=24, choices=DataScope.choices,
-                                  default=DataScope.OWN)
+    data_scope = models.CharField(
+        _("data scope"), max_length=24, choices=DataScope.choices, default=DataScope.OWN
+    )
     description = models.CharField(_("description"), max_length=200, blank=True, default="")
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -63,8 +65,11 @@ class Role(TenantModel):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="role_unique_name"),
-            models.UniqueConstraint(fields=["tenant", "builtin"], name="role_unique_builtin",
-                                    condition=~models.Q(builtin="")),
+            models.UniqueConstraint(
+                fields=["tenant", "builtin"],
+                name="role_unique_builtin",
+                condition=~models.Q(builtin=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -82,11 +87,23 @@ class Department(TenantModel):
     """
 
     name = models.CharField(_("name"), max_length=50)
-    parent = models.ForeignKey("self", verbose_name=_("parent department"), null=True,
-                               blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
     path = models.CharField(max_length=255, editable=False, default="")
-    leader = models.ForeignKey("crm.User", verbose_name=_("department head"), null=True,
-                               blank=True, on_delete=models.SET_NULL, related_name="+")
+    leader = models.ForeignKey(
+        "crm.User",
+        verbose_name=_("department head"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     is_active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("sort order"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -113,16 +130,40 @@ class User(AbstractUser):
     (``tenant`` empty) use the Django admin only. Username and mobile are unique across the
     installation because login happens before the tenant is known."""
 
-    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="users")
+    tenant = models.ForeignKey(
+        Tenant,
+        verbose_name=_("tenant"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
     name = models.CharField(_("full name"), max_length=50, blank=True, default="")
     mobile = models.CharField(_("mobile"), max_length=20, null=True, blank=True, unique=True)
-    department = models.ForeignKey(Department, verbose_name=_("department"), null=True,
-                                   blank=True, on_delete=models.PROTECT, related_name="members")
-    role = models.ForeignKey(Role, verbose_name=_("role"), null=True, blank=True,
-                             on_delete=models.PROTECT, related_name="users")
-    manager = models.ForeignKey("self", verbose_name=_("direct manager"), null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="reports")
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+    )
+    role = models.ForeignKey(
+        Role,
+        verbose_name=_("role"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+    manager = models.ForeignKey(
+        "self",
+        verbose_name=_("direct manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
     title = models.CharField(_("job title"), max_length=50, blank=True, default="")
 
     # SECURITY: the default manager stays global on purpose: login looks users up before a
@@ -207,7 +248,9 @@ class NumberSequence(TenantModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "prefix", "day"], name="numbering_unique_day"),
+            models.UniqueConstraint(
+                fields=["tenant", "prefix", "day"], name="numbering_unique_day"
+            ),
         ]
 
 
@@ -225,8 +268,14 @@ class ActivityLog(TenantModel):
     Append-only: there is no UI to edit or delete entries and ``delete()`` raises.
     """
 
-    actor = models.ForeignKey(User, verbose_name=_("by"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.BigIntegerField()
     object_repr = models.CharField(max_length=200)
@@ -242,8 +291,10 @@ class ActivityLog(TenantModel):
         verbose_name_plural = _("activity log")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["tenant", "content_type", "object_id", "-created_at"],
-                         name="activity_tenant_object"),
+            models.Index(
+                fields=["tenant", "content_type", "object_id", "-created_at"],
+                name="activity_tenant_object",
+            ),
             models.Index(fields=["tenant", "-created_at", "-id"], name="activity_tenant_time"),
         ]
 
@@ -307,12 +358,30 @@ class OwnedModel(TenantModel):
     picks it up.
     """
 
-    owner = models.ForeignKey(User, verbose_name=_("owner"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
-    created_by = models.ForeignKey(User, verbose_name=_("created by"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
-    updated_by = models.ForeignKey(User, verbose_name=_("updated by"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+    owner = models.ForeignKey(
+        User,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        User,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    updated_by = models.ForeignKey(
+        User,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -37,17 +37,27 @@ def items_for(user, section: str) -> list[dict]:
             continue
         if item.permissions and not any(user.can(code) for code in item.permissions):
             continue
-        result.append({"key": item.key, "label": item.label, "url": reverse(item.url_name),
-                       "icon": item.icon})
+        result.append(
+            {"key": item.key, "label": item.label, "url": reverse(item.url_name), "icon": item.icon}
+        )
     return result
 
 
 register(NavItem("workbench", _("Workbench"), "crm:workbench", "⌂"))
 register(NavItem("notifications", _("Notifications"), "crm:notification-list", "✉"))
-register(NavItem("departments", _("Departments"), "crm:department-list", "▦",
-                 ("settings.manage",), "settings"))
+register(
+    NavItem(
+        "departments",
+        _("Departments"),
+        "crm:department-list",
+        "▦",
+        ("settings.manage",),
+        "settings",
+    )
+)
 register(NavItem("users", _("Users"), "crm:user-list", "☺", ("users.manage",), "settings"))
 register(NavItem("roles", _("Roles"), "crm:role-list", "⚙", ("users.manage",), "settings"))
-register(NavItem("options", _("Option lists"), "crm:option-list", "☰",
-                 ("settings.manage",), "settings"))
+register(
+    NavItem("options", _("Option lists"), "crm:option-list", "☰", ("settings.manage",), "settings")
+)
 register(NavItem("audit", _("Audit log"), "crm:audit-log", "⌕", ("audit.view",), "settings"))

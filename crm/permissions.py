@@ -65,8 +65,9 @@ class PermissionSet(frozenset):
         return super().__contains__(code)
 
 
-SETTINGS_MANAGE = register("settings.manage", _("Manage settings (departments, option lists)"),
-                           _("Administration"))
+SETTINGS_MANAGE = register(
+    "settings.manage", _("Manage settings (departments, option lists)"), _("Administration")
+)
 USERS_MANAGE = register("users.manage", _("Manage users and roles"), _("Administration"))
 AUDIT_VIEW = register("audit.view", _("View the audit log"), _("Administration"))
 CUSTOMER_IMPORT = register("customer.import", _("Import customers"), _("Customers"))
@@ -74,6 +75,7 @@ CUSTOMER_EXPORT = register("customer.export", _("Export customers"), _("Customer
 CUSTOMER_DELETE = register("customer.delete", _("Delete customers"), _("Customers"))
 CUSTOMER_TRANSFER = register("customer.transfer", _("Transfer customers"), _("Customers"))
 POOL_MANAGE = register("pool.manage", _("Manage the public pool"), _("Customers"))
-APPROVAL_APPROVE = register("approval.approve", _("Approve quotes, contracts, orders and payments"),
-                            _("Sales"))
+APPROVAL_APPROVE = register(
+    "approval.approve", _("Approve quotes, contracts, orders and payments"), _("Sales")
+)
 REPORTS_VIEW = register("reports.view", _("View reports"), _("Reports"))

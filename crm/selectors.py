@@ -22,20 +22,28 @@ def notification_get_for_actor(*, actor: User, pk: int) -> Notification:
 
 def activity_by_actor(*, actor: User) -> QuerySet:
     return ActivityLog.objects.filter(tenant_id=actor.tenant_id, actor=actor).select_related(
-        "content_type")
+        "content_type"
+    )
 
 
 def activity_for_object(*, obj) -> QuerySet:
-    return ActivityLog.objects.for_object(obj).filter(tenant_id=obj.tenant_id).select_related(
-        "actor", "content_type")
+    return (
+        ActivityLog.objects.for_object(obj)
+        .filter(tenant_id=obj.tenant_id)
+        .select_related("actor", "content_type")
+    )
 
 
 def activity_list(*, actor: User, q: str = "") -> QuerySet:
     qs = ActivityLog.objects.filter(tenant_id=actor.tenant_id).select_related(
-        "actor", "content_type")
+        "actor", "content_type"
+    )
     if q:
-        qs = qs.filter(Q(object_repr__icontains=q) | Q(actor__name__icontains=q)
-                       | Q(actor__username__icontains=q))
+        qs = qs.filter(
+            Q(object_repr__icontains=q)
+            | Q(actor__name__icontains=q)
+            | Q(actor__username__icontains=q)
+        )
     return qs
 
 
@@ -59,10 +67,12 @@ def department_tree(*, actor: User) -> list[Department]:
     )
 
 
-def user_list(*, actor: User, q: str = "", department: Department | None = None,
-              status: str = "") -> QuerySet:
+def user_list(
+    *, actor: User, q: str = "", department: Department | None = None, status: str = ""
+) -> QuerySet:
     qs = User.tenant_objects.filter(tenant_id=actor.tenant_id).select_related(
-        "department", "role", "manager")
+        "department", "role", "manager"
+    )
     if q:
         qs = qs.filter(Q(username__icontains=q) | Q(name__icontains=q) | Q(mobile__icontains=q))
     if department is not None:
@@ -75,13 +85,15 @@ def user_list(*, actor: User, q: str = "", department: Department | None = None,
 
 
 def role_list(*, actor: User) -> QuerySet:
-    return Role.objects.filter(tenant_id=actor.tenant_id).annotate(
-        user_count=Count("users", filter=Q(users__is_active=True))).order_by("id")
+    return (
+        Role.objects.filter(tenant_id=actor.tenant_id)
+        .annotate(user_count=Count("users", filter=Q(users__is_active=True)))
+        .order_by("id")
+    )
 
 
 def option_list(*, actor: User, kind: str) -> QuerySet:
-    return Option.objects.filter(tenant_id=actor.tenant_id, kind=kind).order_by("sort_order",
-                                                                                "id")
+    return Option.objects.filter(tenant_id=actor.tenant_id, kind=kind).order_by("sort_order", "id")
 
 
 def options_for(*, tenant_id: int, kind: str, include: Option | None = None) -> QuerySet:
@@ -89,5 +101,4 @@ def options_for(*, tenant_id: int, kind: str, include: Option | None = None) -> 
     q = Q(is_active=True)
     if include is not None:
         q |= Q(pk=include.pk)
-    return Option.objects.filter(Q(tenant_id=tenant_id, kind=kind) & q).order_by(
-        "sort_order", "id")
+    return Option.objects.filter(Q(tenant_id=tenant_id, kind=kind) & q).order_by("sort_order", "id")

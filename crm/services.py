@@ -21,8 +21,8 @@ from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import (
     DataScope,
     Department,
-    NumberSequence,
     Notification,
+    NumberSequence,
     Option,
     OptionKind,
     Role,
@@ -37,25 +37,67 @@ from crm.tenancy import tenant_scope
 BUILTIN_ROLES = [
     # (builtin, name, data scope, permissions)
     (Role.Builtin.ADMIN, "管理员", DataScope.ALL, None),  # None: every permission
-    (Role.Builtin.SALES_MANAGER, "销售经理", DataScope.DEPARTMENT_AND_BELOW, [
-        "customer.export", "customer.transfer", "pool.manage", "approval.approve",
-        "reports.view",
-    ]),
+    (
+        Role.Builtin.SALES_MANAGER,
+        "销售经理",
+        DataScope.DEPARTMENT_AND_BELOW,
+        [
+            "customer.export",
+            "customer.transfer",
+            "pool.manage",
+            "approval.approve",
+            "reports.view",
+        ],
+    ),
     (Role.Builtin.SALES_REP, "销售代表", DataScope.OWN, []),
     (Role.Builtin.AFTER_SALES, "售后专员", DataScope.OWN, []),
 ]
 
 DEFAULT_OPTIONS: dict[str, list[str]] = {
-    OptionKind.CUSTOMER_SOURCE: ["电话营销", "网络推广", "展会", "客户介绍", "主动来访", "广告", "其他"],
-    OptionKind.CUSTOMER_LEVEL: ["A（重点客户）", "B（普通客户）", "C（一般客户）", "D（低价值客户）"],
+    OptionKind.CUSTOMER_SOURCE: [
+        "电话营销",
+        "网络推广",
+        "展会",
+        "客户介绍",
+        "主动来访",
+        "广告",
+        "其他",
+    ],
+    OptionKind.CUSTOMER_LEVEL: [
+        "A（重点客户）",
+        "B（普通客户）",
+        "C（一般客户）",
+        "D（低价值客户）",
+    ],
     OptionKind.CUSTOMER_STATUS: ["新建", "意向", "预约", "有意向", "成交"],
-    OptionKind.INDUSTRY: ["工程机械", "交通运输", "建筑施工", "矿山开采", "市政环卫", "农业", "制造业",
-                          "其他"],
+    OptionKind.INDUSTRY: [
+        "工程机械",
+        "交通运输",
+        "建筑施工",
+        "矿山开采",
+        "市政环卫",
+        "农业",
+        "制造业",
+        "其他",
+    ],
     OptionKind.FOLLOWUP_TYPE: ["电话", "拜访", "微信", "QQ", "邮件", "其他"],
-    OptionKind.LOST_REASON: ["价格太高", "选择了竞争对手", "需求取消", "预算不足", "联系不上", "其他"],
+    OptionKind.LOST_REASON: [
+        "价格太高",
+        "选择了竞争对手",
+        "需求取消",
+        "预算不足",
+        "联系不上",
+        "其他",
+    ],
     OptionKind.ORDER_TYPE: ["整车", "配件", "二手车", "租赁"],
-    OptionKind.POOL_RETURN_REASON: ["联系不上", "无购买意向", "已从他处购买", "信息错误", "重复客户",
-                                    "其他"],
+    OptionKind.POOL_RETURN_REASON: [
+        "联系不上",
+        "无购买意向",
+        "已从他处购买",
+        "信息错误",
+        "重复客户",
+        "其他",
+    ],
 }
 
 
@@ -66,7 +108,10 @@ def tenant_create(*, name: str, slug: str) -> Tenant:
     with tenant_scope(tenant.pk):
         for builtin, role_name, scope, codes in BUILTIN_ROLES:
             Role.objects.create(
-                tenant=tenant, builtin=builtin, name=role_name, data_scope=scope,
+                tenant=tenant,
+                builtin=builtin,
+                name=role_name,
+                data_scope=scope,
                 permissions=permissions.all_codes() if codes is None else codes,
             )
         Option.objects.bulk_create(
@@ -91,8 +136,10 @@ def _same_tenant(actor: User, *objs: models.Model | None) -> None:
 
 # ---------------------------------------------------------------- departments
 
-def _sibling_name_taken(tenant_id: int, parent: Department | None, name: str,
-                        exclude_pk: int | None = None) -> bool:
+
+def _sibling_name_taken(
+    tenant_id: int, parent: Department | None, name: str, exclude_pk: int | None = None
+) -> bool:
     siblings = Department.objects.filter(tenant_id=tenant_id, parent=parent, name=name)
     if exclude_pk:
         siblings = siblings.exclude(pk=exclude_pk)
@@ -109,38 +156,48 @@ def _clean_department_name(name: str) -> str:
 
 
 @transaction.atomic
-def department_create(*, actor: User, name: str, parent: Department | None = None,
-                      leader: User | None = None) -> Department:
+def department_create(
+    *, actor: User, name: str, parent: Department | None = None, leader: User | None = None
+) -> Department:
     _require(actor, "settings.manage")
     _same_tenant(actor, parent, leader)
     name = _clean_department_name(name)
     if parent is not None and not parent.is_active:
-        raise ServiceError(_("A department cannot be added under a disabled department."),
-                           code="parent_disabled")
+        raise ServiceError(
+            _("A department cannot be added under a disabled department."), code="parent_disabled"
+        )
     if leader is not None and not leader.is_active:
         raise ServiceError(_("A deactivated user cannot head a department."), code="inactive")
     if _sibling_name_taken(actor.tenant_id, parent, name):
-        raise ServiceError(_("A department with this name already exists at this level."),
-                           code="duplicate")
-    dept = Department.objects.create(tenant_id=actor.tenant_id, name=name, parent=parent,
-                                     leader=leader)
+        raise ServiceError(
+            _("A department with this name already exists at this level."), code="duplicate"
+        )
+    dept = Department.objects.create(
+        tenant_id=actor.tenant_id, name=name, parent=parent, leader=leader
+    )
     dept.path = f"{parent.path if parent else '/'}{dept.pk}/"
     dept.save(update_fields=["path"])
-    activity.activity_record(actor=actor, target=dept, action=activity.DEPARTMENT_CREATED,
-                             changes={"parent": ["", str(parent)]} if parent else None)
+    activity.activity_record(
+        actor=actor,
+        target=dept,
+        action=activity.DEPARTMENT_CREATED,
+        changes={"parent": ["", str(parent)]} if parent else None,
+    )
     return dept
 
 
 @transaction.atomic
-def department_update(*, actor: User, department: Department, name: str,
-                      leader: User | None) -> Department:
+def department_update(
+    *, actor: User, department: Department, name: str, leader: User | None
+) -> Department:
     """Rename a department and/or change its head."""
     _require(actor, "settings.manage")
     _same_tenant(actor, department, leader)
     name = _clean_department_name(name)
     if _sibling_name_taken(actor.tenant_id, department.parent, name, exclude_pk=department.pk):
-        raise ServiceError(_("A department with this name already exists at this level."),
-                           code="duplicate")
+        raise ServiceError(
+            _("A department with this name already exists at this level."), code="duplicate"
+        )
     if leader is not None and not leader.is_active:
         raise ServiceError(_("A deactivated user cannot head a department."), code="inactive")
     before = activity.snapshot(department, ["name", "leader"])
@@ -149,14 +206,16 @@ def department_update(*, actor: User, department: Department, name: str,
     department.save(update_fields=["name", "leader"])
     changes = activity.diff(before, activity.snapshot(department, ["name", "leader"]))
     if changes:
-        activity.activity_record(actor=actor, target=department,
-                                 action=activity.DEPARTMENT_RENAMED, changes=changes)
+        activity.activity_record(
+            actor=actor, target=department, action=activity.DEPARTMENT_RENAMED, changes=changes
+        )
     return department
 
 
 @transaction.atomic
-def department_move(*, actor: User, department: Department,
-                    parent: Department | None) -> Department:
+def department_move(
+    *, actor: User, department: Department, parent: Department | None
+) -> Department:
     """Put a department (with its whole subtree) under another parent, or at the top."""
     _require(actor, "settings.manage")
     _same_tenant(actor, department, parent)
@@ -164,16 +223,21 @@ def department_move(*, actor: User, department: Department,
     if parent is not None:
         parent = Department.objects.get(pk=parent.pk)
         if parent.path.startswith(department.path):
-            raise ServiceError(_("A department cannot be moved under itself or one of its "
-                                 "sub-departments."), code="cycle")
+            raise ServiceError(
+                _("A department cannot be moved under itself or one of its sub-departments."),
+                code="cycle",
+            )
         if not parent.is_active:
-            raise ServiceError(_("A department cannot be moved under a disabled department."),
-                               code="parent_disabled")
+            raise ServiceError(
+                _("A department cannot be moved under a disabled department."),
+                code="parent_disabled",
+            )
     if department.parent_id == (parent.pk if parent else None):
         return department
     if _sibling_name_taken(actor.tenant_id, parent, department.name, exclude_pk=department.pk):
-        raise ServiceError(_("A department with this name already exists at this level."),
-                           code="duplicate")
+        raise ServiceError(
+            _("A department with this name already exists at this level."), code="duplicate"
+        )
     before = str(department.parent or "")
     old_path = department.path
     new_path = f"{parent.path if parent else '/'}{department.pk}/"
@@ -183,8 +247,12 @@ def department_move(*, actor: User, department: Department,
     )
     Department.objects.filter(pk=department.pk).update(parent=parent)
     department.refresh_from_db()
-    activity.activity_record(actor=actor, target=department, action=activity.DEPARTMENT_MOVED,
-                             changes={"parent": [before, str(parent or "")]})
+    activity.activity_record(
+        actor=actor,
+        target=department,
+        action=activity.DEPARTMENT_MOVED,
+        changes={"parent": [before, str(parent or "")]},
+    )
     return department
 
 
@@ -196,19 +264,23 @@ def department_set_active(*, actor: User, department: Department, active: bool) 
     if department.is_active == active:
         return department
     if not active:
-        if User.tenant_objects.filter(tenant_id=actor.tenant_id, department=department,
-                                      is_active=True).exists():
-            raise ServiceError(_("Move or deactivate the department's active users first."),
-                               code="has_users")
-        if Department.objects.filter(tenant_id=actor.tenant_id, parent=department,
-                                     is_active=True).exists():
+        if User.tenant_objects.filter(
+            tenant_id=actor.tenant_id, department=department, is_active=True
+        ).exists():
+            raise ServiceError(
+                _("Move or deactivate the department's active users first."), code="has_users"
+            )
+        if Department.objects.filter(
+            tenant_id=actor.tenant_id, parent=department, is_active=True
+        ).exists():
             raise ServiceError(_("Disable its sub-departments first."), code="has_children")
     elif department.parent is not None and not department.parent.is_active:
         raise ServiceError(_("Enable the parent department first."), code="parent_disabled")
     department.is_active = active
     department.save(update_fields=["is_active"])
     activity.activity_record(
-        actor=actor, target=department,
+        actor=actor,
+        target=department,
         action=activity.DEPARTMENT_ENABLED if active else activity.DEPARTMENT_DISABLED,
     )
     return department
@@ -237,8 +309,10 @@ def _check_user_links(actor: User, user: User | None, department, role, manager)
             from crm.visibility import subordinate_ids
 
             if manager.pk == user.pk or manager.pk in subordinate_ids(user):
-                raise ServiceError(_("A user cannot report to themselves or to one of their "
-                                     "own subordinates."), code="cycle")
+                raise ServiceError(
+                    _("A user cannot report to themselves or to one of their own subordinates."),
+                    code="cycle",
+                )
 
 
 def _clean_identity(*, username: str, mobile: str | None, exclude_pk: int | None = None):
@@ -257,24 +331,42 @@ def _clean_identity(*, username: str, mobile: str | None, exclude_pk: int | None
     if others.filter(username__iexact=username).exists():
         raise ServiceError(_("This username is already taken."), code="username_taken")
     if mobile_value and others.filter(mobile=mobile_value).exists():
-        raise ServiceError(_("This mobile number is already used by another account."),
-                           code="mobile_taken")
+        raise ServiceError(
+            _("This mobile number is already used by another account."), code="mobile_taken"
+        )
     return username, mobile_value
 
 
 @transaction.atomic
-def user_create(*, actor: User, username: str, name: str, mobile: str | None = None,
-                email: str = "", title: str = "", department: Department | None = None,
-                role: Role | None = None, manager: User | None = None,
-                password: str | None = None) -> tuple[User, str]:
+def user_create(
+    *,
+    actor: User,
+    username: str,
+    name: str,
+    mobile: str | None = None,
+    email: str = "",
+    title: str = "",
+    department: Department | None = None,
+    role: Role | None = None,
+    manager: User | None = None,
+    password: str | None = None,
+) -> tuple[User, str]:
     """Create a user in the actor's tenant; returns the user and the initial password
     (generated when none is given, shown once to the admin)."""
     _require(actor, "users.manage")
     _check_user_links(actor, None, department, role, manager)
     username, mobile_value = _clean_identity(username=username, mobile=mobile)
-    user = User(tenant_id=actor.tenant_id, username=username, name=(name or "").strip(),
-                mobile=mobile_value, email=(email or "").strip(), title=title or "",
-                department=department, role=role, manager=manager)
+    user = User(
+        tenant_id=actor.tenant_id,
+        username=username,
+        name=(name or "").strip(),
+        mobile=mobile_value,
+        email=(email or "").strip(),
+        title=title or "",
+        department=department,
+        role=role,
+        manager=manager,
+    )
     password = password or _generate_password()
     try:
         validate_password(password, user)
@@ -285,10 +377,15 @@ def user_create(*, actor: User, username: str, name: str, mobile: str | None = N
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:  # a concurrent create took the name or mobile
-        raise ServiceError(_("This username or mobile number is already taken."),
-                           code="taken") from exc
-    activity.activity_record(actor=actor, target=user, action=activity.USER_CREATED,
-                             changes=activity.diff({}, activity.snapshot(user, USER_FIELDS)))
+        raise ServiceError(
+            _("This username or mobile number is already taken."), code="taken"
+        ) from exc
+    activity.activity_record(
+        actor=actor,
+        target=user,
+        action=activity.USER_CREATED,
+        changes=activity.diff({}, activity.snapshot(user, USER_FIELDS)),
+    )
     return user, password
 
 
@@ -296,29 +393,43 @@ def _manages_users(role: Role | None) -> bool:
     return role is not None and "users.manage" in role.permissions
 
 
-def _keep_a_user_manager(tenant_id: int, *, losing_user: User | None = None,
-                         losing_role: Role | None = None) -> None:
+def _keep_a_user_manager(
+    tenant_id: int, *, losing_user: User | None = None, losing_role: Role | None = None
+) -> None:
     """Lock-out guard: refuse a change after which no active user could manage users."""
-    role_ids = [r.pk for r in Role.objects.filter(tenant_id=tenant_id)
-                if _manages_users(r) and r != losing_role]
-    holders = User.tenant_objects.filter(tenant_id=tenant_id, is_active=True,
-                                         role_id__in=role_ids)
+    role_ids = [
+        r.pk
+        for r in Role.objects.filter(tenant_id=tenant_id)
+        if _manages_users(r) and r != losing_role
+    ]
+    holders = User.tenant_objects.filter(tenant_id=tenant_id, is_active=True, role_id__in=role_ids)
     if losing_user is not None:
         holders = holders.exclude(pk=losing_user.pk)
     if not holders.exists():
-        raise ServiceError(_("At least one active user must keep the permission to manage "
-                             "users."), code="last_admin")
+        raise ServiceError(
+            _("At least one active user must keep the permission to manage users."),
+            code="last_admin",
+        )
 
 
 @transaction.atomic
-def user_update(*, actor: User, user: User, username: str, name: str, mobile: str | None,
-                email: str, title: str, department: Department | None, role: Role | None,
-                manager: User | None) -> User:
+def user_update(
+    *,
+    actor: User,
+    user: User,
+    username: str,
+    name: str,
+    mobile: str | None,
+    email: str,
+    title: str,
+    department: Department | None,
+    role: Role | None,
+    manager: User | None,
+) -> User:
     _require(actor, "users.manage")
     _same_tenant(actor, user)
     _check_user_links(actor, user, department, role, manager)
-    username, mobile_value = _clean_identity(username=username, mobile=mobile,
-                                             exclude_pk=user.pk)
+    username, mobile_value = _clean_identity(username=username, mobile=mobile, exclude_pk=user.pk)
     if user.is_active and _manages_users(user.role) and not _manages_users(role):
         _keep_a_user_manager(actor.tenant_id, losing_user=user)
     before = activity.snapshot(user, USER_FIELDS)
@@ -329,11 +440,15 @@ def user_update(*, actor: User, user: User, username: str, name: str, mobile: st
     user.save()
     changes = activity.diff(before, activity.snapshot(user, USER_FIELDS))
     if changes:
-        activity.activity_record(actor=actor, target=user, action=activity.USER_UPDATED,
-                                 changes=changes)
+        activity.activity_record(
+            actor=actor, target=user, action=activity.USER_UPDATED, changes=changes
+        )
     if role_changed and user.pk != actor.pk:
-        notification_send(tenant_id=actor.tenant_id, recipients=[user],
-                          title=_("Your role is now %(role)s") % {"role": role or "—"})
+        notification_send(
+            tenant_id=actor.tenant_id,
+            recipients=[user],
+            title=_("Your role is now %(role)s") % {"role": role or "—"},
+        )
     return user
 
 
@@ -350,12 +465,15 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
         if _manages_users(user.role):
             _keep_a_user_manager(actor.tenant_id, losing_user=user)
     elif user.department is not None and not user.department.is_active:
-        raise ServiceError(_("The user's department is disabled; choose another department "
-                             "first."), code="department_disabled")
+        raise ServiceError(
+            _("The user's department is disabled; choose another department first."),
+            code="department_disabled",
+        )
     user.is_active = active
     user.save(update_fields=["is_active"])
     activity.activity_record(
-        actor=actor, target=user,
+        actor=actor,
+        target=user,
         action=activity.USER_ACTIVATED if active else activity.USER_DEACTIVATED,
     )
     return user
@@ -371,8 +489,11 @@ def user_reset_password(*, actor: User, user: User) -> str:
     user.save(update_fields=["password"])
     activity.activity_record(actor=actor, target=user, action=activity.USER_PASSWORD_RESET)
     if user.pk != actor.pk:
-        notification_send(tenant_id=actor.tenant_id, recipients=[user],
-                          title=_("Your password was reset by %(name)s") % {"name": actor})
+        notification_send(
+            tenant_id=actor.tenant_id,
+            recipients=[user],
+            title=_("Your password was reset by %(name)s") % {"name": actor},
+        )
     return password
 
 
@@ -397,6 +518,7 @@ def assignable_users(tenant_id: int):
 
 # ---------------------------------------------------------------- roles
 
+
 def _clean_role(name: str, codes: Iterable[str], data_scope: str) -> tuple[str, list[str]]:
     name = (name or "").strip()
     if not name:
@@ -404,34 +526,58 @@ def _clean_role(name: str, codes: Iterable[str], data_scope: str) -> tuple[str, 
     codes = list(dict.fromkeys(codes))
     unknown = [c for c in codes if c not in permissions.all_codes()]
     if unknown:
-        raise ServiceError(_("Unknown permission: %(codes)s") % {"codes": ", ".join(unknown)},
-                           code="unknown_permission")
+        raise ServiceError(
+            _("Unknown permission: %(codes)s") % {"codes": ", ".join(unknown)},
+            code="unknown_permission",
+        )
     if data_scope not in DataScope.values:
         raise ServiceError(_("Choose a data scope."), code="data_scope")
     return name, codes
 
 
 def _role_snapshot(role: Role) -> dict[str, str]:
-    return {"name": role.name, "permissions": ", ".join(map(str, role.permission_labels())),
-            "data_scope": str(role.get_data_scope_display()), "description": role.description}
+    return {
+        "name": role.name,
+        "permissions": ", ".join(map(str, role.permission_labels())),
+        "data_scope": str(role.get_data_scope_display()),
+        "description": role.description,
+    }
 
 
 @transaction.atomic
-def role_create(*, actor: User, name: str, permission_codes: Iterable[str], data_scope: str,
-                description: str = "") -> Role:
+def role_create(
+    *,
+    actor: User,
+    name: str,
+    permission_codes: Iterable[str],
+    data_scope: str,
+    description: str = "",
+) -> Role:
     _require(actor, "users.manage")
     name, codes = _clean_role(name, permission_codes, data_scope)
     if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exists():
         raise ServiceError(_("A role with this name already exists."), code="duplicate")
-    role = Role.objects.create(tenant_id=actor.tenant_id, name=name, permissions=codes,
-                               data_scope=data_scope, description=description or "")
+    role = Role.objects.create(
+        tenant_id=actor.tenant_id,
+        name=name,
+        permissions=codes,
+        data_scope=data_scope,
+        description=description or "",
+    )
     activity.activity_record(actor=actor, target=role, action=activity.ROLE_CREATED)
     return role
 
 
 @transaction.atomic
-def role_update(*, actor: User, role: Role, name: str, permission_codes: Iterable[str],
-                data_scope: str, description: str = "") -> Role:
+def role_update(
+    *,
+    actor: User,
+    role: Role,
+    name: str,
+    permission_codes: Iterable[str],
+    data_scope: str,
+    description: str = "",
+) -> Role:
     _require(actor, "users.manage")
     _same_tenant(actor, role)
     name, codes = _clean_role(name, permission_codes, data_scope)
@@ -445,8 +591,9 @@ def role_update(*, actor: User, role: Role, name: str, permission_codes: Iterabl
     role.save()
     changes = activity.diff(before, _role_snapshot(role))
     if changes:
-        activity.activity_record(actor=actor, target=role, action=activity.ROLE_UPDATED,
-                                 changes=changes)
+        activity.activity_record(
+            actor=actor, target=role, action=activity.ROLE_UPDATED, changes=changes
+        )
     return role
 
 
@@ -455,8 +602,9 @@ def role_delete(*, actor: User, role: Role) -> None:
     _require(actor, "users.manage")
     _same_tenant(actor, role)
     if User.tenant_objects.filter(tenant_id=actor.tenant_id, role=role).exists():
-        raise ServiceError(_("The role is still given to users; give them another role first."),
-                           code="in_use")
+        raise ServiceError(
+            _("The role is still given to users; give them another role first."), code="in_use"
+        )
     if role.builtin == Role.Builtin.ADMIN:
         raise ServiceError(_("The administrator role cannot be deleted."), code="builtin")
     activity.activity_record(actor=actor, target=role, action=activity.ROLE_DELETED)
@@ -464,6 +612,7 @@ def role_delete(*, actor: User, role: Role) -> None:
 
 
 # ---------------------------------------------------------------- option lists
+
 
 def _clean_label(label: str) -> str:
     label = (label or "").strip()
@@ -484,8 +633,12 @@ def option_create(*, actor: User, kind: str, label: str) -> Option:
     if existing.filter(label=label).exists():
         raise ServiceError(_("This option already exists in the list."), code="duplicate")
     last = existing.aggregate(m=models.Max("sort_order"))["m"]
-    option = Option.objects.create(tenant_id=actor.tenant_id, kind=kind, label=label,
-                                   sort_order=0 if last is None else last + 1)
+    option = Option.objects.create(
+        tenant_id=actor.tenant_id,
+        kind=kind,
+        label=label,
+        sort_order=0 if last is None else last + 1,
+    )
     activity.activity_record(actor=actor, target=option, action=activity.OPTION_CREATED)
     return option
 
@@ -496,16 +649,20 @@ def option_update(*, actor: User, option: Option, label: str, is_active: bool) -
     _require(actor, "settings.manage")
     _same_tenant(actor, option)
     label = _clean_label(label)
-    if Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind, label=label) \
-            .exclude(pk=option.pk).exists():
+    if (
+        Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind, label=label)
+        .exclude(pk=option.pk)
+        .exists()
+    ):
         raise ServiceError(_("This option already exists in the list."), code="duplicate")
     before = activity.snapshot(option, ["label", "is_active"])
     option.label, option.is_active = label, is_active
     option.save(update_fields=["label", "is_active"])
     changes = activity.diff(before, activity.snapshot(option, ["label", "is_active"]))
     if changes:
-        activity.activity_record(actor=actor, target=option, action=activity.OPTION_UPDATED,
-                                 changes=changes)
+        activity.activity_record(
+            actor=actor, target=option, action=activity.OPTION_UPDATED, changes=changes
+        )
     return option
 
 
@@ -514,8 +671,11 @@ def option_move(*, actor: User, option: Option, offset: int) -> Option:
     """Move an option up (-1) or down (+1) in its list."""
     _require(actor, "settings.manage")
     _same_tenant(actor, option)
-    siblings = list(Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind)
-                    .order_by("sort_order", "id"))
+    siblings = list(
+        Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind).order_by(
+            "sort_order", "id"
+        )
+    )
     index = next(i for i, o in enumerate(siblings) if o.pk == option.pk)
     target = index + offset
     if 0 <= target < len(siblings):
@@ -524,19 +684,24 @@ def option_move(*, actor: User, option: Option, offset: int) -> Option:
             o.sort_order = i
         Option.objects.bulk_update(siblings, ["sort_order"])
         option.sort_order = target
-        activity.activity_record(actor=actor, target=option, action=activity.OPTION_UPDATED,
-                                 changes={"sort_order": [str(index + 1), str(target + 1)]})
+        activity.activity_record(
+            actor=actor,
+            target=option,
+            action=activity.OPTION_UPDATED,
+            changes={"sort_order": [str(index + 1), str(target + 1)]},
+        )
     return option
 
 
 # ---------------------------------------------------------------- notifications
 
-def notification_send(*, tenant_id: int, recipients: Iterable[User], title: str, body: str = "",
-                      link: str = "") -> list[Notification]:
+
+def notification_send(
+    *, tenant_id: int, recipients: Iterable[User], title: str, body: str = "", link: str = ""
+) -> list[Notification]:
     """One notification per active recipient of the tenant (deactivated users get none)."""
     rows = [
-        Notification(tenant_id=tenant_id, recipient=u, title=str(title)[:200], body=body,
-                     link=link)
+        Notification(tenant_id=tenant_id, recipient=u, title=str(title)[:200], body=body, link=link)
         for u in recipients
         if u.is_active and u.tenant_id == tenant_id
     ]
@@ -545,8 +710,9 @@ def notification_send(*, tenant_id: int, recipients: Iterable[User], title: str,
 
 def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
     """Mark the actor's notifications read (all of them when ``ids`` is None)."""
-    qs = Notification.objects.filter(tenant_id=actor.tenant_id, recipient=actor,
-                                     read_at__isnull=True)
+    qs = Notification.objects.filter(
+        tenant_id=actor.tenant_id, recipient=actor, read_at__isnull=True
+    )
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return qs.update(read_at=timezone.now())
@@ -568,8 +734,9 @@ def number_next(*, tenant_id: int, prefix: str, day: datetime.date | None = None
         raise ValueError(f"bad number prefix {prefix!r}")
     day = day or timezone.localdate()
     table = connection.ops.quote_name(NumberSequence._meta.db_table)
+    # SECURITY: only the quoted table name is interpolated; every value is a parameter.
     sql = (
-        f"INSERT INTO {table} (tenant_id, prefix, day, last_value) VALUES (%s, %s, %s, 1) "
+        f"INSERT INTO {table} (tenant_id, prefix, day, last_value) VALUES (%s, %s, %s, 1) "  # noqa: S608
         f"ON CONFLICT (tenant_id, prefix, day) DO UPDATE SET last_value = {table}.last_value + 1 "
         "RETURNING last_value"
     )

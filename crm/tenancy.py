@@ -85,9 +85,25 @@ class TenantScopeMiddleware:
 def close_scope_gaps() -> None:
     """SECURITY: django-scopes lets a few methods through without a scope (research/pretix.md
     §1.3): ``exists()`` and friends would run unfiltered across tenants. Make them fail."""
-    for name in ("exists", "aexists", "explain", "exclude", "select_related",
-                 "prefetch_related", "distinct", "defer", "alias", "extra", "in_bulk",
-                 "contains", "bulk_update", "aggregate", "acount", "aget", "afirst"):
+    for name in (
+        "exists",
+        "aexists",
+        "explain",
+        "exclude",
+        "select_related",
+        "prefetch_related",
+        "distinct",
+        "defer",
+        "alias",
+        "extra",
+        "in_bulk",
+        "contains",
+        "bulk_update",
+        "aggregate",
+        "acount",
+        "aget",
+        "afirst",
+    ):
         setattr(DisabledQuerySet, name, DisabledQuerySet.error)
 
 

@@ -7,7 +7,6 @@ from crm.admin import platform_admin
 from crm.views import core
 from crm.views import settings as settings_views
 
-
 crm_patterns = [
     path("", core.workbench, name="workbench"),
     path("notifications/", core.notification_list, name="notification-list"),
@@ -17,18 +16,26 @@ crm_patterns = [
     path("account/password/", core.password_change, name="password-change"),
     path("settings/", RedirectView.as_view(pattern_name="crm:department-list"), name="settings"),
     path("settings/departments/", settings_views.department_list, name="department-list"),
-    path("settings/departments/<int:pk>/", settings_views.department_edit,
-         name="department-edit"),
-    path("settings/departments/<int:pk>/move/", settings_views.department_move,
-         name="department-move"),
-    path("settings/departments/<int:pk>/toggle/", settings_views.department_toggle,
-         name="department-toggle"),
+    path("settings/departments/<int:pk>/", settings_views.department_edit, name="department-edit"),
+    path(
+        "settings/departments/<int:pk>/move/",
+        settings_views.department_move,
+        name="department-move",
+    ),
+    path(
+        "settings/departments/<int:pk>/toggle/",
+        settings_views.department_toggle,
+        name="department-toggle",
+    ),
     path("settings/users/", settings_views.user_list, name="user-list"),
     path("settings/users/add/", settings_views.user_create, name="user-create"),
     path("settings/users/<int:pk>/", settings_views.user_edit, name="user-edit"),
     path("settings/users/<int:pk>/toggle/", settings_views.user_toggle, name="user-toggle"),
-    path("settings/users/<int:pk>/reset-password/", settings_views.user_reset_password,
-         name="user-reset-password"),
+    path(
+        "settings/users/<int:pk>/reset-password/",
+        settings_views.user_reset_password,
+        name="user-reset-password",
+    ),
     path("settings/roles/", settings_views.role_list, name="role-list"),
     path("settings/roles/add/", settings_views.role_create, name="role-create"),
     path("settings/roles/<int:pk>/", settings_views.role_edit, name="role-edit"),

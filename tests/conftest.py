@@ -70,10 +70,12 @@ def world(db) -> World:
     east = make_department(a, "华东组", sales)
     west = make_department(a, "华西组", sales)
     service = make_department(a, "售后部")
-    admin_a = make_user(a, "admin_a", role=Role.Builtin.ADMIN, department=head,
-                        mobile="13700000001")
-    manager = make_user(a, "manager_sales", role=Role.Builtin.SALES_MANAGER, department=sales,
-                        manager=admin_a)
+    admin_a = make_user(
+        a, "admin_a", role=Role.Builtin.ADMIN, department=head, mobile="13700000001"
+    )
+    manager = make_user(
+        a, "manager_sales", role=Role.Builtin.SALES_MANAGER, department=sales, manager=admin_a
+    )
     rep_east = make_user(a, "rep_east", department=east, manager=manager, mobile="13700000003")
     rep_east2 = make_user(a, "rep_east2", department=east, manager=manager)
     rep_west = make_user(a, "rep_west", department=west, manager=manager)
@@ -81,8 +83,23 @@ def world(db) -> World:
     b_dept = make_department(b, "销售部")
     admin_b = make_user(b, "admin_b", role=Role.Builtin.ADMIN, department=b_dept)
     rep_b = make_user(b, "rep_b", department=b_dept, manager=admin_b)
-    return World(a, b, head, sales, east, west, service, admin_a, manager, rep_east, rep_east2,
-                 rep_west, service_a, admin_b, rep_b)
+    return World(
+        a,
+        b,
+        head,
+        sales,
+        east,
+        west,
+        service,
+        admin_a,
+        manager,
+        rep_east,
+        rep_east2,
+        rep_west,
+        service_a,
+        admin_b,
+        rep_b,
+    )
 
 
 @pytest.fixture
@@ -109,4 +126,4 @@ def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-__all__ = ["DataScope", "PASSWORD", "World"]
+__all__ = ["PASSWORD", "DataScope", "World"]

@@ -34,15 +34,30 @@ def make_department(tenant: Tenant, name: str, parent: Department | None = None)
         return dept
 
 
-def make_user(tenant: Tenant, username: str, *, role: str | Role | None = Role.Builtin.SALES_REP,
-              department: Department | None = None, manager: User | None = None,
-              mobile: str | None = None, is_active: bool = True, name: str = "") -> User:
+def make_user(
+    tenant: Tenant,
+    username: str,
+    *,
+    role: str | Role | None = Role.Builtin.SALES_REP,
+    department: Department | None = None,
+    manager: User | None = None,
+    mobile: str | None = None,
+    is_active: bool = True,
+    name: str = "",
+) -> User:
     with scopes_disabled():
         if isinstance(role, str):
             role = Role.objects.get(tenant=tenant, builtin=role)
-        user = User(tenant=tenant, username=username, name=name or username, role=role,
-                    department=department, manager=manager, mobile=mobile,
-                    is_active=is_active)
+        user = User(
+            tenant=tenant,
+            username=username,
+            name=name or username,
+            role=role,
+            department=department,
+            manager=manager,
+            mobile=mobile,
+            is_active=is_active,
+        )
         user.set_password(PASSWORD)
         user.save()
         return user
@@ -50,5 +65,6 @@ def make_user(tenant: Tenant, username: str, *, role: str | Role | None = Role.B
 
 def make_role(tenant: Tenant, name: str, data_scope: str, permissions: list[str] | None = None):
     with scopes_disabled():
-        return Role.objects.create(tenant=tenant, name=name, data_scope=data_scope,
-                                   permissions=permissions or [])
+        return Role.objects.create(
+            tenant=tenant, name=name, data_scope=data_scope, permissions=permissions or []
+        )

@@ -9,8 +9,8 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("TIDEPOOL_VAR_DIR", tempfile.mkdtemp(prefix="tidepool-tests-"))
 
-from crm.settings import *  # noqa: E402,F403
-from crm.settings import INSTALLED_APPS, STATIC_ROOT, STORAGES  # noqa: E402
+from crm.settings import *  # noqa: F403
+from crm.settings import INSTALLED_APPS, STATIC_ROOT, STORAGES
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
@@ -19,8 +19,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SECURE_SSL_REDIRECT = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
-STORAGES = {**STORAGES, "staticfiles": {
-    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 # Unit tests run tasks inline; tests/crm/test_tasks.py runs a real worker on the broker.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True

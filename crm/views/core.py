@@ -41,8 +41,7 @@ def notification_list(request):
     if only_unread:
         qs = qs.unread()
     page = paginate(request, qs, per_page=20)
-    return render(request, "crm/notification_list.html",
-                  {"page": page, "only_unread": only_unread})
+    return render(request, "crm/notification_list.html", {"page": page, "only_unread": only_unread})
 
 
 @tenant_view()
@@ -52,8 +51,11 @@ def notification_read(request, pk: int):
     services.notification_mark_read(actor=request.user, ids=[notification.pk])
     if request.htmx:
         notification.refresh_from_db()
-        return render(request, "crm/notification_list.html#notification-item",
-                      {"n": notification, "oob_bell": True})
+        return render(
+            request,
+            "crm/notification_list.html#notification-item",
+            {"n": notification, "oob_bell": True},
+        )
     # SECURITY: only local paths; "//host" and "/\\host" would leave the site.
     link = notification.local_link
     if link and url_has_allowed_host_and_scheme(link, allowed_hosts={request.get_host()}):
@@ -82,8 +84,10 @@ def password_change(request):
     if request.method == "POST" and form.is_valid():
         try:
             services.user_change_own_password(
-                actor=request.user, old_password=form.cleaned_data["old_password"],
-                new_password=form.cleaned_data["new_password"])
+                actor=request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password"],
+            )
         except ServiceError as exc:
             return render_form_error(request, "crm/password_change.html", context, form, exc)
         update_session_auth_hash(request, request.user)

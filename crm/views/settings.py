@@ -31,6 +31,7 @@ def _get(request, model, pk):
 
 # ---------------------------------------------------------------- departments
 
+
 @tenant_view("settings.manage")
 def department_list(request):
     tid = request.user.tenant_id
@@ -52,17 +53,25 @@ def department_list(request):
 def department_edit(request, pk: int):
     dept = _get(request, Department, pk)
     tid = request.user.tenant_id
-    form = DepartmentForm(request.POST or None, tenant_id=tid, with_parent=False,
-                          initial={"name": dept.name, "leader": dept.leader_id})
-    move_form = DepartmentMoveForm(tenant_id=tid, department=dept,
-                                   initial={"parent": dept.parent_id})
-    context = {"department": dept, "form": form, "move_form": move_form,
-               "activity": selectors.activity_for_object(obj=dept)[:50]}
+    form = DepartmentForm(
+        request.POST or None,
+        tenant_id=tid,
+        with_parent=False,
+        initial={"name": dept.name, "leader": dept.leader_id},
+    )
+    move_form = DepartmentMoveForm(
+        tenant_id=tid, department=dept, initial={"parent": dept.parent_id}
+    )
+    context = {
+        "department": dept,
+        "form": form,
+        "move_form": move_form,
+        "activity": selectors.activity_for_object(obj=dept)[:50],
+    }
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.department_update(actor=request.user, department=dept,
-                                           **form.cleaned_data)
+                services.department_update(actor=request.user, department=dept, **form.cleaned_data)
             except ServiceError as exc:
                 return render_form_error(request, "crm/department_edit.html", context, form, exc)
             messages.success(request, _("Department saved."))
@@ -78,8 +87,9 @@ def department_move(request, pk: int):
     form = DepartmentMoveForm(request.POST, tenant_id=request.user.tenant_id, department=dept)
     if form.is_valid():
         try:
-            services.department_move(actor=request.user, department=dept,
-                                     parent=form.cleaned_data["parent"])
+            services.department_move(
+                actor=request.user, department=dept, parent=form.cleaned_data["parent"]
+            )
         except ServiceError as exc:
             service_message(request, exc)
             return redirect("crm:department-edit", pk=dept.pk)
@@ -94,26 +104,34 @@ def department_move(request, pk: int):
 def department_toggle(request, pk: int):
     dept = _get(request, Department, pk)
     try:
-        services.department_set_active(actor=request.user, department=dept,
-                                       active=not dept.is_active)
+        services.department_set_active(
+            actor=request.user, department=dept, active=not dept.is_active
+        )
     except ServiceError as exc:
         service_message(request, exc)
     else:
-        messages.success(request, _("Department enabled.") if dept.is_active
-                         else _("Department disabled."))
+        messages.success(
+            request, _("Department enabled.") if dept.is_active else _("Department disabled.")
+        )
     return redirect("crm:department-list")
 
 
 # ---------------------------------------------------------------- users
 
+
 @tenant_view("users.manage")
 def user_list(request):
     filters = UserFilterForm(request.GET or None, tenant_id=request.user.tenant_id)
     data = filters.cleaned_data if filters.is_valid() else {}
-    qs = selectors.user_list(actor=request.user, q=data.get("q") or "",
-                             department=data.get("department"), status=data.get("status") or "")
-    return render(request, "crm/user_list.html",
-                  {"page": paginate(request, qs), "filters": filters})
+    qs = selectors.user_list(
+        actor=request.user,
+        q=data.get("q") or "",
+        department=data.get("department"),
+        status=data.get("status") or "",
+    )
+    return render(
+        request, "crm/user_list.html", {"page": paginate(request, qs), "filters": filters}
+    )
 
 
 @tenant_view("users.manage")
@@ -126,9 +144,11 @@ def user_create(request):
                 user, password = services.user_create(actor=request.user, **form.cleaned_data)
             except ServiceError as exc:
                 return render_form_error(request, "crm/user_form.html", context, form, exc)
-            messages.success(request, _("User %(name)s was created. Initial password: "
-                                        "%(password)s (shown only once).")
-                             % {"name": user, "password": password})
+            messages.success(
+                request,
+                _("User %(name)s was created. Initial password: %(password)s (shown only once).")
+                % {"name": user, "password": password},
+            )
             return redirect("crm:user-edit", pk=user.pk)
         return render(request, "crm/user_form.html", context, status=422)
     return render(request, "crm/user_form.html", context)
@@ -137,14 +157,24 @@ def user_create(request):
 @tenant_view("users.manage")
 def user_edit(request, pk: int):
     target = _get(request, User, pk)
-    initial = {"username": target.username, "name": target.name, "mobile": target.mobile,
-               "email": target.email, "title": target.title,
-               "department": target.department_id, "role": target.role_id,
-               "manager": target.manager_id}
-    form = UserForm(request.POST or None, tenant_id=request.user.tenant_id, editing=target,
-                    initial=initial)
-    context = {"form": form, "target": target,
-               "activity": selectors.activity_for_object(obj=target)[:50]}
+    initial = {
+        "username": target.username,
+        "name": target.name,
+        "mobile": target.mobile,
+        "email": target.email,
+        "title": target.title,
+        "department": target.department_id,
+        "role": target.role_id,
+        "manager": target.manager_id,
+    }
+    form = UserForm(
+        request.POST or None, tenant_id=request.user.tenant_id, editing=target, initial=initial
+    )
+    context = {
+        "form": form,
+        "target": target,
+        "activity": selectors.activity_for_object(obj=target)[:50],
+    }
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -166,8 +196,12 @@ def user_toggle(request, pk: int):
     except ServiceError as exc:
         service_message(request, exc)
     else:
-        messages.success(request, _("User reactivated.") if target.is_active
-                         else _("User deactivated: they can no longer sign in."))
+        messages.success(
+            request,
+            _("User reactivated.")
+            if target.is_active
+            else _("User deactivated: they can no longer sign in."),
+        )
     return redirect("crm:user-edit", pk=target.pk)
 
 
@@ -176,24 +210,31 @@ def user_toggle(request, pk: int):
 def user_reset_password(request, pk: int):
     target = _get(request, User, pk)
     password = services.user_reset_password(actor=request.user, user=target)
-    messages.success(request, _("New password for %(name)s: %(password)s (shown only once).")
-                     % {"name": target, "password": password})
+    messages.success(
+        request,
+        _("New password for %(name)s: %(password)s (shown only once).")
+        % {"name": target, "password": password},
+    )
     return redirect("crm:user-edit", pk=target.pk)
 
 
 # ---------------------------------------------------------------- roles
 
+
 @tenant_view("users.manage")
 def role_list(request):
-    return render(request, "crm/role_list.html",
-                  {"roles": selectors.role_list(actor=request.user)})
+    return render(request, "crm/role_list.html", {"roles": selectors.role_list(actor=request.user)})
 
 
 def _role_form_view(request, role: Role | None):
     initial = {}
     if role is not None:
-        initial = {"name": role.name, "description": role.description,
-                   "data_scope": role.data_scope, "permissions": role.permissions}
+        initial = {
+            "name": role.name,
+            "description": role.description,
+            "data_scope": role.data_scope,
+            "permissions": role.permissions,
+        }
     form = RoleForm(request.POST or None, initial=initial)
     context = {"form": form, "role": role}
     if role is not None:
@@ -202,8 +243,12 @@ def _role_form_view(request, role: Role | None):
         if not form.is_valid():
             return render(request, "crm/role_form.html", context, status=422)
         data = form.cleaned_data
-        kwargs = {"name": data["name"], "permission_codes": data["permissions"],
-                  "data_scope": data["data_scope"], "description": data["description"]}
+        kwargs = {
+            "name": data["name"],
+            "permission_codes": data["permissions"],
+            "data_scope": data["data_scope"],
+            "description": data["description"],
+        }
         try:
             if role is None:
                 role = services.role_create(actor=request.user, **kwargs)
@@ -241,6 +286,7 @@ def role_delete(request, pk: int):
 
 # ---------------------------------------------------------------- option lists
 
+
 def _kind(request) -> str:
     """The option list asked for; an unknown one is a 404 (never another list)."""
     kind = request.POST.get("kind") or request.GET.get("kind") or OptionKind.CUSTOMER_SOURCE
@@ -250,10 +296,14 @@ def _kind(request) -> str:
 
 
 def _options_context(request, kind, form=None, edit_error=None):
-    return {"kinds": OptionKind.choices, "kind": kind,
-            "kind_label": OptionKind(kind).label,
-            "options": selectors.option_list(actor=request.user, kind=kind),
-            "form": form or OptionForm(), "edit_error": edit_error}
+    return {
+        "kinds": OptionKind.choices,
+        "kind": kind,
+        "kind_label": OptionKind(kind).label,
+        "options": selectors.option_list(actor=request.user, kind=kind),
+        "form": form or OptionForm(),
+        "edit_error": edit_error,
+    }
 
 
 @tenant_view("settings.manage")
@@ -263,8 +313,9 @@ def option_list(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.option_create(actor=request.user, kind=kind,
-                                       label=form.cleaned_data["label"])
+                services.option_create(
+                    actor=request.user, kind=kind, label=form.cleaned_data["label"]
+                )
             except ServiceError as exc:
                 form.add_error("label", str(exc.message))
             else:
@@ -307,12 +358,14 @@ def option_edit(request, pk: int):
 @require_POST
 def option_move(request, pk: int):
     option = _get(request, Option, pk)
-    services.option_move(actor=request.user, option=option,
-                         offset=-1 if request.POST.get("direction") == "up" else 1)
+    services.option_move(
+        actor=request.user, option=option, offset=-1 if request.POST.get("direction") == "up" else 1
+    )
     return _options_done(request, option.kind)
 
 
 # ---------------------------------------------------------------- audit log
+
 
 @tenant_view("audit.view")
 def audit_log(request):

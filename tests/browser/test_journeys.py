@@ -67,9 +67,11 @@ def test_other_tenant_admin_gets_404_for_demo_records(page, sign_in, live_server
         rep1 = User.objects.get(username="rep1")
         assert rep1.tenant_id == demo.pk
         demo_departments = list(
-            Department.objects.filter(tenant=demo).order_by("pk").values_list("pk", flat=True))
-        own_department = Department.objects.filter(tenant__slug="other").values_list(
-            "pk", flat=True).first()
+            Department.objects.filter(tenant=demo).order_by("pk").values_list("pk", flat=True)
+        )
+        own_department = (
+            Department.objects.filter(tenant__slug="other").values_list("pk", flat=True).first()
+        )
     assert demo_departments
 
     sign_in(page, "other_admin")
@@ -101,8 +103,11 @@ def test_other_tenant_admin_gets_404_for_demo_records(page, sign_in, live_server
 
 def test_workbench_fits_a_phone(new_context, live_server, demo_data, sign_in):
     context = new_context(
-        viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True,
-        has_touch=True)
+        viewport={"width": 375, "height": 812},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     page = context.pages[0] if context.pages else context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375 + 1
@@ -121,7 +126,8 @@ def test_workbench_fits_a_phone(new_context, live_server, demo_data, sign_in):
     hamburger.click()
     workbench_link.wait_for(state="visible")
     page.wait_for_function(
-        "() => document.querySelector('.sidebar').getBoundingClientRect().left >= 0")
+        "() => document.querySelector('.sidebar').getBoundingClientRect().left >= 0"
+    )
     assert workbench_link.is_visible()
     assert _in_viewport(page, ".sidebar nav a[data-nav=workbench]")
     page.screenshot(path="/tmp/workbench-375-menu.png")
@@ -129,7 +135,8 @@ def test_workbench_fits_a_phone(new_context, live_server, demo_data, sign_in):
     # Close it again (the backdrop) and take the phone screenshot.
     page.click(".nav-backdrop", position={"x": 360, "y": 400})
     page.wait_for_function(
-        "() => document.querySelector('.sidebar').getBoundingClientRect().right <= 0")
+        "() => document.querySelector('.sidebar').getBoundingClientRect().right <= 0"
+    )
     page.screenshot(path="/tmp/workbench-375.png", full_page=True)
 
     # The user menu fits the screen too when open.
@@ -161,5 +168,5 @@ def _in_viewport(page, selector: str) -> bool:
     return page.evaluate(
         """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
                       return r.right > 0 && r.left < window.innerWidth; }""",
-        selector)
-
+        selector,
+    )

@@ -14,8 +14,12 @@ from crm.tenancy import tenant_scope
 def test_record_stores_actor_target_action_and_changes(world):
     with tenant_scope(world.tenant_a.pk):
         entry = activity.activity_record(
-            actor=world.admin_a, target=world.east, action=activity.DEPARTMENT_RENAMED,
-            changes={"name": ["华东", "华东组"]}, note="reorganisation")
+            actor=world.admin_a,
+            target=world.east,
+            action=activity.DEPARTMENT_RENAMED,
+            changes={"name": ["华东", "华东组"]},
+            note="reorganisation",
+        )
         entry = ActivityLog.objects.get(pk=entry.pk)
     assert entry.tenant_id == world.tenant_a.pk
     assert entry.actor == world.admin_a
@@ -29,10 +33,16 @@ def test_record_stores_actor_target_action_and_changes(world):
 def test_secrets_are_masked(world):
     with tenant_scope(world.tenant_a.pk):
         entry = activity.activity_record(
-            actor=world.admin_a, target=world.rep_east, action=activity.USER_UPDATED,
-            changes={"password": ["old", "new"], "api_key": ["a", "b"], "name": ["x", "y"]})
-    assert entry.changes == {"password": ["***", "***"], "api_key": ["***", "***"],
-                             "name": ["x", "y"]}
+            actor=world.admin_a,
+            target=world.rep_east,
+            action=activity.USER_UPDATED,
+            changes={"password": ["old", "new"], "api_key": ["a", "b"], "name": ["x", "y"]},
+        )
+    assert entry.changes == {
+        "password": ["***", "***"],
+        "api_key": ["***", "***"],
+        "name": ["x", "y"],
+    }
 
 
 def test_unregistered_actions_are_refused(world):
@@ -42,8 +52,9 @@ def test_unregistered_actions_are_refused(world):
 
 def test_entries_cannot_be_changed_or_deleted(world):
     with tenant_scope(world.tenant_a.pk):
-        entry = activity.activity_record(actor=world.admin_a, target=world.east,
-                                         action=activity.DEPARTMENT_CREATED)
+        entry = activity.activity_record(
+            actor=world.admin_a, target=world.east, action=activity.DEPARTMENT_CREATED
+        )
         entry.note = "tampered"
         with pytest.raises(TypeError):
             entry.save()
@@ -56,15 +67,18 @@ def test_entries_cannot_be_changed_or_deleted(world):
 
 def test_entries_are_tenant_scoped(world):
     with tenant_scope(world.tenant_b.pk):
-        activity.activity_record(actor=world.admin_b, target=world.rep_b,
-                                 action=activity.USER_UPDATED)
+        activity.activity_record(
+            actor=world.admin_b, target=world.rep_b, action=activity.USER_UPDATED
+        )
     with tenant_scope(world.tenant_a.pk):
         assert not ActivityLog.objects.filter(actor=world.admin_b).exists()
 
 
 def test_diff_keeps_only_changed_fields():
     assert activity.diff({"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"}) == {
-        "b": ["2", "3"], "c": ["", "4"]}
+        "b": ["2", "3"],
+        "c": ["", "4"],
+    }
 
 
 def test_snapshot_reads_values_as_people_do(world):
@@ -72,15 +86,22 @@ def test_snapshot_reads_values_as_people_do(world):
 
     with translation.override("en"):
         snap = activity.snapshot(world.rep_east, ["department", "manager", "is_active", "email"])
-    assert snap == {"department": "华东组", "manager": "manager_sales", "is_active": "Yes",
-                    "email": ""}
+    assert snap == {
+        "department": "华东组",
+        "manager": "manager_sales",
+        "is_active": "Yes",
+        "email": "",
+    }
 
 
 def test_timeline_renders_labels_and_changes_escaped(world):
     with tenant_scope(world.tenant_a.pk):
-        activity.activity_record(actor=world.admin_a, target=world.rep_east,
-                                 action=activity.USER_UPDATED,
-                                 changes={"name": ["<b>old</b>", "new"]})
+        activity.activity_record(
+            actor=world.admin_a,
+            target=world.rep_east,
+            action=activity.USER_UPDATED,
+            changes={"name": ["<b>old</b>", "new"]},
+        )
         entries = list(ActivityLog.objects.for_object(world.rep_east))
         html = render_to_string("components/activity_timeline.html", {"entries": entries})
     assert "admin_a" in html

@@ -16,8 +16,10 @@ def post_login(client, username, password=PASSWORD):
     return client.post(LOGIN, {"username": username, "password": password})
 
 
-@pytest.mark.parametrize("identifier", ["rep_east", "REP_EAST", "13700000003",
-                                        "+86 137-0000-0003", "１３７０００００００３"])
+@pytest.mark.parametrize(
+    "identifier",
+    ["rep_east", "REP_EAST", "13700000003", "+86 137-0000-0003", "１３７０００００００３"],
+)
 def test_login_by_username_or_mobile(world, client, identifier):
     response = post_login(client, identifier)
     assert response.status_code == 302
@@ -79,9 +81,16 @@ def test_platform_admin_lists_tenant_data_with_scopes_disabled(world, client):
 def test_platform_admin_creates_tenants_with_their_defaults(db, client):
     User.objects.create_superuser("operator", password=PASSWORD)
     client.post("/admin/login/", {"username": "operator", "password": PASSWORD})
-    response = client.post(reverse("admin:crm_tenant_add"),
-                           {"name": "新公司", "slug": "new", "is_active": "on",
-                            "created_at_0": "2026-11-22", "created_at_1": "10:00:00"})
+    response = client.post(
+        reverse("admin:crm_tenant_add"),
+        {
+            "name": "新公司",
+            "slug": "new",
+            "is_active": "on",
+            "created_at_0": "2026-11-22",
+            "created_at_1": "10:00:00",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     with scopes_disabled():
         tenant = Tenant.objects.get(slug="new")

@@ -24,8 +24,10 @@ def test_demo_has_two_tenants_and_the_personas(demo):
     assert set(Tenant.objects.values_list("slug", flat=True)) == {"demo", "other"}
     demo_users = set(User.objects.filter(tenant__slug="demo").values_list("username", flat=True))
     assert demo_users == {"admin", "manager1", "rep1", "rep2", "rep3", "service1"}
-    assert set(User.objects.filter(tenant__slug="other").values_list("username", flat=True)) \
-        == {"other_admin", "other_rep"}
+    assert set(User.objects.filter(tenant__slug="other").values_list("username", flat=True)) == {
+        "other_admin",
+        "other_rep",
+    }
     platform = User.objects.get(username="platform")
     assert platform.tenant_id is None and platform.is_superuser
     for user in User.objects.all():
@@ -47,8 +49,12 @@ def test_demo_department_tree_and_roles(demo):
         assert User.objects.get(username="rep3").department == paths["销售二部"]
         assert User.objects.get(username="service1").department == paths["售后部"]
         assert User.objects.get(username="admin").role.builtin == Role.Builtin.ADMIN
-        assert set(Role.objects.filter(tenant__slug="demo").values_list("name", flat=True)) \
-            == {"管理员", "销售经理", "销售代表", "售后专员"}
+        assert set(Role.objects.filter(tenant__slug="demo").values_list("name", flat=True)) == {
+            "管理员",
+            "销售经理",
+            "销售代表",
+            "售后专员",
+        }
 
 
 def test_demo_is_idempotent_and_keeps_what_users_changed(demo):
@@ -74,27 +80,43 @@ def test_demo_command_prints_the_logins(db):
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "prod-" + "k3y-w1th-3nough-3ntropy-" * 3,
-        "ALLOWED_HOSTS": "crm.example.com",
-        "TIDEPOOL_VAR_DIR": str(tmp_path),
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "crm.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "prod-" + "k3y-w1th-3nough-3ntropy-" * 3,
+            "ALLOWED_HOSTS": "crm.example.com",
+            "TIDEPOOL_VAR_DIR": str(tmp_path),
+        }
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=Path(settings.BASE_DIR), env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE",
-                                                           "SECRET_KEY", "DEBUG"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "crm.settings", "DEBUG": "0",
-                "TIDEPOOL_VAR_DIR": str(tmp_path)})
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=Path(settings.BASE_DIR),
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG"}
+    }
+    env.update(
+        {"DJANGO_SETTINGS_MODULE": "crm.settings", "DEBUG": "0", "TIDEPOOL_VAR_DIR": str(tmp_path)}
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(settings.BASE_DIR),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr

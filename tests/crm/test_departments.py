@@ -28,6 +28,7 @@ def _deactivate(*users):
 
 # ---------------------------------------------------------------- create
 
+
 def test_department_create_adds_top_level_department_with_own_path(world, scoped):
     with scoped(world.admin_a):
         dept = services.department_create(actor=world.admin_a, name="研发部")
@@ -50,8 +51,9 @@ def test_department_create_under_parent_extends_parent_path(world, scoped):
 
 def test_department_create_strips_name_and_sets_leader(world, scoped):
     with scoped(world.admin_a):
-        dept = services.department_create(actor=world.admin_a, name="  华南组  ",
-                                          parent=world.sales, leader=world.rep_east)
+        dept = services.department_create(
+            actor=world.admin_a, name="  华南组  ", parent=world.sales, leader=world.rep_east
+        )
         dept = Department.objects.get(pk=dept.pk)
     assert dept.name == "华南组"
     assert dept.leader_id == world.rep_east.pk
@@ -116,8 +118,7 @@ def test_department_create_refused_for_duplicate_top_level_name(world, scoped):
 
 def test_department_create_allows_same_name_under_another_parent(world, scoped):
     with scoped(world.admin_a):
-        dept = services.department_create(actor=world.admin_a, name="华东组",
-                                          parent=world.service)
+        dept = services.department_create(actor=world.admin_a, name="华东组", parent=world.service)
     assert dept.parent_id == world.service.pk
 
 
@@ -164,10 +165,12 @@ def test_department_create_refused_with_deactivated_leader(world, scoped):
 
 # ---------------------------------------------------------------- update
 
+
 def test_department_update_renames_and_sets_leader_with_logged_changes(world, scoped):
     with scoped(world.admin_a):
-        services.department_update(actor=world.admin_a, department=world.east, name="华东一组",
-                                   leader=world.rep_east)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东一组", leader=world.rep_east
+        )
         dept = Department.objects.get(pk=world.east.pk)
         [entry] = _logs(dept)
     assert dept.name == "华东一组"
@@ -181,8 +184,9 @@ def test_department_update_clears_leader(world, scoped):
     world.east.leader = world.rep_east
     world.east.save(update_fields=["leader"])
     with scoped(world.admin_a):
-        services.department_update(actor=world.admin_a, department=world.east, name="华东组",
-                                   leader=None)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东组", leader=None
+        )
         [entry] = _logs(world.east)
     world.east.refresh_from_db()
     assert world.east.leader_id is None
@@ -191,23 +195,26 @@ def test_department_update_clears_leader(world, scoped):
 
 def test_department_update_without_changes_writes_no_activity(world, scoped):
     with scoped(world.admin_a):
-        services.department_update(actor=world.admin_a, department=world.east, name="华东组",
-                                   leader=None)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东组", leader=None
+        )
         assert _logs(world.east) == []
 
 
 def test_department_update_keeping_own_name_is_not_a_duplicate(world, scoped):
     with scoped(world.admin_a):
-        services.department_update(actor=world.admin_a, department=world.east, name="华东组",
-                                   leader=world.rep_east2)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东组", leader=world.rep_east2
+        )
     world.east.refresh_from_db()
     assert world.east.leader_id == world.rep_east2.pk
 
 
 def test_department_update_refused_for_duplicate_sibling_name(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_update(actor=world.admin_a, department=world.east, name="华西组",
-                                   leader=None)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华西组", leader=None
+        )
     assert exc.value.code == "duplicate"
     world.east.refresh_from_db()
     assert world.east.name == "华东组"
@@ -215,16 +222,18 @@ def test_department_update_refused_for_duplicate_sibling_name(world, scoped):
 
 def test_department_update_refused_for_empty_name(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_update(actor=world.admin_a, department=world.east, name=" ",
-                                   leader=None)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name=" ", leader=None
+        )
     assert exc.value.code == "required"
 
 
 def test_department_update_refused_for_deactivated_leader(world, scoped):
     _deactivate(world.rep_east)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_update(actor=world.admin_a, department=world.east, name="华东组",
-                                   leader=world.rep_east)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东组", leader=world.rep_east
+        )
     assert exc.value.code == "inactive"
     world.east.refresh_from_db()
     assert world.east.leader_id is None
@@ -232,16 +241,16 @@ def test_department_update_refused_for_deactivated_leader(world, scoped):
 
 def test_department_update_refused_with_leader_of_other_tenant(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_update(actor=world.admin_a, department=world.east, name="华东组",
-                                   leader=world.rep_b)
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东组", leader=world.rep_b
+        )
     assert exc.value.code == "not_found"
 
 
 def test_department_update_refused_for_other_tenants_department(world, scoped):
     b_dept = world.admin_b.department
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_update(actor=world.admin_a, department=b_dept, name="改名",
-                                   leader=None)
+        services.department_update(actor=world.admin_a, department=b_dept, name="改名", leader=None)
     assert exc.value.code == "not_found"
     b_dept.refresh_from_db()
     assert b_dept.name == "销售部"
@@ -249,20 +258,24 @@ def test_department_update_refused_for_other_tenants_department(world, scoped):
 
 def test_department_update_refused_without_settings_manage(world, scoped):
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError) as exc:
-        services.department_update(actor=world.rep_east, department=world.east, name="我的组",
-                                   leader=None)
+        services.department_update(
+            actor=world.rep_east, department=world.east, name="我的组", leader=None
+        )
     assert exc.value.code == "permission"
 
 
 # ---------------------------------------------------------------- move
 
+
 def test_department_move_rewrites_paths_of_whole_subtree(world, scoped):
     deep = make_department(world.tenant_a, "上海小组", world.east)
     with scoped(world.admin_a):
-        moved = services.department_move(actor=world.admin_a, department=world.sales,
-                                         parent=world.service)
+        moved = services.department_move(
+            actor=world.admin_a, department=world.sales, parent=world.service
+        )
         sales_path, east_path, west_path, deep_path, head_path, service_path = _paths(
-            world.sales, world.east, world.west, deep, world.head_office, world.service)
+            world.sales, world.east, world.west, deep, world.head_office, world.service
+        )
         east_parent = Department.objects.get(pk=world.east.pk).parent_id
     s = world.sales.pk
     assert moved.parent_id == world.service.pk
@@ -298,18 +311,17 @@ def test_department_move_leaves_other_tenants_paths_alone(world, scoped):
 def test_department_move_keeps_subtree_selectable_by_path(world, scoped):
     """After a move "department and below" still finds the moved subtree's members."""
     with scoped(world.admin_a):
-        services.department_move(actor=world.admin_a, department=world.east,
-                                 parent=world.service)
+        services.department_move(actor=world.admin_a, department=world.east, parent=world.service)
         service = Department.objects.get(pk=world.service.pk)
-        below = set(Department.objects.filter(path__startswith=service.path)
-                    .values_list("pk", flat=True))
+        below = set(
+            Department.objects.filter(path__startswith=service.path).values_list("pk", flat=True)
+        )
     assert below == {world.service.pk, world.east.pk}
 
 
 def test_department_move_writes_activity_with_old_and_new_parent(world, scoped):
     with scoped(world.admin_a):
-        services.department_move(actor=world.admin_a, department=world.east,
-                                 parent=world.service)
+        services.department_move(actor=world.admin_a, department=world.east, parent=world.service)
         [entry] = _logs(world.east)
     assert entry.action == activity.DEPARTMENT_MOVED
     assert entry.actor_id == world.admin_a.pk
@@ -326,8 +338,7 @@ def test_department_move_to_top_level_logs_empty_new_parent(world, scoped):
 def test_department_move_refused_under_own_subtree(world, scoped):
     with scoped(world.admin_a):
         with pytest.raises(ServiceError) as exc:
-            services.department_move(actor=world.admin_a, department=world.sales,
-                                     parent=world.east)
+            services.department_move(actor=world.admin_a, department=world.sales, parent=world.east)
         paths = _paths(world.sales, world.east, world.west)
         assert _logs(world.sales) == []
     assert exc.value.code == "cycle"
@@ -336,8 +347,7 @@ def test_department_move_refused_under_own_subtree(world, scoped):
 
 def test_department_move_refused_under_itself(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_move(actor=world.admin_a, department=world.sales,
-                                 parent=world.sales)
+        services.department_move(actor=world.admin_a, department=world.sales, parent=world.sales)
     assert exc.value.code == "cycle"
 
 
@@ -345,8 +355,9 @@ def test_department_move_refused_for_duplicate_name_under_new_parent(world, scop
     make_department(world.tenant_a, "华东组", world.service)
     with scoped(world.admin_a):
         with pytest.raises(ServiceError) as exc:
-            services.department_move(actor=world.admin_a, department=world.east,
-                                     parent=world.service)
+            services.department_move(
+                actor=world.admin_a, department=world.east, parent=world.service
+            )
         assert Department.objects.get(pk=world.east.pk).parent_id == world.sales.pk
     assert exc.value.code == "duplicate"
 
@@ -355,47 +366,46 @@ def test_department_move_refused_under_disabled_parent(world, scoped):
     world.service.is_active = False
     world.service.save(update_fields=["is_active"])
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_move(actor=world.admin_a, department=world.east,
-                                 parent=world.service)
+        services.department_move(actor=world.admin_a, department=world.east, parent=world.service)
     assert exc.value.code == "parent_disabled"
 
 
 def test_department_move_to_current_parent_changes_nothing(world, scoped):
     with scoped(world.admin_a):
-        services.department_move(actor=world.admin_a, department=world.east,
-                                 parent=world.sales)
+        services.department_move(actor=world.admin_a, department=world.east, parent=world.sales)
         assert _paths(world.east) == [world.east.path]
         assert _logs(world.east) == []
 
 
 def test_department_move_refused_under_other_tenants_department(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_move(actor=world.admin_a, department=world.east,
-                                 parent=world.admin_b.department)
+        services.department_move(
+            actor=world.admin_a, department=world.east, parent=world.admin_b.department
+        )
     assert exc.value.code == "not_found"
 
 
 def test_department_move_refused_for_other_tenants_department(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.department_move(actor=world.admin_a, department=world.admin_b.department,
-                                 parent=world.sales)
+        services.department_move(
+            actor=world.admin_a, department=world.admin_b.department, parent=world.sales
+        )
     assert exc.value.code == "not_found"
 
 
 def test_department_move_refused_without_settings_manage(world, scoped):
     with scoped(world.manager_sales), pytest.raises(PermissionRefusedError) as exc:
-        services.department_move(actor=world.manager_sales, department=world.east,
-                                 parent=None)
+        services.department_move(actor=world.manager_sales, department=world.east, parent=None)
     assert exc.value.code == "permission"
 
 
 # ---------------------------------------------------------------- enable / disable
 
+
 def test_department_disable_refused_with_active_users(world, scoped):
     with scoped(world.admin_a):
         with pytest.raises(ServiceError) as exc:
-            services.department_set_active(actor=world.admin_a, department=world.east,
-                                           active=False)
+            services.department_set_active(actor=world.admin_a, department=world.east, active=False)
         assert Department.objects.get(pk=world.east.pk).is_active
     assert exc.value.code == "has_users"
 
@@ -411,8 +421,7 @@ def test_department_disable_refused_with_active_children(world, scoped):
 def test_department_disable_allowed_when_members_are_deactivated(world, scoped):
     _deactivate(world.rep_east, world.rep_east2)
     with scoped(world.admin_a):
-        services.department_set_active(actor=world.admin_a, department=world.east,
-                                       active=False)
+        services.department_set_active(actor=world.admin_a, department=world.east, active=False)
         [entry] = _logs(world.east)
     world.east.refresh_from_db()
     assert not world.east.is_active
@@ -456,8 +465,7 @@ def test_department_enable_reactivates_and_logs(world, scoped):
 
 def test_department_set_active_to_current_state_writes_nothing(world, scoped):
     with scoped(world.admin_a):
-        services.department_set_active(actor=world.admin_a, department=world.east,
-                                       active=True)
+        services.department_set_active(actor=world.admin_a, department=world.east, active=True)
         assert _logs(world.east) == []
 
 
@@ -475,4 +483,3 @@ def test_department_set_active_refused_without_settings_manage(world, scoped):
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError) as exc:
         services.department_set_active(actor=world.rep_east, department=dept, active=False)
     assert exc.value.code == "permission"
-

@@ -20,7 +20,14 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
     client.logout()
     login(world.admin_a)
     assert nav_keys(client.get("/").content.decode()) == {
-        "workbench", "notifications", "departments", "users", "roles", "options", "audit"}
+        "workbench",
+        "notifications",
+        "departments",
+        "users",
+        "roles",
+        "options",
+        "audit",
+    }
 
 
 def test_htmx_is_loaded_locally_and_sends_the_csrf_token(world, client, login):
@@ -32,10 +39,8 @@ def test_htmx_is_loaded_locally_and_sends_the_csrf_token(world, client, login):
 
 
 def test_bell_counts_unread_notifications(world, client, login):
-    services.notification_send(tenant_id=world.tenant_a.pk, recipients=[world.rep_east],
-                               title="一")
-    services.notification_send(tenant_id=world.tenant_a.pk, recipients=[world.rep_east],
-                               title="二")
+    services.notification_send(tenant_id=world.tenant_a.pk, recipients=[world.rep_east], title="一")
+    services.notification_send(tenant_id=world.tenant_a.pk, recipients=[world.rep_east], title="二")
     login(world.rep_east)
     bell = client.get(reverse("crm:notification-bell")).content.decode()
     assert 'data-testid="unread-count">2<' in bell
@@ -66,7 +71,7 @@ def test_deactivated_users_receive_no_new_work(world):
         world.rep_east2.save()
         assert world.rep_east2 not in services.assignable_users(world.tenant_a.pk)
         assert world.rep_east in services.assignable_users(world.tenant_a.pk)
-        sent = services.notification_send(tenant_id=world.tenant_a.pk,
-                                          recipients=[world.rep_east, world.rep_east2],
-                                          title="x")
+        sent = services.notification_send(
+            tenant_id=world.tenant_a.pk, recipients=[world.rep_east, world.rep_east2], title="x"
+        )
     assert [n.recipient for n in sent] == [world.rep_east]

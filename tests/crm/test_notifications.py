@@ -16,14 +16,18 @@ from crm.tenancy import tenant_scope
 
 def _send(world, recipients, title="客户已分配给你", **kwargs):
     with tenant_scope(world.tenant_a.pk):
-        return services.notification_send(tenant_id=world.tenant_a.pk, recipients=recipients,
-                                          title=title, **kwargs)
+        return services.notification_send(
+            tenant_id=world.tenant_a.pk, recipients=recipients, title=title, **kwargs
+        )
 
 
 def _unread_ids(world, user):
     with tenant_scope(user.tenant_id):
-        return set(Notification.objects.filter(recipient=user, read_at__isnull=True)
-                   .values_list("pk", flat=True))
+        return set(
+            Notification.objects.filter(recipient=user, read_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
 
 
 def _bell_count(html: str) -> int | None:
@@ -32,6 +36,7 @@ def _bell_count(html: str) -> int | None:
 
 
 # ---------------------------------------------------------------- notification_send
+
 
 def test_notification_send_creates_one_unread_notification_per_recipient(world, scoped):
     rows = _send(world, [world.rep_east, world.rep_west], body="华东重工", link="/customers/1/")
@@ -75,6 +80,7 @@ def test_notification_send_cuts_long_titles_to_200_characters(world, scoped):
 
 # ---------------------------------------------------------------- notification_mark_read
 
+
 def test_notification_mark_read_marks_only_the_given_own_notifications(world, scoped):
     first, second = _send(world, [world.rep_east, world.rep_east])
     with scoped(world.rep_east):
@@ -93,8 +99,9 @@ def test_notification_mark_read_ignores_other_users_notifications(world, scoped)
 
 def test_notification_mark_read_ignores_other_tenants_notifications(world, scoped):
     with scoped(world.admin_b):
-        [theirs] = services.notification_send(tenant_id=world.tenant_b.pk,
-                                              recipients=[world.rep_b], title="乙方通知")
+        [theirs] = services.notification_send(
+            tenant_id=world.tenant_b.pk, recipients=[world.rep_b], title="乙方通知"
+        )
     with scoped(world.admin_a):
         count = services.notification_mark_read(actor=world.admin_a, ids=[theirs.pk])
     assert count == 0
@@ -117,6 +124,7 @@ def test_notification_mark_read_all_marks_only_own_unread(world, scoped):
 
 # ---------------------------------------------------------------- pages
 
+
 def test_notification_list_shows_only_own_notifications(world, login):
     _send(world, [world.rep_east], title="给华东的通知")
     _send(world, [world.rep_west], title="给华西的通知")
@@ -133,8 +141,11 @@ def test_notification_list_unread_filter_hides_read_ones(world, login, scoped):
     _send(world, [world.rep_east], title="未读通知")
     with scoped(world.rep_east):
         services.notification_mark_read(actor=world.rep_east, ids=[read.pk])
-    content = login(world.rep_east).get(reverse("crm:notification-list"),
-                                        {"unread": "1"}).content.decode()
+    content = (
+        login(world.rep_east)
+        .get(reverse("crm:notification-list"), {"unread": "1"})
+        .content.decode()
+    )
     assert "未读通知" in content
     assert "已读通知" not in content
 
@@ -158,8 +169,9 @@ def test_notification_bell_shows_unread_count(world, login):
 def test_notification_read_via_htmx_returns_item_and_bell_out_of_band(world, login):
     first, second = _send(world, [world.rep_east, world.rep_east])
     client = login(world.rep_east)
-    response = client.post(reverse("crm:notification-read", args=[first.pk]),
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("crm:notification-read", args=[first.pk]), HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert "<html" not in content
@@ -178,8 +190,11 @@ def test_notification_read_via_htmx_returns_item_and_bell_out_of_band(world, log
 
 def test_notification_read_via_htmx_of_last_unread_clears_bell_count(world, login):
     [only] = _send(world, [world.rep_east])
-    content = login(world.rep_east).post(reverse("crm:notification-read", args=[only.pk]),
-                                         HTTP_HX_REQUEST="true").content.decode()
+    content = (
+        login(world.rep_east)
+        .post(reverse("crm:notification-read", args=[only.pk]), HTTP_HX_REQUEST="true")
+        .content.decode()
+    )
     assert 'id="bell"' in content
     assert _bell_count(content) is None
 
@@ -199,8 +214,9 @@ def test_notification_read_without_link_goes_back_to_list(world, login):
     assert response.url == reverse("crm:notification-list")
 
 
-@pytest.mark.parametrize("link", ["https://evil.example.com/", "//evil.example.com/",
-                                  "/\\evil.example.com/"])
+@pytest.mark.parametrize(
+    "link", ["https://evil.example.com/", "//evil.example.com/", "/\\evil.example.com/"]
+)
 def test_notification_read_never_redirects_off_site(world, login, link):
     [note] = _send(world, [world.rep_east], link=link)
     response = login(world.rep_east).post(reverse("crm:notification-read", args=[note.pk]))
@@ -210,16 +226,18 @@ def test_notification_read_never_redirects_off_site(world, login, link):
 
 def test_notification_read_of_other_users_notification_is_404(world, login):
     [theirs] = _send(world, [world.rep_west])
-    response = login(world.rep_east).post(reverse("crm:notification-read", args=[theirs.pk]),
-                                          HTTP_HX_REQUEST="true")
+    response = login(world.rep_east).post(
+        reverse("crm:notification-read", args=[theirs.pk]), HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 404
     assert _unread_ids(world, world.rep_west) == {theirs.pk}
 
 
 def test_notification_read_of_other_tenants_notification_is_404(world, login, scoped):
     with scoped(world.admin_b):
-        [theirs] = services.notification_send(tenant_id=world.tenant_b.pk,
-                                              recipients=[world.rep_b], title="乙方通知")
+        [theirs] = services.notification_send(
+            tenant_id=world.tenant_b.pk, recipients=[world.rep_b], title="乙方通知"
+        )
     response = login(world.admin_a).post(reverse("crm:notification-read", args=[theirs.pk]))
     assert response.status_code == 404
     assert _unread_ids(world, world.rep_b) == {theirs.pk}
@@ -252,18 +270,22 @@ def test_workbench_lists_unread_notifications(world, login):
     assert _bell_count(content) == 1
 
 
-@pytest.mark.parametrize("link,shown", [
-    ("/settings/users/", "/settings/users/"),
-    ("javascript:alert(1)", ""),
-    ("https://evil.example.com/", ""),
-    ("//evil.example.com/", ""),
-    ("/\\evil.example.com/", ""),
-])
+@pytest.mark.parametrize(
+    "link,shown",
+    [
+        ("/settings/users/", "/settings/users/"),
+        ("javascript:alert(1)", ""),
+        ("https://evil.example.com/", ""),
+        ("//evil.example.com/", ""),
+        ("/\\evil.example.com/", ""),
+    ],
+)
 def test_only_local_links_are_rendered(world, login, link, shown):
     from django.urls import reverse
 
-    services.notification_send(tenant_id=world.tenant_a.pk, recipients=[world.rep_east],
-                               title="链接", link=link)
+    services.notification_send(
+        tenant_id=world.tenant_a.pk, recipients=[world.rep_east], title="链接", link=link
+    )
     page = login(world.rep_east).get(reverse("crm:notification-list")).content.decode()
     if shown:
         assert f'href="{shown}"' in page

@@ -65,7 +65,7 @@ def test_concurrent_callers_never_get_the_same_number():
                     number = number_next(tenant_id=tenant.pk, prefix="HT", day=DAY)
                 with lock:
                     results.append(number)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -30,6 +30,7 @@ def _logs(obj, action=None):
 
 # ---------------------------------------------------------------- create
 
+
 def test_new_tenant_has_default_option_lists_in_order(world, scoped):
     with scoped(world.admin_a):
         assert _labels(world.admin_a) == DEFAULT_SOURCES
@@ -53,8 +54,9 @@ def test_option_create_appends_at_end_of_its_list(world, scoped):
 def test_option_create_in_empty_list_starts_at_zero(world, scoped):
     with scoped(world.admin_a):
         Option.objects.filter(tenant_id=world.tenant_a.pk, kind=OptionKind.ORDER_TYPE).delete()
-        option = services.option_create(actor=world.admin_a, kind=OptionKind.ORDER_TYPE,
-                                        label="整车")
+        option = services.option_create(
+            actor=world.admin_a, kind=OptionKind.ORDER_TYPE, label="整车"
+        )
     assert option.sort_order == 0
 
 
@@ -77,8 +79,9 @@ def test_option_create_does_not_touch_other_tenant(world, scoped):
 def test_option_create_allows_label_used_in_another_list(world, scoped):
     # "其他" is in the source list already; uniqueness is per list.
     with scoped(world.admin_a):
-        option = services.option_create(actor=world.admin_a, kind=OptionKind.CUSTOMER_LEVEL,
-                                        label="其他")
+        option = services.option_create(
+            actor=world.admin_a, kind=OptionKind.CUSTOMER_LEVEL, label="其他"
+        )
     assert option.kind == OptionKind.CUSTOMER_LEVEL
 
 
@@ -134,11 +137,11 @@ def test_option_create_refused_without_settings_manage(world, scoped, persona):
 
 # ---------------------------------------------------------------- update
 
+
 def test_option_update_renames_and_logs(world, scoped):
     with scoped(world.admin_a):
         option = _option(world.admin_a, "广告")
-        services.option_update(actor=world.admin_a, option=option, label="户外广告",
-                               is_active=True)
+        services.option_update(actor=world.admin_a, option=option, label="户外广告", is_active=True)
         option = Option.objects.get(pk=option.pk)
         [entry] = _logs(option)
     assert option.label == "户外广告"
@@ -150,14 +153,14 @@ def test_option_update_renames_and_logs(world, scoped):
 def test_option_update_deactivates_and_logs(world, scoped):
     with scoped(world.admin_a):
         option = _option(world.admin_a, "广告")
-        services.option_update(actor=world.admin_a, option=option, label="广告",
-                               is_active=False)
+        services.option_update(actor=world.admin_a, option=option, label="广告", is_active=False)
         option = Option.objects.get(pk=option.pk)
         [entry] = _logs(option)
-        offered = [o.label for o in selectors.options_for(tenant_id=world.tenant_a.pk,
-                                                          kind=SOURCE)]
-        with_current = [o.label for o in selectors.options_for(
-            tenant_id=world.tenant_a.pk, kind=SOURCE, include=option)]
+        offered = [o.label for o in selectors.options_for(tenant_id=world.tenant_a.pk, kind=SOURCE)]
+        with_current = [
+            o.label
+            for o in selectors.options_for(tenant_id=world.tenant_a.pk, kind=SOURCE, include=option)
+        ]
     assert not option.is_active
     assert entry.changes == {"is_active": [gettext("Yes"), gettext("No")]}
     # A deactivated option is no longer offered, except to a record that already has it.
@@ -169,8 +172,7 @@ def test_option_update_deactivates_and_logs(world, scoped):
 def test_option_update_without_changes_writes_no_activity(world, scoped):
     with scoped(world.admin_a):
         option = _option(world.admin_a, "广告")
-        services.option_update(actor=world.admin_a, option=option, label=" 广告 ",
-                               is_active=True)
+        services.option_update(actor=world.admin_a, option=option, label=" 广告 ", is_active=True)
         assert _logs(option) == []
 
 
@@ -178,8 +180,7 @@ def test_option_update_refused_for_label_of_sibling(world, scoped):
     with scoped(world.admin_a):
         option = _option(world.admin_a, "广告")
         with pytest.raises(ServiceError) as exc:
-            services.option_update(actor=world.admin_a, option=option, label="展会",
-                                   is_active=True)
+            services.option_update(actor=world.admin_a, option=option, label="展会", is_active=True)
         assert Option.objects.get(pk=option.pk).label == "广告"
     assert exc.value.code == "duplicate"
 
@@ -188,8 +189,7 @@ def test_option_update_refused_for_empty_label(world, scoped):
     with scoped(world.admin_a):
         option = _option(world.admin_a, "广告")
         with pytest.raises(ServiceError) as exc:
-            services.option_update(actor=world.admin_a, option=option, label="  ",
-                                   is_active=False)
+            services.option_update(actor=world.admin_a, option=option, label="  ", is_active=False)
         fresh = Option.objects.get(pk=option.pk)
     assert exc.value.code == "required"
     assert (fresh.label, fresh.is_active) == ("广告", True)
@@ -199,8 +199,9 @@ def test_option_update_refused_for_other_tenants_option(world, scoped):
     with scoped(world.admin_b):
         b_option = _option(world.admin_b, "广告")
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.option_update(actor=world.admin_a, option=b_option, label="被改了",
-                               is_active=False)
+        services.option_update(
+            actor=world.admin_a, option=b_option, label="被改了", is_active=False
+        )
     assert exc.value.code == "not_found"
     b_option.refresh_from_db()
     assert (b_option.label, b_option.is_active) == ("广告", True)
@@ -210,17 +211,18 @@ def test_option_update_refused_without_settings_manage(world, scoped):
     with scoped(world.rep_east):
         option = _option(world.rep_east, "广告")
         with pytest.raises(PermissionRefusedError) as exc:
-            services.option_update(actor=world.rep_east, option=option, label="户外广告",
-                                   is_active=True)
+            services.option_update(
+                actor=world.rep_east, option=option, label="户外广告", is_active=True
+            )
     assert exc.value.code == "permission"
 
 
 # ---------------------------------------------------------------- move
 
+
 def test_option_move_up_swaps_with_previous(world, scoped):
     with scoped(world.admin_a):
-        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "展会"),
-                             offset=-1)
+        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "展会"), offset=-1)
         labels = _labels(world.admin_a)
         orders = [o.sort_order for o in selectors.option_list(actor=world.admin_a, kind=SOURCE)]
     assert labels == ["电话营销", "展会", "网络推广", "客户介绍", "主动来访", "广告", "其他"]
@@ -229,8 +231,9 @@ def test_option_move_up_swaps_with_previous(world, scoped):
 
 def test_option_move_down_swaps_with_next(world, scoped):
     with scoped(world.admin_a):
-        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "电话营销"),
-                             offset=1)
+        services.option_move(
+            actor=world.admin_a, option=_option(world.admin_a, "电话营销"), offset=1
+        )
         labels = _labels(world.admin_a)
     assert labels == ["网络推广", "电话营销", "展会", "客户介绍", "主动来访", "广告", "其他"]
 
@@ -266,19 +269,24 @@ def test_option_move_repairs_gaps_and_ties_in_sort_order(world, scoped):
         Option.objects.filter(tenant_id=world.tenant_a.pk, kind=SOURCE).update(sort_order=5)
         # Ties are broken by id, so the list still reads in creation order.
         assert _labels(world.admin_a) == DEFAULT_SOURCES
-        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "广告"),
-                             offset=1)
+        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "广告"), offset=1)
         options = list(selectors.option_list(actor=world.admin_a, kind=SOURCE))
-    assert [o.label for o in options] == ["电话营销", "网络推广", "展会", "客户介绍", "主动来访",
-                                          "其他", "广告"]
+    assert [o.label for o in options] == [
+        "电话营销",
+        "网络推广",
+        "展会",
+        "客户介绍",
+        "主动来访",
+        "其他",
+        "广告",
+    ]
     assert [o.sort_order for o in options] == list(range(len(DEFAULT_SOURCES)))
 
 
 def test_option_move_leaves_other_lists_and_tenants_alone(world, scoped):
     with scoped(world.admin_a):
         industry_before = _labels(world.admin_a, OptionKind.INDUSTRY)
-        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "其他"),
-                             offset=-1)
+        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "其他"), offset=-1)
         assert _labels(world.admin_a, OptionKind.INDUSTRY) == industry_before
     with scoped(world.admin_b):
         assert _labels(world.admin_b) == DEFAULT_SOURCES
@@ -286,8 +294,7 @@ def test_option_move_leaves_other_lists_and_tenants_alone(world, scoped):
 
 def test_option_create_after_move_goes_to_the_end(world, scoped):
     with scoped(world.admin_a):
-        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "其他"),
-                             offset=-1)
+        services.option_move(actor=world.admin_a, option=_option(world.admin_a, "其他"), offset=-1)
         services.option_create(actor=world.admin_a, kind=SOURCE, label="抖音")
         assert _labels(world.admin_a)[-1] == "抖音"
 
@@ -305,8 +312,9 @@ def test_option_move_refused_for_other_tenants_option(world, scoped):
 def test_option_move_refused_without_settings_manage(world, scoped):
     with scoped(world.rep_east):
         with pytest.raises(PermissionRefusedError) as exc:
-            services.option_move(actor=world.rep_east, option=_option(world.rep_east, "展会"),
-                                 offset=-1)
+            services.option_move(
+                actor=world.rep_east, option=_option(world.rep_east, "展会"), offset=-1
+            )
         assert _labels(world.rep_east) == DEFAULT_SOURCES
     assert exc.value.code == "permission"
 
@@ -329,10 +337,14 @@ def test_failed_option_edit_under_htmx_shows_the_error_with_422(world, login):
 
     client = login(world.admin_a)
     with scopes_disabled():
-        first, second = Option.objects.filter(tenant=world.tenant_a,
-                                              kind="industry").order_by("sort_order")[:2]
-    response = client.post(reverse("crm:option-edit", args=[second.pk]),
-                           {"label": first.label, "is_active": "on"}, HTTP_HX_REQUEST="true")
+        first, second = Option.objects.filter(tenant=world.tenant_a, kind="industry").order_by(
+            "sort_order"
+        )[:2]
+    response = client.post(
+        reverse("crm:option-edit", args=[second.pk]),
+        {"label": first.label, "is_active": "on"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 422
     page = response.content.decode()
     assert 'id="options"' in page and 'class="alert alert-error"' in page

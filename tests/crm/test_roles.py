@@ -28,12 +28,16 @@ def _labels(*codes):
 
 # ---------------------------------------------------------------- create
 
+
 def test_role_create_stores_permissions_scope_and_description(world, scoped):
     with scoped(world.admin_a):
         role = services.role_create(
-            actor=world.admin_a, name="  区域经理 ",
+            actor=world.admin_a,
+            name="  区域经理 ",
             permission_codes=["customer.export", "reports.view", "customer.export"],
-            data_scope=DataScope.DEPARTMENT, description="管华东")
+            data_scope=DataScope.DEPARTMENT,
+            description="管华东",
+        )
         role = Role.objects.get(pk=role.pk)
     assert role.tenant_id == world.tenant_a.pk
     assert role.name == "区域经理"
@@ -45,8 +49,9 @@ def test_role_create_stores_permissions_scope_and_description(world, scoped):
 
 def test_role_create_writes_activity(world, scoped):
     with scoped(world.admin_a):
-        role = services.role_create(actor=world.admin_a, name="区域经理", permission_codes=[],
-                                    data_scope=DataScope.OWN)
+        role = services.role_create(
+            actor=world.admin_a, name="区域经理", permission_codes=[], data_scope=DataScope.OWN
+        )
         [entry] = _logs(role)
     assert entry.action == activity.ROLE_CREATED
     assert entry.actor_id == world.admin_a.pk
@@ -55,12 +60,25 @@ def test_role_create_writes_activity(world, scoped):
 
 def test_role_create_grants_its_permissions_to_users_given_the_role(world, scoped):
     with scoped(world.admin_a):
-        role = services.role_create(actor=world.admin_a, name="报表员",
-                                    permission_codes=["reports.view"], data_scope=DataScope.OWN)
+        role = services.role_create(
+            actor=world.admin_a,
+            name="报表员",
+            permission_codes=["reports.view"],
+            data_scope=DataScope.OWN,
+        )
         rep = world.rep_east
-        services.user_update(actor=world.admin_a, user=rep, username=rep.username,
-                             name=rep.name, mobile=rep.mobile, email=rep.email, title=rep.title,
-                             department=rep.department, role=role, manager=rep.manager)
+        services.user_update(
+            actor=world.admin_a,
+            user=rep,
+            username=rep.username,
+            name=rep.name,
+            mobile=rep.mobile,
+            email=rep.email,
+            title=rep.title,
+            department=rep.department,
+            role=role,
+            manager=rep.manager,
+        )
     fresh = User.objects.get(pk=world.rep_east.pk)
     assert fresh.can("reports.view")
     assert not fresh.can("customer.export")
@@ -72,8 +90,12 @@ def test_role_create_refused_without_users_manage(world, scoped, persona):
     with scoped(actor):
         before = Role.objects.count()
         with pytest.raises(PermissionRefusedError) as exc:
-            services.role_create(actor=actor, name="区域经理", permission_codes=["users.manage"],
-                                 data_scope=DataScope.ALL)
+            services.role_create(
+                actor=actor,
+                name="区域经理",
+                permission_codes=["users.manage"],
+                data_scope=DataScope.ALL,
+            )
         assert Role.objects.count() == before
     assert exc.value.code == "permission"
 
@@ -82,9 +104,12 @@ def test_role_create_refused_for_unknown_permission_code(world, scoped):
     with scoped(world.admin_a):
         before = Role.objects.count()
         with pytest.raises(ServiceError) as exc:
-            services.role_create(actor=world.admin_a, name="区域经理",
-                                 permission_codes=["reports.view", "customer.fly"],
-                                 data_scope=DataScope.OWN)
+            services.role_create(
+                actor=world.admin_a,
+                name="区域经理",
+                permission_codes=["reports.view", "customer.fly"],
+                data_scope=DataScope.OWN,
+            )
         assert Role.objects.count() == before
     assert exc.value.code == "unknown_permission"
     assert "customer.fly" in str(exc.value.message)
@@ -92,42 +117,52 @@ def test_role_create_refused_for_unknown_permission_code(world, scoped):
 
 def test_role_create_refused_for_duplicate_name(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_create(actor=world.admin_a, name="销售代表", permission_codes=[],
-                             data_scope=DataScope.OWN)
+        services.role_create(
+            actor=world.admin_a, name="销售代表", permission_codes=[], data_scope=DataScope.OWN
+        )
     assert exc.value.code == "duplicate"
 
 
 def test_role_create_allows_name_used_in_other_tenant(world, scoped):
     make_role(world.tenant_b, "区域经理", DataScope.OWN)
     with scoped(world.admin_a):
-        role = services.role_create(actor=world.admin_a, name="区域经理", permission_codes=[],
-                                    data_scope=DataScope.OWN)
+        role = services.role_create(
+            actor=world.admin_a, name="区域经理", permission_codes=[], data_scope=DataScope.OWN
+        )
     assert role.tenant_id == world.tenant_a.pk
 
 
 @pytest.mark.parametrize("name", ["", "   "])
 def test_role_create_refused_without_name(world, scoped, name):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_create(actor=world.admin_a, name=name, permission_codes=[],
-                             data_scope=DataScope.OWN)
+        services.role_create(
+            actor=world.admin_a, name=name, permission_codes=[], data_scope=DataScope.OWN
+        )
     assert exc.value.code == "required"
 
 
 def test_role_create_refused_for_unknown_data_scope(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_create(actor=world.admin_a, name="区域经理", permission_codes=[],
-                             data_scope="galaxy")
+        services.role_create(
+            actor=world.admin_a, name="区域经理", permission_codes=[], data_scope="galaxy"
+        )
     assert exc.value.code == "data_scope"
 
 
 # ---------------------------------------------------------------- update
 
+
 def test_role_update_changes_role_and_logs_readable_changes(world, scoped):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN, ["customer.export"])
     with scoped(world.admin_a):
-        services.role_update(actor=world.admin_a, role=role, name="大区经理",
-                             permission_codes=["customer.export", "reports.view"],
-                             data_scope=DataScope.DEPARTMENT_AND_BELOW, description="全国")
+        services.role_update(
+            actor=world.admin_a,
+            role=role,
+            name="大区经理",
+            permission_codes=["customer.export", "reports.view"],
+            data_scope=DataScope.DEPARTMENT_AND_BELOW,
+            description="全国",
+        )
         fresh = Role.objects.get(pk=role.pk)
         [entry] = _logs(role)
     assert fresh.name == "大区经理"
@@ -147,16 +182,26 @@ def test_role_update_changes_role_and_logs_readable_changes(world, scoped):
 def test_role_update_without_changes_writes_no_activity(world, scoped):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN, ["customer.export"])
     with scoped(world.admin_a):
-        services.role_update(actor=world.admin_a, role=role, name="区域经理",
-                             permission_codes=["customer.export"], data_scope=DataScope.OWN)
+        services.role_update(
+            actor=world.admin_a,
+            role=role,
+            name="区域经理",
+            permission_codes=["customer.export"],
+            data_scope=DataScope.OWN,
+        )
         assert _logs(role) == []
 
 
 def test_role_update_changes_permissions_of_users_with_the_role(world, scoped):
     with scoped(world.admin_a):
         rep_role = Role.objects.get(tenant=world.tenant_a, builtin=Role.Builtin.SALES_REP)
-        services.role_update(actor=world.admin_a, role=rep_role, name=rep_role.name,
-                             permission_codes=["customer.import"], data_scope=DataScope.OWN)
+        services.role_update(
+            actor=world.admin_a,
+            role=rep_role,
+            name=rep_role.name,
+            permission_codes=["customer.import"],
+            data_scope=DataScope.OWN,
+        )
     assert User.objects.get(pk=world.rep_east.pk).can("customer.import")
     assert User.objects.get(pk=world.rep_west.pk).can("customer.import")
     assert not User.objects.get(pk=world.rep_b.pk).can("customer.import")
@@ -165,8 +210,13 @@ def test_role_update_changes_permissions_of_users_with_the_role(world, scoped):
 def test_role_update_keeping_own_name_is_not_a_duplicate(world, scoped):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN)
     with scoped(world.admin_a):
-        services.role_update(actor=world.admin_a, role=role, name="区域经理",
-                             permission_codes=["reports.view"], data_scope=DataScope.OWN)
+        services.role_update(
+            actor=world.admin_a,
+            role=role,
+            name="区域经理",
+            permission_codes=["reports.view"],
+            data_scope=DataScope.OWN,
+        )
     role.refresh_from_db()
     assert role.permissions == ["reports.view"]
 
@@ -174,8 +224,13 @@ def test_role_update_keeping_own_name_is_not_a_duplicate(world, scoped):
 def test_role_update_refused_for_name_of_another_role(world, scoped):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_update(actor=world.admin_a, role=role, name="销售经理",
-                             permission_codes=[], data_scope=DataScope.OWN)
+        services.role_update(
+            actor=world.admin_a,
+            role=role,
+            name="销售经理",
+            permission_codes=[],
+            data_scope=DataScope.OWN,
+        )
     assert exc.value.code == "duplicate"
     role.refresh_from_db()
     assert role.name == "区域经理"
@@ -184,8 +239,13 @@ def test_role_update_refused_for_name_of_another_role(world, scoped):
 def test_role_update_refused_for_unknown_permission_code(world, scoped):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN, ["reports.view"])
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_update(actor=world.admin_a, role=role, name="区域经理",
-                             permission_codes=["reports.fly"], data_scope=DataScope.OWN)
+        services.role_update(
+            actor=world.admin_a,
+            role=role,
+            name="区域经理",
+            permission_codes=["reports.fly"],
+            data_scope=DataScope.OWN,
+        )
     assert exc.value.code == "unknown_permission"
     role.refresh_from_db()
     assert role.permissions == ["reports.view"]
@@ -196,8 +256,13 @@ def test_role_update_refused_removing_users_manage_from_only_admin_role(world, s
     codes = [c for c in permissions.all_codes() if c != "users.manage"]
     with scoped(world.admin_a):
         with pytest.raises(ServiceError) as exc:
-            services.role_update(actor=world.admin_a, role=admin_role, name=admin_role.name,
-                                 permission_codes=codes, data_scope=DataScope.ALL)
+            services.role_update(
+                actor=world.admin_a,
+                role=admin_role,
+                name=admin_role.name,
+                permission_codes=codes,
+                data_scope=DataScope.ALL,
+            )
         assert _logs(admin_role) == []
     assert exc.value.code == "last_admin"
     admin_role.refresh_from_db()
@@ -205,14 +270,18 @@ def test_role_update_refused_removing_users_manage_from_only_admin_role(world, s
     assert User.objects.get(pk=world.admin_a.pk).can("users.manage")
 
 
-def test_role_update_allows_removing_users_manage_when_another_role_keeps_an_admin(world,
-                                                                                 scoped):
+def test_role_update_allows_removing_users_manage_when_another_role_keeps_an_admin(world, scoped):
     hr = make_role(world.tenant_a, "人事", DataScope.OWN, ["users.manage"])
     make_user(world.tenant_a, "hr_a", role=hr)
     admin_role = _admin_role(world)
     with scoped(world.admin_a):
-        services.role_update(actor=world.admin_a, role=admin_role, name=admin_role.name,
-                             permission_codes=["settings.manage"], data_scope=DataScope.ALL)
+        services.role_update(
+            actor=world.admin_a,
+            role=admin_role,
+            name=admin_role.name,
+            permission_codes=["settings.manage"],
+            data_scope=DataScope.ALL,
+        )
     admin_role.refresh_from_db()
     assert admin_role.permissions == ["settings.manage"]
 
@@ -222,16 +291,22 @@ def test_role_update_refused_when_other_users_manage_holder_is_deactivated(world
     make_user(world.tenant_a, "hr_a", role=hr, is_active=False)
     admin_role = _admin_role(world)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_update(actor=world.admin_a, role=admin_role, name=admin_role.name,
-                             permission_codes=["settings.manage"], data_scope=DataScope.ALL)
+        services.role_update(
+            actor=world.admin_a,
+            role=admin_role,
+            name=admin_role.name,
+            permission_codes=["settings.manage"],
+            data_scope=DataScope.ALL,
+        )
     assert exc.value.code == "last_admin"
 
 
 def test_role_update_allows_removing_users_manage_from_role_without_users(world, scoped):
     hr = make_role(world.tenant_a, "人事", DataScope.OWN, ["users.manage"])
     with scoped(world.admin_a):
-        services.role_update(actor=world.admin_a, role=hr, name="人事", permission_codes=[],
-                             data_scope=DataScope.OWN)
+        services.role_update(
+            actor=world.admin_a, role=hr, name="人事", permission_codes=[], data_scope=DataScope.OWN
+        )
     hr.refresh_from_db()
     assert hr.permissions == []
 
@@ -239,9 +314,13 @@ def test_role_update_allows_removing_users_manage_from_role_without_users(world,
 def test_role_update_refused_for_other_tenants_role(world, scoped):
     b_role = world.rep_b.role
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.role_update(actor=world.admin_a, role=b_role, name=b_role.name,
-                             permission_codes=list(permissions.all_codes()),
-                             data_scope=DataScope.ALL)
+        services.role_update(
+            actor=world.admin_a,
+            role=b_role,
+            name=b_role.name,
+            permission_codes=list(permissions.all_codes()),
+            data_scope=DataScope.ALL,
+        )
     assert exc.value.code == "not_found"
     b_role.refresh_from_db()
     assert b_role.permissions == []
@@ -250,14 +329,20 @@ def test_role_update_refused_for_other_tenants_role(world, scoped):
 def test_role_update_refused_without_users_manage(world, scoped):
     rep_role = world.rep_east.role
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError) as exc:
-        services.role_update(actor=world.rep_east, role=rep_role, name=rep_role.name,
-                             permission_codes=["users.manage"], data_scope=DataScope.ALL)
+        services.role_update(
+            actor=world.rep_east,
+            role=rep_role,
+            name=rep_role.name,
+            permission_codes=["users.manage"],
+            data_scope=DataScope.ALL,
+        )
     assert exc.value.code == "permission"
     rep_role.refresh_from_db()
     assert rep_role.permissions == []
 
 
 # ---------------------------------------------------------------- delete
+
 
 def test_role_delete_removes_unused_role_and_logs(world, scoped):
     role = make_role(world.tenant_a, "临时角色", DataScope.OWN)
@@ -292,8 +377,9 @@ def test_role_delete_refused_while_given_to_deactivated_user(world, scoped):
 def test_role_delete_refused_for_builtin_admin_role(world, scoped):
     # Nobody holds the admin role any more: the refusal is about the role itself.
     admin_role = _admin_role(world)
-    super_role = make_role(world.tenant_a, "超级管理员", DataScope.ALL,
-                           list(permissions.all_codes()))
+    super_role = make_role(
+        world.tenant_a, "超级管理员", DataScope.ALL, list(permissions.all_codes())
+    )
     world.admin_a.role = super_role
     world.admin_a.save(update_fields=["role"])
     actor = User.objects.get(pk=world.admin_a.pk)

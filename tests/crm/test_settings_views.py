@@ -82,8 +82,9 @@ ACTIONS = {
 
 def _source_option(world, label):
     with tenant_scope(world.tenant_a.pk):
-        return Option.objects.get(tenant=world.tenant_a, kind=OptionKind.CUSTOMER_SOURCE,
-                                  label=label)
+        return Option.objects.get(
+            tenant=world.tenant_a, kind=OptionKind.CUSTOMER_SOURCE, label=label
+        )
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -112,8 +113,10 @@ def test_settings_page_redirects_anonymous_to_login(world, client, name):
 @pytest.mark.parametrize("name", ACTIONS)
 def test_settings_action_forbidden_without_permission_and_changes_nothing(world, login, name):
     logs = _log_count(world.tenant_a.pk)
-    response = login(world.rep_east).post(reverse(name, args=ACTIONS[name](world)),
-                                          {"direction": "up", "label": "被改了", "parent": ""})
+    response = login(world.rep_east).post(
+        reverse(name, args=ACTIONS[name](world)),
+        {"direction": "up", "label": "被改了", "parent": ""},
+    )
     assert response.status_code == 403
     assert _log_count(world.tenant_a.pk) == logs
     assert User.objects.get(pk=world.rep_east2.pk).is_active
@@ -151,6 +154,7 @@ def test_settings_navigation_shown_only_to_those_who_may_use_it(world, login, cl
 
 # ---------------------------------------------------------------- departments
 
+
 def test_department_list_shows_tree_of_own_tenant_only(world, login):
     make_department(world.tenant_b, "乙方秘密部门")
     content = login(world.admin_a).get(reverse("crm:department-list")).content.decode()
@@ -161,8 +165,10 @@ def test_department_list_shows_tree_of_own_tenant_only(world, login):
 
 def test_department_create_via_page(world, login):
     client = login(world.admin_a)
-    response = client.post(reverse("crm:department-list"), {
-        "name": "华南组", "parent": world.sales.pk, "leader": world.rep_west.pk})
+    response = client.post(
+        reverse("crm:department-list"),
+        {"name": "华南组", "parent": world.sales.pk, "leader": world.rep_west.pk},
+    )
     assert response.status_code == 302
     assert response.url == reverse("crm:department-list")
     with tenant_scope(world.tenant_a.pk):
@@ -177,8 +183,9 @@ def test_department_create_via_page(world, login):
 
 def test_department_create_via_page_refused_without_name_answers_422(world, login):
     depts, logs = _count(Department, world.tenant_a.pk), _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:department-list"),
-                                         {"name": "", "parent": world.sales.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:department-list"), {"name": "", "parent": world.sales.pk}
+    )
     assert response.status_code == 422
     assert in_page("This field is required.") in response.content.decode()
     assert _count(Department, world.tenant_a.pk) == depts
@@ -187,27 +194,33 @@ def test_department_create_via_page_refused_without_name_answers_422(world, logi
 
 def test_department_create_via_page_duplicate_answers_422_with_reason(world, login):
     depts, logs = _count(Department, world.tenant_a.pk), _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:department-list"),
-                                         {"name": "华东组", "parent": world.sales.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:department-list"), {"name": "华东组", "parent": world.sales.pk}
+    )
     assert response.status_code == 422
-    assert in_page("A department with this name already exists at this level.") in \
-        response.content.decode()
+    assert (
+        in_page("A department with this name already exists at this level.")
+        in response.content.decode()
+    )
     assert _count(Department, world.tenant_a.pk) == depts
     assert _log_count(world.tenant_a.pk) == logs
 
 
 def test_department_create_via_page_with_other_tenants_parent_answers_422(world, login):
     depts = _count(Department, world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:department-list"),
-                                         {"name": "渗透组", "parent": world.admin_b.department_id})
+    response = login(world.admin_a).post(
+        reverse("crm:department-list"), {"name": "渗透组", "parent": world.admin_b.department_id}
+    )
     assert response.status_code == 422
     assert _count(Department, world.tenant_a.pk) == depts
     assert _count(Department, world.tenant_b.pk) == 1
 
 
 def test_department_edit_via_page_renames(world, login):
-    response = login(world.admin_a).post(reverse("crm:department-edit", args=[world.east.pk]),
-                                         {"name": "华东一组", "leader": world.rep_east.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:department-edit", args=[world.east.pk]),
+        {"name": "华东一组", "leader": world.rep_east.pk},
+    )
     assert response.status_code == 302
     world.east.refresh_from_db()
     assert (world.east.name, world.east.leader_id) == ("华东一组", world.rep_east.pk)
@@ -215,29 +228,37 @@ def test_department_edit_via_page_renames(world, login):
 
 def test_department_edit_page_shows_its_activity(world, login, scoped):
     with scoped(world.admin_a):
-        services.department_update(actor=world.admin_a, department=world.east,
-                                   name="华东一组", leader=None)
-    content = login(world.admin_a).get(
-        reverse("crm:department-edit", args=[world.east.pk])).content.decode()
+        services.department_update(
+            actor=world.admin_a, department=world.east, name="华东一组", leader=None
+        )
+    content = (
+        login(world.admin_a)
+        .get(reverse("crm:department-edit", args=[world.east.pk]))
+        .content.decode()
+    )
     assert "<del>华东组</del>" in content
     assert "<ins>华东一组</ins>" in content
 
 
 def test_department_edit_via_page_duplicate_answers_422_and_writes_nothing(world, login):
     logs = _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:department-edit", args=[world.east.pk]),
-                                         {"name": "华西组"})
+    response = login(world.admin_a).post(
+        reverse("crm:department-edit", args=[world.east.pk]), {"name": "华西组"}
+    )
     assert response.status_code == 422
-    assert in_page("A department with this name already exists at this level.") in \
-        response.content.decode()
+    assert (
+        in_page("A department with this name already exists at this level.")
+        in response.content.decode()
+    )
     world.east.refresh_from_db()
     assert world.east.name == "华东组"
     assert _log_count(world.tenant_a.pk) == logs
 
 
 def test_department_edit_via_page_with_empty_name_answers_422(world, login):
-    response = login(world.admin_a).post(reverse("crm:department-edit", args=[world.east.pk]),
-                                         {"name": ""})
+    response = login(world.admin_a).post(
+        reverse("crm:department-edit", args=[world.east.pk]), {"name": ""}
+    )
     assert response.status_code == 422
     assert in_page("This field is required.") in response.content.decode()
     world.east.refresh_from_db()
@@ -246,13 +267,15 @@ def test_department_edit_via_page_with_empty_name_answers_422(world, login):
 
 def test_department_edit_of_other_tenants_department_is_404(world, login):
     response = login(world.admin_a).get(
-        reverse("crm:department-edit", args=[world.admin_b.department_id]))
+        reverse("crm:department-edit", args=[world.admin_b.department_id])
+    )
     assert response.status_code == 404
 
 
 def test_department_move_via_page_rewrites_subtree(world, login):
-    response = login(world.admin_a).post(reverse("crm:department-move", args=[world.sales.pk]),
-                                         {"parent": world.service.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:department-move", args=[world.sales.pk]), {"parent": world.service.pk}
+    )
     assert response.status_code == 302
     assert response.url == reverse("crm:department-list")
     world.east.refresh_from_db()
@@ -261,8 +284,9 @@ def test_department_move_via_page_rewrites_subtree(world, login):
 
 def test_department_move_via_page_under_own_subtree_is_refused(world, login):
     client = login(world.admin_a)
-    response = client.post(reverse("crm:department-move", args=[world.sales.pk]),
-                           {"parent": world.east.pk})
+    response = client.post(
+        reverse("crm:department-move", args=[world.sales.pk]), {"parent": world.east.pk}
+    )
     assert response.status_code == 302
     assert response.url == reverse("crm:department-edit", args=[world.sales.pk])
     assert _messages(response) == [in_page("Choose a valid parent department.")]
@@ -272,19 +296,24 @@ def test_department_move_via_page_under_own_subtree_is_refused(world, login):
 
 def test_department_move_via_page_duplicate_shows_reason(world, login):
     make_department(world.tenant_a, "华东组", world.service)
-    response = login(world.admin_a).post(reverse("crm:department-move", args=[world.east.pk]),
-                                         {"parent": world.service.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:department-move", args=[world.east.pk]), {"parent": world.service.pk}
+    )
     assert response.url == reverse("crm:department-edit", args=[world.east.pk])
     assert _messages(response) == [
-        in_page("A department with this name already exists at this level.")]
+        in_page("A department with this name already exists at this level.")
+    ]
 
 
 def test_department_toggle_via_page_refused_with_active_users(world, login):
-    response = login(world.admin_a).post(reverse("crm:department-toggle", args=[world.east.pk]),
-                                         follow=True)
+    response = login(world.admin_a).post(
+        reverse("crm:department-toggle", args=[world.east.pk]), follow=True
+    )
     assert response.status_code == 200
-    assert in_page("Move or deactivate the department's active users first.") in \
-        response.content.decode()
+    assert (
+        in_page("Move or deactivate the department's active users first.")
+        in response.content.decode()
+    )
     world.east.refresh_from_db()
     assert world.east.is_active
 
@@ -302,10 +331,10 @@ def test_department_toggle_via_page_disables_and_enables(world, login):
 
 # ---------------------------------------------------------------- users
 
+
 def test_user_list_shows_own_tenant_users_only(world, login):
     content = login(world.admin_a).get(reverse("crm:user-list")).content.decode()
-    for username in ("admin_a", "manager_sales", "rep_east", "rep_east2", "rep_west",
-                     "service_a"):
+    for username in ("admin_a", "manager_sales", "rep_east", "rep_east2", "rep_west", "service_a"):
         assert f"<td>{username}</td>" in content
     assert "rep_b" not in content
     assert "admin_b" not in content
@@ -315,8 +344,9 @@ def test_user_list_filters_by_department_subtree_and_status(world, login):
     world.rep_east2.is_active = False
     world.rep_east2.save(update_fields=["is_active"])
     client = login(world.admin_a)
-    content = client.get(reverse("crm:user-list"),
-                         {"department": world.sales.pk, "status": "active"}).content.decode()
+    content = client.get(
+        reverse("crm:user-list"), {"department": world.sales.pk, "status": "active"}
+    ).content.decode()
     shown = set(re.findall(r"<td>([a-z0-9_]+)</td>", content))
     assert shown == {"manager_sales", "rep_east", "rep_west"}
     content = client.get(reverse("crm:user-list"), {"q": "east"}).content.decode()
@@ -339,9 +369,14 @@ def test_user_list_runs_a_fixed_number_of_queries(db, login):
 
     def add_users(start, stop):
         for i in range(start, stop):
-            make_user(tenant, f"user_c{i}", role=roles[i % len(roles)],
-                      department=depts[i % len(depts)], manager=admin if i % 2 else None,
-                      mobile=f"1390000{i:04d}")
+            make_user(
+                tenant,
+                f"user_c{i}",
+                role=roles[i % len(roles)],
+                department=depts[i % len(depts)],
+                manager=admin if i % 2 else None,
+                mobile=f"1390000{i:04d}",
+            )
 
     add_users(0, 2)
     client = login(admin)
@@ -360,15 +395,26 @@ def test_user_list_runs_a_fixed_number_of_queries(db, login):
 
 def test_user_create_via_page_shows_password_once_and_it_signs_in(world, login, client):
     admin_client = login(world.admin_a)
-    response = admin_client.post(reverse("crm:user-create"), {
-        "username": "newbie", "name": "新人", "mobile": "+86 138-0013-8000",
-        "department": world.east.pk, "role": world.rep_east.role_id,
-        "manager": world.manager_sales.pk, "password": ""})
+    response = admin_client.post(
+        reverse("crm:user-create"),
+        {
+            "username": "newbie",
+            "name": "新人",
+            "mobile": "+86 138-0013-8000",
+            "department": world.east.pk,
+            "role": world.rep_east.role_id,
+            "manager": world.manager_sales.pk,
+            "password": "",
+        },
+    )
     assert response.status_code == 302
     user = User.objects.get(username="newbie")
     assert response.url == reverse("crm:user-edit", args=[user.pk])
     assert (user.tenant_id, user.mobile, user.department_id) == (
-        world.tenant_a.pk, "13800138000", world.east.pk)
+        world.tenant_a.pk,
+        "13800138000",
+        world.east.pk,
+    )
     [message] = _messages(response)
     candidates = [t for t in re.findall(r"[A-Za-z0-9]{12}", message) if user.check_password(t)]
     assert len(candidates) == 1
@@ -382,8 +428,9 @@ def test_user_create_via_page_shows_password_once_and_it_signs_in(world, login, 
 
 def test_user_create_via_page_with_taken_username_answers_422(world, login):
     users, logs = User.objects.count(), _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:user-create"),
-                                         {"username": "rep_b", "name": "冒名"})
+    response = login(world.admin_a).post(
+        reverse("crm:user-create"), {"username": "rep_b", "name": "冒名"}
+    )
     assert response.status_code == 422
     assert in_page("This username is already taken.") in response.content.decode()
     assert User.objects.count() == users
@@ -392,9 +439,9 @@ def test_user_create_via_page_with_taken_username_answers_422(world, login):
 
 def test_user_create_via_page_with_invalid_form_answers_422(world, login):
     users = User.objects.count()
-    response = login(world.admin_a).post(reverse("crm:user-create"),
-                                         {"username": "newbie", "name": "",
-                                          "email": "not-an-email"})
+    response = login(world.admin_a).post(
+        reverse("crm:user-create"), {"username": "newbie", "name": "", "email": "not-an-email"}
+    )
     assert response.status_code == 422
     content = response.content.decode()
     assert in_page("This field is required.") in content
@@ -404,9 +451,9 @@ def test_user_create_via_page_with_invalid_form_answers_422(world, login):
 
 def test_user_create_via_page_with_weak_password_answers_422(world, login):
     users = User.objects.count()
-    response = login(world.admin_a).post(reverse("crm:user-create"),
-                                         {"username": "newbie", "name": "新人",
-                                          "password": "123"})
+    response = login(world.admin_a).post(
+        reverse("crm:user-create"), {"username": "newbie", "name": "新人", "password": "123"}
+    )
     assert response.status_code == 422
     assert 'class="alert alert-error"' in response.content.decode()
     assert User.objects.count() == users
@@ -414,19 +461,29 @@ def test_user_create_via_page_with_weak_password_answers_422(world, login):
 
 def test_user_create_via_page_with_other_tenants_role_answers_422(world, login):
     users = User.objects.count()
-    response = login(world.admin_a).post(reverse("crm:user-create"),
-                                         {"username": "newbie", "name": "新人",
-                                          "role": world.admin_b.role_id})
+    response = login(world.admin_a).post(
+        reverse("crm:user-create"),
+        {"username": "newbie", "name": "新人", "role": world.admin_b.role_id},
+    )
     assert response.status_code == 422
     assert User.objects.count() == users
 
 
 def test_user_edit_via_page_changes_role_and_notifies(world, login):
     manager_role = _role(world, Role.Builtin.SALES_MANAGER)
-    response = login(world.admin_a).post(reverse("crm:user-edit", args=[world.rep_east.pk]), {
-        "username": "rep_east", "name": "王东", "mobile": "13700000003", "email": "",
-        "title": "", "department": world.east.pk, "role": manager_role.pk,
-        "manager": world.manager_sales.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:user-edit", args=[world.rep_east.pk]),
+        {
+            "username": "rep_east",
+            "name": "王东",
+            "mobile": "13700000003",
+            "email": "",
+            "title": "",
+            "department": world.east.pk,
+            "role": manager_role.pk,
+            "manager": world.manager_sales.pk,
+        },
+    )
     assert response.status_code == 302
     assert response.url == reverse("crm:user-edit", args=[world.rep_east.pk])
     user = User.objects.get(pk=world.rep_east.pk)
@@ -440,8 +497,10 @@ def test_user_edit_via_page_changes_role_and_notifies(world, login):
 
 def test_user_edit_via_page_with_invalid_form_answers_422_and_writes_nothing(world, login):
     logs = _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:user-edit", args=[world.rep_east.pk]), {
-        "username": "", "name": "王东", "email": "bad"})
+    response = login(world.admin_a).post(
+        reverse("crm:user-edit", args=[world.rep_east.pk]),
+        {"username": "", "name": "王东", "email": "bad"},
+    )
     assert response.status_code == 422
     content = response.content.decode()
     assert in_page("This field is required.") in content
@@ -453,12 +512,21 @@ def test_user_edit_via_page_with_invalid_form_answers_422_and_writes_nothing(wor
 def test_user_edit_via_page_refused_for_last_admin_answers_422(world, login):
     rep_role = _role(world, Role.Builtin.SALES_REP)
     logs = _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:user-edit", args=[world.admin_a.pk]), {
-        "username": "admin_a", "name": "admin_a", "mobile": "13700000001",
-        "department": world.head_office.pk, "role": rep_role.pk})
+    response = login(world.admin_a).post(
+        reverse("crm:user-edit", args=[world.admin_a.pk]),
+        {
+            "username": "admin_a",
+            "name": "admin_a",
+            "mobile": "13700000001",
+            "department": world.head_office.pk,
+            "role": rep_role.pk,
+        },
+    )
     assert response.status_code == 422
-    assert in_page("At least one active user must keep the permission to manage users.") in \
-        response.content.decode()
+    assert (
+        in_page("At least one active user must keep the permission to manage users.")
+        in response.content.decode()
+    )
     assert User.objects.get(pk=world.admin_a.pk).role.builtin == Role.Builtin.ADMIN
     assert _log_count(world.tenant_a.pk) == logs
 
@@ -488,7 +556,8 @@ def test_user_toggle_via_page_of_self_shows_reason(world, login):
 
 def test_user_reset_password_via_page_shows_new_password_that_works(world, login, client):
     response = login(world.admin_a).post(
-        reverse("crm:user-reset-password", args=[world.rep_east.pk]))
+        reverse("crm:user-reset-password", args=[world.rep_east.pk])
+    )
     assert response.status_code == 302
     [message] = _messages(response)
     user = User.objects.get(pk=world.rep_east.pk)
@@ -501,13 +570,20 @@ def test_user_reset_password_via_page_shows_new_password_that_works(world, login
 
 # ---------------------------------------------------------------- roles
 
+
 def test_role_create_via_page_with_permission_checkboxes(world, login):
     client = login(world.admin_a)
     form_page = client.get(reverse("crm:role-create")).content.decode()
     assert 'type="checkbox" name="permissions" value="reports.view"' in form_page
-    response = client.post(reverse("crm:role-create"), {
-        "name": "区域经理", "description": "管一片", "data_scope": DataScope.DEPARTMENT,
-        "permissions": ["customer.export", "reports.view"]})
+    response = client.post(
+        reverse("crm:role-create"),
+        {
+            "name": "区域经理",
+            "description": "管一片",
+            "data_scope": DataScope.DEPARTMENT,
+            "permissions": ["customer.export", "reports.view"],
+        },
+    )
     assert response.status_code == 302
     assert response.url == reverse("crm:role-list")
     with tenant_scope(world.tenant_a.pk):
@@ -523,16 +599,20 @@ def test_role_create_via_page_with_permission_checkboxes(world, login):
 def test_role_edit_page_checks_current_permissions(world, login):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN, ["reports.view"])
     content = login(world.admin_a).get(reverse("crm:role-edit", args=[role.pk])).content.decode()
-    assert re.search(r'<input type="checkbox" name="permissions" value="reports.view"[^>]*checked',
-                     content)
+    assert re.search(
+        r'<input type="checkbox" name="permissions" value="reports.view"[^>]*checked', content
+    )
     assert not re.search(
-        r'<input type="checkbox" name="permissions" value="customer.export"[^>]*checked', content)
+        r'<input type="checkbox" name="permissions" value="customer.export"[^>]*checked', content
+    )
 
 
 def test_role_create_via_page_with_unknown_permission_answers_422(world, login):
     roles, logs = _count(Role, world.tenant_a.pk), _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:role-create"), {
-        "name": "区域经理", "data_scope": DataScope.OWN, "permissions": ["customer.fly"]})
+    response = login(world.admin_a).post(
+        reverse("crm:role-create"),
+        {"name": "区域经理", "data_scope": DataScope.OWN, "permissions": ["customer.fly"]},
+    )
     assert response.status_code == 422
     assert "customer.fly" in response.content.decode()  # "Select a valid choice. … is not one"
     assert _count(Role, world.tenant_a.pk) == roles
@@ -549,8 +629,9 @@ def test_role_create_via_page_without_data_scope_answers_422(world, login):
 
 def test_role_create_via_page_duplicate_answers_422_with_reason(world, login):
     roles = _count(Role, world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:role-create"), {
-        "name": "销售代表", "data_scope": DataScope.OWN})
+    response = login(world.admin_a).post(
+        reverse("crm:role-create"), {"name": "销售代表", "data_scope": DataScope.OWN}
+    )
     assert response.status_code == 422
     assert in_page("A role with this name already exists.") in response.content.decode()
     assert _count(Role, world.tenant_a.pk) == roles
@@ -558,9 +639,10 @@ def test_role_create_via_page_duplicate_answers_422_with_reason(world, login):
 
 def test_role_edit_via_page_updates_permissions(world, login):
     role = make_role(world.tenant_a, "区域经理", DataScope.OWN, ["reports.view"])
-    response = login(world.admin_a).post(reverse("crm:role-edit", args=[role.pk]), {
-        "name": "区域经理", "data_scope": DataScope.ALL,
-        "permissions": ["customer.import"]})
+    response = login(world.admin_a).post(
+        reverse("crm:role-edit", args=[role.pk]),
+        {"name": "区域经理", "data_scope": DataScope.ALL, "permissions": ["customer.import"]},
+    )
     assert response.status_code == 302
     role.refresh_from_db()
     assert (role.permissions, role.data_scope) == (["customer.import"], DataScope.ALL)
@@ -568,12 +650,15 @@ def test_role_edit_via_page_updates_permissions(world, login):
 
 def test_role_edit_via_page_removing_last_users_manage_answers_422(world, login):
     admin_role = world.admin_a.role
-    response = login(world.admin_a).post(reverse("crm:role-edit", args=[admin_role.pk]), {
-        "name": admin_role.name, "data_scope": DataScope.ALL,
-        "permissions": ["settings.manage"]})
+    response = login(world.admin_a).post(
+        reverse("crm:role-edit", args=[admin_role.pk]),
+        {"name": admin_role.name, "data_scope": DataScope.ALL, "permissions": ["settings.manage"]},
+    )
     assert response.status_code == 422
-    assert in_page("At least one active user must keep the permission to manage users.") in \
-        response.content.decode()
+    assert (
+        in_page("At least one active user must keep the permission to manage users.")
+        in response.content.decode()
+    )
     admin_role.refresh_from_db()
     assert "users.manage" in admin_role.permissions
 
@@ -593,31 +678,37 @@ def test_role_delete_via_page_of_role_in_use_shows_reason(world, login):
     assert response.status_code == 302
     assert response.url == reverse("crm:role-edit", args=[role_id])
     assert _messages(response) == [
-        in_page("The role is still given to users; give them another role first.")]
+        in_page("The role is still given to users; give them another role first.")
+    ]
     with tenant_scope(world.tenant_a.pk):
         assert Role.objects.filter(pk=role_id).exists()
 
 
 def test_role_edit_of_other_tenants_role_is_404(world, login):
-    response = login(world.admin_a).post(reverse("crm:role-edit", args=[world.admin_b.role_id]),
-                                         {"name": "x", "data_scope": DataScope.OWN})
+    response = login(world.admin_a).post(
+        reverse("crm:role-edit", args=[world.admin_b.role_id]),
+        {"name": "x", "data_scope": DataScope.OWN},
+    )
     assert response.status_code == 404
 
 
 # ---------------------------------------------------------------- option lists
 
+
 def _option_labels(world, kind=OptionKind.CUSTOMER_SOURCE):
     with tenant_scope(world.tenant_a.pk):
-        return list(Option.objects.filter(tenant=world.tenant_a, kind=kind)
-                    .order_by("sort_order", "id").values_list("label", flat=True))
+        return list(
+            Option.objects.filter(tenant=world.tenant_a, kind=kind)
+            .order_by("sort_order", "id")
+            .values_list("label", flat=True)
+        )
 
 
 def test_option_list_shows_the_chosen_list(world, login):
     client = login(world.admin_a)
     content = client.get(reverse("crm:option-list")).content.decode()
     assert 'value="展会"' in content
-    content = client.get(reverse("crm:option-list"),
-                         {"kind": OptionKind.INDUSTRY}).content.decode()
+    content = client.get(reverse("crm:option-list"), {"kind": OptionKind.INDUSTRY}).content.decode()
     assert 'value="工程机械"' in content
     assert 'value="展会"' not in content
 
@@ -625,7 +716,9 @@ def test_option_list_shows_the_chosen_list(world, login):
 def test_option_add_via_htmx_returns_the_list_fragment(world, login):
     response = login(world.admin_a).post(
         reverse("crm:option-list") + f"?kind={OptionKind.CUSTOMER_SOURCE}",
-        {"kind": OptionKind.CUSTOMER_SOURCE, "label": "抖音"}, HTTP_HX_REQUEST="true")
+        {"kind": OptionKind.CUSTOMER_SOURCE, "label": "抖音"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert "<html" not in content
@@ -637,8 +730,9 @@ def test_option_add_via_htmx_returns_the_list_fragment(world, login):
 
 
 def test_option_add_without_htmx_redirects_to_the_list(world, login):
-    response = login(world.admin_a).post(reverse("crm:option-list"),
-                                         {"kind": OptionKind.INDUSTRY, "label": "新能源"})
+    response = login(world.admin_a).post(
+        reverse("crm:option-list"), {"kind": OptionKind.INDUSTRY, "label": "新能源"}
+    )
     assert response.status_code == 302
     assert response.url == f"{reverse('crm:option-list')}?kind={OptionKind.INDUSTRY}"
     assert _option_labels(world, OptionKind.INDUSTRY)[-1] == "新能源"
@@ -646,9 +740,11 @@ def test_option_add_without_htmx_redirects_to_the_list(world, login):
 
 def test_option_add_via_htmx_duplicate_answers_422_fragment_with_reason(world, login):
     before, logs = _option_labels(world), _log_count(world.tenant_a.pk)
-    response = login(world.admin_a).post(reverse("crm:option-list"),
-                                         {"kind": OptionKind.CUSTOMER_SOURCE, "label": "展会"},
-                                         HTTP_HX_REQUEST="true")
+    response = login(world.admin_a).post(
+        reverse("crm:option-list"),
+        {"kind": OptionKind.CUSTOMER_SOURCE, "label": "展会"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 422
     content = response.content.decode()
     assert "<html" not in content
@@ -660,9 +756,11 @@ def test_option_add_via_htmx_duplicate_answers_422_fragment_with_reason(world, l
 
 def test_option_add_via_htmx_empty_label_answers_422_fragment(world, login):
     before = _option_labels(world)
-    response = login(world.admin_a).post(reverse("crm:option-list"),
-                                         {"kind": OptionKind.CUSTOMER_SOURCE, "label": ""},
-                                         HTTP_HX_REQUEST="true")
+    response = login(world.admin_a).post(
+        reverse("crm:option-list"),
+        {"kind": OptionKind.CUSTOMER_SOURCE, "label": ""},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 422
     content = response.content.decode()
     assert "<html" not in content
@@ -671,8 +769,9 @@ def test_option_add_via_htmx_empty_label_answers_422_fragment(world, login):
 
 
 def test_option_add_without_htmx_invalid_answers_422_full_page(world, login):
-    response = login(world.admin_a).post(reverse("crm:option-list"),
-                                         {"kind": OptionKind.CUSTOMER_SOURCE, "label": "展会"})
+    response = login(world.admin_a).post(
+        reverse("crm:option-list"), {"kind": OptionKind.CUSTOMER_SOURCE, "label": "展会"}
+    )
     assert response.status_code == 422
     content = response.content.decode()
     assert "<html" in content
@@ -681,8 +780,9 @@ def test_option_add_without_htmx_invalid_answers_422_full_page(world, login):
 
 def test_option_edit_via_htmx_renames_and_deactivates(world, login):
     option = _source_option(world, "广告")
-    response = login(world.admin_a).post(reverse("crm:option-edit", args=[option.pk]),
-                                         {"label": "户外广告"}, HTTP_HX_REQUEST="true")
+    response = login(world.admin_a).post(
+        reverse("crm:option-edit", args=[option.pk]), {"label": "户外广告"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert 'value="户外广告"' in response.content.decode()
     option.refresh_from_db()
@@ -691,8 +791,9 @@ def test_option_edit_via_htmx_renames_and_deactivates(world, login):
 
 def test_option_move_via_htmx_reorders_the_list(world, login):
     option = _source_option(world, "展会")
-    response = login(world.admin_a).post(reverse("crm:option-move", args=[option.pk]),
-                                         {"direction": "up"}, HTTP_HX_REQUEST="true")
+    response = login(world.admin_a).post(
+        reverse("crm:option-move", args=[option.pk]), {"direction": "up"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     content = response.content.decode()
     assert content.index('value="展会"') < content.index('value="网络推广"')
@@ -701,16 +802,19 @@ def test_option_move_via_htmx_reorders_the_list(world, login):
 
 def test_option_edit_of_other_tenants_option_is_404(world, login):
     with tenant_scope(world.tenant_b.pk):
-        b_option = Option.objects.get(tenant=world.tenant_b, kind=OptionKind.CUSTOMER_SOURCE,
-                                      label="展会")
-    response = login(world.admin_a).post(reverse("crm:option-edit", args=[b_option.pk]),
-                                         {"label": "被改了", "is_active": "on"})
+        b_option = Option.objects.get(
+            tenant=world.tenant_b, kind=OptionKind.CUSTOMER_SOURCE, label="展会"
+        )
+    response = login(world.admin_a).post(
+        reverse("crm:option-edit", args=[b_option.pk]), {"label": "被改了", "is_active": "on"}
+    )
     assert response.status_code == 404
     b_option.refresh_from_db()
     assert b_option.label == "展会"
 
 
 # ---------------------------------------------------------------- audit log
+
 
 def test_audit_log_lists_own_tenant_entries_and_searches(world, login, scoped):
     with scoped(world.admin_a):
@@ -730,12 +834,18 @@ def test_audit_log_lists_own_tenant_entries_and_searches(world, login, scoped):
 
 # ---------------------------------------------------------------- own password
 
+
 def test_password_change_via_page_keeps_session_and_new_password_works(world, login, client):
     c = login(world.rep_east)
     assert c.get(reverse("crm:password-change")).status_code == 200
-    response = c.post(reverse("crm:password-change"), {
-        "old_password": PASSWORD, "new_password": "Quiet-Lagoon-77",
-        "new_password2": "Quiet-Lagoon-77"})
+    response = c.post(
+        reverse("crm:password-change"),
+        {
+            "old_password": PASSWORD,
+            "new_password": "Quiet-Lagoon-77",
+            "new_password2": "Quiet-Lagoon-77",
+        },
+    )
     assert response.status_code == 302
     assert response.url == reverse("crm:workbench")
     assert c.get(reverse("crm:workbench")).status_code == 200  # still signed in
@@ -745,9 +855,14 @@ def test_password_change_via_page_keeps_session_and_new_password_works(world, lo
 
 
 def test_password_change_via_page_with_mismatch_answers_422(world, login):
-    response = login(world.rep_east).post(reverse("crm:password-change"), {
-        "old_password": PASSWORD, "new_password": "Quiet-Lagoon-77",
-        "new_password2": "Quiet-Lagoon-78"})
+    response = login(world.rep_east).post(
+        reverse("crm:password-change"),
+        {
+            "old_password": PASSWORD,
+            "new_password": "Quiet-Lagoon-77",
+            "new_password2": "Quiet-Lagoon-78",
+        },
+    )
     assert response.status_code == 422
     assert in_page("The two passwords are not the same.") in response.content.decode()
     assert User.objects.get(pk=world.rep_east.pk).check_password(PASSWORD)
@@ -755,9 +870,14 @@ def test_password_change_via_page_with_mismatch_answers_422(world, login):
 
 def test_password_change_via_page_with_wrong_current_password_answers_422(world, login):
     logs = _log_count(world.tenant_a.pk)
-    response = login(world.rep_east).post(reverse("crm:password-change"), {
-        "old_password": "nope", "new_password": "Quiet-Lagoon-77",
-        "new_password2": "Quiet-Lagoon-77"})
+    response = login(world.rep_east).post(
+        reverse("crm:password-change"),
+        {
+            "old_password": "nope",
+            "new_password": "Quiet-Lagoon-77",
+            "new_password2": "Quiet-Lagoon-77",
+        },
+    )
     assert response.status_code == 422
     assert in_page("The current password is not correct.") in response.content.decode()
     assert User.objects.get(pk=world.rep_east.pk).check_password(PASSWORD)

@@ -50,7 +50,8 @@ def test_project_models_are_found():
 
 def test_every_project_model_has_a_tenant_or_is_on_the_allow_list():
     missing = [
-        label(m) for m in project_models()
+        label(m)
+        for m in project_models()
         if label(m) not in GLOBAL_MODELS
         and not any(f.name == "tenant" for f in m._meta.get_fields())
     ]
@@ -62,8 +63,9 @@ def test_allow_list_names_existing_models_only():
     assert set(GLOBAL_MODELS) <= labels
 
 
-@pytest.mark.parametrize("model", [m for m in project_models() if issubclass(m, TenantModel)],
-                         ids=label)
+@pytest.mark.parametrize(
+    "model", [m for m in project_models() if issubclass(m, TenantModel)], ids=label
+)
 def test_tenant_models_refuse_to_query_without_a_scope(model, db):
     """The default manager raises without a scope, including the methods django-scopes
     leaves open (``exists``, ``exclude`` …), which crm.tenancy.close_scope_gaps closes."""
@@ -85,16 +87,20 @@ def test_user_has_a_scoped_manager_for_application_code(db):
         User.tenant_objects.exists()
 
 
-@pytest.mark.parametrize("model", [m for m in project_models() if issubclass(m, TenantModel)],
-                         ids=label)
+@pytest.mark.parametrize(
+    "model", [m for m in project_models() if issubclass(m, TenantModel)], ids=label
+)
 def test_indexes_and_unique_constraints_begin_with_the_tenant(model):
     offenders = []
     for index in model._meta.indexes:
         if index.fields and index.fields[0].lstrip("-") != "tenant":
             offenders.append(index.name)
     for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and constraint.fields \
-                and constraint.fields[0] != "tenant":
+        if (
+            isinstance(constraint, models.UniqueConstraint)
+            and constraint.fields
+            and constraint.fields[0] != "tenant"
+        ):
             offenders.append(constraint.name)
     for field in model._meta.local_fields:
         if field.unique and not field.primary_key:
@@ -105,8 +111,14 @@ def test_indexes_and_unique_constraints_begin_with_the_tenant(model):
 def test_user_objects_stays_in_the_auth_modules():
     """``User.objects`` is global (login happens before the tenant is known); application
     code must use ``User.tenant_objects``. These modules use the global manager on purpose."""
-    allowed = {"crm/auth.py", "crm/admin.py", "crm/demo.py", "crm/models.py",
-               "crm/services.py", "crm/forms.py"}
+    allowed = {
+        "crm/auth.py",
+        "crm/admin.py",
+        "crm/demo.py",
+        "crm/models.py",
+        "crm/services.py",
+        "crm/forms.py",
+    }
     pattern = re.compile(r"\bUser\.objects\.(?!none\(\))")
     offenders = []
     for path in BASE_DIR.rglob("*.py"):
@@ -203,7 +215,7 @@ def test_scope_filters_rows_of_other_tenants(world):
     with tenant_scope(world.tenant_a.pk):
         names = set(Department.objects.values_list("name", flat=True))
         assert "总经办" in names
-        b_ids = {d for d in Department.objects.filter(tenant=world.tenant_b)}
+        b_ids = set(Department.objects.filter(tenant=world.tenant_b))
     assert b_ids == set()
 
 

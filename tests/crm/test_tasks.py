@@ -18,18 +18,20 @@ from crm.tasks import for_each_tenant, notification_purge_task, tenant_task
 @tenant_task()
 def probe_task(tenant_id):
     """Reports the scope it ran in and what a scoped query returned."""
-    return {"scope": get_scope().get("tenant"),
-            "tenants": sorted(set(Notification.objects.values_list("tenant_id", flat=True)))}
+    return {
+        "scope": get_scope().get("tenant"),
+        "tenants": sorted(set(Notification.objects.values_list("tenant_id", flat=True))),
+    }
 
 
 def _old_read_notifications(world):
     long_ago = timezone.now() - datetime.timedelta(days=120)
     with scopes_disabled():
         for tenant, user in ((world.tenant_a, world.rep_east), (world.tenant_b, world.rep_b)):
-            for n in services.notification_send(tenant_id=tenant.pk, recipients=[user],
-                                                title="old"):
-                Notification.objects.filter(pk=n.pk).update(read_at=long_ago,
-                                                            created_at=long_ago)
+            for n in services.notification_send(
+                tenant_id=tenant.pk, recipients=[user], title="old"
+            ):
+                Notification.objects.filter(pk=n.pk).update(read_at=long_ago, created_at=long_ago)
             services.notification_send(tenant_id=tenant.pk, recipients=[user], title="fresh")
 
 
@@ -53,8 +55,9 @@ def test_purge_deletes_only_old_read_notifications_of_that_tenant(world):
     assert notification_purge_task(world.tenant_a.pk) == 0  # idempotent
     with scopes_disabled():
         left = sorted(Notification.objects.values_list("tenant_id", "title"))
-    assert left == sorted([(world.tenant_a.pk, "fresh"), (world.tenant_b.pk, "old"),
-                           (world.tenant_b.pk, "fresh")])
+    assert left == sorted(
+        [(world.tenant_a.pk, "fresh"), (world.tenant_b.pk, "old"), (world.tenant_b.pk, "fresh")]
+    )
 
 
 def test_fan_out_reaches_every_active_tenant(world, monkeypatch):
@@ -87,8 +90,7 @@ def test_a_real_worker_consumes_the_queue_and_runs_the_task(world):
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 with scopes_disabled():
-                    if not Notification.objects.filter(tenant=world.tenant_a,
-                                                       title="old").exists():
+                    if not Notification.objects.filter(tenant=world.tenant_a, title="old").exists():
                         break
                 time.sleep(0.2)
     finally:

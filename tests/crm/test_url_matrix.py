@@ -31,30 +31,37 @@ def object_urls() -> set[str]:
     """Names of the tenant app's URLs that take a parameter (the platform admin is out:
     tenant users never reach it, see test_platform_admin_is_closed_to_tenant_users)."""
     return {
-        name for name, p in _walk(get_resolver().url_patterns)
+        name
+        for name, p in _walk(get_resolver().url_patterns)
         if p.pattern.converters and not name.startswith("admin:")
     }
 
 
 # name -> builder(world) returning the URL kwargs of an object that belongs to tenant B.
 MATRIX: dict[str, Callable] = {
-    "crm:department-edit": lambda w: {"pk": Department.objects.filter(tenant=w.tenant_b)
-                                      .first().pk},
-    "crm:department-move": lambda w: {"pk": Department.objects.filter(tenant=w.tenant_b)
-                                      .first().pk},
-    "crm:department-toggle": lambda w: {"pk": Department.objects.filter(tenant=w.tenant_b)
-                                        .first().pk},
+    "crm:department-edit": lambda w: {
+        "pk": Department.objects.filter(tenant=w.tenant_b).first().pk
+    },
+    "crm:department-move": lambda w: {
+        "pk": Department.objects.filter(tenant=w.tenant_b).first().pk
+    },
+    "crm:department-toggle": lambda w: {
+        "pk": Department.objects.filter(tenant=w.tenant_b).first().pk
+    },
     "crm:user-edit": lambda w: {"pk": w.rep_b.pk},
     "crm:user-toggle": lambda w: {"pk": w.rep_b.pk},
     "crm:user-reset-password": lambda w: {"pk": w.rep_b.pk},
     "crm:role-edit": lambda w: {"pk": Role.objects.filter(tenant=w.tenant_b).first().pk},
-    "crm:role-delete": lambda w: {"pk": Role.objects.filter(tenant=w.tenant_b)
-                                  .exclude(builtin="admin").first().pk},
+    "crm:role-delete": lambda w: {
+        "pk": Role.objects.filter(tenant=w.tenant_b).exclude(builtin="admin").first().pk
+    },
     "crm:option-edit": lambda w: {"pk": Option.objects.filter(tenant=w.tenant_b).first().pk},
     "crm:option-move": lambda w: {"pk": Option.objects.filter(tenant=w.tenant_b).first().pk},
     "crm:notification-read": lambda w: {
-        "pk": services.notification_send(tenant_id=w.tenant_b.pk, recipients=[w.admin_b],
-                                         title="b")[0].pk},
+        "pk": services.notification_send(
+            tenant_id=w.tenant_b.pk, recipients=[w.admin_b], title="b"
+        )[0].pk
+    },
 }
 
 
@@ -68,15 +75,21 @@ def test_matrix_covers_every_url_with_an_object_id():
 def _snapshot(world):
     with scopes_disabled():
         return (
-            sorted(Department.objects.filter(tenant=world.tenant_b)
-                   .values_list("pk", "name", "path", "is_active")),
+            sorted(
+                Department.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "name", "path", "is_active"
+                )
+            ),
             sorted(Role.objects.filter(tenant=world.tenant_b).values_list("pk", "name")),
-            sorted(Option.objects.filter(tenant=world.tenant_b)
-                   .values_list("pk", "label", "sort_order", "is_active")),
+            sorted(
+                Option.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "label", "sort_order", "is_active"
+                )
+            ),
             world.rep_b.__class__.objects.filter(pk=world.rep_b.pk)
-            .values_list("password", "is_active").get(),
-            sorted(Notification.objects.filter(tenant=world.tenant_b)
-                   .values_list("pk", "read_at")),
+            .values_list("password", "is_active")
+            .get(),
+            sorted(Notification.objects.filter(tenant=world.tenant_b).values_list("pk", "read_at")),
         )
 
 

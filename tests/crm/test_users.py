@@ -32,14 +32,22 @@ def _create(actor, **kwargs):
 
 
 def _update_kwargs(user, **overrides):
-    data = {"username": user.username, "name": user.name, "mobile": user.mobile,
-            "email": user.email, "title": user.title, "department": user.department,
-            "role": user.role, "manager": user.manager}
+    data = {
+        "username": user.username,
+        "name": user.name,
+        "mobile": user.mobile,
+        "email": user.email,
+        "title": user.title,
+        "department": user.department,
+        "role": user.role,
+        "manager": user.manager,
+    }
     data.update(overrides)
     return data
 
 
 # ---------------------------------------------------------------- user_create
+
 
 def test_user_create_returns_generated_password_that_signs_in(world, scoped, client):
     with scoped(world.admin_a):
@@ -71,14 +79,23 @@ def test_user_create_uses_the_given_password(world, scoped, client):
 def test_user_create_puts_user_in_actors_tenant_with_links(world, scoped):
     with scoped(world.admin_a):
         role = _role(world.tenant_a, Role.Builtin.SALES_REP)
-        user, _pw = _create(world.admin_a, name="  新人  ", email=" n@example.com ",
-                            title="销售", department=world.east, role=role,
-                            manager=world.manager_sales)
+        user, _pw = _create(
+            world.admin_a,
+            name="  新人  ",
+            email=" n@example.com ",
+            title="销售",
+            department=world.east,
+            role=role,
+            manager=world.manager_sales,
+        )
     user = User.objects.get(pk=user.pk)
     assert user.tenant_id == world.tenant_a.pk
     assert (user.name, user.email, user.title) == ("新人", "n@example.com", "销售")
     assert (user.department_id, user.role_id, user.manager_id) == (
-        world.east.pk, role.pk, world.manager_sales.pk)
+        world.east.pk,
+        role.pk,
+        world.manager_sales.pk,
+    )
     assert user.is_active
 
 
@@ -111,16 +128,24 @@ def test_user_create_stores_empty_mobile_as_null(world, scoped):
 def test_user_create_writes_activity_with_fields_but_no_password(world, scoped):
     with scoped(world.admin_a):
         role = _role(world.tenant_a, Role.Builtin.SALES_REP)
-        user, password = _create(world.admin_a, mobile="+86 138-0013-8000",
-                                 department=world.east, role=role,
-                                 manager=world.manager_sales)
+        user, password = _create(
+            world.admin_a,
+            mobile="+86 138-0013-8000",
+            department=world.east,
+            role=role,
+            manager=world.manager_sales,
+        )
         [entry] = _logs(user)
     assert entry.action == activity.USER_CREATED
     assert entry.actor_id == world.admin_a.pk
     assert entry.tenant_id == world.tenant_a.pk
     assert entry.changes == {
-        "username": ["", "newbie"], "name": ["", "新人"], "mobile": ["", "13800138000"],
-        "department": ["", "华东组"], "role": ["", "销售代表"], "manager": ["", "manager_sales"],
+        "username": ["", "newbie"],
+        "name": ["", "新人"],
+        "mobile": ["", "13800138000"],
+        "department": ["", "华东组"],
+        "role": ["", "销售代表"],
+        "manager": ["", "manager_sales"],
     }
     assert password not in str(entry.changes)
 
@@ -229,76 +254,112 @@ def test_user_create_refused_for_weak_password(world, scoped, password):
 
 # ---------------------------------------------------------------- user_update
 
+
 def test_user_update_changes_fields_and_logs_the_differences(world, scoped):
     with scoped(world.admin_a):
         manager_role = _role(world.tenant_a, Role.Builtin.SALES_MANAGER)
-        services.user_update(actor=world.admin_a, user=world.rep_east, **_update_kwargs(
-            world.rep_east, name="王东", mobile="１３８００１３８０００", title="主管",
-            department=world.west, role=manager_role, manager=world.admin_a))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(
+                world.rep_east,
+                name="王东",
+                mobile="１３８００１３８０００",
+                title="主管",
+                department=world.west,
+                role=manager_role,
+                manager=world.admin_a,
+            ),
+        )
         [entry] = _logs(world.rep_east, activity.USER_UPDATED)
     user = User.objects.get(pk=world.rep_east.pk)
     assert (user.name, user.mobile, user.title) == ("王东", "13800138000", "主管")
     assert (user.department_id, user.role_id, user.manager_id) == (
-        world.west.pk, manager_role.pk, world.admin_a.pk)
+        world.west.pk,
+        manager_role.pk,
+        world.admin_a.pk,
+    )
     assert entry.actor_id == world.admin_a.pk
     assert entry.changes == {
-        "name": ["rep_east", "王东"], "mobile": ["13700000003", "13800138000"],
-        "title": ["", "主管"], "department": ["华东组", "华西组"],
-        "role": ["销售代表", "销售经理"], "manager": ["manager_sales", "admin_a"],
+        "name": ["rep_east", "王东"],
+        "mobile": ["13700000003", "13800138000"],
+        "title": ["", "主管"],
+        "department": ["华东组", "华西组"],
+        "role": ["销售代表", "销售经理"],
+        "manager": ["manager_sales", "admin_a"],
     }
 
 
 def test_user_update_without_changes_writes_no_activity(world, scoped):
     with scoped(world.admin_a):
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east))
+        services.user_update(
+            actor=world.admin_a, user=world.rep_east, **_update_kwargs(world.rep_east)
+        )
         assert _logs(world.rep_east) == []
         assert not Notification.objects.filter(recipient=world.rep_east).exists()
 
 
 def test_user_update_keeps_own_username_and_mobile(world, scoped):
     with scoped(world.admin_a):
-        services.user_update(actor=world.admin_a, user=world.rep_east, **_update_kwargs(
-            world.rep_east, username="REP_EAST", mobile="+86 137 0000 0003"))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, username="REP_EAST", mobile="+86 137 0000 0003"),
+        )
     user = User.objects.get(pk=world.rep_east.pk)
     assert (user.username, user.mobile) == ("REP_EAST", "13700000003")
 
 
 def test_user_update_refused_for_username_of_other_user(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, username="rep_b"))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, username="rep_b"),
+        )
     assert exc.value.code == "username_taken"
     assert User.objects.get(pk=world.rep_east.pk).username == "rep_east"
 
 
 def test_user_update_refused_for_mobile_of_other_user(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.rep_east2,
-                             **_update_kwargs(world.rep_east2, mobile="13700000003"))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east2,
+            **_update_kwargs(world.rep_east2, mobile="13700000003"),
+        )
     assert exc.value.code == "mobile_taken"
 
 
 def test_user_update_refused_when_manager_is_a_subordinate(world, scoped):
     # admin_a → manager_sales → rep_east: rep_east cannot become admin_a's manager.
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.admin_a,
-                             **_update_kwargs(world.admin_a, manager=world.rep_east))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.admin_a,
+            **_update_kwargs(world.admin_a, manager=world.rep_east),
+        )
     assert exc.value.code == "cycle"
     assert User.objects.get(pk=world.admin_a.pk).manager_id is None
 
 
 def test_user_update_refused_when_manager_is_the_user(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.manager_sales,
-                             **_update_kwargs(world.manager_sales, manager=world.manager_sales))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.manager_sales,
+            **_update_kwargs(world.manager_sales, manager=world.manager_sales),
+        )
     assert exc.value.code == "cycle"
 
 
 def test_user_update_allows_manager_outside_own_reporting_line(world, scoped):
     with scoped(world.admin_a):
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, manager=world.service_a))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, manager=world.service_a),
+        )
     assert User.objects.get(pk=world.rep_east.pk).manager_id == world.service_a.pk
 
 
@@ -306,8 +367,11 @@ def test_user_update_refused_removing_users_manage_from_last_admin(world, scoped
     with scoped(world.admin_a):
         rep_role = _role(world.tenant_a, Role.Builtin.SALES_REP)
         with pytest.raises(ServiceError) as exc:
-            services.user_update(actor=world.admin_a, user=world.admin_a,
-                                 **_update_kwargs(world.admin_a, role=rep_role))
+            services.user_update(
+                actor=world.admin_a,
+                user=world.admin_a,
+                **_update_kwargs(world.admin_a, role=rep_role),
+            )
         assert _logs(world.admin_a) == []
     assert exc.value.code == "last_admin"
     assert User.objects.get(pk=world.admin_a.pk).role.builtin == Role.Builtin.ADMIN
@@ -315,8 +379,9 @@ def test_user_update_refused_removing_users_manage_from_last_admin(world, scoped
 
 def test_user_update_refused_clearing_role_of_last_admin(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.admin_a,
-                             **_update_kwargs(world.admin_a, role=None))
+        services.user_update(
+            actor=world.admin_a, user=world.admin_a, **_update_kwargs(world.admin_a, role=None)
+        )
     assert exc.value.code == "last_admin"
 
 
@@ -324,24 +389,29 @@ def test_user_update_allows_admin_role_change_when_another_admin_remains(world, 
     make_user(world.tenant_a, "admin_a2", role=Role.Builtin.ADMIN, department=world.head_office)
     with scoped(world.admin_a):
         rep_role = _role(world.tenant_a, Role.Builtin.SALES_REP)
-        services.user_update(actor=world.admin_a, user=world.admin_a,
-                             **_update_kwargs(world.admin_a, role=rep_role))
+        services.user_update(
+            actor=world.admin_a, user=world.admin_a, **_update_kwargs(world.admin_a, role=rep_role)
+        )
     assert User.objects.get(pk=world.admin_a.pk).role_id == rep_role.pk
 
 
 def test_user_update_allows_moving_last_admin_to_other_role_with_users_manage(world, scoped):
     custom = make_role(world.tenant_a, "人事", "own", ["users.manage"])
     with scoped(world.admin_a):
-        services.user_update(actor=world.admin_a, user=world.admin_a,
-                             **_update_kwargs(world.admin_a, role=custom))
+        services.user_update(
+            actor=world.admin_a, user=world.admin_a, **_update_kwargs(world.admin_a, role=custom)
+        )
     assert User.objects.get(pk=world.admin_a.pk).role_id == custom.pk
 
 
 def test_user_update_role_change_notifies_the_user(world, scoped):
     with scoped(world.admin_a):
         manager_role = _role(world.tenant_a, Role.Builtin.SALES_MANAGER)
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, role=manager_role))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, role=manager_role),
+        )
         notes = list(Notification.objects.filter(recipient=world.rep_east))
         others = Notification.objects.exclude(recipient=world.rep_east).count()
     assert len(notes) == 1
@@ -353,8 +423,9 @@ def test_user_update_role_change_notifies_the_user(world, scoped):
 
 def test_user_update_without_role_change_sends_no_notification(world, scoped):
     with scoped(world.admin_a):
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, name="王东"))
+        services.user_update(
+            actor=world.admin_a, user=world.rep_east, **_update_kwargs(world.rep_east, name="王东")
+        )
         assert not Notification.objects.filter(recipient=world.rep_east).exists()
 
 
@@ -362,18 +433,25 @@ def test_user_update_own_role_change_sends_no_notification(world, scoped):
     make_user(world.tenant_a, "admin_a2", role=Role.Builtin.ADMIN)
     with scoped(world.admin_a):
         rep_role = _role(world.tenant_a, Role.Builtin.SALES_REP)
-        services.user_update(actor=world.admin_a, user=world.admin_a,
-                             **_update_kwargs(world.admin_a, role=rep_role))
+        services.user_update(
+            actor=world.admin_a, user=world.admin_a, **_update_kwargs(world.admin_a, role=rep_role)
+        )
         assert not Notification.objects.exists()
 
 
 @pytest.mark.parametrize("link", ["department", "role", "manager"])
 def test_user_update_refused_linking_other_tenants_rows(world, scoped, link):
-    foreign = {"department": world.admin_b.department, "role": world.admin_b.role,
-               "manager": world.admin_b}[link]
+    foreign = {
+        "department": world.admin_b.department,
+        "role": world.admin_b.role,
+        "manager": world.admin_b,
+    }[link]
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, **{link: foreign}))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, **{link: foreign}),
+        )
     assert exc.value.code == "not_found"
     user = User.objects.get(pk=world.rep_east.pk)
     assert user.department_id == world.east.pk
@@ -382,9 +460,11 @@ def test_user_update_refused_linking_other_tenants_rows(world, scoped, link):
 
 def test_user_update_refused_for_other_tenants_user(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.rep_b,
-                             **_update_kwargs(world.rep_b, name="hacked", department=None,
-                                              role=None, manager=None))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_b,
+            **_update_kwargs(world.rep_b, name="hacked", department=None, role=None, manager=None),
+        )
     assert exc.value.code == "not_found"
     assert User.objects.get(pk=world.rep_b.pk).name == "rep_b"
 
@@ -394,8 +474,11 @@ def test_user_update_refused_into_disabled_department(world, scoped):
     dept.is_active = False
     dept.save(update_fields=["is_active"])
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, department=dept))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, department=dept),
+        )
     assert exc.value.code == "department_disabled"
 
 
@@ -403,19 +486,26 @@ def test_user_update_refused_with_deactivated_manager(world, scoped):
     world.service_a.is_active = False
     world.service_a.save(update_fields=["is_active"])
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.user_update(actor=world.admin_a, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, manager=world.service_a))
+        services.user_update(
+            actor=world.admin_a,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, manager=world.service_a),
+        )
     assert exc.value.code == "inactive"
 
 
 def test_user_update_refused_without_users_manage(world, scoped):
     with scoped(world.manager_sales), pytest.raises(PermissionRefusedError) as exc:
-        services.user_update(actor=world.manager_sales, user=world.rep_east,
-                             **_update_kwargs(world.rep_east, name="王东"))
+        services.user_update(
+            actor=world.manager_sales,
+            user=world.rep_east,
+            **_update_kwargs(world.rep_east, name="王东"),
+        )
     assert exc.value.code == "permission"
 
 
 # ---------------------------------------------------------------- user_set_active
+
 
 def test_user_deactivate_blocks_sign_in_and_logs(world, scoped, client):
     with scoped(world.admin_a):
@@ -482,8 +572,7 @@ def test_user_reactivate_refused_when_department_disabled(world, scoped):
     with scoped(world.admin_a):
         for rep in (world.rep_east, world.rep_east2):
             services.user_set_active(actor=world.admin_a, user=rep, active=False)
-        services.department_set_active(actor=world.admin_a, department=world.east,
-                                       active=False)
+        services.department_set_active(actor=world.admin_a, department=world.east, active=False)
         rep = User.tenant_objects.get(pk=world.rep_east.pk)
         with pytest.raises(ServiceError) as exc:
             services.user_set_active(actor=world.admin_a, user=rep, active=True)
@@ -521,6 +610,7 @@ def test_deactivated_user_is_not_assignable(world, scoped):
 
 
 # ---------------------------------------------------------------- passwords
+
 
 def test_user_reset_password_new_works_old_does_not(world, scoped, client):
     with scoped(world.admin_a):
@@ -564,8 +654,9 @@ def test_user_reset_password_refused_without_users_manage(world, scoped, client)
 
 def test_user_change_own_password_new_works_old_does_not(world, scoped, client):
     with scoped(world.rep_east):
-        services.user_change_own_password(actor=world.rep_east, old_password=PASSWORD,
-                                          new_password="Quiet-Lagoon-77")
+        services.user_change_own_password(
+            actor=world.rep_east, old_password=PASSWORD, new_password="Quiet-Lagoon-77"
+        )
         [entry] = _logs(world.rep_east)
     assert entry.action == activity.USER_PASSWORD_CHANGED
     assert entry.actor_id == world.rep_east.pk
@@ -576,19 +667,20 @@ def test_user_change_own_password_new_works_old_does_not(world, scoped, client):
 
 def test_user_change_own_password_refused_for_wrong_current_password(world, scoped, client):
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.user_change_own_password(actor=world.rep_east, old_password="not-it",
-                                          new_password="Quiet-Lagoon-77")
+        services.user_change_own_password(
+            actor=world.rep_east, old_password="not-it", new_password="Quiet-Lagoon-77"
+        )
     assert exc.value.code == "wrong_password"
     assert client.login(username="rep_east", password=PASSWORD)
 
 
 @pytest.mark.parametrize("new_password", ["short1", "password", "98765432101", "rep_east"])
-def test_user_change_own_password_refused_for_weak_password(world, scoped, client,
-                                                            new_password):
+def test_user_change_own_password_refused_for_weak_password(world, scoped, client, new_password):
     with scoped(world.rep_east):
         with pytest.raises(ServiceError) as exc:
-            services.user_change_own_password(actor=world.rep_east, old_password=PASSWORD,
-                                              new_password=new_password)
+            services.user_change_own_password(
+                actor=world.rep_east, old_password=PASSWORD, new_password=new_password
+            )
         assert _logs(world.rep_east) == []
     assert exc.value.code == "weak_password"
     assert client.login(username="rep_east", password=PASSWORD)
@@ -600,11 +692,18 @@ def test_user_update_keeps_an_inactive_users_disabled_department(world, scoped):
 
     with scoped(world.admin_a):
         services.user_set_active(actor=world.admin_a, user=world.service_a, active=False)
-        services.department_set_active(actor=world.admin_a, department=world.service,
-                                       active=False)
+        services.department_set_active(actor=world.admin_a, department=world.service, active=False)
         target = User.tenant_objects.get(pk=world.service_a.pk)
-        services.user_update(actor=world.admin_a, user=target, username=target.username,
-                             name="改名", mobile=None, email="", title="",
-                             department=Department.objects.get(pk=world.service.pk),
-                             role=target.role, manager=None)
+        services.user_update(
+            actor=world.admin_a,
+            user=target,
+            username=target.username,
+            name="改名",
+            mobile=None,
+            email="",
+            title="",
+            department=Department.objects.get(pk=world.service.pk),
+            role=target.role,
+            manager=None,
+        )
         assert User.tenant_objects.get(pk=target.pk).name == "改名"

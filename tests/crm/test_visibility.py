@@ -16,28 +16,36 @@ from crm.visibility import can_edit, can_see, get_visible_or_404, visible_to
 from tests.factories import make_role, make_user
 from tests.testapp.models import Memo, MemoParticipant
 
-ALL_A = {"own", "participated", "same_department", "child_department", "other_department",
-         "subordinate", "no_owner"}
+ALL_A = {
+    "own",
+    "participated",
+    "same_department",
+    "child_department",
+    "other_department",
+    "subordinate",
+    "no_owner",
+}
 
 EXPECTED = {
     DataScope.OWN: {"own", "participated"},
     DataScope.OWN_AND_SUBORDINATES: {"own", "participated", "subordinate"},
     DataScope.DEPARTMENT: {"own", "participated", "same_department"},
-    DataScope.DEPARTMENT_AND_BELOW: {"own", "participated", "same_department",
-                                     "child_department"},
+    DataScope.DEPARTMENT_AND_BELOW: {"own", "participated", "same_department", "child_department"},
     DataScope.ALL: ALL_A,
 }
 
 
 def build(world, scope: str):
     a = world.tenant_a
-    viewer = make_user(a, f"viewer_{scope}", role=make_role(a, f"r-{scope}", scope),
-                       department=world.sales)
+    viewer = make_user(
+        a, f"viewer_{scope}", role=make_role(a, f"r-{scope}", scope), department=world.sales
+    )
     colleague = make_user(a, "colleague", department=world.sales)
     subordinate = make_user(a, "subordinate", department=world.head_office, manager=viewer)
     # A subordinate's subordinate counts too ("本人及下属" is the whole reporting line).
     make_user(a, "sub_sub", department=world.head_office, manager=subordinate)
     with scopes_disabled():
+
         def memo(key, owner, tenant=a):
             return Memo.objects.create(tenant=tenant, title=key, owner=owner)
 
@@ -57,7 +65,7 @@ def build(world, scope: str):
 
 @pytest.mark.parametrize("scope", list(EXPECTED))
 def test_list_shows_exactly_what_the_scope_allows(world, scope):
-    viewer, records = build(world, scope)
+    viewer, _records = build(world, scope)
     with tenant_scope(viewer.tenant_id):
         titles = set(visible_to(viewer, Memo.objects.all()).values_list("title", flat=True))
     assert titles == EXPECTED[scope]
@@ -78,7 +86,7 @@ def test_detail_access_matches_the_list(world, scope):
 
 
 def test_other_tenant_is_invisible_even_with_scope_all_and_no_tenant_scope_filter(world):
-    viewer, records = build(world, DataScope.ALL)
+    viewer, _records = build(world, DataScope.ALL)
     # Even with the wall lowered (scopes disabled), the function filters by tenant itself.
     with scopes_disabled():
         titles = set(visible_to(viewer, Memo.objects.all()).values_list("title", flat=True))
@@ -100,7 +108,7 @@ def test_manager_persona_sees_the_department_subtree(world):
 
 
 def test_inactive_or_roleless_users(world):
-    viewer, records = build(world, DataScope.ALL)
+    viewer, _records = build(world, DataScope.ALL)
     roleless = make_user(world.tenant_a, "roleless", role=None, department=world.sales)
     with scopes_disabled():
         Memo.objects.create(tenant=world.tenant_a, title="mine", owner=roleless)
@@ -112,8 +120,11 @@ def test_inactive_or_roleless_users(world):
 
 
 def test_department_scope_without_a_department_falls_back_to_own(world):
-    lone = make_user(world.tenant_a, "lone",
-                     role=make_role(world.tenant_a, "dept", DataScope.DEPARTMENT_AND_BELOW))
+    lone = make_user(
+        world.tenant_a,
+        "lone",
+        role=make_role(world.tenant_a, "dept", DataScope.DEPARTMENT_AND_BELOW),
+    )
     with scopes_disabled():
         Memo.objects.create(tenant=world.tenant_a, title="lone", owner=lone)
         Memo.objects.create(tenant=world.tenant_a, title="nobody", owner=None)
@@ -127,8 +138,9 @@ def test_edit_rights(world):
     viewer, records = build(world, DataScope.OWN)
     with scopes_disabled():
         writable = Memo.objects.create(tenant=world.tenant_a, title="w", owner=world.rep_west)
-        MemoParticipant.objects.create(tenant=world.tenant_a, memo=writable, user=viewer,
-                                       can_edit=True)
+        MemoParticipant.objects.create(
+            tenant=world.tenant_a, memo=writable, user=viewer, can_edit=True
+        )
     with tenant_scope(world.tenant_a.pk):
         assert can_edit(viewer, records["own"]) is True
         assert can_edit(viewer, records["participated"]) is False  # read-only participant

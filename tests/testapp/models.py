@@ -18,5 +18,8 @@ class MemoParticipant(TenantModel):
     can_edit = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "memo", "user"],
-                                               name="memo_participant_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "memo", "user"], name="memo_participant_unique"
+            )
+        ]
