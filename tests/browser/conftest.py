@@ -85,7 +85,8 @@ def new_context(playwright_instance, tmp_path):
     """``new_context(**options)`` launches chromium on a fresh profile and returns the context.
 
     Options are those of ``launch_persistent_context`` (viewport, is_mobile, locale…);
-    the defaults are a 1280×800 desktop whose browser language is Chinese (zh-CN).
+    the defaults are a 1280×800 desktop with chromium's own language (en-US): the UI is
+    Chinese anyway until the user chooses English (crm.middleware.ChosenLanguageMiddleware).
     Every context opened here is closed at teardown.
     """
     opened = []
@@ -93,9 +94,6 @@ def new_context(playwright_instance, tmp_path):
     def launch(**options):
         profile = tmp_path / f"chromium-profile-{len(opened)}"
         options.setdefault("viewport", {"width": 1280, "height": 800})
-        # A Chinese sales team's browser: Accept-Language zh-CN. (LocaleMiddleware honours the
-        # header, so chromium's default en-US would be served English before any choice.)
-        options.setdefault("locale", "zh-CN")
         context = playwright_instance.chromium.launch_persistent_context(
             user_data_dir=str(profile),
             executable_path=str(CHROMIUM),

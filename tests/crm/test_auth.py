@@ -126,13 +126,22 @@ def test_lockout_after_repeated_failures(world, client, settings):
 
 def test_chinese_is_the_default_and_english_can_be_chosen(world, client, login):
     login(world.rep_east)
-    page = client.get("/").content.decode()
+    # Whatever the browser's own language is, until the user chooses one.
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert '<html lang="zh-hans">' in page
     assert "工作台" in page
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     page = client.get("/").content.decode()
     assert '<html lang="en">' in page
     assert "Workbench" in page
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert '<html lang="zh-hans">' in client.get("/").content.decode()
+
+
+def test_an_unknown_chosen_language_falls_back_to_chinese(world, client, login):
+    login(world.rep_east)
+    client.cookies["django_language"] = "xx-bogus"
+    assert '<html lang="zh-hans">' in client.get("/").content.decode()
 
 
 def test_error_pages_are_the_projects_own(world, client, login):
