@@ -7,6 +7,7 @@ department subtree); there is never a per-object permission lookup over a list.
 
 from __future__ import annotations
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -67,7 +68,7 @@ def participants_relation(model: type[models.Model]) -> tuple[type[models.Model]
     """(through model, name of its foreign key to ``model``) when the model has participants."""
     try:
         field = model._meta.get_field("participants")
-    except Exception:
+    except FieldDoesNotExist:
         return None
     return field.remote_field.through, field.m2m_field_name()
 
@@ -81,7 +82,10 @@ def participated_q(user: User, model: type[models.Model]) -> Q:
 
 
 def visible_to(user: User, queryset: QuerySet) -> QuerySet:
-    """The rows of ``queryset`` (any owned model) that ``user`` may see."""
+    """The rows of ``queryset`` (any owned model) that ``user`` may see.
+
+    A model may add rows every member sees with a ``visible_to_all_q()`` classmethod
+    (public customers)."""
     if not user.is_authenticated or not user.is_active or user.tenant_id is None:
         return queryset.none()
     # The scope already filters by tenant; the explicit filter is the belt to its braces.
@@ -89,16 +93,25 @@ def visible_to(user: User, queryset: QuerySet) -> QuerySet:
     ids = scope_user_ids(user)
     if ids is None:
         return queryset
-    return queryset.filter(Q(owner_id__in=ids) | participated_q(user, queryset.model))
+    condition = Q(owner_id__in=ids) | participated_q(user, queryset.model)
+    public = getattr(queryset.model, "visible_to_all_q", None)
+    if public is not None:
+        condition |= public()
+    return queryset.filter(condition)
 
 
 def can_see(user: User, obj: models.Model) -> bool:
     return visible_to(user, type(obj).objects.filter(pk=obj.pk)).exists()
 
 
+def edit_permission(model: type[models.Model]) -> str:
+    return f"{model._meta.app_label}.change_{model._meta.model_name}"
+
+
 def can_edit(user: User, obj: models.Model) -> bool:
-    """Owner, users whose data scope covers the owner, or participants whose row has
-    ``can_edit`` set (the ones that see a record only through participation are read-only)."""
+    """Owner, users whose data scope covers the owner, or participants holding the
+    django-guardian object grant ``<app>.change_<model>`` on this row (participants without
+    it, and members who see a public record, only read)."""
     if not can_see(user, obj):
         return False
     if obj.owner_id == user.pk:
@@ -112,11 +125,7 @@ def can_edit(user: User, obj: models.Model) -> bool:
                 return True
         elif ids.filter(id=obj.owner_id).exists():
             return True
-    relation = participants_relation(type(obj))
-    if relation is None:
-        return False
-    through, fk_name = relation
-    return through.objects.filter(**{fk_name: obj.pk}, user_id=user.pk, can_edit=True).exists()
+    return user.has_perm(edit_permission(type(obj)), obj)
 
 
 def get_visible_or_404(user: User, queryset: QuerySet, **lookup) -> models.Model:

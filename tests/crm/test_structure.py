@@ -63,9 +63,18 @@ def test_allow_list_names_existing_models_only():
     assert set(GLOBAL_MODELS) <= labels
 
 
-@pytest.mark.parametrize(
-    "model", [m for m in project_models() if issubclass(m, TenantModel)], ids=label
-)
+def tenant_models():
+    """Project models with a tenant of their own: TenantModel subclasses and models that
+    add the field themselves (django-guardian's direct permission tables). Not the User:
+    its default manager is global on purpose."""
+    return [
+        m
+        for m in project_models()
+        if any(f.name == "tenant" for f in m._meta.local_fields) and m is not User
+    ]
+
+
+@pytest.mark.parametrize("model", tenant_models(), ids=label)
 def test_tenant_models_refuse_to_query_without_a_scope(model, db):
     """The default manager raises without a scope, including the methods django-scopes
     leaves open (``exists``, ``exclude`` …), which crm.tenancy.close_scope_gaps closes."""
@@ -87,9 +96,7 @@ def test_user_has_a_scoped_manager_for_application_code(db):
         User.tenant_objects.exists()
 
 
-@pytest.mark.parametrize(
-    "model", [m for m in project_models() if issubclass(m, TenantModel)], ids=label
-)
+@pytest.mark.parametrize("model", tenant_models(), ids=label)
 def test_indexes_and_unique_constraints_begin_with_the_tenant(model):
     offenders = []
     for index in model._meta.indexes:
@@ -102,6 +109,9 @@ def test_indexes_and_unique_constraints_begin_with_the_tenant(model):
             and constraint.fields[0] != "tenant"
         ):
             offenders.append(constraint.name)
+    for fields in model._meta.unique_together:
+        if fields and fields[0] != "tenant":
+            offenders.append(f"unique_together {fields}")
     for field in model._meta.local_fields:
         if field.unique and not field.primary_key:
             offenders.append(f"{field.name} (unique=True)")

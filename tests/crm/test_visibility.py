@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 from django.http import Http404
+from guardian.shortcuts import assign_perm
+from guardian.shortcuts import assign_perm
 from django_scopes import scopes_disabled
 
 from crm.models import DataScope
@@ -134,13 +136,13 @@ def test_department_scope_without_a_department_falls_back_to_own(world):
 
 def test_edit_rights(world):
     """Owner and users whose scope covers the owner may edit; participants only with the
-    edit flag; users who cannot see the record never."""
+    django-guardian edit grant; users who cannot see the record never."""
     viewer, records = build(world, DataScope.OWN)
     with scopes_disabled():
         writable = Memo.objects.create(tenant=world.tenant_a, title="w", owner=world.rep_west)
-        MemoParticipant.objects.create(
-            tenant=world.tenant_a, memo=writable, user=viewer, can_edit=True
-        )
+        MemoParticipant.objects.create(tenant=world.tenant_a, memo=writable, user=viewer)
+        # Edit rights of a participant are a django-guardian object grant.
+        assign_perm("testapp.change_memo", viewer, writable)
     with tenant_scope(world.tenant_a.pk):
         assert can_edit(viewer, records["own"]) is True
         assert can_edit(viewer, records["participated"]) is False  # read-only participant

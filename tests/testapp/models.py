@@ -15,7 +15,6 @@ class Memo(OwnedModel):
 class MemoParticipant(TenantModel):
     memo = models.ForeignKey(Memo, on_delete=models.CASCADE)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    can_edit = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -1,0 +1,118 @@
+"""List filters (django-filter). Choice querysets are callables of the request, so nothing
+queries a scoped model when the class is built."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import OptionKind, User
+from customers.models import Contact, Customer, Tag, normalize_name
+
+
+def _options(kind):
+    def queryset(request):
+        from crm.selectors import options_for
+
+        if request is None:
+            return Customer.objects.none()
+        return options_for(tenant_id=request.user.tenant_id, kind=kind)
+
+    return queryset
+
+
+def _users(request):
+    if request is None:
+        return User.objects.none()
+    return User.tenant_objects.filter(tenant_id=request.user.tenant_id).order_by("name", "id")
+
+
+def _tags(request):
+    if request is None:
+        return Tag.objects.none()
+    return Tag.objects.filter(tenant_id=request.user.tenant_id)
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Name, contact or phone"), method="search")
+    owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=_users)
+    level = django_filters.ModelChoiceFilter(
+        label=_("Level"), queryset=_options(OptionKind.CUSTOMER_LEVEL)
+    )
+    status = django_filters.ModelChoiceFilter(
+        label=_("Status"), queryset=_options(OptionKind.CUSTOMER_STATUS)
+    )
+    source = django_filters.ModelChoiceFilter(
+        label=_("Source"), queryset=_options(OptionKind.CUSTOMER_SOURCE)
+    )
+    industry = django_filters.ModelChoiceFilter(
+        label=_("Industry"), queryset=_options(OptionKind.INDUSTRY)
+    )
+    tag = django_filters.ModelChoiceFilter(label=_("Tag"), queryset=_tags, field_name="tags")
+    lifecycle = django_filters.ChoiceFilter(
+        label=_("Lifecycle"), choices=Customer.Lifecycle.choices
+    )
+    deal_status = django_filters.ChoiceFilter(
+        label=_("Deal status"), choices=Customer.DealStatus.choices
+    )
+    province = django_filters.CharFilter(label=_("Province"), lookup_expr="startswith")
+    city = django_filters.CharFilter(label=_("City"), lookup_expr="startswith")
+    is_locked = django_filters.BooleanFilter(label=_("Locked"))
+    created = django_filters.DateFromToRangeFilter(label=_("Created"), field_name="created_at")
+    last_followup = django_filters.DateFromToRangeFilter(
+        label=_("Last follow-up"), field_name="last_followup_at"
+    )
+    next_followup = django_filters.DateFromToRangeFilter(
+        label=_("Next follow-up"), field_name="next_followup_at"
+    )
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def search(self, queryset, name, value):
+        value = (value or "").strip()
+        if not value:
+            return queryset
+        normalized = normalize_name(value)
+        contacts = (
+            Contact.objects.filter(tenant_id=self.request.user.tenant_id)
+            .filter(
+                Q(name__contains=value) | Q(mobile__startswith=value) | Q(phone__contains=value)
+            )
+            .values("customer_id")
+        )
+        return queryset.filter(Q(name_normalized__contains=normalized) | Q(pk__in=contacts))
+
+    @property
+    def active_filters(self) -> list[str]:
+        """Names of the filters in use (for the 'clear' link and saved searches)."""
+        if not hasattr(self.form, "cleaned_data"):
+            return []
+        return [
+            k
+            for k, v in self.form.cleaned_data.items()
+            if v not in (None, "", [])
+            and not (hasattr(v, "start") and v.start is None and v.stop is None)
+        ]
+
+
+class ContactFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Name, phone or customer"), method="search")
+    is_decision_maker = django_filters.BooleanFilter(label=_("Decision maker"))
+
+    class Meta:
+        model = Contact
+        fields = []
+
+    def search(self, queryset, name, value):
+        value = (value or "").strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__contains=value)
+            | Q(mobile__startswith=value)
+            | Q(phone__contains=value)
+            | Q(customer__name__contains=value)
+        )

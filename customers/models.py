@@ -1,0 +1,465 @@
+"""Customers (客户), their contacts, follow-ups, tags, stars, participants, attachments,
+ownership events and saved searches."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+from guardian.managers import UserObjectPermissionManager
+from guardian.models import UserObjectPermissionBase
+
+from crm.models import Option, OwnedModel, User
+from crm.tenancy import TenantModel, scoped_manager
+
+_NAME_NOISE = re.compile(r"[\s()（）\[\]【】.,，。·\-_/]+")
+
+
+def normalize_name(name: str) -> str:
+    """The name as the duplicate check compares it: full-width folded, case and
+    punctuation ignored ("Ａ公司（上海）" == "a公司上海")."""
+    folded = unicodedata.normalize("NFKC", name or "").lower()
+    return _NAME_NOISE.sub("", folded)
+
+
+class Tag(TenantModel):
+    name = models.CharField(_("name"), max_length=30)
+    color = models.CharField(_("colour"), max_length=7, default="#0e7c86")
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="tag_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomerQuerySet(models.QuerySet):
+    def alive(self) -> CustomerQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+    def in_bin(self) -> CustomerQuerySet:
+        return self.filter(deleted_at__isnull=False)
+
+
+class Customer(OwnedModel):
+    """A company the team sells to. An empty owner means nobody is responsible for it."""
+
+    class Lifecycle(models.TextChoices):
+        DEVELOPMENT = "development", _("Development customer")
+        SIGNED = "signed", _("Signed customer")
+
+    class DealStatus(models.TextChoices):
+        NONE = "none", _("No deal yet")
+        DEAL = "deal", _("Deal made")
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", _("Private: owner, participants and managers")
+        PUBLIC = "public", _("Public: every member may open it")
+
+    name = models.CharField(_("customer name"), max_length=200)
+    name_normalized = models.CharField(max_length=200, editable=False, default="")
+    legal_representative = models.CharField(
+        _("legal representative / operator"), max_length=50, blank=True, default=""
+    )
+    credit_code = models.CharField(
+        _("unified social credit code"), max_length=18, blank=True, default=""
+    )
+    bank_name = models.CharField(_("bank"), max_length=100, blank=True, default="")
+    bank_account = models.CharField(_("bank account"), max_length=40, blank=True, default="")
+    industry = models.ForeignKey(
+        Option,
+        verbose_name=_("industry"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    products = models.CharField(_("products"), max_length=200, blank=True, default="")
+    raw_materials = models.CharField(_("raw materials"), max_length=200, blank=True, default="")
+    province = models.CharField(_("province"), max_length=20, blank=True, default="")
+    city = models.CharField(_("city"), max_length=20, blank=True, default="")
+    district = models.CharField(_("district"), max_length=20, blank=True, default="")
+    address = models.CharField(_("address"), max_length=200, blank=True, default="")
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    level = models.ForeignKey(
+        Option,
+        verbose_name=_("level"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    source = models.ForeignKey(
+        Option,
+        verbose_name=_("source"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    status = models.ForeignKey(
+        Option,
+        verbose_name=_("customer status"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    referrer = models.ForeignKey(
+        User,
+        verbose_name=_("referrer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    remark = models.TextField(_("remark"), blank=True, default="")
+    visibility = models.CharField(
+        _("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    is_locked = models.BooleanField(_("locked"), default=False)
+    lifecycle = models.CharField(
+        _("lifecycle"), max_length=12, choices=Lifecycle.choices, default=Lifecycle.DEVELOPMENT
+    )
+    deal_status = models.CharField(
+        _("deal status"), max_length=8, choices=DealStatus.choices, default=DealStatus.NONE
+    )
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
+    next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    tags = models.ManyToManyField(
+        Tag, through="CustomerTag", related_name="customers", verbose_name=_("tags")
+    )
+    participants = models.ManyToManyField(
+        User,
+        through="CustomerParticipant",
+        through_fields=("customer", "user"),
+        related_name="+",
+        verbose_name=_("participants"),
+    )
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = scoped_manager(CustomerQuerySet)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-created_at", "-id"]
+        permissions = []  # "change_customer" (Django's default) is the object-level edit grant
+        indexes = [
+            # PERF: every list sorts inside one tenant; the keys match the sorts offered.
+            models.Index(
+                fields=["tenant", "owner", "-created_at", "-id"], name="cust_owner_created"
+            ),
+            models.Index(fields=["tenant", "-created_at", "-id"], name="cust_created"),
+            models.Index(fields=["tenant", "-last_followup_at", "-id"], name="cust_last_follow"),
+            models.Index(fields=["tenant", "next_followup_at"], name="cust_next_follow"),
+            models.Index(fields=["tenant", "name_normalized"], name="cust_name_norm"),
+            models.Index(fields=["tenant", "name", "id"], name="cust_name"),
+            models.Index(fields=["tenant", "deleted_at"], name="cust_deleted"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.name_normalized = normalize_name(self.name)
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def visible_to_all_q(cls) -> Q:
+        """Rows every member of the tenant may open (crm.visibility picks this up)."""
+        return Q(visibility=cls.Visibility.PUBLIC)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def days_since_followup(self) -> int | None:
+        reference = self.last_followup_at or self.created_at
+        if reference is None:
+            return None
+        return (timezone.now() - reference).days
+
+
+class CustomerTag(TenantModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer", "tag"], name="customertag_unique")
+        ]
+        indexes = [models.Index(fields=["tenant", "tag"], name="customertag_tag")]
+
+
+class CustomerParticipant(TenantModel):
+    """A team member on the customer (我参与的). Edit rights are a django-guardian grant
+    (``customers.change_customer`` on this customer), given by the participant service."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer", "user"], name="customerparticipant_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "user"], name="customerparticipant_user")]
+
+
+class CustomerUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian's direct foreign-key table for customers, with the tenant."""
+
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    tenant = models.ForeignKey("crm.Tenant", on_delete=models.PROTECT, related_name="+")
+
+    # guardian calls ``objects.is_generic()``: its manager, scoped by tenant.
+    objects = ScopedManager(tenant="tenant", _manager_class=UserObjectPermissionManager)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        unique_together = []
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "permission", "content_object"],
+                name="customer_objperm_unique",
+            )
+        ]
+
+
+class CustomerStar(TenantModel):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "customer"], name="customerstar_unique"
+            )
+        ]
+
+
+class Contact(TenantModel):
+    """A person at a customer (联系人)."""
+
+    class Gender(models.TextChoices):
+        UNKNOWN = "", _("Not given")
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField(_("name"), max_length=50)
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True, default="")
+    phone = models.CharField(_("telephone"), max_length=30, blank=True, default="")
+    email = models.EmailField(_("email"), blank=True, default="")
+    title = models.CharField(_("job title"), max_length=50, blank=True, default="")
+    gender = models.CharField(
+        _("gender"), max_length=6, choices=Gender.choices, blank=True, default=""
+    )
+    is_decision_maker = models.BooleanField(_("decision maker"), default=False)
+    birthday = models.DateField(_("birthday"), null=True, blank=True)
+    role = models.CharField(_("role in the purchase"), max_length=50, blank=True, default="")
+    remark = models.CharField(_("remark"), max_length=500, blank=True, default="")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_decision_maker", "id"]
+        indexes = [
+            models.Index(fields=["tenant", "customer"], name="contact_customer"),
+            models.Index(fields=["tenant", "mobile"], name="contact_mobile"),
+            models.Index(fields=["tenant", "phone"], name="contact_phone"),
+            models.Index(fields=["tenant", "-created_at", "-id"], name="contact_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FollowUp(TenantModel):
+    """A follow-up record (跟进记录) on a customer, optionally with one of its contacts."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="followups"
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="followups",
+    )
+    kind = models.ForeignKey(
+        Option,
+        verbose_name=_("follow-up type"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    content = models.TextField(_("content"))
+    followed_at = models.DateTimeField(_("time"), default=timezone.now)
+    next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        User, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        ordering = ["-followed_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "customer", "-followed_at"], name="followup_customer"),
+            models.Index(fields=["tenant", "created_by", "-followed_at"], name="followup_author"),
+            models.Index(fields=["tenant", "-followed_at", "-id"], name="followup_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.content[:50]
+
+
+class FollowUpComment(TenantModel):
+    """A manager's comment on a follow-up (点评)."""
+
+    followup = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    content = models.CharField(_("comment"), max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "followup"], name="followupcomment_followup")]
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"tenants/{instance.tenant_id}/customers/{instance.customer_id}/{filename}"
+
+
+class Attachment(TenantModel):
+    """A file on a customer (and optionally on one of its follow-ups)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attachments")
+    followup = models.ForeignKey(
+        FollowUp, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=300)
+    original_name = models.CharField(_("file name"), max_length=200)
+    size = models.PositiveBigIntegerField(_("size"))
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "customer"], name="attachment_customer")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class OwnershipEvent(TenantModel):
+    """Every change of a customer's owner (DESIGN §7); the increment/stock report reads these."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created manually")
+        CLAIMED = "claimed", _("Claimed from the pool")
+        ASSIGNED = "assigned", _("Assigned from the pool")
+        CONVERTED = "converted", _("Converted from a lead")
+        TRANSFERRED = "transferred", _("Transferred")
+        IMPORTED = "imported", _("Imported")
+        SIGNED_BACK = "signed_back", _("Signed back to development")
+        RETURNED = "returned", _("Returned to the pool")
+        RECYCLED = "recycled", _("Recycled automatically")
+        MOVED = "moved", _("Moved between pools")
+        MERGED = "merged", _("Merged into another customer")
+        DELETED = "deleted", _("Deleted")
+        RESTORED = "restored", _("Restored from the recycle bin")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="ownership_events"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    from_user = models.ForeignKey(
+        User,
+        verbose_name=_("from"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    to_user = models.ForeignKey(
+        User,
+        verbose_name=_("to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ownership event")
+        verbose_name_plural = _("ownership events")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "customer", "-created_at"], name="ownership_customer"),
+            models.Index(fields=["tenant", "kind", "created_at"], name="ownership_kind_time"),
+            models.Index(fields=["tenant", "to_user", "created_at"], name="ownership_to_time"),
+        ]
+
+
+class SavedSearch(TenantModel):
+    """A named combination of list conditions, per user, shown in the customer menu."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=50)
+    query = models.CharField(_("conditions"), max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user", "name"], name="savedsearch_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

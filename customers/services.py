@@ -1,0 +1,988 @@
+"""Every state change of customers, contacts, follow-ups and their satellites.
+
+One function each, keyword-only, acting user first, transactional, writing the activity
+log. Batch services are all-or-nothing: one invisible or forbidden row refuses the batch.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from crm import activity
+from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.models import ActivityLog, OptionKind, User
+from crm.phones import normalize_phone
+from crm.services import notification_send
+from crm.visibility import can_edit, can_see, edit_permission, scope_user_ids, visible_to
+from customers import activity_actions as actions
+from customers import hooks
+from customers.models import (
+    Attachment,
+    Contact,
+    Customer,
+    CustomerParticipant,
+    CustomerStar,
+    CustomerTag,
+    CustomerUserObjectPermission,
+    FollowUp,
+    FollowUpComment,
+    OwnershipEvent,
+    SavedSearch,
+    Tag,
+    normalize_name,
+)
+
+CUSTOMER_FIELDS = [
+    "name",
+    "legal_representative",
+    "credit_code",
+    "bank_name",
+    "bank_account",
+    "industry",
+    "products",
+    "raw_materials",
+    "province",
+    "city",
+    "district",
+    "address",
+    "longitude",
+    "latitude",
+    "level",
+    "source",
+    "status",
+    "referrer",
+    "remark",
+    "visibility",
+    "next_followup_at",
+]
+OPTION_FIELDS = {
+    "industry": OptionKind.INDUSTRY,
+    "level": OptionKind.CUSTOMER_LEVEL,
+    "source": OptionKind.CUSTOMER_SOURCE,
+    "status": OptionKind.CUSTOMER_STATUS,
+}
+CONTACT_FIELDS = [
+    "name",
+    "mobile",
+    "phone",
+    "email",
+    "title",
+    "gender",
+    "is_decision_maker",
+    "birthday",
+    "role",
+    "remark",
+]
+
+MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
+MAX_ATTACHMENTS_PER_CUSTOMER = 10
+ALLOWED_EXTENSIONS = {
+    ".pdf",
+    ".doc",
+    ".docx",
+    ".xls",
+    ".xlsx",
+    ".csv",
+    ".ppt",
+    ".pptx",
+    ".txt",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".bmp",
+    ".zip",
+    ".rar",
+    ".7z",
+    ".mp3",
+    ".mp4",
+    ".wav",
+}
+
+
+class DuplicateCustomerError(ServiceError):
+    """Customers with the same normalised name or a contact phone already exist."""
+
+    def __init__(self, matches: list[Customer]):
+        names = "、".join(c.name for c in matches[:5])
+        super().__init__(
+            _("Possible duplicates already exist: %(names)s. Check them, or save anyway.")
+            % {"names": names},
+            code="duplicate",
+        )
+        self.matches = matches
+
+
+# ---------------------------------------------------------------- shared checks
+
+
+def _refuse(message: str, code: str) -> None:
+    raise ServiceError(message, code=code)
+
+
+def _same_tenant(actor: User, *objs) -> None:
+    for obj in objs:
+        if obj is not None and obj.tenant_id != actor.tenant_id:
+            # SECURITY: forward foreign keys bypass scopes; a foreign row is "missing".
+            _refuse(_("The record does not exist."), "not_found")
+
+
+def customer_can_edit(user: User, customer: Customer) -> bool:
+    """May ``user`` change this customer? A locked customer only by its owner and by
+    participants holding the edit grant (seed 004 "锁定"); a deleted one by nobody."""
+    if customer.is_deleted or not user.is_active:
+        return False
+    if customer.is_locked:
+        if not can_see(user, customer):
+            return False
+        return customer.owner_id == user.pk or user.has_perm(edit_permission(Customer), customer)
+    return can_edit(user, customer)
+
+
+def _visible_batch(actor: User, customers: Sequence[Customer | int], *, deleted=False):
+    """The customers of a batch, refused as a whole when any is missing or invisible."""
+    ids = [c.pk if isinstance(c, Customer) else int(c) for c in customers]
+    if not ids:
+        _refuse(_("Select at least one customer."), "empty")
+    base = Customer.objects.in_bin() if deleted else Customer.objects.alive()
+    found = list(
+        visible_to(actor, base.filter(pk__in=ids)).select_for_update(of=("self",)).order_by("pk")
+    )
+    if len(found) != len(set(ids)):
+        missing = len(set(ids)) - len(found)
+        _refuse(
+            ngettext(
+                "%(count)d selected customer does not exist or is not visible to you; "
+                "nothing was changed.",
+                "%(count)d selected customers do not exist or are not visible to you; "
+                "nothing was changed.",
+                missing,
+            )
+            % {"count": missing},
+            "not_visible",
+        )
+    return found
+
+
+def _editable_batch(actor: User, customers, *, deleted=False) -> list[Customer]:
+    found = _visible_batch(actor, customers, deleted=deleted)
+    forbidden = [c.name for c in found if not (deleted or customer_can_edit(actor, c))]
+    if forbidden:
+        _refuse(
+            _(
+                "You may not change these customers (locked or read-only): %(names)s. "
+                "Nothing was changed."
+            )
+            % {"names": "、".join(forbidden[:10])},
+            "not_editable",
+        )
+    return found
+
+
+def _check_options(actor: User, data: dict) -> None:
+    for field, kind in OPTION_FIELDS.items():
+        option = data.get(field)
+        if option is not None:
+            _same_tenant(actor, option)
+            if option.kind != kind:
+                _refuse(_("Choose a valid option."), "option")
+    _same_tenant(actor, data.get("referrer"))
+
+
+def duplicates_for(
+    *, tenant_id: int, name: str = "", phones: Iterable[str] = (), exclude_pk: int | None = None
+):
+    """Customers of the tenant (pool included, recycle bin excluded) with the same
+    normalised name or with a contact whose mobile or phone matches."""
+    condition = Q()
+    normalized = normalize_name(name)
+    if normalized:
+        condition |= Q(name_normalized=normalized)
+    numbers = {p for p in phones if p}
+    if numbers:
+        contact_ids = (
+            Contact.objects.filter(tenant_id=tenant_id)
+            .filter(Q(mobile__in=numbers) | Q(phone__in=numbers))
+            .values("customer_id")
+        )
+        condition |= Q(pk__in=contact_ids)
+    if not condition:
+        return Customer.objects.none()
+    qs = Customer.objects.alive().filter(condition, tenant_id=tenant_id)
+    if exclude_pk:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.select_related("owner").order_by("pk")
+
+
+def _clean_phone(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return normalize_phone(value)
+    except ValidationError as exc:
+        raise ServiceError(exc.messages[0], code="invalid_phone") from exc
+
+
+def _record(actor, target, action, changes=None, note=""):
+    return activity.activity_record(
+        actor=actor, target=target, action=action, changes=changes, note=note
+    )
+
+
+# ---------------------------------------------------------------- ownership
+
+
+def ownership_change(
+    *,
+    actor: User | None,
+    customers: Sequence[Customer],
+    to_user: User | None,
+    kind: str,
+    note: str = "",
+) -> list[OwnershipEvent]:
+    """The one place a customer's owner changes: sets the owner, writes an ownership event
+    per customer and notifies the new owner once for the batch. Callers check rights."""
+    if to_user is not None and not to_user.is_active:
+        _refuse(_("A deactivated user cannot receive customers."), "inactive")
+    now = timezone.now()
+    events = []
+    for customer in customers:
+        events.append(
+            OwnershipEvent(
+                tenant_id=customer.tenant_id,
+                customer=customer,
+                kind=kind,
+                from_user_id=customer.owner_id,
+                to_user=to_user,
+                actor=actor,
+                note=note[:500],
+                created_at=now,
+            )
+        )
+        customer.owner = to_user
+    if customers:
+        Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+            owner=to_user, updated_at=now, updated_by=actor
+        )
+        OwnershipEvent.objects.bulk_create(events)
+    if to_user is not None and actor is not None and to_user.pk != actor.pk and customers:
+        names = "、".join(c.name for c in customers[:5])
+        notification_send(
+            tenant_id=to_user.tenant_id,
+            recipients=[to_user],
+            title=ngettext(
+                "%(count)d customer is now yours: %(names)s",
+                "%(count)d customers are now yours: %(names)s",
+                len(customers),
+            )
+            % {"count": len(customers), "names": names},
+            link=f"/customers/{customers[0].pk}/" if len(customers) == 1 else "/customers/",
+        )
+    return events
+
+
+# ---------------------------------------------------------------- customers
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    actor: User,
+    data: dict,
+    contact_name: str = "",
+    contact_phone: str = "",
+    tags: Iterable[Tag] = (),
+    owner: User | bool | None = True,
+    confirm_duplicates: bool = False,
+) -> Customer:
+    """A customer owned by ``owner`` (default: the actor), with its first contact when a
+    contact name or phone is given. Duplicates are refused until confirmed."""
+    name = (data.get("name") or "").strip()
+    if not name:
+        _refuse(_("Enter the customer name."), "required")
+    _check_options(actor, data)
+    owner_user = actor if owner is True else (owner or None)
+    _same_tenant(actor, owner_user)
+    phone = _clean_phone(contact_phone)
+    contact_name = (contact_name or "").strip()
+    if phone and not contact_name:
+        _refuse(_("Enter the contact's name for this phone number."), "contact_name")
+    if not confirm_duplicates:
+        matches = list(duplicates_for(tenant_id=actor.tenant_id, name=name, phones=[phone]))
+        if matches:
+            raise DuplicateCustomerError(matches)
+    fields = {k: v for k, v in data.items() if k in CUSTOMER_FIELDS}
+    fields["name"] = name
+    customer = Customer.objects.create(
+        tenant_id=actor.tenant_id, owner=owner_user, created_by=actor, updated_by=actor, **fields
+    )
+    if contact_name:
+        contact = Contact(
+            tenant_id=actor.tenant_id, customer=customer, name=contact_name, created_by=actor
+        )
+        if phone.startswith("1"):
+            contact.mobile = phone
+        else:
+            contact.phone = phone
+        contact.save()
+    _set_tags(customer, tags)
+    OwnershipEvent.objects.create(
+        tenant_id=actor.tenant_id,
+        customer=customer,
+        kind=OwnershipEvent.Kind.CREATED,
+        to_user=owner_user,
+        actor=actor,
+    )
+    _record(actor, customer, actions.CUSTOMER_CREATED)
+    return customer
+
+
+def _set_tags(customer: Customer, tags: Iterable[Tag]) -> None:
+    tags = list(tags)
+    for tag in tags:
+        if tag.tenant_id != customer.tenant_id:
+            _refuse(_("The record does not exist."), "not_found")
+    CustomerTag.objects.filter(customer=customer).exclude(tag__in=tags).delete()
+    existing = set(CustomerTag.objects.filter(customer=customer).values_list("tag_id", flat=True))
+    CustomerTag.objects.bulk_create(
+        CustomerTag(tenant_id=customer.tenant_id, customer=customer, tag=t)
+        for t in tags
+        if t.pk not in existing
+    )
+
+
+@transaction.atomic
+def customer_update(
+    *,
+    actor: User,
+    customer: Customer,
+    data: dict,
+    tags: Iterable[Tag] | None = None,
+    confirm_duplicates: bool = False,
+) -> Customer:
+    _same_tenant(actor, customer)
+    if not customer_can_edit(actor, customer):
+        raise PermissionRefusedError(_("This customer is locked or read-only for you."))
+    name = (data.get("name") or customer.name).strip()
+    if not name:
+        _refuse(_("Enter the customer name."), "required")
+    _check_options(actor, data)
+    if not confirm_duplicates and normalize_name(name) != customer.name_normalized:
+        matches = list(duplicates_for(tenant_id=actor.tenant_id, name=name, exclude_pk=customer.pk))
+        if matches:
+            raise DuplicateCustomerError(matches)
+    before = activity.snapshot(customer, CUSTOMER_FIELDS)
+    before_tags = "、".join(t.name for t in customer.tags.order_by("name"))
+    for key, value in data.items():
+        if key in CUSTOMER_FIELDS:
+            setattr(customer, key, value)
+    customer.name = name
+    customer.updated_by = actor
+    customer.save()
+    changes = activity.diff(before, activity.snapshot(customer, CUSTOMER_FIELDS))
+    if tags is not None:
+        _set_tags(customer, tags)
+        after_tags = "、".join(t.name for t in customer.tags.order_by("name"))
+        if after_tags != before_tags:
+            changes["tags"] = [before_tags, after_tags]
+    if changes:
+        _record(actor, customer, actions.CUSTOMER_UPDATED, changes)
+    return customer
+
+
+@transaction.atomic
+def customer_transfer(
+    *,
+    actor: User,
+    customers: Sequence[Customer | int],
+    to_user: User,
+    with_related: bool = False,
+    note: str = "",
+) -> list[Customer]:
+    """Give customers to another rep (转移), one or many, all or nothing."""
+    if not actor.can("customer.transfer"):
+        raise PermissionRefusedError()
+    _same_tenant(actor, to_user)
+    found = _editable_batch(actor, customers)
+    moving = [c for c in found if c.owner_id != to_user.pk]
+    previous = {c.pk: c.owner for c in moving}
+    ownership_change(
+        actor=actor,
+        customers=moving,
+        to_user=to_user,
+        kind=OwnershipEvent.Kind.TRANSFERRED,
+        note=note,
+    )
+    for customer in moving:
+        _record(
+            actor,
+            customer,
+            actions.CUSTOMER_TRANSFERRED,
+            {"owner": [str(previous[customer.pk] or ""), str(to_user)]},
+            note,
+        )
+    if with_related and moving:
+        hooks.transfer_related(actor=actor, customers=moving, to_user=to_user)
+    return found
+
+
+@transaction.atomic
+def customer_participants_add(
+    *,
+    actor: User,
+    customers: Sequence[Customer | int],
+    users: Iterable[User],
+    can_edit: bool = False,
+) -> None:
+    """Add team members (我参与的); with ``can_edit`` they also get the django-guardian
+    grant ``customers.change_customer`` on each customer."""
+    users = list(users)
+    if not users:
+        _refuse(_("Choose at least one person."), "empty")
+    for user in users:
+        _same_tenant(actor, user)
+        if not user.is_active:
+            _refuse(_("A deactivated user cannot join a customer's team."), "inactive")
+    found = _editable_batch(actor, customers)
+    from django.contrib.auth.models import Permission
+
+    change = Permission.objects.get(content_type__app_label="customers", codename="change_customer")
+    for customer in found:
+        existing = set(
+            CustomerParticipant.objects.filter(customer=customer).values_list("user_id", flat=True)
+        )
+        added = [u for u in users if u.pk not in existing and u.pk != customer.owner_id]
+        CustomerParticipant.objects.bulk_create(
+            CustomerParticipant(
+                tenant_id=customer.tenant_id, customer=customer, user=u, added_by=actor
+            )
+            for u in added
+        )
+        granted = set(
+            CustomerUserObjectPermission.objects.filter(
+                content_object=customer, permission=change
+            ).values_list("user_id", flat=True)
+        )
+        if can_edit:
+            CustomerUserObjectPermission.objects.bulk_create(
+                CustomerUserObjectPermission(
+                    tenant_id=customer.tenant_id, user=u, permission=change, content_object=customer
+                )
+                for u in users
+                if u.pk not in granted and u.pk != customer.owner_id
+            )
+        else:
+            CustomerUserObjectPermission.objects.filter(
+                content_object=customer,
+                permission=change,
+                user__in=[u for u in users if u.pk in existing],
+            ).delete()
+        names = "、".join(str(u) for u in users)
+        _record(
+            actor,
+            customer,
+            actions.CUSTOMER_PARTICIPANTS,
+            {"participants": ["", names]},
+            _("with edit rights") if can_edit else _("read only"),
+        )
+
+
+@transaction.atomic
+def customer_participant_remove(*, actor: User, customer: Customer, user: User) -> None:
+    [customer] = _editable_batch(actor, [customer])
+    CustomerParticipant.objects.filter(customer=customer, user=user).delete()
+    CustomerUserObjectPermission.objects.filter(content_object=customer, user=user).delete()
+    _record(actor, customer, actions.CUSTOMER_PARTICIPANTS, {"participants": [str(user), ""]})
+
+
+@transaction.atomic
+def customer_star(*, actor: User, customers: Sequence[Customer | int], starred: bool) -> None:
+    """Star (星标) is personal: any visible customer, no edit right needed."""
+    found = _visible_batch(actor, customers)
+    if starred:
+        have = set(
+            CustomerStar.objects.filter(user=actor, customer__in=found).values_list(
+                "customer_id", flat=True
+            )
+        )
+        CustomerStar.objects.bulk_create(
+            CustomerStar(tenant_id=actor.tenant_id, user=actor, customer=c)
+            for c in found
+            if c.pk not in have
+        )
+    else:
+        CustomerStar.objects.filter(user=actor, customer__in=found).delete()
+
+
+@transaction.atomic
+def customer_tags_change(
+    *,
+    actor: User,
+    customers: Sequence[Customer | int],
+    add: Iterable[Tag] = (),
+    remove: Iterable[Tag] = (),
+) -> None:
+    add, remove = list(add), list(remove)
+    for tag in add + remove:
+        _same_tenant(actor, tag)
+    found = _editable_batch(actor, customers)
+    for customer in found:
+        current = list(customer.tags.all())
+        wanted = [t for t in current if t not in remove] + [t for t in add if t not in current]
+        if set(wanted) != set(current):
+            _set_tags(customer, wanted)
+            _record(
+                actor,
+                customer,
+                actions.CUSTOMER_TAGGED,
+                {
+                    "tags": [
+                        "、".join(sorted(t.name for t in current)),
+                        "、".join(sorted(t.name for t in wanted)),
+                    ]
+                },
+            )
+
+
+@transaction.atomic
+def tag_get_or_create(*, actor: User, name: str) -> Tag:
+    name = (name or "").strip()[:30]
+    if not name:
+        _refuse(_("Enter a tag name."), "required")
+    tag, _created = Tag.objects.get_or_create(tenant_id=actor.tenant_id, name=name)
+    return tag
+
+
+@transaction.atomic
+def customer_status_set(*, actor: User, customers: Sequence[Customer | int], status) -> None:
+    _check_options(actor, {"status": status})
+    found = _editable_batch(actor, customers)
+    for customer in found:
+        if customer.status_id != (status.pk if status else None):
+            before = str(customer.status or "")
+            customer.status = status
+            customer.updated_by = actor
+            customer.save(update_fields=["status", "updated_by", "updated_at"])
+            _record(
+                actor, customer, actions.CUSTOMER_UPDATED, {"status": [before, str(status or "")]}
+            )
+
+
+@transaction.atomic
+def customer_lock(*, actor: User, customer: Customer, locked: bool) -> Customer:
+    """Lock (only owner and edit participants may change it) or unlock; by those same
+    people, or by the owner's managers when unlocked."""
+    [customer] = _editable_batch(actor, [customer])
+    if customer.is_locked != locked:
+        customer.is_locked = locked
+        customer.save(update_fields=["is_locked", "updated_at"])
+        _record(actor, customer, actions.CUSTOMER_LOCKED if locked else actions.CUSTOMER_UNLOCKED)
+    return customer
+
+
+@transaction.atomic
+def customer_trash(*, actor: User, customers: Sequence[Customer | int]) -> list[Customer]:
+    """Move to the recycle bin (soft delete). Refused as a whole when any customer has
+    documents or receivables that must not lose their customer (hooks.register_delete_check)."""
+    if not actor.can("customer.delete"):
+        raise PermissionRefusedError()
+    found = _editable_batch(actor, customers)
+    refusals = [f"{c.name}: {'；'.join(r)}" for c in found if (r := hooks.delete_refusals(c))]
+    if refusals:
+        _refuse(
+            _("These customers cannot be deleted: %(reasons)s") % {"reasons": " / ".join(refusals)},
+            "protected",
+        )
+    now = timezone.now()
+    for customer in found:
+        customer.deleted_at, customer.deleted_by = now, actor
+        customer.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+        OwnershipEvent.objects.create(
+            tenant_id=customer.tenant_id,
+            customer=customer,
+            kind=OwnershipEvent.Kind.DELETED,
+            from_user_id=customer.owner_id,
+            actor=actor,
+        )
+        _record(actor, customer, actions.CUSTOMER_TRASHED)
+    return found
+
+
+@transaction.atomic
+def customer_restore(*, actor: User, customers: Sequence[Customer | int]) -> list[Customer]:
+    if not actor.can("customer.delete"):
+        raise PermissionRefusedError()
+    found = _editable_batch(actor, customers, deleted=True)
+    for customer in found:
+        customer.deleted_at, customer.deleted_by = None, None
+        customer.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+        OwnershipEvent.objects.create(
+            tenant_id=customer.tenant_id,
+            customer=customer,
+            kind=OwnershipEvent.Kind.RESTORED,
+            to_user_id=customer.owner_id,
+            actor=actor,
+        )
+        _record(actor, customer, actions.CUSTOMER_RESTORED)
+    return found
+
+
+@transaction.atomic
+def customer_purge(*, actor: User, customers: Sequence[Customer | int]) -> int:
+    """Delete customers in the recycle bin for good (with their contacts, follow-ups…)."""
+    if not actor.can("customer.delete"):
+        raise PermissionRefusedError()
+    found = _editable_batch(actor, customers, deleted=True)
+    for customer in found:
+        refusals = hooks.delete_refusals(customer)
+        if refusals:
+            _refuse("；".join(refusals), "protected")
+        _record(actor, customer, actions.CUSTOMER_PURGED)
+        for attachment in customer.attachments.all():
+            attachment.file.delete(save=False)
+        customer.delete()
+    return len(found)
+
+
+@transaction.atomic
+def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | int]) -> Customer:
+    """Merge ``others`` into ``keep``: contacts, follow-ups, attachments, participants, tags,
+    stars, ownership history and activity log move over; the earliest creation date
+    survives; the others are deleted."""
+    other_ids = [o.pk if isinstance(o, Customer) else int(o) for o in others]
+    if not other_ids or keep.pk in other_ids:
+        _refuse(_("Choose the customer to keep and at least one other customer."), "empty")
+    found = _editable_batch(actor, [keep.pk, *other_ids])
+    keep = next(c for c in found if c.pk == keep.pk)
+    merged = [c for c in found if c.pk != keep.pk]
+    for customer in merged:
+        if refusals := hooks.delete_refusals(customer):
+            # Documents would move too once modules exist; until they register a mover,
+            # refuse rather than orphan them.
+            _refuse(f"{customer.name}: {'；'.join(refusals)}", "protected")
+    ids = [c.pk for c in merged]
+    Contact.objects.filter(customer_id__in=ids).update(customer=keep)
+    FollowUp.objects.filter(customer_id__in=ids).update(customer=keep)
+    Attachment.objects.filter(customer_id__in=ids).update(customer=keep)
+    OwnershipEvent.objects.filter(customer_id__in=ids).update(customer=keep)
+    have = set(CustomerParticipant.objects.filter(customer=keep).values_list("user_id", flat=True))
+    for p in CustomerParticipant.objects.filter(customer_id__in=ids).order_by("pk"):
+        if p.user_id not in have and p.user_id != keep.owner_id:
+            CustomerParticipant.objects.create(
+                tenant_id=keep.tenant_id, customer=keep, user_id=p.user_id, added_by=actor
+            )
+            have.add(p.user_id)
+    granted = set(
+        CustomerUserObjectPermission.objects.filter(content_object=keep).values_list(
+            "user_id", "permission_id"
+        )
+    )
+    for g in CustomerUserObjectPermission.objects.filter(content_object_id__in=ids):
+        if (g.user_id, g.permission_id) not in granted and g.user_id != keep.owner_id:
+            CustomerUserObjectPermission.objects.create(
+                tenant_id=keep.tenant_id,
+                user_id=g.user_id,
+                permission_id=g.permission_id,
+                content_object=keep,
+            )
+            granted.add((g.user_id, g.permission_id))
+    tags = set(keep.tags.all()) | set(Tag.objects.filter(customertag__customer_id__in=ids))
+    _set_tags(keep, tags)
+    starred = set(CustomerStar.objects.filter(customer=keep).values_list("user_id", flat=True))
+    for s in CustomerStar.objects.filter(customer_id__in=ids):
+        if s.user_id not in starred:
+            CustomerStar.objects.create(tenant_id=keep.tenant_id, customer=keep, user_id=s.user_id)
+            starred.add(s.user_id)
+    from django.contrib.contenttypes.models import ContentType
+
+    ActivityLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(Customer), object_id__in=ids
+    ).update(object_id=keep.pk)
+    earliest = min([keep.created_at, *[c.created_at for c in merged]])
+    follow_times = [d for d in [keep.last_followup_at, *(c.last_followup_at for c in merged)] if d]
+    latest = max(follow_times) if follow_times else None
+    Customer.objects.filter(pk=keep.pk).update(
+        created_at=earliest, last_followup_at=latest, updated_by=actor, updated_at=timezone.now()
+    )
+    names = "、".join(c.name for c in merged)
+    Customer.objects.filter(pk__in=ids).delete()
+    keep.refresh_from_db()
+    _record(actor, keep, actions.CUSTOMER_MERGED, {"merged": ["", names]})
+    return keep
+
+
+@transaction.atomic
+def customer_mark_signed(*, actor: User | None, customer: Customer) -> Customer:
+    """Development → signed customer, with a deal (called when a first order or contract
+    is approved)."""
+    if customer.lifecycle != Customer.Lifecycle.SIGNED:
+        customer.lifecycle = Customer.Lifecycle.SIGNED
+        customer.deal_status = Customer.DealStatus.DEAL
+        customer.signed_at = customer.signed_at or timezone.now()
+        customer.save(update_fields=["lifecycle", "deal_status", "signed_at", "updated_at"])
+        _record(actor, customer, actions.CUSTOMER_SIGNED)
+    return customer
+
+
+@transaction.atomic
+def customer_back_to_development(*, actor: User | None, customer: Customer) -> Customer:
+    """Signed → development customer (签约转开发), e.g. when its only order is voided."""
+    if customer.lifecycle != Customer.Lifecycle.DEVELOPMENT:
+        customer.lifecycle = Customer.Lifecycle.DEVELOPMENT
+        customer.save(update_fields=["lifecycle", "updated_at"])
+        OwnershipEvent.objects.create(
+            tenant_id=customer.tenant_id,
+            customer=customer,
+            kind=OwnershipEvent.Kind.SIGNED_BACK,
+            from_user_id=customer.owner_id,
+            to_user_id=customer.owner_id,
+            actor=actor,
+        )
+        _record(actor, customer, actions.CUSTOMER_BACK_TO_DEVELOPMENT)
+    return customer
+
+
+# ---------------------------------------------------------------- contacts
+
+
+def _contact_values(data: dict) -> dict:
+    values = {k: v for k, v in data.items() if k in CONTACT_FIELDS}
+    values["name"] = (values.get("name") or "").strip()
+    if not values["name"]:
+        _refuse(_("Enter the contact's name."), "required")
+    if values.get("mobile"):
+        from crm.phones import normalize_mobile
+
+        try:
+            values["mobile"] = normalize_mobile(values["mobile"])
+        except ValidationError as exc:
+            raise ServiceError(exc.messages[0], code="invalid_mobile") from exc
+    if values.get("phone"):
+        values["phone"] = _clean_phone(values["phone"])
+    return values
+
+
+@transaction.atomic
+def contact_create(*, actor: User, customer: Customer, data: dict) -> Contact:
+    [customer] = _editable_batch(actor, [customer])
+    contact = Contact.objects.create(
+        tenant_id=actor.tenant_id, customer=customer, created_by=actor, **_contact_values(data)
+    )
+    _record(actor, customer, actions.CONTACT_CREATED, {"contact": ["", contact.name]})
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: User, contact: Contact, data: dict) -> Contact:
+    _same_tenant(actor, contact)
+    _editable_batch(actor, [contact.customer_id])
+    values = _contact_values(data)
+    before = activity.snapshot(contact, CONTACT_FIELDS)
+    for key, value in values.items():
+        setattr(contact, key, value)
+    contact.save()
+    changes = activity.diff(before, activity.snapshot(contact, CONTACT_FIELDS))
+    if changes:
+        _record(actor, contact.customer, actions.CONTACT_UPDATED, changes, contact.name)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, actor: User, contact: Contact) -> None:
+    _same_tenant(actor, contact)
+    [customer] = _editable_batch(actor, [contact.customer_id])
+    _record(actor, customer, actions.CONTACT_DELETED, {"contact": [contact.name, ""]})
+    contact.delete()
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+def can_follow_up(user: User, customer: Customer) -> bool:
+    """Those who may change the customer, and every participant (read-only ones too:
+    working alongside the owner is what participants are for)."""
+    if customer.is_deleted:
+        return False
+    if customer_can_edit(user, customer):
+        return True
+    return CustomerParticipant.objects.filter(customer=customer, user=user).exists()
+
+
+@transaction.atomic
+def followup_create(
+    *,
+    actor: User,
+    customer: Customer,
+    content: str,
+    kind=None,
+    contact: Contact | None = None,
+    followed_at: datetime.datetime | None = None,
+    next_followup_at: datetime.datetime | None = None,
+) -> FollowUp:
+    """Record a follow-up; the customer's last follow-up moves forward and its next
+    follow-up becomes the one given (which feeds 今日待跟进 and pool recycling)."""
+    [customer] = _visible_batch(actor, [customer])
+    if not can_follow_up(actor, customer):
+        raise PermissionRefusedError(_("You may not add follow-ups to this customer."))
+    content = (content or "").strip()
+    if not content:
+        _refuse(_("Write what happened."), "required")
+    if kind is not None:
+        _same_tenant(actor, kind)
+        if kind.kind != OptionKind.FOLLOWUP_TYPE:
+            _refuse(_("Choose a valid option."), "option")
+    if contact is not None and contact.customer_id != customer.pk:
+        _refuse(_("The contact does not belong to this customer."), "contact")
+    now = timezone.now()
+    followed_at = followed_at or now
+    if followed_at > now + datetime.timedelta(minutes=5):
+        _refuse(
+            _("A follow-up cannot happen in the future; set the next follow-up time instead."),
+            "future",
+        )
+    if next_followup_at is not None and next_followup_at <= followed_at:
+        _refuse(_("The next follow-up must be after this one."), "next_before")
+    followup = FollowUp.objects.create(
+        tenant_id=actor.tenant_id,
+        customer=customer,
+        contact=contact,
+        kind=kind,
+        content=content,
+        followed_at=followed_at,
+        next_followup_at=next_followup_at,
+        created_by=actor,
+    )
+    update = {"updated_at": now}
+    if customer.last_followup_at is None or followed_at > customer.last_followup_at:
+        update["last_followup_at"] = followed_at
+    if next_followup_at is not None or followed_at >= (customer.last_followup_at or followed_at):
+        update["next_followup_at"] = next_followup_at
+    Customer.objects.filter(pk=customer.pk).update(**update)
+    _record(actor, customer, actions.FOLLOWUP_CREATED, note=content[:200])
+    return followup
+
+
+def can_comment(user: User, followup: FollowUp) -> bool:
+    """Managers comment (点评): someone whose data scope covers the follow-up's author."""
+    if followup.created_by_id == user.pk:
+        return False
+    ids = scope_user_ids(user)
+    if ids is None:
+        return True
+    if isinstance(ids, list):
+        return followup.created_by_id in ids
+    return ids.filter(id=followup.created_by_id).exists()
+
+
+@transaction.atomic
+def followup_comment(*, actor: User, followup: FollowUp, content: str) -> FollowUpComment:
+    _same_tenant(actor, followup)
+    _visible_batch(actor, [followup.customer_id])
+    if not can_comment(actor, followup):
+        raise PermissionRefusedError(_("Only the author's managers comment on follow-ups."))
+    content = (content or "").strip()
+    if not content:
+        _refuse(_("Write a comment."), "required")
+    comment = FollowUpComment.objects.create(
+        tenant_id=actor.tenant_id, followup=followup, author=actor, content=content[:1000]
+    )
+    _record(actor, followup.customer, actions.FOLLOWUP_COMMENTED, note=content[:200])
+    if followup.created_by.is_active:
+        notification_send(
+            tenant_id=actor.tenant_id,
+            recipients=[followup.created_by],
+            title=_("%(name)s commented on your follow-up of %(customer)s")
+            % {"name": actor, "customer": followup.customer},
+            body=content[:200],
+            link=f"/customers/{followup.customer_id}/",
+        )
+    return comment
+
+
+# ---------------------------------------------------------------- attachments
+
+
+@transaction.atomic
+def attachment_add(
+    *, actor: User, customer: Customer, upload, followup: FollowUp | None = None
+) -> Attachment:
+    """Store a file on a customer: at most 100 MB, 10 per customer, known document and
+    image types only."""
+    [customer] = _visible_batch(actor, [customer])
+    if not can_follow_up(actor, customer):
+        raise PermissionRefusedError(_("You may not add files to this customer."))
+    name = os.path.basename(upload.name or "")[:200]
+    extension = os.path.splitext(name)[1].lower()
+    if extension not in ALLOWED_EXTENSIONS:
+        _refuse(
+            _(
+                "This file type is not accepted: %(ext)s. Upload documents, spreadsheets, "
+                "images, archives or recordings."
+            )
+            % {"ext": extension or "?"},
+            "type",
+        )
+    if upload.size > MAX_ATTACHMENT_BYTES:
+        _refuse(_("The file is larger than 100 MB."), "too_large")
+    if upload.size == 0:
+        _refuse(_("The file is empty."), "empty")
+    # Lock the customer row so that two uploads cannot both pass the count.
+    Customer.objects.select_for_update(of=("self",)).filter(pk=customer.pk).first()
+    if Attachment.objects.filter(customer=customer).count() >= MAX_ATTACHMENTS_PER_CUSTOMER:
+        _refuse(_("A customer has at most 10 files; delete one first."), "too_many")
+    if followup is not None and followup.customer_id != customer.pk:
+        _refuse(_("The follow-up does not belong to this customer."), "followup")
+    attachment = Attachment(
+        tenant_id=actor.tenant_id,
+        customer=customer,
+        followup=followup,
+        original_name=name,
+        size=upload.size,
+        content_type=(getattr(upload, "content_type", "") or "")[:100],
+        uploaded_by=actor,
+    )
+    attachment.file.save(name, upload, save=False)
+    attachment.save()
+    _record(actor, customer, actions.ATTACHMENT_ADDED, {"file": ["", name]})
+    return attachment
+
+
+@transaction.atomic
+def attachment_delete(*, actor: User, attachment: Attachment) -> None:
+    _same_tenant(actor, attachment)
+    [customer] = _editable_batch(actor, [attachment.customer_id])
+    _record(actor, customer, actions.ATTACHMENT_DELETED, {"file": [attachment.original_name, ""]})
+    storage_file = attachment.file
+    attachment.delete()
+    transaction.on_commit(lambda: storage_file.delete(save=False))
+
+
+# ---------------------------------------------------------------- saved searches
+
+
+@transaction.atomic
+def saved_search_create(*, actor: User, name: str, query: str) -> SavedSearch:
+    name = (name or "").strip()[:50]
+    if not name:
+        _refuse(_("Name the search."), "required")
+    query = (query or "").lstrip("?")[:1000]
+    if SavedSearch.objects.filter(user=actor, name=name).exists():
+        _refuse(_("You already have a search with this name."), "duplicate")
+    return SavedSearch.objects.create(tenant_id=actor.tenant_id, user=actor, name=name, query=query)
+
+
+@transaction.atomic
+def saved_search_delete(*, actor: User, search: SavedSearch) -> None:
+    if search.user_id != actor.pk or search.tenant_id != actor.tenant_id:
+        _refuse(_("The record does not exist."), "not_found")
+    search.delete()
