@@ -20,6 +20,7 @@ class NavItem:
     icon: str = "•"
     permissions: tuple[str, ...] = ()  # any of these; empty means every tenant user
     section: str = "main"
+    order: int = 100
 
 
 _ITEMS: list[NavItem] = []
@@ -27,6 +28,7 @@ _ITEMS: list[NavItem] = []
 
 def register(item: NavItem) -> NavItem:
     _ITEMS.append(item)
+    _ITEMS.sort(key=lambda i: i.order)
     return item
 
 
@@ -43,8 +45,8 @@ def items_for(user, section: str) -> list[dict]:
     return result
 
 
-register(NavItem("workbench", _("Workbench"), "crm:workbench", "⌂"))
-register(NavItem("notifications", _("Notifications"), "crm:notification-list", "✉"))
+register(NavItem("workbench", _("Workbench"), "crm:workbench", "⌂", order=0))
+register(NavItem("notifications", _("Notifications"), "crm:notification-list", "✉", order=900))
 register(
     NavItem(
         "departments",

@@ -52,6 +52,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", platform_admin.urls),
     path("", include((crm_patterns, "crm"))),
+    path("", include("customers.urls")),
 ]
 
 if settings.DEBUG:

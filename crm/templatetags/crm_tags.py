@@ -33,3 +33,9 @@ def query_replace(context, **kwargs) -> str:
         else:
             query[key] = value
     return query.urlencode()
+
+
+@register.filter
+def get_item(mapping, key):
+    """``{{ counts|get_item:key }}``: a dict lookup with a variable key."""
+    return mapping.get(key) if hasattr(mapping, "get") else None

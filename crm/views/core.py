@@ -15,6 +15,7 @@ from crm import selectors, services
 from crm.exceptions import ServiceError
 from crm.forms import LoginForm, PasswordChangeForm
 from crm.views.base import paginate, render_form_error, tenant_view
+from crm.workbench import panels_for as workbench_panels
 
 
 class TenantLoginView(LoginView):
@@ -27,6 +28,7 @@ class TenantLoginView(LoginView):
 def workbench(request):
     user = request.user
     context = {
+        "panels": workbench_panels(request),
         "unread": selectors.notification_list(actor=user).unread()[:5],
         "recent_activity": selectors.activity_by_actor(actor=user)[:10],
         "team_size": selectors.visible_user_count(actor=user),

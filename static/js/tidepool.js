@@ -20,3 +20,23 @@
     }
   });
 })();
+// Customer list: select all rows, and show the inputs the chosen batch action needs.
+(function () {
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-check-all]");
+    if (all) {
+      var form = all.closest("form");
+      form.querySelectorAll('input[name="ids"]').forEach(function (box) { box.checked = all.checked; });
+    }
+    if (event.target.matches("[data-batch-action]")) { showBatchExtras(event.target); }
+  });
+  function showBatchExtras(select) {
+    var form = select.closest("form");
+    form.querySelectorAll(".batch-extra").forEach(function (el) {
+      el.classList.toggle("shown", el.dataset.for.split(" ").indexOf(select.value) !== -1);
+    });
+  }
+  function init() { document.querySelectorAll("[data-batch-action]").forEach(showBatchExtras); }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:afterSwap", init);
+})();

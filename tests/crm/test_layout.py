@@ -16,7 +16,8 @@ def nav_keys(page: str) -> set[str]:
 
 def test_navigation_shows_only_what_the_user_may_use(world, client, login):
     login(world.rep_east)
-    assert nav_keys(client.get("/").content.decode()) == {"workbench", "notifications"}
+    assert nav_keys(client.get("/").content.decode()) == {
+        "workbench", "customers", "contacts", "followups", "notifications"}
     client.logout()
     login(world.admin_a)
     assert nav_keys(client.get("/").content.decode()) == {

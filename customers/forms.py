@@ -1,0 +1,233 @@
+"""Forms of the customers module. Choice querysets are set in ``__init__`` from the
+request's tenant; relation fields are django-scopes' safe fields."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
+
+from crm.models import Option, OptionKind, User
+from crm.selectors import options_for
+from crm.services import assignable_users
+from customers.models import Contact, Customer, Tag
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class UserChoiceField(SafeModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name()
+
+
+class UserMultipleChoiceField(SafeModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name()
+
+
+class CustomerForm(forms.ModelForm):
+    contact_name = forms.CharField(label=_("Contact name"), max_length=50, required=False)
+    contact_phone = forms.CharField(label=_("Contact phone"), max_length=30, required=False)
+    tags = SafeModelMultipleChoiceField(
+        label=_("Tags"),
+        queryset=Tag.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    confirm_duplicates = forms.BooleanField(
+        label=_("Save anyway: this is not one of the customers above"), required=False
+    )
+
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "contact_name",
+            "contact_phone",
+            "level",
+            "status",
+            "source",
+            "industry",
+            "legal_representative",
+            "credit_code",
+            "bank_name",
+            "bank_account",
+            "products",
+            "raw_materials",
+            "province",
+            "city",
+            "district",
+            "address",
+            "longitude",
+            "latitude",
+            "referrer",
+            "tags",
+            "next_followup_at",
+            "visibility",
+            "remark",
+        ]
+        field_classes = {
+            "level": SafeModelChoiceField,
+            "status": SafeModelChoiceField,
+            "source": SafeModelChoiceField,
+            "industry": SafeModelChoiceField,
+            "referrer": UserChoiceField,
+        }
+        widgets = {
+            "next_followup_at": DATETIME_WIDGET,
+            "remark": forms.Textarea(attrs={"rows": 3}),
+            "name": forms.TextInput(attrs={"autocomplete": "off"}),
+        }
+
+    def __init__(self, *args, tenant_id: int, creating: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance if self.instance.pk else None
+        for field, kind in (
+            ("level", OptionKind.CUSTOMER_LEVEL),
+            ("status", OptionKind.CUSTOMER_STATUS),
+            ("source", OptionKind.CUSTOMER_SOURCE),
+            ("industry", OptionKind.INDUSTRY),
+        ):
+            current = getattr(instance, field) if instance else None
+            self.fields[field].queryset = options_for(
+                tenant_id=tenant_id, kind=kind, include=current
+            )
+        self.fields["referrer"].queryset = User.tenant_objects.filter(tenant_id=tenant_id)
+        self.fields["tags"].queryset = Tag.objects.filter(tenant_id=tenant_id)
+        if instance:
+            self.fields["tags"].initial = list(instance.tags.values_list("pk", flat=True))
+        if not creating:
+            del self.fields["contact_name"]
+            del self.fields["contact_phone"]
+
+    def customer_data(self) -> dict:
+        skip = {"contact_name", "contact_phone", "tags", "confirm_duplicates"}
+        return {k: v for k, v in self.cleaned_data.items() if k not in skip}
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = [
+            "name",
+            "mobile",
+            "phone",
+            "email",
+            "title",
+            "gender",
+            "is_decision_maker",
+            "birthday",
+            "role",
+            "remark",
+        ]
+        widgets = {"birthday": DATE_WIDGET}
+
+
+class FollowUpForm(forms.Form):
+    kind = SafeModelChoiceField(label=_("Type"), queryset=Option.objects.none())
+    contact = SafeModelChoiceField(
+        label=_("Contact"), queryset=Contact.objects.none(), required=False
+    )
+    content = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+    followed_at = forms.DateTimeField(
+        label=_("Time"), required=False, widget=DATETIME_WIDGET, help_text=_("Empty means now.")
+    )
+    next_followup_at = forms.DateTimeField(
+        label=_("Next follow-up"), required=False, widget=DATETIME_WIDGET
+    )
+    attachment = forms.FileField(label=_("Attachment"), required=False)
+
+    def __init__(self, *args, customer: Customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].queryset = options_for(
+            tenant_id=customer.tenant_id, kind=OptionKind.FOLLOWUP_TYPE
+        )
+        self.fields["contact"].queryset = Contact.objects.filter(
+            tenant_id=customer.tenant_id, customer=customer
+        )
+
+
+class ParticipantForm(forms.Form):
+    users = UserMultipleChoiceField(
+        label=_("People"),
+        queryset=User.objects.none(),
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    can_edit = forms.BooleanField(label=_("May edit the customer"), required=False)
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["users"].queryset = assignable_users(tenant_id)
+
+
+class BatchForm(forms.Form):
+    ACTIONS = [
+        ("transfer", _("Transfer to…")),
+        ("participants", _("Add participants")),
+        ("status", _("Change status")),
+        ("tag_add", _("Add tag")),
+        ("tag_remove", _("Remove tag")),
+        ("star", _("Star")),
+        ("unstar", _("Remove star")),
+        ("trash", _("Move to recycle bin")),
+        ("restore", _("Restore")),
+        ("purge", _("Delete for good")),
+    ]
+    action = forms.ChoiceField(choices=ACTIONS)
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
+    to_user = UserChoiceField(label=_("New owner"), queryset=User.objects.none(), required=False)
+    with_related = forms.BooleanField(label=_("Also their open related records"), required=False)
+    users = UserMultipleChoiceField(label=_("People"), queryset=User.objects.none(), required=False)
+    can_edit = forms.BooleanField(required=False)
+    status = SafeModelChoiceField(queryset=Option.objects.none(), required=False)
+    tag_name = forms.CharField(max_length=30, required=False)
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        users = assignable_users(tenant_id)
+        self.fields["to_user"].queryset = users
+        self.fields["users"].queryset = users
+        self.fields["status"].queryset = options_for(
+            tenant_id=tenant_id, kind=OptionKind.CUSTOMER_STATUS
+        )
+        # Ids are checked against visibility by the services; here only their shape.
+        self.fields["ids"].choices = (
+            [(v, v) for v in self.data.getlist("ids")] if hasattr(self.data, "getlist") else []
+        )
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action == "transfer" and not data.get("to_user"):
+            self.add_error("to_user", _("Choose the new owner."))
+        if action == "participants" and not data.get("users"):
+            self.add_error("users", _("Choose at least one person."))
+        if action in ("tag_add", "tag_remove") and not (data.get("tag_name") or "").strip():
+            self.add_error("tag_name", _("Enter a tag name."))
+        return data
+
+
+class CommentForm(forms.Form):
+    content = forms.CharField(
+        label=_("Comment"), max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+
+
+class SavedSearchForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    query = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
+
+
+class MergeForm(forms.Form):
+    keep = forms.IntegerField(widget=forms.RadioSelect)
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].choices = choices
+        self.fields["keep"].widget.choices = choices

@@ -1,0 +1,25 @@
+"""Menu entries and the workbench panel of the customers module."""
+
+from django.utils.translation import gettext_lazy as _
+
+from crm import navigation, workbench
+
+navigation.register(
+    navigation.NavItem("customers", _("Customers"), "customers:customer-list", "◉", order=10)
+)
+navigation.register(
+    navigation.NavItem("contacts", _("Contacts"), "customers:contact-list", "☏", order=20)
+)
+navigation.register(
+    navigation.NavItem("followups", _("Follow-ups"), "customers:followup-feed", "✎", order=30)
+)
+
+
+def _followups_due(request):
+    from customers.selectors import followups_due
+
+    today, overdue = followups_due(actor=request.user)
+    return {"today": list(today[:20]), "overdue": list(overdue[:20])}
+
+
+workbench.register("customers/workbench_followups.html", _followups_due, order=10)

@@ -1,0 +1,740 @@
+"""Customer, contact and follow-up pages. Thin: parse, one selector, at most one service,
+render. Every object comes through a selector that answers 404 for what the user may not
+see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from crm.exceptions import ServiceError
+from crm.models import OptionKind
+from crm.selectors import activity_for_object, options_for
+from crm.services import assignable_users
+from crm.views.base import tenant_view
+from customers import selectors, services
+from customers.filters import ContactFilter, CustomerFilter
+from customers.forms import (
+    AttachmentForm,
+    BatchForm,
+    CommentForm,
+    ContactForm,
+    CustomerForm,
+    FollowUpForm,
+    MergeForm,
+    ParticipantForm,
+    SavedSearchForm,
+)
+from customers.models import (
+    Attachment,
+    Customer,
+    CustomerParticipant,
+    CustomerUserObjectPermission,
+    OwnershipEvent,
+    SavedSearch,
+)
+
+PER_PAGE = 25
+
+
+@dataclass
+class OffsetPage:
+    """A page without COUNT(*) over the whole set: one extra row tells whether there is a
+    next page (PERF: deep pages of huge lists never count millions of rows)."""
+
+    items: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+
+def offset_page(request, queryset, per_page: int = PER_PAGE) -> OffsetPage:
+    try:
+        number = max(1, min(int(request.GET.get("page", 1)), 100_000))
+    except ValueError:
+        number = 1
+    start = (number - 1) * per_page
+    rows = list(queryset[start : start + per_page + 1])
+    return OffsetPage(rows[:per_page], number, len(rows) > per_page)
+
+
+def _back(request, default: str) -> str:
+    """Where to go after a POST: the list the user came from when it is ours."""
+    target = request.POST.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else default
+
+
+# ---------------------------------------------------------------- list
+
+
+def _list_context(request, view: str):
+    actor = request.user
+    base = selectors.customer_base(actor=actor, view=view)
+    filterset = CustomerFilter(request.GET or None, queryset=base, request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    sort = request.GET.get("sort") or "created"
+    if sort not in selectors.SORTS:
+        sort = "created"
+    rows = selectors.customer_list(actor=actor, queryset=qs, sort=sort)
+    total, capped = selectors.capped_count(qs)
+    return {
+        "view": view,
+        "views": selectors.VIEWS,
+        "counts": selectors.view_counts(actor=actor),
+        "filter": filterset,
+        "page": offset_page(request, rows),
+        "total": total,
+        "capped": capped,
+        "sort": sort,
+        "sorts": selectors.SORT_LABELS,
+        "saved_searches": selectors.saved_searches(actor=actor),
+        "batch_form": BatchForm(tenant_id=actor.tenant_id),
+        "query": request.GET.urlencode(),
+        "filtered": bool(filterset.is_bound and filterset.active_filters),
+    }
+
+
+@tenant_view()
+def customer_list(request):
+    view = request.GET.get("view") or "mine"
+    context = _list_context(request, view)
+    if request.htmx and request.htmx.target == "customer-results":
+        return render(request, "customers/customer_list.html#results", context)
+    return render(request, "customers/customer_list.html", context)
+
+
+@tenant_view()
+@require_POST
+def customer_batch(request):
+    """One request, all-or-nothing, for the rows ticked in the list."""
+    actor = request.user
+    form = BatchForm(request.POST, tenant_id=actor.tenant_id)
+    back = _back(request, reverse("customers:customer-list"))
+    if not form.is_valid():
+        errors = [e for errs in form.errors.values() for e in errs]
+        messages.error(request, " ".join(map(str, errors)) or _("Select at least one customer."))
+        return redirect(back)
+    data = form.cleaned_data
+    ids, action = data["ids"], data["action"]
+    try:
+        if action == "transfer":
+            services.customer_transfer(
+                actor=actor,
+                customers=ids,
+                to_user=data["to_user"],
+                with_related=data["with_related"],
+            )
+        elif action == "participants":
+            services.customer_participants_add(
+                actor=actor, customers=ids, users=data["users"], can_edit=data["can_edit"]
+            )
+        elif action == "status":
+            services.customer_status_set(actor=actor, customers=ids, status=data["status"])
+        elif action in ("tag_add", "tag_remove"):
+            with transaction.atomic():
+                tag = services.tag_get_or_create(actor=actor, name=data["tag_name"])
+                key = "add" if action == "tag_add" else "remove"
+                services.customer_tags_change(actor=actor, customers=ids, **{key: [tag]})
+        elif action in ("star", "unstar"):
+            services.customer_star(actor=actor, customers=ids, starred=action == "star")
+        elif action == "trash":
+            services.customer_trash(actor=actor, customers=ids)
+        elif action == "restore":
+            services.customer_restore(actor=actor, customers=ids)
+        elif action == "purge":
+            services.customer_purge(actor=actor, customers=ids)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(back)
+    messages.success(request, _("Done: %(count)d customers.") % {"count": len(ids)})
+    return redirect(back)
+
+
+# ---------------------------------------------------------------- create / edit
+
+
+def _customer_form_view(request, customer: Customer | None):
+    actor = request.user
+    creating = customer is None
+    form = CustomerForm(
+        request.POST or None, instance=customer, tenant_id=actor.tenant_id, creating=creating
+    )
+    context = {"form": form, "customer": customer, "duplicates": None}
+    if request.method != "POST":
+        return render(request, "customers/customer_form.html", context)
+    if not form.is_valid():
+        return render(request, "customers/customer_form.html", context, status=422)
+    data = form.cleaned_data
+    try:
+        if creating:
+            customer = services.customer_create(
+                actor=actor,
+                data=form.customer_data(),
+                contact_name=data["contact_name"],
+                contact_phone=data["contact_phone"],
+                tags=data["tags"],
+                confirm_duplicates=data["confirm_duplicates"],
+            )
+            messages.success(request, _("Customer %(name)s was created.") % {"name": customer})
+        else:
+            customer.refresh_from_db()
+            services.customer_update(
+                actor=actor,
+                customer=customer,
+                data=form.customer_data(),
+                tags=data["tags"],
+                confirm_duplicates=data["confirm_duplicates"],
+            )
+            messages.success(request, _("Customer saved."))
+    except services.DuplicateCustomerError as exc:
+        context["duplicates"] = _duplicate_rows(actor, exc.matches)
+        form.add_error(None, str(exc.message))
+        return render(request, "customers/customer_form.html", context, status=422)
+    except ServiceError as exc:
+        form.add_error(None, str(exc.message))
+        return render(request, "customers/customer_form.html", context, status=422)
+    return redirect("customers:customer-detail", pk=customer.pk)
+
+
+def _duplicate_rows(actor, matches):
+    from crm.visibility import visible_to
+
+    visible = set(
+        visible_to(actor, Customer.objects.filter(pk__in=[m.pk for m in matches])).values_list(
+            "pk", flat=True
+        )
+    )
+    return [
+        {
+            "customer": m,
+            "visible": m.pk in visible,
+            "owner": m.owner.get_full_name() if m.owner else None,
+        }
+        for m in matches
+    ]
+
+
+@tenant_view()
+def customer_create(request):
+    return _customer_form_view(request, None)
+
+
+@tenant_view()
+def customer_edit(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    if not services.customer_can_edit(request.user, customer):
+        messages.error(request, _("This customer is locked or read-only for you."))
+        return redirect("customers:customer-detail", pk=pk)
+    return _customer_form_view(request, customer)
+
+
+@tenant_view()
+def duplicate_check(request):
+    """While typing in the customer form (htmx): possible duplicates by name and phone."""
+    name = request.GET.get("name", "").strip()
+    phone = request.GET.get("contact_phone", "").strip()
+    exclude = request.GET.get("exclude")
+    rows = []
+    if len(name) >= 2 or len(phone) >= 7:
+        rows = [
+            r
+            for r in selectors.duplicate_search(actor=request.user, name=name, phone=phone)
+            if str(r["customer"].pk) != exclude
+        ]
+    return render(request, "customers/customer_form.html#duplicate-warning", {"duplicates": rows})
+
+
+@tenant_view()
+def duplicates_page(request):
+    """查重: search names and phones across the whole tenant, the pool included."""
+    name = request.GET.get("name", "").strip()
+    phone = request.GET.get("phone", "").strip()
+    rows = (
+        selectors.duplicate_search(actor=request.user, name=name, phone=phone)
+        if (name or phone)
+        else None
+    )
+    return render(
+        request, "customers/customer_duplicates.html", {"rows": rows, "name": name, "phone": phone}
+    )
+
+
+# ---------------------------------------------------------------- detail and tabs
+
+TABS = [
+    ("overview", gettext_lazy("Overview")),
+    ("followups", gettext_lazy("Follow-ups")),
+    ("contacts", gettext_lazy("Contacts")),
+    ("participants", gettext_lazy("Participants")),
+    ("attachments", gettext_lazy("Attachments")),
+    ("ownership", gettext_lazy("Ownership history")),
+    ("activity", gettext_lazy("Activity")),
+]
+
+
+def _tab_context(request, customer: Customer, tab: str) -> dict:
+    actor = request.user
+    context = {
+        "customer": customer,
+        "tab": tab,
+        "can_edit": services.customer_can_edit(actor, customer),
+        "can_follow_up": services.can_follow_up(actor, customer),
+    }
+    if tab == "overview":
+        context["contacts"] = list(customer.contacts.all()[:5])
+        context["followup_count"] = customer.followups.count()
+        context["recent"] = list(customer.followups.select_related("kind", "created_by")[:3])
+    elif tab == "followups":
+        context["followups"] = list(
+            customer.followups.select_related("kind", "created_by", "contact").prefetch_related(
+                "comments__author", "attachments"
+            )[:100]
+        )
+        context["form"] = FollowUpForm(customer=customer)
+        context["comment_form"] = CommentForm()
+    elif tab == "contacts":
+        context["contacts"] = list(customer.contacts.all())
+        context["form"] = ContactForm()
+    elif tab == "participants":
+        rows = list(
+            CustomerParticipant.objects.filter(customer=customer)
+            .select_related("user", "added_by")
+            .order_by("created_at")
+        )
+        editors = set(
+            CustomerUserObjectPermission.objects.filter(content_object=customer).values_list(
+                "user_id", flat=True
+            )
+        )
+        context["participants"] = [{"row": r, "can_edit": r.user_id in editors} for r in rows]
+        context["form"] = ParticipantForm(tenant_id=actor.tenant_id)
+    elif tab == "attachments":
+        context["attachments"] = list(customer.attachments.select_related("uploaded_by"))
+        context["form"] = AttachmentForm()
+    elif tab == "ownership":
+        context["events"] = list(
+            OwnershipEvent.objects.filter(customer=customer).select_related(
+                "from_user", "to_user", "actor"
+            )
+        )
+    elif tab == "activity":
+        context["activity"] = list(activity_for_object(obj=customer)[:200])
+    return context
+
+
+@tenant_view()
+def customer_detail(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    tab = request.GET.get("tab", "overview")
+    if tab not in dict(TABS):
+        tab = "overview"
+    context = _tab_context(request, customer, tab)
+    context["tabs"] = TABS
+    context["tags"] = list(customer.tags.order_by("name"))
+    context["is_starred"] = customer.customerstar_set.filter(user=request.user).exists()
+    context["days_since"] = customer.days_since_followup()
+    return render(request, "customers/customer_detail.html", context)
+
+
+@tenant_view()
+def customer_tab(request, pk: int, tab: str):
+    if tab not in dict(TABS):
+        raise Http404
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    return render(
+        request, f"customers/customer_detail.html#tab-{tab}", _tab_context(request, customer, tab)
+    )
+
+
+def _tab_response(request, customer, tab, status=200, **extra):
+    """After an action on the detail page: the tab fragment for htmx, else a redirect."""
+    if request.htmx:
+        context = _tab_context(request, customer, tab)
+        context.update(extra)
+        return render(request, f"customers/customer_detail.html#tab-{tab}", context, status=status)
+    url = reverse("customers:customer-detail", args=[customer.pk]) + f"?tab={tab}"
+    return redirect(url)
+
+
+@tenant_view()
+@require_POST
+def customer_lock(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    try:
+        services.customer_lock(actor=request.user, customer=customer, locked=not customer.is_locked)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return redirect("customers:customer-detail", pk=pk)
+
+
+@tenant_view()
+@require_POST
+def customer_star(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    starred = not customer.customerstar_set.filter(user=request.user).exists()
+    services.customer_star(actor=request.user, customers=[customer], starred=starred)
+    return redirect(_back(request, reverse("customers:customer-detail", args=[pk])))
+
+
+@tenant_view()
+@require_POST
+def participants_add(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    form = ParticipantForm(request.POST, tenant_id=request.user.tenant_id)
+    if form.is_valid():
+        try:
+            services.customer_participants_add(
+                actor=request.user,
+                customers=[customer],
+                users=form.cleaned_data["users"],
+                can_edit=form.cleaned_data["can_edit"],
+            )
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+    else:
+        messages.error(request, _("Choose at least one person."))
+    return _tab_response(request, customer, "participants")
+
+
+@tenant_view()
+@require_POST
+def participant_remove(request, pk: int, user_pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    row = get_object_or_404(CustomerParticipant.objects.filter(customer=customer), user_id=user_pk)
+    try:
+        services.customer_participant_remove(actor=request.user, customer=customer, user=row.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return _tab_response(request, customer, "participants")
+
+
+# ---------------------------------------------------------------- follow-ups
+
+
+@tenant_view()
+@require_POST
+def followup_create(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    form = FollowUpForm(request.POST, request.FILES, customer=customer)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                followup = services.followup_create(
+                    actor=request.user,
+                    customer=customer,
+                    kind=data["kind"],
+                    contact=data["contact"],
+                    content=data["content"],
+                    followed_at=data["followed_at"],
+                    next_followup_at=data["next_followup_at"],
+                )
+                if data["attachment"]:
+                    services.attachment_add(
+                        actor=request.user,
+                        customer=customer,
+                        upload=data["attachment"],
+                        followup=followup,
+                    )
+        except ServiceError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("Follow-up saved."))
+            customer.refresh_from_db()
+            return _tab_response(request, customer, "followups")
+    if request.htmx:
+        return _tab_response(request, customer, "followups", status=422, form=form)
+    messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect(reverse("customers:customer-detail", args=[pk]) + "?tab=followups")
+
+
+@tenant_view()
+@require_POST
+def followup_comment(request, pk: int):
+    followup = selectors.followup_get_for_actor(actor=request.user, pk=pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.followup_comment(
+                actor=request.user, followup=followup, content=form.cleaned_data["content"]
+            )
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+    else:
+        messages.error(request, _("Write a comment."))
+    return redirect(_back(request, reverse("customers:followup-feed")))
+
+
+@tenant_view()
+def followup_feed(request):
+    scope = "team" if request.GET.get("scope") == "team" else "mine"
+    qs = _filtered_feed(request, scope)
+    return render(
+        request,
+        "customers/followup_feed.html",
+        {
+            "scope": scope,
+            "page": offset_page(request, qs, per_page=20),
+            "comment_form": CommentForm(),
+            "query": request.GET.urlencode(),
+            "kinds": options_for(tenant_id=request.user.tenant_id, kind=OptionKind.FOLLOWUP_TYPE),
+            "people": assignable_users(request.user.tenant_id) if scope == "team" else None,
+            "params": request.GET,
+        },
+    )
+
+
+def _filtered_feed(request, scope: str):
+    from django.utils.dateparse import parse_date
+
+    qs = selectors.followup_feed(actor=request.user, scope=scope)
+    start, end = (
+        parse_date(request.GET.get("start") or ""),
+        parse_date(request.GET.get("end") or ""),
+    )
+    if start:
+        qs = qs.filter(followed_at__date__gte=start)
+    if end:
+        qs = qs.filter(followed_at__date__lte=end)
+    if (kind := request.GET.get("kind", "")).isdigit():
+        qs = qs.filter(kind_id=int(kind))
+    if (person := request.GET.get("person", "")).isdigit():
+        qs = qs.filter(created_by_id=int(person))
+    if (customer := request.GET.get("customer", "")).isdigit():
+        qs = qs.filter(customer_id=int(customer))
+    if (contact := request.GET.get("contact", "")).isdigit():
+        qs = qs.filter(contact_id=int(contact))
+    return qs
+
+
+@tenant_view()
+def followup_export(request):
+    """The feed as it is filtered, as xlsx (only what the user sees)."""
+    from customers.resources import FollowUpResource
+
+    scope = "team" if request.GET.get("scope") == "team" else "mine"
+    dataset = FollowUpResource().export(_filtered_feed(request, scope)[:50_000])
+    response = HttpResponse(
+        dataset.export("xlsx"),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = 'attachment; filename="followups.xlsx"'
+    return response
+
+
+# ---------------------------------------------------------------- contacts
+
+
+@tenant_view()
+def contact_list(request):
+    filterset = ContactFilter(
+        request.GET or None, queryset=selectors.contact_list(actor=request.user), request=request
+    )
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+    return render(
+        request,
+        "customers/contact_list.html",
+        {"filter": filterset, "page": offset_page(request, qs)},
+    )
+
+
+@tenant_view()
+@require_POST
+def contact_create(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        try:
+            services.contact_create(actor=request.user, customer=customer, data=form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            return _tab_response(request, customer, "contacts")
+    if request.htmx:
+        return _tab_response(request, customer, "contacts", status=422, form=form)
+    messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect(reverse("customers:customer-detail", args=[pk]) + "?tab=contacts")
+
+
+@tenant_view()
+def contact_edit(request, pk: int):
+    contact = selectors.contact_get_for_actor(actor=request.user, pk=pk)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.contact_update(actor=request.user, contact=contact, data=form.cleaned_data)
+            except ServiceError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                messages.success(request, _("Contact saved."))
+                return redirect(
+                    reverse("customers:customer-detail", args=[contact.customer_id])
+                    + "?tab=contacts"
+                )
+        contact.refresh_from_db()
+        return render(
+            request, "customers/contact_form.html", {"form": form, "contact": contact}, status=422
+        )
+    return render(request, "customers/contact_form.html", {"form": form, "contact": contact})
+
+
+@tenant_view()
+@require_POST
+def contact_delete(request, pk: int):
+    contact = selectors.contact_get_for_actor(actor=request.user, pk=pk)
+    customer_id = contact.customer_id
+    try:
+        services.contact_delete(actor=request.user, contact=contact)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return redirect(reverse("customers:customer-detail", args=[customer_id]) + "?tab=contacts")
+
+
+# ---------------------------------------------------------------- attachments
+
+
+@tenant_view()
+@require_POST
+def attachment_create(request, pk: int):
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.attachment_add(
+                actor=request.user, customer=customer, upload=form.cleaned_data["file"]
+            )
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+    else:
+        messages.error(request, _("Choose a file."))
+    return _tab_response(request, customer, "attachments")
+
+
+def _attachment_for(request, pk: int) -> Attachment:
+    """SECURITY: a file is served only to users who see its customer."""
+    attachment = get_object_or_404(
+        Attachment.objects.filter(tenant_id=request.user.tenant_id), pk=pk
+    )
+    selectors.customer_get_for_actor(actor=request.user, pk=attachment.customer_id)
+    return attachment
+
+
+@tenant_view()
+def attachment_download(request, pk: int):
+    attachment = _attachment_for(request, pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(handle, as_attachment=True, filename=attachment.original_name)
+
+
+@tenant_view()
+@require_POST
+def attachment_delete(request, pk: int):
+    attachment = _attachment_for(request, pk)
+    customer = attachment.customer
+    try:
+        services.attachment_delete(actor=request.user, attachment=attachment)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return _tab_response(request, customer, "attachments")
+
+
+# ---------------------------------------------------------------- merge, saved searches
+
+
+@tenant_view()
+def customer_merge(request):
+    raw = request.POST.getlist("ids") if request.method == "POST" else request.GET.getlist("ids")
+    ids = [int(i) for i in raw if str(i).isdigit()]
+    customers = list(
+        selectors.customer_list(
+            actor=request.user,
+            queryset=selectors.customer_base(actor=request.user).filter(pk__in=ids),
+        )
+    )
+    if len(customers) != len(set(ids)) or len(customers) < 2:
+        messages.error(request, _("Select two or more customers you may see to merge."))
+        return redirect("customers:customer-list")
+    choices = [(c.pk, c.name) for c in customers]
+    form = MergeForm(
+        request.POST or None,
+        choices=choices,
+        initial={"keep": min(customers, key=lambda c: c.created_at).pk},
+    )
+    if request.method == "POST" and form.is_valid():
+        keep_pk = form.cleaned_data["keep"]
+        keep = next((c for c in customers if c.pk == keep_pk), None)
+        if keep is None:
+            raise Http404
+        try:
+            services.customer_merge(
+                actor=request.user, keep=keep, others=[c.pk for c in customers if c.pk != keep_pk]
+            )
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Customers merged into %(name)s.") % {"name": keep})
+            return redirect("customers:customer-detail", pk=keep_pk)
+    return render(request, "customers/customer_merge.html", {"customers": customers, "form": form})
+
+
+@tenant_view()
+@require_POST
+def saved_search_create(request):
+    form = SavedSearchForm(request.POST)
+    if form.is_valid():
+        try:
+            search = services.saved_search_create(
+                actor=request.user, name=form.cleaned_data["name"], query=form.cleaned_data["query"]
+            )
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Search saved."))
+            return redirect(f"{reverse('customers:customer-list')}?{search.query}")
+    else:
+        messages.error(request, _("Name the search."))
+    return redirect(_back(request, reverse("customers:customer-list")))
+
+
+@tenant_view()
+@require_POST
+def saved_search_delete(request, pk: int):
+    search = get_object_or_404(
+        SavedSearch.objects.filter(tenant_id=request.user.tenant_id, user=request.user), pk=pk
+    )
+    services.saved_search_delete(actor=request.user, search=search)
+    return redirect("customers:customer-list")
+
+
+def list_url(**params) -> str:
+    return f"{reverse('customers:customer-list')}?{urlencode(params)}"
