@@ -81,11 +81,11 @@ def participated_q(user: User, model: type[models.Model]) -> Q:
     return Q(pk__in=through.objects.filter(user_id=user.pk).values(fk_name))
 
 
-def visible_to(user: User, queryset: QuerySet) -> QuerySet:
+def visible_to(user: User, queryset: QuerySet, *, include_public: bool = True) -> QuerySet:
     """The rows of ``queryset`` (any owned model) that ``user`` may see.
 
     A model may add rows every member sees with a ``visible_to_all_q()`` classmethod
-    (public customers)."""
+    (public customers); personal lists leave those out with ``include_public=False``."""
     if not user.is_authenticated or not user.is_active or user.tenant_id is None:
         return queryset.none()
     # The scope already filters by tenant; the explicit filter is the belt to its braces.
@@ -95,7 +95,7 @@ def visible_to(user: User, queryset: QuerySet) -> QuerySet:
         return queryset
     condition = Q(owner_id__in=ids) | participated_q(user, queryset.model)
     public = getattr(queryset.model, "visible_to_all_q", None)
-    if public is not None:
+    if public is not None and include_public:
         condition |= public()
     return queryset.filter(condition)
 

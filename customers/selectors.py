@@ -20,6 +20,7 @@ from customers.models import (
     FollowUp,
     SavedSearch,
     Tag,
+    normalize_name,
 )
 
 COUNT_CAP = 10_000
@@ -67,8 +68,11 @@ def customer_base(*, actor: User, view: str = "all") -> QuerySet:
     if view not in VIEW_KEYS:
         raise Http404
     if view == "bin":
-        return visible_to(actor, Customer.objects.in_bin())
+        # Only what the user could restore: public customers of others stay out.
+        return visible_to(actor, Customer.objects.in_bin(), include_public=False)
     qs = visible_to(actor, Customer.objects.alive())
+    # The work lists (today, stale) are the customers one works on, not every public one.
+    work = visible_to(actor, Customer.objects.alive(), include_public=False)
     if view == "mine":
         return qs.filter(owner=actor)
     if view == "participated":
@@ -81,14 +85,14 @@ def customer_base(*, actor: User, view: str = "all") -> QuerySet:
         return qs if ids is None else qs.filter(owner_id__in=ids)
     if view == "today":
         start, end = today_bounds()
-        return qs.filter(next_followup_at__gte=start, next_followup_at__lt=end)
+        return work.filter(next_followup_at__gte=start, next_followup_at__lt=end)
     if view == "starred":
         return qs.filter(pk__in=CustomerStar.objects.filter(user=actor).values("customer_id"))
     if view == "unassigned":
         return qs.filter(owner__isnull=True)
     if view == "stale":
         cutoff = timezone.now() - datetime.timedelta(days=STALE_DAYS)
-        return qs.filter(owner__isnull=False).filter(
+        return work.filter(owner__isnull=False).filter(
             Q(last_followup_at__lt=cutoff) | Q(last_followup_at__isnull=True, created_at__lt=cutoff)
         )
     return qs
@@ -217,11 +221,10 @@ def duplicate_search(*, actor: User, name: str = "", phone: str = "") -> list[di
         except ValidationError:
             phones = [phone.strip()]
     qs = duplicates_for(tenant_id=actor.tenant_id, name=name, phones=phones)
-    if name and not phones:
-        # Also partial matches on the name, for "查重" by a fragment.
-        from customers.models import normalize_name
-
-        fragment = normalize_name(name)
+    # Also partial matches on the name, for 查重 by a fragment (never an empty fragment,
+    # which would match every customer).
+    fragment = normalize_name(name) if name and not phones else ""
+    if fragment:
         qs = (
             qs
             | Customer.objects.alive().filter(

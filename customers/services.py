@@ -137,10 +137,11 @@ def _same_tenant(actor: User, *objs) -> None:
             _refuse(_("The record does not exist."), "not_found")
 
 
-def customer_can_edit(user: User, customer: Customer) -> bool:
+def customer_can_edit(user: User, customer: Customer, *, in_bin: bool = False) -> bool:
     """May ``user`` change this customer? A locked customer only by its owner and by
-    participants holding the edit grant (seed 004 "锁定"); a deleted one by nobody."""
-    if customer.is_deleted or not user.is_active:
+    participants holding the edit grant (seed 004 "锁定"); one in the recycle bin by nobody,
+    except for restoring or purging it (``in_bin``), which takes the same rights."""
+    if (customer.is_deleted and not in_bin) or not user.is_active:
         return False
     if customer.is_locked:
         if not can_see(user, customer):
@@ -176,7 +177,7 @@ def _visible_batch(actor: User, customers: Sequence[Customer | int], *, deleted=
 
 def _editable_batch(actor: User, customers, *, deleted=False) -> list[Customer]:
     found = _visible_batch(actor, customers, deleted=deleted)
-    forbidden = [c.name for c in found if not (deleted or customer_can_edit(actor, c))]
+    forbidden = [c.name for c in found if not customer_can_edit(actor, c, in_bin=deleted)]
     if forbidden:
         _refuse(
             _(
@@ -313,6 +314,11 @@ def customer_create(
     _check_options(actor, data)
     owner_user = actor if owner is True else (owner or None)
     _same_tenant(actor, owner_user)
+    if owner_user is not None and owner_user.pk != actor.pk and not actor.can("customer.transfer"):
+        # Creating a customer for someone else hands it over: the transfer right.
+        raise PermissionRefusedError()
+    if owner_user is not None and not owner_user.is_active:
+        _refuse(_("A deactivated user cannot receive customers."), "inactive")
     phone = _clean_phone(contact_phone)
     contact_name = (contact_name or "").strip()
     if phone and not contact_name:
@@ -373,7 +379,8 @@ def customer_update(
     _same_tenant(actor, customer)
     if not customer_can_edit(actor, customer):
         raise PermissionRefusedError(_("This customer is locked or read-only for you."))
-    name = (data.get("name") or customer.name).strip()
+    # A name given empty is refused; only a missing "name" key keeps the current one.
+    name = (data.get("name", customer.name) or "").strip()
     if not name:
         _refuse(_("Enter the customer name."), "required")
     _check_options(actor, data)
@@ -643,14 +650,20 @@ def customer_purge(*, actor: User, customers: Sequence[Customer | int]) -> int:
     if not actor.can("customer.delete"):
         raise PermissionRefusedError()
     found = _editable_batch(actor, customers, deleted=True)
+    # All or nothing: every check before the first row goes, and files only go once the
+    # rows are gone for good (a refusal or a failure rolls the rows back, not the files).
+    refusals = [f"{c.name}: {'；'.join(r)}" for c in found if (r := hooks.delete_refusals(c))]
+    if refusals:
+        _refuse(
+            _("These customers cannot be deleted: %(reasons)s") % {"reasons": " / ".join(refusals)},
+            "protected",
+        )
+    files = []
     for customer in found:
-        refusals = hooks.delete_refusals(customer)
-        if refusals:
-            _refuse("；".join(refusals), "protected")
         _record(actor, customer, actions.CUSTOMER_PURGED)
-        for attachment in customer.attachments.all():
-            attachment.file.delete(save=False)
+        files.extend(attachment.file for attachment in customer.attachments.all())
         customer.delete()
+    transaction.on_commit(lambda: [f.delete(save=False) for f in files])
     return len(found)
 
 
@@ -660,6 +673,9 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
     stars, ownership history and activity log move over; the earliest creation date
     survives; the others are deleted."""
     other_ids = [o.pk if isinstance(o, Customer) else int(o) for o in others]
+    if not actor.can("customer.delete"):
+        # Merging deletes the other customers.
+        raise PermissionRefusedError()
     if not other_ids or keep.pk in other_ids:
         _refuse(_("Choose the customer to keep and at least one other customer."), "empty")
     found = _editable_batch(actor, [keep.pk, *other_ids])
@@ -715,6 +731,14 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
         created_at=earliest, last_followup_at=latest, updated_by=actor, updated_at=timezone.now()
     )
     names = "、".join(c.name for c in merged)
+    # One MERGED event per customer that disappears, so that counts built on ownership
+    # events (the increment/stock report) can take the merged ones out again.
+    OwnershipEvent.objects.bulk_create(
+        OwnershipEvent(tenant_id=keep.tenant_id, customer=keep, kind=OwnershipEvent.Kind.MERGED,
+                       from_user_id=c.owner_id, to_user_id=keep.owner_id, actor=actor,
+                       note=c.name[:500])
+        for c in merged
+    )
     Customer.objects.filter(pk__in=ids).delete()
     keep.refresh_from_db()
     _record(actor, keep, actions.CUSTOMER_MERGED, {"merged": ["", names]})
@@ -739,7 +763,9 @@ def customer_back_to_development(*, actor: User | None, customer: Customer) -> C
     """Signed → development customer (签约转开发), e.g. when its only order is voided."""
     if customer.lifecycle != Customer.Lifecycle.DEVELOPMENT:
         customer.lifecycle = Customer.Lifecycle.DEVELOPMENT
-        customer.save(update_fields=["lifecycle", "updated_at"])
+        customer.deal_status = Customer.DealStatus.NONE
+        customer.signed_at = None
+        customer.save(update_fields=["lifecycle", "deal_status", "signed_at", "updated_at"])
         OwnershipEvent.objects.create(
             tenant_id=customer.tenant_id,
             customer=customer,

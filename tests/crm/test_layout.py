@@ -22,6 +22,9 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
     login(world.admin_a)
     assert nav_keys(client.get("/").content.decode()) == {
         "workbench",
+        "customers",
+        "contacts",
+        "followups",
         "notifications",
         "departments",
         "users",
