@@ -11,7 +11,9 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -87,7 +89,12 @@ def offset_page(request, queryset, per_page: int = PER_PAGE) -> OffsetPage:
 def _back(request, default: str) -> str:
     """Where to go after a POST: the list the user came from when it is ours."""
     target = request.POST.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else default
+    # SECURITY: a path of this site only ("//evil.example" and "/\evil.example" are not).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return target
+    return default
 
 
 # ---------------------------------------------------------------- list
@@ -372,12 +379,28 @@ def customer_tab(request, pk: int, tab: str):
     )
 
 
+# The tab shows its form only to users with this right (see _tab_context).
+_TAB_FORM_RIGHT = {"followups": "can_follow_up", "contacts": "can_edit"}
+
+
 def _tab_response(request, customer, tab, status=200, **extra):
-    """After an action on the detail page: the tab fragment for htmx, else a redirect."""
+    """After an action on the detail page: the tab fragment for htmx, else a redirect.
+
+    For htmx the messages travel out of band (into ``#messages``), so a refusal or a
+    success is shown now and not on some later page."""
     if request.htmx:
         context = _tab_context(request, customer, tab)
         context.update(extra)
-        return render(request, f"customers/customer_detail.html#tab-{tab}", context, status=status)
+        form, right = extra.get("form"), _TAB_FORM_RIGHT.get(tab)
+        if form is not None and right and not context[right]:
+            # The tab has no form for this user to show the refusal on.
+            for error in form.non_field_errors():
+                messages.error(request, error)
+        response = render(
+            request, f"customers/customer_detail.html#tab-{tab}", context, status=status
+        )
+        response.write(render_to_string("customers/customer_detail.html#oob-messages", {}, request))
+        return response
     url = reverse("customers:customer-detail", args=[customer.pk]) + f"?tab={tab}"
     return redirect(url)
 
@@ -504,10 +527,19 @@ def followup_feed(request):
             "comment_form": CommentForm(),
             "query": request.GET.urlencode(),
             "kinds": options_for(tenant_id=request.user.tenant_id, kind=OptionKind.FOLLOWUP_TYPE),
-            "people": assignable_users(request.user.tenant_id) if scope == "team" else None,
+            "people": _people_in_scope(request.user) if scope == "team" else None,
             "params": request.GET,
         },
     )
+
+
+def _people_in_scope(actor):
+    """The people whose follow-ups the actor sees in the team feed (the person filter)."""
+    from crm.visibility import scope_user_ids
+
+    people = assignable_users(actor.tenant_id)
+    ids = scope_user_ids(actor)
+    return people if ids is None else people.filter(pk__in=ids)
 
 
 def _filtered_feed(request, scope: str):
@@ -585,6 +617,11 @@ def contact_create(request, pk: int):
 @tenant_view()
 def contact_edit(request, pk: int):
     contact = selectors.contact_get_for_actor(actor=request.user, pk=pk)
+    back = reverse("customers:customer-detail", args=[contact.customer_id]) + "?tab=contacts"
+    if not services.customer_can_edit(request.user, contact.customer):
+        # Visible (a public or participated customer) but read-only: no form to fill in vain.
+        messages.error(request, _("This customer is locked or read-only for you."))
+        return redirect(back)
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST":
         if form.is_valid():
@@ -594,10 +631,7 @@ def contact_edit(request, pk: int):
                 form.add_error(None, str(exc.message))
             else:
                 messages.success(request, _("Contact saved."))
-                return redirect(
-                    reverse("customers:customer-detail", args=[contact.customer_id])
-                    + "?tab=contacts"
-                )
+                return redirect(back)
         contact.refresh_from_db()
         return render(
             request, "customers/contact_form.html", {"form": form, "contact": contact}, status=422
@@ -671,7 +705,7 @@ def attachment_delete(request, pk: int):
 # ---------------------------------------------------------------- merge, saved searches
 
 
-@tenant_view()
+@tenant_view("customer.delete")  # merging deletes the other customers
 def customer_merge(request):
     raw = request.POST.getlist("ids") if request.method == "POST" else request.GET.getlist("ids")
     ids = [int(i) for i in raw if str(i).isdigit()]

@@ -16,6 +16,28 @@ from django_scopes import scopes_disabled
 
 from crm import services
 from crm.models import Department, Notification, Option, Role
+from customers.models import (
+    Attachment,
+    Contact,
+    Customer,
+    CustomerParticipant,
+    CustomerStar,
+    CustomerTag,
+    FollowUp,
+    FollowUpComment,
+    SavedSearch,
+)
+from tests.customers.factories import (
+    make_contact,
+    make_customer,
+    make_followup,
+    make_participant,
+)
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def _walk(patterns, namespace: str | None = None):
@@ -65,6 +87,65 @@ MATRIX: dict[str, Callable] = {
 }
 
 
+def _customer_b(w) -> Customer:
+    """A private customer of tenant B owned by rep_b (B's admin sees it through scope all)."""
+    return make_customer(w.tenant_b, w.rep_b, name="乙公司的客户")
+
+
+def _participant_b(w) -> dict:
+    customer = _customer_b(w)
+    make_participant(customer, w.admin_b)
+    return {"pk": customer.pk, "user_pk": w.admin_b.pk}
+
+
+def _attachment_b(w) -> Attachment:
+    from django.core.files.base import ContentFile
+
+    customer = _customer_b(w)
+    attachment = Attachment(
+        tenant_id=w.tenant_b.pk,
+        customer=customer,
+        original_name="合同.pdf",
+        size=7,
+        content_type="application/pdf",
+        uploaded_by=w.rep_b,
+    )
+    attachment.file.save("合同.pdf", ContentFile(b"%PDF-b\n"), save=False)
+    attachment.save()
+    return attachment
+
+
+def _saved_search_b(w) -> SavedSearch:
+    # saved-search-delete only finds the requester's own searches: B's admin owns this one.
+    return SavedSearch.objects.create(
+        tenant_id=w.tenant_b.pk, user=w.admin_b, name="乙的搜索", query="view=all"
+    )
+
+
+MATRIX.update(
+    {
+        "customers:customer-detail": lambda w: {"pk": _customer_b(w).pk},
+        "customers:customer-edit": lambda w: {"pk": _customer_b(w).pk},
+        "customers:customer-tab": lambda w: {"pk": _customer_b(w).pk, "tab": "followups"},
+        "customers:customer-lock": lambda w: {"pk": _customer_b(w).pk},
+        "customers:customer-star": lambda w: {"pk": _customer_b(w).pk},
+        "customers:customer-participants": lambda w: {"pk": _customer_b(w).pk},
+        "customers:customer-participant-remove": _participant_b,
+        "customers:followup-create": lambda w: {"pk": _customer_b(w).pk},
+        "customers:contact-create": lambda w: {"pk": _customer_b(w).pk},
+        "customers:attachment-create": lambda w: {"pk": _customer_b(w).pk},
+        "customers:attachment-download": lambda w: {"pk": _attachment_b(w).pk},
+        "customers:attachment-delete": lambda w: {"pk": _attachment_b(w).pk},
+        "customers:contact-edit": lambda w: {"pk": make_contact(_customer_b(w), "乙联系人").pk},
+        "customers:contact-delete": lambda w: {"pk": make_contact(_customer_b(w), "乙联系人").pk},
+        "customers:followup-comment": lambda w: {
+            "pk": make_followup(_customer_b(w), w.rep_b, "乙的跟进").pk
+        },
+        "customers:saved-search-delete": lambda w: {"pk": _saved_search_b(w).pk},
+    }
+)
+
+
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"
@@ -90,6 +171,58 @@ def _snapshot(world):
             .values_list("password", "is_active")
             .get(),
             sorted(Notification.objects.filter(tenant=world.tenant_b).values_list("pk", "read_at")),
+            sorted(
+                Customer.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk",
+                    "name",
+                    "owner_id",
+                    "is_locked",
+                    "visibility",
+                    "status_id",
+                    "deleted_at",
+                    "last_followup_at",
+                    "next_followup_at",
+                    "updated_at",
+                )
+            ),
+            sorted(
+                Contact.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "customer_id", "name", "mobile", "phone", "updated_at"
+                )
+            ),
+            sorted(
+                FollowUp.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "customer_id", "content", "next_followup_at"
+                )
+            ),
+            sorted(
+                FollowUpComment.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "followup_id", "content"
+                )
+            ),
+            sorted(
+                Attachment.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "customer_id", "file", "original_name"
+                )
+            ),
+            sorted(
+                SavedSearch.objects.filter(tenant=world.tenant_b).values_list("pk", "name", "query")
+            ),
+            sorted(
+                CustomerParticipant.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "customer_id", "user_id"
+                )
+            ),
+            sorted(
+                CustomerStar.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "customer_id", "user_id"
+                )
+            ),
+            sorted(
+                CustomerTag.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "customer_id", "tag_id"
+                )
+            ),
         )
 
 
