@@ -734,9 +734,15 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
     # One MERGED event per customer that disappears, so that counts built on ownership
     # events (the increment/stock report) can take the merged ones out again.
     OwnershipEvent.objects.bulk_create(
-        OwnershipEvent(tenant_id=keep.tenant_id, customer=keep, kind=OwnershipEvent.Kind.MERGED,
-                       from_user_id=c.owner_id, to_user_id=keep.owner_id, actor=actor,
-                       note=c.name[:500])
+        OwnershipEvent(
+            tenant_id=keep.tenant_id,
+            customer=keep,
+            kind=OwnershipEvent.Kind.MERGED,
+            from_user_id=c.owner_id,
+            to_user_id=keep.owner_id,
+            actor=actor,
+            note=c.name[:500],
+        )
         for c in merged
     )
     Customer.objects.filter(pk__in=ids).delete()

@@ -17,7 +17,12 @@ def nav_keys(page: str) -> set[str]:
 def test_navigation_shows_only_what_the_user_may_use(world, client, login):
     login(world.rep_east)
     assert nav_keys(client.get("/").content.decode()) == {
-        "workbench", "customers", "contacts", "followups", "notifications"}
+        "workbench",
+        "customers",
+        "contacts",
+        "followups",
+        "notifications",
+    }
     client.logout()
     login(world.admin_a)
     assert nav_keys(client.get("/").content.decode()) == {

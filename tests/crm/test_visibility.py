@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 from django.http import Http404
-from guardian.shortcuts import assign_perm
-from guardian.shortcuts import assign_perm
 from django_scopes import scopes_disabled
+from guardian.shortcuts import assign_perm
 
 from crm.models import DataScope
 from crm.tenancy import tenant_scope

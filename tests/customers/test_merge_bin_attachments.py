@@ -383,8 +383,9 @@ def merge_rights(world):
     sales roles for the merge tests (admin_a has it already)."""
     from crm.models import Role
 
-    for role in Role.objects.filter(tenant=world.tenant_a, builtin__in=["sales_manager",
-                                                                        "sales_rep"]):
+    for role in Role.objects.filter(
+        tenant=world.tenant_a, builtin__in=["sales_manager", "sales_rep"]
+    ):
         role.permissions = [*role.permissions, "customer.delete"]
         role.save()
     for user in (world.manager_sales, world.rep_east):
@@ -393,7 +394,7 @@ def merge_rights(world):
 
 
 def test_customer_merge_refused_without_the_delete_permission(world, scoped, merge_case):
-    keep, first, second, _rows, _tags = merge_case
+    keep, first, _second, _rows, _tags = merge_case
     with scoped(world.manager_sales), pytest.raises(PermissionRefusedError):
         services.customer_merge(actor=world.manager_sales, keep=keep, others=[first])
     assert exists(first)
