@@ -53,5 +53,8 @@ messages: $(VENV)/.deps-run ## refresh the zh_Hans catalogue and compile it (nee
 	DEBUG=1 $(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=var --ignore=bench --no-obsolete --add-location=file
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
 
+bench: $(VENV)/.deps-run ## customer list benchmark (CUSTOMERS=20000; DATABASE_URL for PostgreSQL)
+	DEBUG=1 $(BIN)/python bench/customer_list.py --customers $${CUSTOMERS:-20000}
+
 clean: ## remove the virtualenv and the embedded data (var/)
 	rm -rf $(VENV) var

@@ -13,6 +13,7 @@ import datetime
 import random
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
@@ -33,10 +34,11 @@ from customers.models import (
 
 SEED = 20240601
 BATCH = 500
+DEMO_CUSTOMERS = 2_000  # in tenant demo, unless settings.DEMO_CUSTOMERS says otherwise
 
 # (username, how many customers they own); None is "no owner".
 PLANS: dict[str, list[tuple[str | None, int]]] = {
-    "demo": [("rep1", 620), ("rep2", 560), ("rep3", 540), ("manager1", 180), (None, 50)],
+    "demo": [("rep1", 640), ("rep2", 580), ("rep3", 550), ("manager1", 180), (None, 50)],
     "other": [("other_rep", 220), ("other_admin", 60), (None, 20)],
 }
 
@@ -151,7 +153,12 @@ CITIES: dict[str, tuple[str, str, float, float, list[str], list[str]]] = {
     ),
 }
 
-BRANDS = ["恒远", "宏达", "鑫源", "顺达", "华盛", "中联", "永兴", "金鼎", "天润", "众诚", "瑞丰", "泰和", "长丰", "新宇", "汇通", "盛世", "鼎力", "凯达", "信诚", "兴旺", "博远", "力拓", "远航", "昌盛", "宏图", "嘉禾", "隆基", "腾飞", "弘毅", "安泰", "福源", "巨力", "华建", "宇航", "正大", "金石", "通利", "广厦", "锦程", "东方", "联创", "旭日", "蓝天", "振华", "德润", "聚力"]
+BRANDS = [
+    "恒远", "宏达", "鑫源", "顺达", "华盛", "中联", "永兴", "金鼎", "天润", "众诚", "瑞丰", "泰和",
+    "长丰", "新宇", "汇通", "盛世", "鼎力", "凯达", "信诚", "兴旺", "博远", "力拓", "远航", "昌盛",
+    "宏图", "嘉禾", "隆基", "腾飞", "弘毅", "安泰", "福源", "巨力", "华建", "宇航", "正大", "金石",
+    "通利", "广厦", "锦程", "东方", "联创", "旭日", "蓝天", "振华", "德润", "聚力",
+]  # fmt: skip
 # Administrative division codes (the 3rd–8th characters of a credit code).
 REGION_CODES = {
     "长沙": "430100",
@@ -185,6 +192,7 @@ TRADES: dict[str, tuple[list[str], list[str]]] = {
     "制造业": (["重工", "钢构", "建材", "混凝土"], ["钢结构加工", "商品混凝土", "预制构件"]),
     "其他": (["实业", "贸易", "投资", "商贸"], ["设备贸易", "项目投资"]),
 }
+CITY_NAMES = list(CITIES)
 SUFFIXES = ["有限公司", "有限公司", "有限公司", "有限责任公司", "股份有限公司", "集团有限公司"]
 SOLE = ["经营部", "工程队", "机械租赁部", "土石方工程队"]
 
@@ -290,7 +298,7 @@ class _Maker:
     """Everything random about one tenant's customers, from one seeded generator."""
 
     def __init__(self, tenant: Tenant, seed: str):
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (demo data, reproducible on purpose)
         self.tenant = tenant
         self.names: set[str] = set()
         self.mobiles: set[str] = set()
@@ -336,166 +344,136 @@ class _Maker:
                 return mobile
 
 
-def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, int]]) -> None:
-    maker = _Maker(tenant, f"{SEED}:{tenant.slug}")
+def _customer(maker: _Maker, owner: User | None, admin: User, now: datetime.datetime) -> Customer:
     rng = maker.rng
-    now = timezone.now()
-    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    admin = next(u for u in users.values() if u.role and u.role.builtin == "admin")
-    reps = [users[name] for name, _n in plan if name is not None]
-    staff = list(dict.fromkeys([*reps, admin]))
+    city = rng.choice(CITY_NAMES)
+    province, _area, lon, lat, districts, roads = CITIES[city]
+    industry = maker.option(OptionKind.INDUSTRY, [30, 12, 22, 10, 6, 5, 10, 5])
+    trade = industry.label if industry and industry.label in TRADES else "其他"
+    status = maker.option(OptionKind.CUSTOMER_STATUS, [25, 30, 15, 18, 12])
+    signed = status is not None and status.label == "成交"
+    created_at = now - datetime.timedelta(
+        days=rng.randint(20, 700), hours=rng.randint(0, 10), minutes=rng.randint(0, 59)
+    )
+    has_bank = rng.random() < 0.4
+    name = maker.company(city, trade)
+    author = owner or admin
+    return Customer(
+        tenant_id=maker.tenant.pk,
+        name=name,
+        name_normalized=normalize_name(name),  # bulk_create skips Customer.save()
+        legal_representative=_person(rng),
+        credit_code=_credit_code(rng, REGION_CODES[city]) if rng.random() < 0.85 else "",
+        bank_name=f"{rng.choice(BANKS)}{city}{rng.choice(districts)[:-1]}支行" if has_bank else "",
+        bank_account="".join(str(rng.randrange(10)) for _ in range(19)) if has_bank else "",
+        industry=industry,
+        products="、".join(rng.sample(TRADES[trade][1], 2)),
+        province=province,
+        city=f"{city}市",
+        district=rng.choice(districts),
+        address=f"{rng.choice(roads)}{rng.randint(1, 999)}号",
+        longitude=Decimal(f"{lon + rng.uniform(-0.25, 0.25):.6f}"),
+        latitude=Decimal(f"{lat + rng.uniform(-0.2, 0.2):.6f}"),
+        level=maker.option(OptionKind.CUSTOMER_LEVEL, [15, 40, 30, 15]),
+        source=maker.option(OptionKind.CUSTOMER_SOURCE, [25, 25, 15, 15, 10, 5, 5]),
+        status=status,
+        remark=rng.choice(REMARKS),
+        visibility=Customer.Visibility.PUBLIC
+        if rng.random() < 0.06
+        else Customer.Visibility.PRIVATE,
+        is_locked=owner is not None and rng.random() < 0.015,
+        lifecycle=Customer.Lifecycle.SIGNED if signed else Customer.Lifecycle.DEVELOPMENT,
+        deal_status=Customer.DealStatus.DEAL if signed else Customer.DealStatus.NONE,
+        signed_at=created_at + datetime.timedelta(days=rng.randint(5, 15)) if signed else None,
+        owner_id=owner.pk if owner else None,
+        created_by_id=author.pk,
+        updated_by_id=author.pk,
+        created_at=created_at,
+    )
 
-    tags = Tag.objects.bulk_create(Tag(tenant=tenant, name=n, color=c) for n, c in TAGS)
-    followup_types = maker.options[OptionKind.FOLLOWUP_TYPE]
 
-    # Customers ---------------------------------------------------------------------------
-    customers: list[Customer] = []
-    for username, count in plan:
-        owner = users[username] if username else None
-        for _i in range(count):
-            city = rng.choice(list(CITIES))
-            province, area, lon, lat, districts, roads = CITIES[city]
-            industry = maker.option(OptionKind.INDUSTRY, [30, 12, 22, 10, 6, 5, 10, 5])
-            label = industry.label if industry else "其他"
-            status = maker.option(OptionKind.CUSTOMER_STATUS, [25, 30, 15, 18, 12])
-            signed = status is not None and status.label == "成交"
-            created_at = now - datetime.timedelta(
-                days=rng.randint(20, 700), hours=rng.randint(0, 10), minutes=rng.randint(0, 59)
+def _contacts(maker: _Maker, customer: Customer, area: str) -> list[dict]:
+    """1–3 people; the first one is the boss."""
+    rng = maker.rng
+    people = []
+    for n in range(rng.choices((1, 2, 3), weights=(45, 35, 20))[0]):
+        title, boss = rng.choice(TITLES[:3]) if n == 0 else rng.choice(TITLES)
+        mobile = maker.mobile()
+        birthday = None
+        if rng.random() < 0.4:
+            birthday = datetime.date(rng.randint(1962, 1995), 1, 1) + datetime.timedelta(
+                days=rng.randint(0, 364)
             )
-            has_bank = rng.random() < 0.4
-            customers.append(
-                Customer(
-                    tenant=tenant,
-                    name=(name := maker.company(city, label)),
-                    name_normalized=normalize_name(name),
-                    legal_representative=_person(rng),
-                    credit_code=_credit_code(rng, REGION_CODES[city])
-                    if rng.random() < 0.85
-                    else "",
-                    bank_name=f"{rng.choice(BANKS)}{city}{rng.choice(districts)[:-1]}支行"
-                    if has_bank
-                    else "",
-                    bank_account="".join(str(rng.randrange(10)) for _ in range(19))
-                    if has_bank
-                    else "",
-                    industry=industry,
-                    products="、".join(rng.sample(TRADES.get(label, TRADES["其他"])[1], 2)),
-                    province=province,
-                    city=f"{city}市",
-                    district=rng.choice(districts),
-                    address=f"{rng.choice(roads)}{rng.randint(1, 999)}号",
-                    longitude=Decimal(f"{lon + rng.uniform(-0.25, 0.25):.6f}"),
-                    latitude=Decimal(f"{lat + rng.uniform(-0.2, 0.2):.6f}"),
-                    level=maker.option(OptionKind.CUSTOMER_LEVEL, [15, 40, 30, 15]),
-                    source=maker.option(OptionKind.CUSTOMER_SOURCE, [25, 25, 15, 15, 10, 5, 5]),
-                    status=status,
-                    remark=rng.choice(REMARKS),
-                    visibility=Customer.Visibility.PUBLIC
-                    if rng.random() < 0.06
-                    else Customer.Visibility.PRIVATE,
-                    is_locked=owner is not None and rng.random() < 0.015,
-                    lifecycle=Customer.Lifecycle.SIGNED
-                    if signed
-                    else Customer.Lifecycle.DEVELOPMENT,
-                    deal_status=Customer.DealStatus.DEAL if signed else Customer.DealStatus.NONE,
-                    signed_at=created_at + datetime.timedelta(days=rng.randint(5, 15))
-                    if signed
-                    else None,
-                    owner=owner,
-                    created_by=owner or admin,
-                    updated_by=owner or admin,
-                    created_at=created_at,
-                )
-            )
-    # Newest first in id order too, like customers entered one by one over time.
-    customers.sort(key=lambda c: c.created_at)
-    Customer.objects.bulk_create(customers, batch_size=BATCH)
-
-    # Contacts ----------------------------------------------------------------------------
-    contacts: list[Contact] = []
-    per_customer: dict[int, list[Contact]] = {}
-    for customer in customers:
-        area = next(v[1] for k, v in CITIES.items() if customer.city.startswith(k))
-        for n in range(rng.choices((1, 2, 3), weights=(45, 35, 20))[0]):
-            title, boss = rng.choice(TITLES[:3]) if n == 0 else rng.choice(TITLES)
-            mobile = maker.mobile()
-            birthday = None
-            if rng.random() < 0.4:
-                birthday = datetime.date(rng.randint(1962, 1995), 1, 1) + datetime.timedelta(
-                    days=rng.randint(0, 364)
-                )
-            contact = Contact(
-                tenant=tenant,
-                customer=customer,
-                name=_person(rng),
-                mobile=mobile,
-                phone=f"{area}-{rng.randint(2, 8)}{rng.randrange(10**6, 10**7)}"
+        email = ""
+        if rng.random() < 0.3:
+            email = rng.choice([f"{mobile}@163.com", f"{rng.randint(10**7, 10**10)}@qq.com"])
+        people.append(
+            {
+                "name": _person(rng),
+                "mobile": mobile,
+                "phone": f"{area}-{rng.randint(2, 8)}{rng.randrange(10**6, 10**7)}"
                 if rng.random() < 0.25
                 else "",
-                email=rng.choice([f"{mobile}@163.com", f"{rng.randint(10**7, 10**10)}@qq.com"])
-                if rng.random() < 0.3
-                else "",
-                title=title,
-                gender=rng.choice(["male", "male", "male", "female", ""]),
-                is_decision_maker=boss or rng.random() < 0.1,
-                birthday=birthday,
-                role=rng.choice(ROLES[:1] if boss else ROLES),
-                created_by=customer.owner or admin,
-                created_at=customer.created_at + datetime.timedelta(minutes=n),
-            )
-            contacts.append(contact)
-            per_customer.setdefault(id(customer), []).append(contact)
-    Contact.objects.bulk_create(contacts, batch_size=BATCH)
-
-    # Follow-ups: over the last 12 months, the customer's dates follow the last one ---------
-    followups: list[FollowUp] = []
-    year_ago = now - datetime.timedelta(days=365)
-    for customer in customers:
-        count = rng.choices(range(9), weights=(8, 14, 16, 16, 14, 11, 9, 7, 5))[0]
-        start = max(customer.created_at, year_ago)
-        span = (now - start).total_seconds()
-        times = sorted(
-            start + datetime.timedelta(seconds=rng.uniform(0, span)) for _ in range(count)
+                "email": email,
+                "title": title,
+                "gender": rng.choice(["male", "male", "male", "female", ""]),
+                "is_decision_maker": boss or rng.random() < 0.1,
+                "birthday": birthday,
+                "role": rng.choice(ROLES[:1] if boss else ROLES),
+                "created_at": customer.created_at + datetime.timedelta(minutes=n),
+            }
         )
-        author = customer.owner or rng.choice(reps)
-        people = per_customer[id(customer)]
-        last = None
-        for at in times:
-            at = timezone.localtime(at).replace(hour=rng.randint(8, 19), second=0, microsecond=0)
-            at = min(at, now - datetime.timedelta(minutes=5))
-            kind = maker.pick(followup_types, [40, 20, 25, 3, 5, 7])
-            contact = rng.choice(people)
-            templates = CONTENT.get(kind.label if kind else "", CONTENT["电话"])
-            content = rng.choice(templates).format(
-                model=rng.choice(MODELS),
-                step=rng.choice(NEXT_STEPS),
-                contact=contact.name[0] + ("总" if contact.is_decision_maker else "工"),
-                n=rng.randint(2, 12),
-                k=rng.randint(1, 4),
-                category=rng.choice(CATEGORIES),
-            )
-            last = FollowUp(
-                tenant=tenant,
-                customer=customer,
-                contact=contact,
-                kind=kind,
-                content=content,
-                followed_at=at,
-                next_followup_at=at + datetime.timedelta(days=rng.randint(3, 21)),
-                created_by=author,
-                created_at=at,
-            )
-            followups.append(last)
-        customer.last_followup_at = last.followed_at if last else None
-        if customer.owner is None:
-            customer.next_followup_at = None
-            if last:
-                last.next_followup_at = None
-            continue
-        # Some due today, some overdue, most in the coming weeks, a few without a plan.
+    return people
+
+
+def _followups(
+    maker: _Maker,
+    customer: Customer,
+    people: list[dict],
+    kinds: list[Option],
+    now: datetime.datetime,
+    today: datetime.datetime,
+) -> list[dict]:
+    """0–8 follow-ups over the last 12 months; sets the customer's last and next follow-up
+    (some due today, some overdue, most in the coming weeks, a few without a plan)."""
+    rng = maker.rng
+    count = rng.choices(range(9), weights=(8, 14, 16, 16, 14, 11, 9, 7, 5))[0]
+    start = max(customer.created_at, now - datetime.timedelta(days=365))
+    span = (now - start).total_seconds()
+    times = []
+    for _n in range(count):
+        at = start + datetime.timedelta(seconds=rng.uniform(0, span))
+        at = timezone.localtime(at).replace(hour=rng.randint(8, 19), second=0, microsecond=0)
+        times.append(max(min(at, now - datetime.timedelta(minutes=5)), customer.created_at))
+    visits = []
+    for at in sorted(times):
+        kind = maker.pick(kinds, [40, 20, 25, 3, 5, 7])
+        contact = rng.randrange(len(people))
+        who = people[contact]
+        content = rng.choice(CONTENT.get(kind.label if kind else "", CONTENT["电话"])).format(
+            model=rng.choice(MODELS),
+            step=rng.choice(NEXT_STEPS),
+            contact=who["name"][0] + ("总" if who["is_decision_maker"] else "工"),
+            n=rng.randint(2, 12),
+            k=rng.randint(1, 4),
+            category=rng.choice(CATEGORIES),
+        )
+        visits.append(
+            {
+                "contact": contact,
+                "kind_id": kind.pk if kind else None,
+                "content": content,
+                "followed_at": at,
+                "next_followup_at": at + datetime.timedelta(days=rng.randint(3, 21)),
+            }
+        )
+    last = visits[-1] if visits else None
+    customer.last_followup_at = last["followed_at"] if last else None
+    due = None
+    if customer.owner_id is not None:
         pick = rng.random()
         at_hour = datetime.timedelta(hours=rng.randint(9, 18), minutes=rng.choice((0, 30)))
-        latest = last.followed_at if last else customer.created_at
+        latest = customer.last_followup_at or customer.created_at
         overdue_days = (today - latest).days - 1  # whole days between the last contact and today
         if pick < 0.05:
             due = today + at_hour
@@ -503,56 +481,109 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
             due = today - datetime.timedelta(days=rng.randint(1, min(overdue_days, 20))) + at_hour
         elif pick < 0.87:
             due = today + datetime.timedelta(days=rng.randint(1, 30)) + at_hour
-        else:
-            due = None
-        if last is not None:
-            last.next_followup_at = due
-        customer.next_followup_at = due
-    FollowUp.objects.bulk_create(followups, batch_size=BATCH)
-    Customer.objects.bulk_update(
-        customers, ["last_followup_at", "next_followup_at"], batch_size=BATCH
-    )
+    if last is not None:
+        last["next_followup_at"] = due
+    customer.next_followup_at = due
+    return visits
 
-    # Tags, stars, participants (some with edit rights), ownership events ------------------
+
+def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, int]]) -> None:
+    maker = _Maker(tenant, f"{SEED}:{tenant.slug}")
+    rng = maker.rng
+    tid = tenant.pk
+    now = timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    admin = next(u for u in users.values() if u.role and u.role.builtin == "admin")
+    reps = [users[name] for name, _n in plan if name is not None]
+    kinds = maker.options[OptionKind.FOLLOWUP_TYPE]
+
+    # Everything is drawn in memory first, so each row is written once (no bulk_update).
+    rows = []
+    for username, count in plan:
+        owner = users[username] if username else None
+        for _i in range(count):
+            customer = _customer(maker, owner, admin, now)
+            area = CITIES[customer.city[:-1]][1]
+            people = _contacts(maker, customer, area)
+            visits = _followups(maker, customer, people, kinds, now, today)
+            rows.append((customer, people, visits))
+    # Ids grow with created_at, as if the customers had been entered one by one.
+    rows.sort(key=lambda row: row[0].created_at)
+    customers = Customer.objects.bulk_create([row[0] for row in rows], batch_size=BATCH)
+
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(
+                tenant_id=tid,
+                customer_id=customer.pk,
+                created_by_id=customer.owner_id or admin.pk,
+                **person,
+            )
+            for customer, people, _v in rows
+            for person in people
+        ],
+        batch_size=BATCH,
+    )
+    contact_ids = iter(c.pk for c in contacts)
+    followups = []
+    for customer, people, visits in rows:
+        ids = [next(contact_ids) for _p in people]
+        author = customer.owner_id or rng.choice(reps).pk  # the pool's former owner
+        for visit in visits:
+            followups.append(
+                FollowUp(
+                    tenant_id=tid,
+                    customer_id=customer.pk,
+                    contact_id=ids[visit.pop("contact")],
+                    created_by_id=author,
+                    created_at=visit["followed_at"],
+                    **visit,
+                )
+            )
+    FollowUp.objects.bulk_create(followups, batch_size=BATCH)
+
+    # Tags, stars, participants (half with edit rights), ownership events -----------------
+    tags = Tag.objects.bulk_create(Tag(tenant_id=tid, name=n, color=c) for n, c in TAGS)
     CustomerTag.objects.bulk_create(
         (
-            CustomerTag(tenant=tenant, customer=customer, tag=tag)
+            CustomerTag(tenant_id=tid, customer_id=customer.pk, tag_id=tag.pk)
             for customer in customers
             for tag in rng.sample(tags, rng.choices((0, 1, 2, 3), weights=(45, 35, 15, 5))[0])
         ),
         batch_size=BATCH,
     )
     stars = []
-    for user in staff:
+    for user in dict.fromkeys([*reps, admin]):
         own = [c for c in customers if c.owner_id == user.pk] or customers
         for customer in rng.sample(own, min(len(own), rng.randint(5, 12))):
-            stars.append(CustomerStar(tenant=tenant, customer=customer, user=user))
+            stars.append(CustomerStar(tenant_id=tid, customer_id=customer.pk, user_id=user.pk))
     CustomerStar.objects.bulk_create(stars, batch_size=BATCH)
 
     change = Permission.objects.get(content_type__app_label="customers", codename="change_customer")
-    participants, grants = [], []
     members = [
         u for u in users.values() if u.role and u.role.builtin in ("sales_rep", "sales_manager")
     ]
     owned = [c for c in customers if c.owner_id is not None]
+    participants, grants = [], []
     for customer in rng.sample(owned, min(len(owned), len(customers) // 25)):
         others = [u for u in members if u.pk != customer.owner_id]
-        if not others:
-            continue
-        for user in rng.sample(others, rng.choice((1, 1, 2)) if len(others) > 1 else 1):
+        for user in rng.sample(others, min(len(others), rng.choice((1, 1, 2)))):
             participants.append(
                 CustomerParticipant(
-                    tenant=tenant,
-                    customer=customer,
-                    user=user,
-                    added_by=customer.owner,
+                    tenant_id=tid,
+                    customer_id=customer.pk,
+                    user_id=user.pk,
+                    added_by_id=customer.owner_id,
                     created_at=customer.created_at + datetime.timedelta(days=rng.randint(1, 30)),
                 )
             )
             if rng.random() < 0.5:
                 grants.append(
                     CustomerUserObjectPermission(
-                        tenant=tenant, user=user, permission=change, content_object=customer
+                        tenant_id=tid,
+                        user_id=user.pk,
+                        permission=change,
+                        content_object_id=customer.pk,
                     )
                 )
     CustomerParticipant.objects.bulk_create(participants, batch_size=BATCH)
@@ -561,11 +592,11 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
     OwnershipEvent.objects.bulk_create(
         (
             OwnershipEvent(
-                tenant=tenant,
-                customer=customer,
+                tenant_id=tid,
+                customer_id=customer.pk,
                 kind=OwnershipEvent.Kind.CREATED,
-                to_user=customer.owner,
-                actor=customer.created_by,
+                to_user_id=customer.owner_id,
+                actor_id=customer.created_by_id,
                 created_at=customer.created_at,
             )
             for customer in customers
@@ -576,8 +607,11 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
 
 @register
 def load_customers(tenant: Tenant, users: dict[str, User]) -> None:
+    """``settings.DEMO_CUSTOMERS`` (default 2,000) sizes tenant ``demo``; ``other`` keeps
+    the same proportions (a test may set it low to load faster)."""
     plan = PLANS.get(tenant.slug)
     if plan is None:
         return
-    plan = [(name, n) for name, n in plan if name is None or name in users]
+    scale = getattr(settings, "DEMO_CUSTOMERS", DEMO_CUSTOMERS) / DEMO_CUSTOMERS
+    plan = [(name, max(1, round(n * scale))) for name, n in plan if name is None or name in users]
     _load(tenant, users, plan)

@@ -164,15 +164,39 @@ class Customer(OwnedModel):
         permissions = []  # "change_customer" (Django's default) is the object-level edit grant
         indexes = [
             # PERF: every list sorts inside one tenant; the keys match the sorts offered.
+            # The list indexes hold live customers only (every list filters deleted_at IS
+            # NULL; the bin uses cust_deleted) and end with the columns the visibility and
+            # view filters read (owner, visibility, last follow-up), so PostgreSQL answers
+            # the capped counts and deep-page ids from the index alone (index-only scans:
+            # 3-5x faster than visiting the rows; bench/customer_list.py).
             models.Index(
-                fields=["tenant", "owner", "-created_at", "-id"], name="cust_owner_created"
+                fields=["tenant", "owner", "-created_at", "-id", "visibility", "last_followup_at"],
+                name="cust_owner_created",
+                condition=Q(deleted_at__isnull=True),
             ),
-            models.Index(fields=["tenant", "-created_at", "-id"], name="cust_created"),
-            models.Index(fields=["tenant", "-last_followup_at", "-id"], name="cust_last_follow"),
-            models.Index(fields=["tenant", "next_followup_at"], name="cust_next_follow"),
+            models.Index(
+                fields=["tenant", "-created_at", "-id", "owner", "visibility", "last_followup_at"],
+                name="cust_created",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["tenant", "-last_followup_at", "-id"],
+                name="cust_last_follow",
+                condition=Q(deleted_at__isnull=True),
+            ),
+            models.Index(
+                fields=["tenant", "next_followup_at", "owner", "id"],
+                name="cust_next_follow",
+                condition=Q(deleted_at__isnull=True),
+            ),
             models.Index(fields=["tenant", "name_normalized"], name="cust_name_norm"),
             models.Index(fields=["tenant", "name", "id"], name="cust_name"),
-            models.Index(fields=["tenant", "deleted_at"], name="cust_deleted"),
+            # The recycle bin only (so that live lists never pick it over their sort index).
+            models.Index(
+                fields=["tenant", "deleted_at"],
+                name="cust_deleted",
+                condition=Q(deleted_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,3 +28,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 # Lockout is tested on purpose in tests/crm/test_auth.py (it turns axes back on).
 AXES_ENABLED = False
+# The demo loader's size (customers/demo.py): small in tests, so that browser tests that load
+# the demo per test stay quick; `make run` loads the full 2,000.
+DEMO_CUSTOMERS = 100
