@@ -317,17 +317,24 @@ def duplicate_search(*, actor: User, name: str = "", phone: str = "") -> list[di
                 tenant_id=actor.tenant_id, name_normalized__contains=fragment
             )
         ).distinct()
-    rows = list(qs.select_related("owner").order_by("name", "pk")[:50])
+    return duplicate_rows(
+        actor=actor, customers=list(qs.select_related("owner").order_by("name", "pk")[:50])
+    )
+
+
+def duplicate_rows(*, actor: User, customers: list[Customer]) -> list[dict]:
+    """Matches as the duplicate warning and the 查重 page show them: the actor may open the
+    visible ones; of the others only the name and the owner's name are shown."""
     visible = set(
-        visible_to(actor, Customer.objects.filter(pk__in=[r.pk for r in rows])).values_list(
+        visible_to(actor, Customer.objects.filter(pk__in=[c.pk for c in customers])).values_list(
             "pk", flat=True
         )
     )
     return [
         {
-            "customer": r,
-            "visible": r.pk in visible,
-            "owner": r.owner.get_full_name() if r.owner else None,
+            "customer": c,
+            "visible": c.pk in visible,
+            "owner": c.owner.get_full_name() if c.owner else None,
         }
-        for r in rows
+        for c in customers
     ]

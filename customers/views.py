@@ -220,31 +220,13 @@ def _customer_form_view(request, customer: Customer | None):
             )
             messages.success(request, _("Customer saved."))
     except services.DuplicateCustomerError as exc:
-        context["duplicates"] = _duplicate_rows(actor, exc.matches)
+        context["duplicates"] = selectors.duplicate_rows(actor=actor, customers=exc.matches)
         form.add_error(None, str(exc.message))
         return render(request, "customers/customer_form.html", context, status=422)
     except ServiceError as exc:
         form.add_error(None, str(exc.message))
         return render(request, "customers/customer_form.html", context, status=422)
     return redirect("customers:customer-detail", pk=customer.pk)
-
-
-def _duplicate_rows(actor, matches):
-    from crm.visibility import visible_to
-
-    visible = set(
-        visible_to(actor, Customer.objects.filter(pk__in=[m.pk for m in matches])).values_list(
-            "pk", flat=True
-        )
-    )
-    return [
-        {
-            "customer": m,
-            "visible": m.pk in visible,
-            "owner": m.owner.get_full_name() if m.owner else None,
-        }
-        for m in matches
-    ]
 
 
 @tenant_view()
