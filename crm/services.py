@@ -127,10 +127,11 @@ def _require(actor: User, code: str) -> None:
         raise PermissionRefusedError()
 
 
-def _same_tenant(actor: User, *objs: models.Model | None) -> None:
+def require_same_tenant(actor: User, *objs: models.Model | None) -> None:
+    """SECURITY: forward foreign keys bypass scopes, so services check that the rows they
+    are handed belong to the actor's tenant; a foreign row is "missing", never forbidden."""
     for obj in objs:
         if obj is not None and obj.tenant_id != actor.tenant_id:
-            # SECURITY: a foreign row is treated as missing, never as forbidden.
             raise ServiceError(_("The record does not exist."), code="not_found")
 
 
@@ -160,7 +161,7 @@ def department_create(
     *, actor: User, name: str, parent: Department | None = None, leader: User | None = None
 ) -> Department:
     _require(actor, "settings.manage")
-    _same_tenant(actor, parent, leader)
+    require_same_tenant(actor, parent, leader)
     name = _clean_department_name(name)
     if parent is not None and not parent.is_active:
         raise ServiceError(
@@ -192,7 +193,7 @@ def department_update(
 ) -> Department:
     """Rename a department and/or change its head."""
     _require(actor, "settings.manage")
-    _same_tenant(actor, department, leader)
+    require_same_tenant(actor, department, leader)
     name = _clean_department_name(name)
     if _sibling_name_taken(actor.tenant_id, department.parent, name, exclude_pk=department.pk):
         raise ServiceError(
@@ -218,7 +219,7 @@ def department_move(
 ) -> Department:
     """Put a department (with its whole subtree) under another parent, or at the top."""
     _require(actor, "settings.manage")
-    _same_tenant(actor, department, parent)
+    require_same_tenant(actor, department, parent)
     department = Department.objects.select_for_update().get(pk=department.pk)
     if parent is not None:
         parent = Department.objects.get(pk=parent.pk)
@@ -260,7 +261,7 @@ def department_move(
 def department_set_active(*, actor: User, department: Department, active: bool) -> Department:
     """Disable (refused while it has active members or sub-departments) or enable."""
     _require(actor, "settings.manage")
-    _same_tenant(actor, department)
+    require_same_tenant(actor, department)
     if department.is_active == active:
         return department
     if not active:
@@ -298,7 +299,7 @@ def _generate_password() -> str:
 
 
 def _check_user_links(actor: User, user: User | None, department, role, manager) -> None:
-    _same_tenant(actor, department, role, manager)
+    require_same_tenant(actor, department, role, manager)
     unchanged = user is not None and user.department_id == getattr(department, "pk", None)
     if department is not None and not department.is_active and not unchanged:
         raise ServiceError(_("The department is disabled."), code="department_disabled")
@@ -427,7 +428,7 @@ def user_update(
     manager: User | None,
 ) -> User:
     _require(actor, "users.manage")
-    _same_tenant(actor, user)
+    require_same_tenant(actor, user)
     _check_user_links(actor, user, department, role, manager)
     username, mobile_value = _clean_identity(username=username, mobile=mobile, exclude_pk=user.pk)
     if user.is_active and _manages_users(user.role) and not _manages_users(role):
@@ -456,7 +457,7 @@ def user_update(
 def user_set_active(*, actor: User, user: User, active: bool) -> User:
     """Deactivate (cannot log in, gets no new work) or reactivate a user."""
     _require(actor, "users.manage")
-    _same_tenant(actor, user)
+    require_same_tenant(actor, user)
     if user.is_active == active:
         return user
     if not active:
@@ -483,7 +484,7 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
 def user_reset_password(*, actor: User, user: User) -> str:
     """A new random password for ``user``, returned once; the user is notified."""
     _require(actor, "users.manage")
-    _same_tenant(actor, user)
+    require_same_tenant(actor, user)
     password = _generate_password()
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -579,7 +580,7 @@ def role_update(
     description: str = "",
 ) -> Role:
     _require(actor, "users.manage")
-    _same_tenant(actor, role)
+    require_same_tenant(actor, role)
     name, codes = _clean_role(name, permission_codes, data_scope)
     if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exclude(pk=role.pk).exists():
         raise ServiceError(_("A role with this name already exists."), code="duplicate")
@@ -600,7 +601,7 @@ def role_update(
 @transaction.atomic
 def role_delete(*, actor: User, role: Role) -> None:
     _require(actor, "users.manage")
-    _same_tenant(actor, role)
+    require_same_tenant(actor, role)
     if User.tenant_objects.filter(tenant_id=actor.tenant_id, role=role).exists():
         raise ServiceError(
             _("The role is still given to users; give them another role first."), code="in_use"
@@ -647,7 +648,7 @@ def option_create(*, actor: User, kind: str, label: str) -> Option:
 def option_update(*, actor: User, option: Option, label: str, is_active: bool) -> Option:
     """Rename or (de)activate an option. Options are never deleted: records keep theirs."""
     _require(actor, "settings.manage")
-    _same_tenant(actor, option)
+    require_same_tenant(actor, option)
     label = _clean_label(label)
     if (
         Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind, label=label)
@@ -670,7 +671,7 @@ def option_update(*, actor: User, option: Option, label: str, is_active: bool) -
 def option_move(*, actor: User, option: Option, offset: int) -> Option:
     """Move an option up (-1) or down (+1) in its list."""
     _require(actor, "settings.manage")
-    _same_tenant(actor, option)
+    require_same_tenant(actor, option)
     siblings = list(
         Option.objects.filter(tenant_id=actor.tenant_id, kind=option.kind).order_by(
             "sort_order", "id"

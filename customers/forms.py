@@ -11,6 +11,7 @@ from crm.models import Option, OptionKind, User
 from crm.selectors import options_for
 from crm.services import assignable_users
 from customers.models import Contact, Customer, Tag
+from customers.services import CONTACT_FIELDS, OPTION_FIELDS
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -83,12 +84,7 @@ class CustomerForm(forms.ModelForm):
     def __init__(self, *args, tenant_id: int, creating: bool, **kwargs):
         super().__init__(*args, **kwargs)
         instance = self.instance if self.instance.pk else None
-        for field, kind in (
-            ("level", OptionKind.CUSTOMER_LEVEL),
-            ("status", OptionKind.CUSTOMER_STATUS),
-            ("source", OptionKind.CUSTOMER_SOURCE),
-            ("industry", OptionKind.INDUSTRY),
-        ):
+        for field, kind in OPTION_FIELDS.items():
             current = getattr(instance, field) if instance else None
             self.fields[field].queryset = options_for(
                 tenant_id=tenant_id, kind=kind, include=current
@@ -109,18 +105,7 @@ class CustomerForm(forms.ModelForm):
 class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
-        fields = [
-            "name",
-            "mobile",
-            "phone",
-            "email",
-            "title",
-            "gender",
-            "is_decision_maker",
-            "birthday",
-            "role",
-            "remark",
-        ]
+        fields = CONTACT_FIELDS
         widgets = {"birthday": DATE_WIDGET}
 
 

@@ -21,7 +21,7 @@ from crm import activity
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, OptionKind, User
 from crm.phones import normalize_phone
-from crm.services import notification_send
+from crm.services import notification_send, require_same_tenant
 from crm.visibility import can_edit, can_see, edit_permission, scope_user_ids, visible_to
 from customers import activity_actions as actions
 from customers import hooks
@@ -130,13 +130,6 @@ def _refuse(message: str, code: str) -> None:
     raise ServiceError(message, code=code)
 
 
-def _same_tenant(actor: User, *objs) -> None:
-    for obj in objs:
-        if obj is not None and obj.tenant_id != actor.tenant_id:
-            # SECURITY: forward foreign keys bypass scopes; a foreign row is "missing".
-            _refuse(_("The record does not exist."), "not_found")
-
-
 def customer_can_edit(user: User, customer: Customer, *, in_bin: bool = False) -> bool:
     """May ``user`` change this customer? A locked customer only by its owner and by
     participants holding the edit grant (seed 004 "锁定"); one in the recycle bin by nobody,
@@ -194,10 +187,10 @@ def _check_options(actor: User, data: dict) -> None:
     for field, kind in OPTION_FIELDS.items():
         option = data.get(field)
         if option is not None:
-            _same_tenant(actor, option)
+            require_same_tenant(actor, option)
             if option.kind != kind:
                 _refuse(_("Choose a valid option."), "option")
-    _same_tenant(actor, data.get("referrer"))
+    require_same_tenant(actor, data.get("referrer"))
 
 
 def duplicates_for(
@@ -313,7 +306,7 @@ def customer_create(
         _refuse(_("Enter the customer name."), "required")
     _check_options(actor, data)
     owner_user = actor if owner is True else (owner or None)
-    _same_tenant(actor, owner_user)
+    require_same_tenant(actor, owner_user)
     if owner_user is not None and owner_user.pk != actor.pk and not actor.can("customer.transfer"):
         # Creating a customer for someone else hands it over: the transfer right.
         raise PermissionRefusedError()
@@ -376,7 +369,7 @@ def customer_update(
     tags: Iterable[Tag] | None = None,
     confirm_duplicates: bool = False,
 ) -> Customer:
-    _same_tenant(actor, customer)
+    require_same_tenant(actor, customer)
     if not customer_can_edit(actor, customer):
         raise PermissionRefusedError(_("This customer is locked or read-only for you."))
     # A name given empty is refused; only a missing "name" key keeps the current one.
@@ -419,7 +412,7 @@ def customer_transfer(
     """Give customers to another rep (转移), one or many, all or nothing."""
     if not actor.can("customer.transfer"):
         raise PermissionRefusedError()
-    _same_tenant(actor, to_user)
+    require_same_tenant(actor, to_user)
     found = _editable_batch(actor, customers)
     moving = [c for c in found if c.owner_id != to_user.pk]
     previous = {c.pk: c.owner for c in moving}
@@ -457,7 +450,7 @@ def customer_participants_add(
     if not users:
         _refuse(_("Choose at least one person."), "empty")
     for user in users:
-        _same_tenant(actor, user)
+        require_same_tenant(actor, user)
         if not user.is_active:
             _refuse(_("A deactivated user cannot join a customer's team."), "inactive")
     found = _editable_batch(actor, customers)
@@ -541,7 +534,7 @@ def customer_tags_change(
 ) -> None:
     add, remove = list(add), list(remove)
     for tag in add + remove:
-        _same_tenant(actor, tag)
+        require_same_tenant(actor, tag)
     found = _editable_batch(actor, customers)
     for customer in found:
         current = list(customer.tags.all())
@@ -816,7 +809,7 @@ def contact_create(*, actor: User, customer: Customer, data: dict) -> Contact:
 
 @transaction.atomic
 def contact_update(*, actor: User, contact: Contact, data: dict) -> Contact:
-    _same_tenant(actor, contact)
+    require_same_tenant(actor, contact)
     _editable_batch(actor, [contact.customer_id])
     values = _contact_values(data)
     before = activity.snapshot(contact, CONTACT_FIELDS)
@@ -831,7 +824,7 @@ def contact_update(*, actor: User, contact: Contact, data: dict) -> Contact:
 
 @transaction.atomic
 def contact_delete(*, actor: User, contact: Contact) -> None:
-    _same_tenant(actor, contact)
+    require_same_tenant(actor, contact)
     [customer] = _editable_batch(actor, [contact.customer_id])
     _record(actor, customer, actions.CONTACT_DELETED, {"contact": [contact.name, ""]})
     contact.delete()
@@ -870,7 +863,7 @@ def followup_create(
     if not content:
         _refuse(_("Write what happened."), "required")
     if kind is not None:
-        _same_tenant(actor, kind)
+        require_same_tenant(actor, kind)
         if kind.kind != OptionKind.FOLLOWUP_TYPE:
             _refuse(_("Choose a valid option."), "option")
     if contact is not None and contact.customer_id != customer.pk:
@@ -918,7 +911,7 @@ def can_comment(user: User, followup: FollowUp) -> bool:
 
 @transaction.atomic
 def followup_comment(*, actor: User, followup: FollowUp, content: str) -> FollowUpComment:
-    _same_tenant(actor, followup)
+    require_same_tenant(actor, followup)
     _visible_batch(actor, [followup.customer_id])
     if not can_comment(actor, followup):
         raise PermissionRefusedError(_("Only the author's managers comment on follow-ups."))
@@ -991,7 +984,7 @@ def attachment_add(
 
 @transaction.atomic
 def attachment_delete(*, actor: User, attachment: Attachment) -> None:
-    _same_tenant(actor, attachment)
+    require_same_tenant(actor, attachment)
     [customer] = _editable_batch(actor, [attachment.customer_id])
     _record(actor, customer, actions.ATTACHMENT_DELETED, {"file": [attachment.original_name, ""]})
     storage_file = attachment.file
