@@ -79,6 +79,40 @@ def activity_record(
     )
 
 
+def activity_record_many(
+    *,
+    actor: User | None,
+    targets: list[models.Model],
+    action: str,
+    changes_for=None,
+    note: str = "",
+) -> int:
+    """One entry per target in one INSERT (batch services: recycling, imports).
+    ``changes_for(target)`` gives each entry's changes."""
+    if action not in _ACTIONS:
+        raise ValueError(f"unregistered activity action {action!r}")
+    if not targets:
+        return 0
+    content_type = ContentType.objects.get_for_model(targets[0])
+    ActivityLog.objects.bulk_create(
+        [
+            ActivityLog(
+                tenant_id=t.tenant_id,
+                actor=actor,
+                content_type=content_type,
+                object_id=t.pk,
+                object_repr=str(t)[:200],
+                action=action,
+                changes=changes_for(t) if changes_for else {},
+                note=note[:500],
+            )
+            for t in targets
+        ],
+        batch_size=500,
+    )
+    return len(targets)
+
+
 def field_label(entry: ActivityLog, field_name: str) -> str:
     model = entry.content_type.model_class()
     try:

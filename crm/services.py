@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Substr
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -101,6 +102,10 @@ DEFAULT_OPTIONS: dict[str, list[str]] = {
 }
 
 
+# Sent inside the new tenant's scope, once its roles and option lists exist.
+tenant_created = Signal()
+
+
 @transaction.atomic
 def tenant_create(*, name: str, slug: str) -> Tenant:
     """A new company with its built-in roles and default option lists."""
@@ -119,6 +124,8 @@ def tenant_create(*, name: str, slug: str) -> Tenant:
             for kind, labels in DEFAULT_OPTIONS.items()
             for i, label in enumerate(labels)
         )
+        # Modules add their per-tenant defaults (the pools app: the default pool group).
+        tenant_created.send(sender=Tenant, tenant=tenant)
     return tenant
 
 

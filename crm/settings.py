@@ -44,6 +44,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 INSTALLED_APPS = [
     "crm.apps.CrmConfig",
     "customers.apps.CustomersConfig",
+    "pools.apps.PoolsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -251,6 +252,14 @@ TIDEPOOL_SITE_NAME = _("Tidepool CRM")
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
+    "pool-recycle": {
+        "task": "pools.tasks.pool_recycle_all_task",
+        "schedule": crontab(minute=5),  # hourly
+    },
+    "pool-warn": {
+        "task": "pools.tasks.pool_warn_all_task",
+        "schedule": crontab(hour=8, minute=0),
+    },
     "notification-purge": {
         "task": "crm.tasks.notification_purge_all_task",
         "schedule": crontab(hour=3, minute=15),

@@ -53,6 +53,7 @@ urlpatterns = [
     path("admin/", platform_admin.urls),
     path("", include((crm_patterns, "crm"))),
     path("", include("customers.urls")),
+    path("", include("pools.urls")),
 ]
 
 if settings.DEBUG:

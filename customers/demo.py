@@ -1,8 +1,9 @@
 """Demo customers (registered with :func:`crm.demo.register`).
 
 Tenant ``demo`` gets about 2,000 customers spread over rep1, rep2, rep3 and manager1 (about
-50 without an owner), tenant ``other`` a few hundred; each with 1–3 contacts, up to eight
-follow-ups over the last twelve months, tags, stars, participants and an ownership event.
+180 without an owner, which pools/demo.py puts into the pool), tenant ``other`` a few
+hundred; each with 1–3 contacts, up to eight follow-ups over the last twelve months, tags,
+stars, participants and an ownership event.
 Everything is deterministic (``random.Random`` with a fixed seed, times relative to now) and
 written with ``bulk_create``, so loading takes a second or two even on SQLite.
 """
@@ -38,7 +39,7 @@ DEMO_CUSTOMERS = 2_000  # in tenant demo, unless settings.DEMO_CUSTOMERS says ot
 
 # (username, how many customers they own); None is "no owner".
 PLANS: dict[str, list[tuple[str | None, int]]] = {
-    "demo": [("rep1", 640), ("rep2", 580), ("rep3", 550), ("manager1", 180), (None, 50)],
+    "demo": [("rep1", 600), ("rep2", 540), ("rep3", 510), ("manager1", 170), (None, 180)],
     "other": [("other_rep", 220), ("other_admin", 60), (None, 20)],
 }
 

@@ -41,12 +41,34 @@ class Tag(TenantModel):
         return self.name
 
 
+class PoolReason(models.TextChoices):
+    """Why a customer lies in the pool (shown in the pool list)."""
+
+    RETURNED = "returned", _("Returned by its owner")
+    RECYCLED_FOLLOWUP = "recycled_followup", _("No follow-up")
+    RECYCLED_DEAL = "recycled_deal", _("No deal")
+    IMPORTED = "imported", _("Imported into the pool")
+    CREATED = "created", _("Created in the pool")
+    INITIALIZED = "initialized", _("Put into the pool when pool groups were initialised")
+
+
 class CustomerQuerySet(models.QuerySet):
+    def in_pool(self) -> CustomerQuerySet:
+        return self.filter(deleted_at__isnull=True, pooled_at__isnull=False)
+
     def alive(self) -> CustomerQuerySet:
         return self.filter(deleted_at__isnull=True)
 
+    def outside_pool(self) -> CustomerQuerySet:
+        """Live customers that are not lying in a pool (what the customer lists show)."""
+        return self.filter(deleted_at__isnull=True, pooled_at__isnull=True)
+
     def in_bin(self) -> CustomerQuerySet:
         return self.filter(deleted_at__isnull=False)
+
+
+# The rows the customer lists show (alive, not lying in a pool): the list indexes hold these.
+LISTED = Q(deleted_at__isnull=True, pooled_at__isnull=True)
 
 
 class Customer(OwnedModel):
@@ -154,6 +176,36 @@ class Customer(OwnedModel):
     deleted_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The public pool (pools app, DESIGN §7). ``pool_group`` is the customer's group at all
+    # times (所属公海: its recycling rules apply while someone owns it); ``pooled_at`` is set
+    # while the customer lies in that group's pool, without an owner.
+    pool_group = models.ForeignKey(
+        "pools.PoolGroup",
+        verbose_name=_("pool group"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
+    )
+    pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
+    pool_reason = models.CharField(
+        _("why it is in the pool"),
+        max_length=20,
+        choices=PoolReason.choices,
+        blank=True,
+        default="",
+    )
+    pool_reason_days = models.PositiveIntegerField(null=True, blank=True)
+    pool_note = models.CharField(_("return reason"), max_length=500, blank=True, default="")
+    previous_owner = models.ForeignKey(
+        User,
+        verbose_name=_("previous owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
 
     objects = scoped_manager(CustomerQuerySet)
 
@@ -164,38 +216,68 @@ class Customer(OwnedModel):
         permissions = []  # "change_customer" (Django's default) is the object-level edit grant
         indexes = [
             # PERF: every list sorts inside one tenant; the keys match the sorts offered.
-            # The list indexes hold live customers only (every list filters deleted_at IS
-            # NULL; the bin uses cust_deleted) and end with the columns the visibility and
-            # view filters read (owner, visibility, last follow-up), so PostgreSQL answers
+            # The list indexes hold the listed customers only (alive and outside the pool:
+            # every customer list filters both; the bin uses cust_deleted, the pool its own)
+            # and end with the columns the visibility and view filters read (owner,
+            # visibility, last follow-up), so PostgreSQL answers
             # the capped counts and deep-page ids from the index alone (index-only scans:
             # 3-5x faster than visiting the rows; bench/customer_list.py).
             models.Index(
                 fields=["tenant", "owner", "-created_at", "-id", "visibility", "last_followup_at"],
                 name="cust_owner_created",
-                condition=Q(deleted_at__isnull=True),
+                condition=LISTED,
             ),
             models.Index(
                 fields=["tenant", "-created_at", "-id", "owner", "visibility", "last_followup_at"],
                 name="cust_created",
-                condition=Q(deleted_at__isnull=True),
+                condition=LISTED,
             ),
             models.Index(
                 fields=["tenant", "-last_followup_at", "-id"],
                 name="cust_last_follow",
-                condition=Q(deleted_at__isnull=True),
+                condition=LISTED,
             ),
             models.Index(
-                fields=["tenant", "next_followup_at", "owner", "id"],
+                fields=["tenant", "next_followup_at", "owner", "created_at", "id"],
                 name="cust_next_follow",
-                condition=Q(deleted_at__isnull=True),
+                condition=LISTED,
+            ),
+            # The public part of a list in the created order (crm.visibility.visible_parts).
+            models.Index(
+                fields=["tenant", "-created_at", "-id", "owner", "last_followup_at"],
+                name="cust_public_created",
+                condition=Q(deleted_at__isnull=True, pooled_at__isnull=True, visibility="public"),
             ),
             models.Index(fields=["tenant", "name_normalized"], name="cust_name_norm"),
             models.Index(fields=["tenant", "name", "id"], name="cust_name"),
+            # The pool list: per group and across groups, newest arrivals first.
+            models.Index(
+                fields=["tenant", "pool_group", "-pooled_at", "-id"],
+                name="cust_pool_group",
+                condition=Q(deleted_at__isnull=True, pooled_at__isnull=False),
+            ),
+            models.Index(
+                fields=["tenant", "-pooled_at", "-id"],
+                name="cust_pool",
+                condition=Q(deleted_at__isnull=True, pooled_at__isnull=False),
+            ),
+            # Recycling candidates: owned customers of one group, by how long they are owned.
+            models.Index(
+                fields=["tenant", "pool_group", "owned_since"],
+                name="cust_pool_owned",
+                condition=Q(deleted_at__isnull=True, owner__isnull=False),
+            ),
             # The recycle bin only (so that live lists never pick it over their sort index).
             models.Index(
                 fields=["tenant", "deleted_at"],
                 name="cust_deleted",
                 condition=Q(deleted_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(pooled_at__isnull=True) | Q(owner__isnull=True),
+                name="cust_pooled_has_no_owner",
             ),
         ]
 
@@ -208,8 +290,23 @@ class Customer(OwnedModel):
 
     @classmethod
     def visible_to_all_q(cls) -> Q:
-        """Rows every member of the tenant may open (crm.visibility picks this up)."""
-        return Q(visibility=cls.Visibility.PUBLIC)
+        """Rows every member of the tenant may open (crm.visibility picks this up). A public
+        customer lying in a pool follows the pool's membership instead."""
+        return Q(visibility=cls.Visibility.PUBLIC, pooled_at__isnull=True)
+
+    @classmethod
+    def visible_in_pool_q(cls, user) -> Q:
+        """Rows ``user`` sees as a member of a pool group (crm.visibility picks this up)."""
+        from pools.selectors import member_group_ids
+
+        ids = member_group_ids(user)
+        if ids is None:
+            return Q(pooled_at__isnull=False)
+        return Q(pooled_at__isnull=False, pool_group_id__in=ids) if ids else Q(pk__in=[])
+
+    @property
+    def in_pool(self) -> bool:
+        return self.pooled_at is not None and self.deleted_at is None
 
     @property
     def is_deleted(self) -> bool:
@@ -458,6 +555,14 @@ class OwnershipEvent(TenantModel):
         related_name="+",
     )
     note = models.CharField(_("note"), max_length=500, blank=True, default="")
+    pool_group = models.ForeignKey(
+        "pools.PoolGroup",
+        verbose_name=_("pool group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:

@@ -36,6 +36,7 @@ from customers.models import (
     FollowUp,
     FollowUpComment,
     OwnershipEvent,
+    PoolReason,
     SavedSearch,
     Tag,
     normalize_name,
@@ -243,12 +244,26 @@ def ownership_change(
     to_user: User | None,
     kind: str,
     note: str = "",
+    group=None,
+    fields: dict | None = None,
+    notify: bool = True,
 ) -> list[OwnershipEvent]:
     """The one place a customer's owner changes: sets the owner, writes an ownership event
-    per customer and notifies the new owner once for the batch. Callers check rights."""
+    per customer (with the pool ``group`` involved, if any) and notifies the new owner once
+    for the batch. Callers check rights and lock the rows.
+
+    Giving a customer an owner takes it out of the pool and starts its ownership clock
+    (``owned_since``: recycling counts from there). ``fields`` are further columns set in
+    the same UPDATE (the pools app puts customers into the pool with it)."""
     if to_user is not None and not to_user.is_active:
         _refuse(_("A deactivated user cannot receive customers."), "inactive")
     now = timezone.now()
+    update = {"owner": to_user, "updated_at": now, "updated_by": actor}
+    if to_user is not None:
+        update.update(
+            owned_since=now, pooled_at=None, pool_reason="", pool_reason_days=None, pool_note=""
+        )
+    update.update(fields or {})
     events = []
     for customer in customers:
         events.append(
@@ -260,16 +275,27 @@ def ownership_change(
                 to_user=to_user,
                 actor=actor,
                 note=note[:500],
+                pool_group=group,
                 created_at=now,
             )
         )
-        customer.owner = to_user
     if customers:
-        Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
-            owner=to_user, updated_at=now, updated_by=actor
-        )
+        Customer.objects.filter(pk__in=[c.pk for c in customers]).update(**update)
         OwnershipEvent.objects.bulk_create(events)
-    if to_user is not None and actor is not None and to_user.pk != actor.pk and customers:
+        for customer in customers:
+            previous_owner_id = customer.owner_id
+            for key, value in update.items():
+                if hasattr(value, "resolve_expression"):  # F("owner"): the old owner
+                    setattr(customer, f"{key}_id", previous_owner_id)
+                else:
+                    setattr(customer, key, value)
+    if (
+        notify
+        and to_user is not None
+        and actor is not None
+        and to_user.pk != actor.pk
+        and customers
+    ):
         names = "、".join(c.name for c in customers[:5])
         notification_send(
             tenant_id=to_user.tenant_id,
@@ -298,9 +324,13 @@ def customer_create(
     tags: Iterable[Tag] = (),
     owner: User | bool | None = True,
     confirm_duplicates: bool = False,
+    pool_group=None,
 ) -> Customer:
     """A customer owned by ``owner`` (default: the actor), with its first contact when a
-    contact name or phone is given. Duplicates are refused until confirmed."""
+    contact name or phone is given. Duplicates are refused until confirmed.
+
+    It belongs to ``pool_group`` (default: the tenant's default pool group); created
+    without an owner it lies in that group's pool, so nothing is ownerless and unpooled."""
     name = (data.get("name") or "").strip()
     if not name:
         _refuse(_("Enter the customer name."), "required")
@@ -320,10 +350,23 @@ def customer_create(
         matches = list(duplicates_for(tenant_id=actor.tenant_id, name=name, phones=[phone]))
         if matches:
             raise DuplicateCustomerError(matches)
+    from pools.services import default_group_for
+
+    require_same_tenant(actor, pool_group)
+    group = pool_group or default_group_for(actor.tenant_id)
     fields = {k: v for k, v in data.items() if k in CUSTOMER_FIELDS}
     fields["name"] = name
+    now = timezone.now()
+    if owner_user is None:
+        fields.update(pooled_at=now, pool_reason=PoolReason.CREATED)
     customer = Customer.objects.create(
-        tenant_id=actor.tenant_id, owner=owner_user, created_by=actor, updated_by=actor, **fields
+        tenant_id=actor.tenant_id,
+        owner=owner_user,
+        created_by=actor,
+        updated_by=actor,
+        pool_group=group,
+        owned_since=now if owner_user else None,
+        **fields,
     )
     if contact_name:
         contact = Contact(
@@ -341,6 +384,7 @@ def customer_create(
         kind=OwnershipEvent.Kind.CREATED,
         to_user=owner_user,
         actor=actor,
+        pool_group=group if owner_user is None else None,
     )
     _record(actor, customer, actions.CUSTOMER_CREATED)
     return customer

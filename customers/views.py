@@ -109,22 +109,40 @@ def _list_context(request, view: str):
     if sort not in selectors.SORTS:
         sort = "created"
     rows = selectors.customer_list(actor=actor, queryset=qs, sort=sort)
-    total, capped = selectors.capped_count(qs)
+    counts = selectors.view_counts(actor=actor)
+    filtered = bool(filterset.is_bound and filterset.active_filters)
+    # Unfiltered, the list is the view's own: its tab count is the total (one count less).
+    total, capped = counts[view] if view in counts and not filtered else selectors.capped_count(qs)
     return {
         "view": view,
         "views": selectors.VIEWS,
-        "counts": selectors.view_counts(actor=actor),
+        "counts": counts,
         "filter": filterset,
-        "page": offset_page(request, rows),
+        "page": _with_forecasts(offset_page(request, rows)),
         "total": total,
         "capped": capped,
         "sort": sort,
         "sorts": selectors.SORT_LABELS,
         "saved_searches": selectors.saved_searches(actor=actor),
         "batch_form": BatchForm(tenant_id=actor.tenant_id),
+        # 退回公海 from the batch bar (pools app); a callable, read only when rendered.
+        "return_reasons": lambda: list(
+            options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
+        ),
         "query": request.GET.urlencode(),
-        "filtered": bool(filterset.is_bound and filterset.active_filters),
+        "filtered": filtered,
     }
+
+
+def _with_forecasts(page: OffsetPage) -> OffsetPage:
+    """Mark each row with when (and why) the pool will take it back (a fixed number of
+    queries: the page's groups with their level rules, and the exemption hooks)."""
+    from pools.selectors import forecasts_for
+
+    forecasts = forecasts_for(page.items)
+    for customer in page.items:
+        customer.forecast = forecasts.get(customer.pk)
+    return page
 
 
 @tenant_view()
@@ -289,11 +307,15 @@ TABS = [
 
 def _tab_context(request, customer: Customer, tab: str) -> dict:
     actor = request.user
+    from pools.selectors import hidden_fields_for
+
     context = {
         "customer": customer,
         "tab": tab,
         "can_edit": services.customer_can_edit(actor, customer),
         "can_follow_up": services.can_follow_up(actor, customer),
+        # Pool rules: fields hidden while the customer lies in the pool (seed 001).
+        "hidden": hidden_fields_for(actor, customer),
     }
     if tab == "overview":
         context["contacts"] = list(customer.contacts.all()[:5])
@@ -329,7 +351,7 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
     elif tab == "ownership":
         context["events"] = list(
             OwnershipEvent.objects.filter(customer=customer).select_related(
-                "from_user", "to_user", "actor"
+                "from_user", "to_user", "actor", "pool_group"
             )
         )
     elif tab == "activity":
@@ -348,7 +370,38 @@ def customer_detail(request, pk: int):
     context["tags"] = list(customer.tags.order_by("name"))
     context["is_starred"] = customer.customerstar_set.filter(user=request.user).exists()
     context["days_since"] = customer.days_since_followup()
+    context.update(_pool_context(request, customer))
     return render(request, "customers/customer_detail.html", context)
+
+
+def _pool_context(request, customer: Customer) -> dict:
+    """The pool part of the customer page: when (and why) it will be recycled, or why it
+    lies in the pool, and the pool actions the user may take here."""
+    from pools import selectors as pool_selectors
+    from pools.action_forms import AssignForm, ReturnForm
+    from pools.services import may_return, return_targets
+
+    actor = request.user
+    if customer.in_pool:
+        group = customer.pool_group
+        member = pool_selectors.is_group_member(actor, customer.pool_group_id)
+        admin = pool_selectors.is_group_admin(actor, customer.pool_group_id)
+        return {
+            "in_pool": True,
+            "can_claim": bool(
+                group and group.is_enabled and member and (group.claim_mode == "self" or admin)
+            ),
+            "assign_form": AssignForm(tenant_id=actor.tenant_id) if admin else None,
+        }
+    context = {"in_pool": False, "forecast": pool_selectors.customer_forecast(customer)}
+    if may_return(actor, customer):
+        form = ReturnForm(tenant_id=actor.tenant_id)
+        targets = return_targets(actor, customer)
+        form.fields["group"].queryset = form.fields["group"].queryset.filter(
+            pk__in=[g.pk for g in targets]
+        )
+        context["return_form"] = form
+    return context
 
 
 @tenant_view()

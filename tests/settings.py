@@ -10,7 +10,7 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-0123456789-abcdefghij
 os.environ.setdefault("TIDEPOOL_VAR_DIR", tempfile.mkdtemp(prefix="tidepool-tests-"))
 
 from crm.settings import *  # noqa: F403
-from crm.settings import INSTALLED_APPS, STATIC_ROOT, STORAGES
+from crm.settings import DATABASES, INSTALLED_APPS, STATIC_ROOT, STORAGES
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
@@ -31,3 +31,11 @@ AXES_ENABLED = False
 # The demo loader's size (customers/demo.py): small in tests, so that browser tests that load
 # the demo per test stay quick; `make run` loads the full 2,000.
 DEMO_CUSTOMERS = 100
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Tests with threads (tests/pools/test_concurrency.py) need a file: the in-memory test
+    # database is one shared-cache connection set and answers "table is locked". One file
+    # per process, so that parallel runs in one checkout never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(os.environ["TIDEPOOL_VAR_DIR"], f"test-{os.getpid()}.sqlite3")
+    }

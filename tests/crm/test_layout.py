@@ -19,6 +19,7 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
     assert nav_keys(client.get("/").content.decode()) == {
         "workbench",
         "customers",
+        "pool",
         "contacts",
         "followups",
         "notifications",
@@ -36,6 +37,8 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "roles",
         "options",
         "audit",
+        "pool",
+        "pool-groups",
     }
 
 

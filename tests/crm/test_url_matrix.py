@@ -27,6 +27,7 @@ from customers.models import (
     FollowUpComment,
     SavedSearch,
 )
+from pools.models import PoolGroup
 from tests.customers.factories import (
     make_contact,
     make_customer,
@@ -142,8 +143,17 @@ MATRIX.update(
             "pk": make_followup(_customer_b(w), w.rep_b, "乙的跟进").pk
         },
         "customers:saved-search-delete": lambda w: {"pk": _saved_search_b(w).pk},
+        "pools:group-edit": lambda w: {"pk": _pool_group_b(w).pk},
+        "pools:group-delete": lambda w: {"pk": _pool_group_b(w).pk},
     }
 )
+
+
+def _pool_group_b(w):
+    """A deletable (empty, not default) pool group of tenant B."""
+    from pools.models import PoolGroup
+
+    return PoolGroup.objects.create(tenant=w.tenant_b, name="乙的公海")
 
 
 def test_matrix_covers_every_url_with_an_object_id():
@@ -172,6 +182,11 @@ def _snapshot(world):
             .get(),
             sorted(Notification.objects.filter(tenant=world.tenant_b).values_list("pk", "read_at")),
             sorted(
+                PoolGroup.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "name", "is_enabled", "claim_mode", "recycle_no_followup_days"
+                )
+            ),
+            sorted(
                 Customer.objects.filter(tenant=world.tenant_b).values_list(
                     "pk",
                     "name",
@@ -183,6 +198,8 @@ def _snapshot(world):
                     "last_followup_at",
                     "next_followup_at",
                     "updated_at",
+                    "pool_group_id",
+                    "pooled_at",
                 )
             ),
             sorted(

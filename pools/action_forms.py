@@ -1,0 +1,75 @@
+"""Forms of the pool's actions (claim, assign, move, return). Relation fields are
+django-scopes' safe fields with querysets of the request's tenant."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django_scopes.forms import SafeModelChoiceField
+
+from crm.models import Option, OptionKind, User
+from crm.services import assignable_users
+from customers.forms import UserMultipleChoiceField
+from pools.models import PoolGroup
+
+
+class _IdsForm(forms.Form):
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Ids are checked against the pool rules by the services; here only their shape.
+        self.fields["ids"].choices = (
+            [(v, v) for v in self.data.getlist("ids")] if hasattr(self.data, "getlist") else []
+        )
+        self.fields["ids"].error_messages["required"] = _("Select at least one customer.")
+        self.tenant_id = tenant_id
+
+
+class ClaimForm(_IdsForm):
+    pass
+
+
+class AssignForm(_IdsForm):
+    DISTRIBUTIONS = [("even", _("Evenly, in turn")), ("random", _("At random"))]
+
+    users = UserMultipleChoiceField(label=_("Assign to"), queryset=User.objects.none())
+    distribution = forms.ChoiceField(label=_("Distribution"), choices=DISTRIBUTIONS, initial="even")
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, tenant_id=tenant_id, **kwargs)
+        self.fields["users"].queryset = assignable_users(tenant_id)
+        self.fields["users"].error_messages["required"] = _("Choose at least one user.")
+
+
+class MoveForm(_IdsForm):
+    group = SafeModelChoiceField(label=_("Pool group"), queryset=PoolGroup.objects.none())
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, tenant_id=tenant_id, **kwargs)
+        self.fields["group"].queryset = PoolGroup.objects.filter(
+            tenant_id=tenant_id, is_enabled=True
+        )
+
+
+class ReturnForm(_IdsForm):
+    reason = SafeModelChoiceField(label=_("Reason"), queryset=Option.objects.none())
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+    group = SafeModelChoiceField(
+        label=_("Into pool group"),
+        queryset=PoolGroup.objects.none(),
+        required=False,
+        empty_label=_("Its own pool group"),
+    )
+
+    def __init__(self, *args, tenant_id: int, **kwargs):
+        super().__init__(*args, tenant_id=tenant_id, **kwargs)
+        self.fields["reason"].queryset = Option.objects.filter(
+            tenant_id=tenant_id, kind=OptionKind.POOL_RETURN_REASON, is_active=True
+        )
+        self.fields["reason"].error_messages["required"] = _(
+            "Choose why the customers go back to the pool."
+        )
+        self.fields["group"].queryset = PoolGroup.objects.filter(
+            tenant_id=tenant_id, is_enabled=True
+        )

@@ -1,0 +1,224 @@
+"""Public pool (公海) groups and their rules (DESIGN §7).
+
+A customer always belongs to one pool group (``Customer.pool_group``, its 所属公海): while it
+has an owner the group's recycling rules apply to it; while it is in the pool
+(``Customer.pooled_at`` set, no owner) the group's members see it and may claim it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Department, Option, User
+from crm.tenancy import TenantModel, scoped_manager
+
+# What a group may hide while a customer is in its pool (seed 001: 联系方式默认隐藏).
+HIDDEN_FIELD_CHOICES = [
+    ("contact_phones", _("Contacts' mobile and phone numbers")),
+    ("contact_emails", _("Contacts' e-mail addresses")),
+    ("address", _("Address and coordinates")),
+    ("legal_representative", _("Legal representative")),
+    ("credit_code", _("Unified social credit code")),
+    ("bank", _("Bank and account")),
+    ("remark", _("Remark")),
+]
+DEFAULT_HIDDEN_FIELDS = ["contact_phones", "contact_emails"]
+HIDDEN_FIELD_KEYS = {key for key, _label in HIDDEN_FIELD_CHOICES}
+
+
+def default_hidden_fields() -> list[str]:
+    return list(DEFAULT_HIDDEN_FIELDS)
+
+
+class PoolGroup(TenantModel):
+    """One pool group (公海分组) with its members, admins and rules."""
+
+    class ClaimMode(models.TextChoices):
+        SELF = "self", _("Members claim customers themselves")
+        ADMIN = "admin", _("Only pool admins assign customers")
+
+    name = models.CharField(_("name"), max_length=50)
+    is_default = models.BooleanField(
+        _("default pool"),
+        default=False,
+        help_text=_("New customers and customers without a group belong to it."),
+    )
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    open_to_all = models.BooleanField(
+        _("every member of the company"),
+        default=False,
+        help_text=_("Every user is a member, whatever the departments and users chosen."),
+    )
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    claim_mode = models.CharField(
+        _("claim mode"), max_length=8, choices=ClaimMode.choices, default=ClaimMode.SELF
+    )
+    daily_claim_limit = models.PositiveIntegerField(
+        _("daily claim limit per rep"), default=0, help_text=_("0 means no limit.")
+    )
+    holding_limit = models.PositiveIntegerField(
+        _("holding limit per rep"),
+        default=0,
+        help_text=_("How many customers a rep may own after a claim; 0 means no limit."),
+    )
+    holding_counts_signed = models.BooleanField(
+        _("signed customers count towards the holding limit"), default=False
+    )
+    cooldown_days = models.PositiveIntegerField(
+        _("former owner cool-down (days)"),
+        default=0,
+        help_text=_(
+            "A rep cannot claim back a customer they returned, or that was recycled from "
+            "them, for this many days; 0 means no cool-down."
+        ),
+    )
+    recycle_no_followup_days = models.PositiveIntegerField(
+        _("recycle after days without a follow-up"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never recycle for missing follow-ups."),
+    )
+    recycle_no_deal_days = models.PositiveIntegerField(
+        _("recycle after days without a deal"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never recycle for a missing deal."),
+    )
+    exempt_signed = models.BooleanField(_("signed customers are never recycled"), default=True)
+    exempt_with_opportunity = models.BooleanField(
+        _("customers with an open opportunity are never recycled"), default=True
+    )
+    exempt_locked = models.BooleanField(_("locked customers are never recycled"), default=True)
+    warn_days = models.PositiveIntegerField(
+        _("warn days before recycling"),
+        default=3,
+        help_text=_("The owner is notified this many days ahead; 0 means no warning."),
+    )
+    hidden_fields = models.JSONField(
+        _("fields hidden while in the pool"), default=default_hidden_fields, blank=True
+    )
+    allow_return_elsewhere = models.BooleanField(
+        _("members may return customers into another group"), default=False
+    )
+    departments = models.ManyToManyField(
+        Department,
+        through="PoolGroupDepartment",
+        related_name="+",
+        verbose_name=_("member departments"),
+        blank=True,
+    )
+    users = models.ManyToManyField(
+        User,
+        through="PoolGroupUser",
+        related_name="+",
+        verbose_name=_("members"),
+        blank=True,
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("pool group")
+        verbose_name_plural = _("pool groups")
+        ordering = ["-is_default", "sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="poolgroup_unique_name"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="poolgroup_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def recycles(self) -> bool:
+        return bool(self.recycle_no_followup_days or self.recycle_no_deal_days) or any(
+            r.no_followup_days or r.no_deal_days for r in self.level_rules.all()
+        )
+
+
+class PoolGroupDepartment(TenantModel):
+    """A member department: its users and those of every department below it."""
+
+    group = models.ForeignKey(
+        PoolGroup, on_delete=models.CASCADE, related_name="member_departments"
+    )
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
+
+    objects = scoped_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "group", "department"], name="pooldept_unique"
+            ),
+        ]
+
+
+class PoolGroupUser(TenantModel):
+    """A member user; ``is_admin`` makes them a pool admin of the group (assign, move)."""
+
+    group = models.ForeignKey(PoolGroup, on_delete=models.CASCADE, related_name="member_users")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    is_admin = models.BooleanField(_("pool admin"), default=False)
+
+    objects = scoped_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "group", "user"], name="pooluser_unique"),
+        ]
+        indexes = [models.Index(fields=["tenant", "user"], name="pooluser_user")]
+
+
+class PoolLevelRule(TenantModel):
+    """Recycling days for one customer level, replacing the group's (seed: 按客户级别)."""
+
+    group = models.ForeignKey(PoolGroup, on_delete=models.CASCADE, related_name="level_rules")
+    level = models.ForeignKey(
+        Option, verbose_name=_("customer level"), on_delete=models.CASCADE, related_name="+"
+    )
+    no_followup_days = models.PositiveIntegerField(
+        _("days without a follow-up"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never recycle customers of this level for missing follow-ups."),
+    )
+    no_deal_days = models.PositiveIntegerField(
+        _("days without a deal"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never recycle customers of this level for a missing deal."),
+    )
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("level rule")
+        verbose_name_plural = _("level rules")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "group", "level"], name="poollevel_unique"),
+        ]
+
+
+class RecycleWarning(TenantModel):
+    """One warning sent for one customer and one recycle date: never twice for the same."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    recycle_on = models.DateField()
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = scoped_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer", "recycle_on"], name="recyclewarning_unique"
+            ),
+        ]

@@ -1,0 +1,270 @@
+"""Automatic recycling into the pool and the warnings before it (DESIGN §7, §9).
+
+Set-based: for each group the candidates are one query built from the group's rules (one
+branch per customer level with its own days, one for the rest) and the exemptions (signed,
+locked, the ``pools.hooks`` exemptions such as an open opportunity). They are taken in
+batches of ``BATCH`` rows: each batch is one transaction that locks its rows (re-checking
+the rules under the lock, so an overlapping run skips what the first one took), moves them
+into the pool with one UPDATE per rule, writes their ownership events and activity entries
+in bulk. Each former owner gets one notification for the whole run, after the batches (a
+crash in between costs that notification, never a recycled customer). A crash loses at
+most the batch in flight, which the next run picks up again; a second run finds nothing
+left to do.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import ngettext
+
+from crm import activity
+from crm.models import User
+from crm.services import notification_send
+from customers.models import Customer, OwnershipEvent, PoolReason
+from customers.services import ownership_change
+from pools import activity_actions as actions
+from pools import hooks
+from pools.models import PoolGroup, RecycleWarning
+from pools.selectors import Forecast, forecast, groups_with_rules
+from pools.services import _clear_team, _names
+
+BATCH = 1000
+
+
+def _owned_before(cutoff: datetime.datetime) -> Q:
+    """Owned since ``cutoff`` or earlier; an unknown start counts from the creation, as
+    the forecast (pools.selectors.forecast) does."""
+    return Q(owned_since__lte=cutoff) | Q(owned_since__isnull=True, created_at__lte=cutoff)
+
+
+def _rule_q(followup_days: int | None, deal_days: int | None, at: datetime.datetime) -> Q | None:
+    """Owned customers that a rule recycles at time ``at``."""
+    condition = None
+    if followup_days:
+        cutoff = at - datetime.timedelta(days=followup_days)
+        # The later of the last follow-up and the start of the ownership (claim, transfer…).
+        q = _owned_before(cutoff) & (
+            Q(last_followup_at__isnull=True) | Q(last_followup_at__lte=cutoff)
+        )
+        condition = q
+    if deal_days:
+        cutoff = at - datetime.timedelta(days=deal_days)
+        q = _owned_before(cutoff) & ~Q(deal_status=Customer.DealStatus.DEAL)
+        condition = q if condition is None else condition | q
+    return condition
+
+
+def candidates(group: PoolGroup, at: datetime.datetime) -> QuerySet:
+    """Owned customers of ``group`` whose recycling time is ``at`` or earlier."""
+    branches = []
+    overridden = []
+    for rule in group.level_rules.all():
+        overridden.append(rule.level_id)
+        q = _rule_q(rule.no_followup_days, rule.no_deal_days, at)
+        if q is not None:
+            branches.append(Q(level_id=rule.level_id) & q)
+    default = _rule_q(group.recycle_no_followup_days, group.recycle_no_deal_days, at)
+    if default is not None:
+        rest = Q(level_id__isnull=True) | ~Q(level_id__in=overridden) if overridden else Q()
+        branches.append(rest & default)
+    qs = Customer.objects.filter(
+        tenant_id=group.tenant_id,
+        pool_group=group,
+        owner__isnull=False,
+        pooled_at__isnull=True,
+        deleted_at__isnull=True,
+    )
+    if not branches or not group.is_enabled:
+        return qs.none()
+    condition = branches[0]
+    for branch in branches[1:]:
+        condition |= branch
+    qs = qs.filter(condition)
+    if group.exempt_signed:
+        qs = qs.exclude(lifecycle=Customer.Lifecycle.SIGNED)
+    if group.exempt_locked:
+        qs = qs.exclude(is_locked=True)
+    if group.exempt_with_opportunity:
+        exemption = hooks.exemption_q()
+        if exemption is not None:
+            qs = qs.exclude(exemption)
+    return qs
+
+
+_ROW_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "owner_id",
+    "level_id",
+    "lifecycle",
+    "deal_status",
+    "is_locked",
+    "last_followup_at",
+    "owned_since",
+    "created_at",
+    "pooled_at",
+    "deleted_at",
+    "pool_group_id",
+)
+
+
+def _notify_recycled(tenant_id: int, by_owner: dict[int, list[Customer]]) -> None:
+    for owner_id, customers in by_owner.items():
+        notification_send(
+            tenant_id=tenant_id,
+            recipients=list(User.tenant_objects.filter(tenant_id=tenant_id, pk=owner_id)),
+            title=ngettext(
+                "%(count)d customer returned to the pool: %(names)s",
+                "%(count)d customers returned to the pool: %(names)s",
+                len(customers),
+            )
+            % {"count": len(customers), "names": _names(customers, 5)},
+            link="/pools/",
+        )
+
+
+def recycle_group(
+    group: PoolGroup,
+    *,
+    now: datetime.datetime | None = None,
+    recycled: dict[int, list[Customer]] | None = None,
+) -> int:
+    """Recycle every due customer of one group; returns how many went into the pool.
+
+    Each former owner gets one notification for the whole run (not one per batch): given
+    ``recycled`` (``{owner id: customers}``) the caller collects across groups and sends
+    them itself; without it they go out when the group is done."""
+    now = now or timezone.now()
+    total = 0
+    notify_here = recycled is None
+    if recycled is None:
+        recycled = defaultdict(list)
+    while True:
+        with transaction.atomic():
+            rows = list(
+                candidates(group, now)
+                .select_for_update(of=("self",))
+                .only(*_ROW_FIELDS)
+                .order_by("pk")[:BATCH]
+            )
+            if not rows:
+                break
+            by_rule: dict[tuple[str, int], list[Customer]] = defaultdict(list)
+            for customer in rows:
+                f = forecast(customer, group)
+                # The query said it is due; the forecast names the rule (the earliest one).
+                key = (f.rule, f.days) if f else ("followup", group.recycle_no_followup_days or 0)
+                by_rule[key].append(customer)
+            for (rule, days), members in by_rule.items():
+                for customer in members:
+                    recycled.setdefault(customer.owner_id, []).append(customer)
+                reason = (
+                    PoolReason.RECYCLED_FOLLOWUP if rule == "followup" else PoolReason.RECYCLED_DEAL
+                )
+                previous = {c.pk: c.owner_id for c in members}
+                _clear_team(members)
+                ownership_change(
+                    actor=None,
+                    customers=members,
+                    to_user=None,
+                    kind=OwnershipEvent.Kind.RECYCLED,
+                    group=group,
+                    note=Forecast(now, rule, days).reason,
+                    fields={
+                        "pooled_at": now,
+                        "previous_owner": F("owner"),
+                        "pool_reason": reason,
+                        "pool_reason_days": days,
+                        "pool_note": "",
+                        "owned_since": None,
+                        "is_locked": False,
+                    },
+                )
+                activity.activity_record_many(
+                    actor=None,
+                    targets=members,
+                    action=actions.POOL_RECYCLED,
+                    changes_for=lambda c, p=previous: {"owner": [str(p[c.pk]), ""]},
+                    note=f"{group.name}：{days}",
+                )
+            total += len(rows)
+    if notify_here:
+        _notify_recycled(group.tenant_id, recycled)
+    return total
+
+
+def recycle_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
+    """Run every enabled group's rules of one tenant (inside its scope); each former owner
+    gets one notification for the run."""
+    now = now or timezone.now()
+    total = 0
+    recycled: dict[int, list[Customer]] = {}
+    for group in groups_with_rules().filter(tenant_id=tenant_id, is_enabled=True):
+        total += recycle_group(group, now=now, recycled=recycled)
+    _notify_recycled(tenant_id, recycled)
+    return total
+
+
+def warn_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
+    """Warn owners of customers that their group will recycle within its warning days; once
+    per customer and recycle date (``RecycleWarning``). Returns how many warnings went out."""
+    now = now or timezone.now()
+    sent = 0
+    for group in groups_with_rules().filter(tenant_id=tenant_id, is_enabled=True):
+        if not group.warn_days:
+            continue
+        with transaction.atomic():
+            # Overlapping runs queue here, one per group, and then see the first's warnings.
+            PoolGroup.objects.select_for_update().filter(pk=group.pk).first()
+            horizon = now + datetime.timedelta(days=group.warn_days)
+            due_now = candidates(group, now).values("pk")
+            rows = list(
+                candidates(group, horizon).exclude(pk__in=due_now).only(*_ROW_FIELDS).order_by("pk")
+            )
+            exempt = (
+                hooks.exempt_ids([c.pk for c in rows]) if group.exempt_with_opportunity else set()
+            )
+            dated = []
+            for customer in rows:
+                f = forecast(customer, group, exempt=customer.pk in exempt)
+                if f is not None:
+                    customer.forecast = f
+                    dated.append((customer, timezone.localdate(f.at)))
+            known = set(
+                RecycleWarning.objects.filter(
+                    tenant_id=tenant_id, customer_id__in=[c.pk for c, _d in dated]
+                ).values_list("customer_id", "recycle_on")
+            )
+            fresh = [(c, d) for c, d in dated if (c.pk, d) not in known]
+            RecycleWarning.objects.bulk_create(
+                RecycleWarning(
+                    tenant_id=tenant_id, customer_id=c.pk, recycle_on=d, owner_id=c.owner_id
+                )
+                for c, d in fresh
+            )
+            by_owner: dict[int, list[Customer]] = defaultdict(list)
+            for customer, _day in fresh:
+                by_owner[customer.owner_id].append(customer)
+            for owner_id, customers in by_owner.items():
+                soonest = min(c.forecast.days_left(now) for c in customers)
+                notification_send(
+                    tenant_id=tenant_id,
+                    recipients=list(User.tenant_objects.filter(tenant_id=tenant_id, pk=owner_id)),
+                    title=ngettext(
+                        "%(count)d customer falls into the pool soon (first in %(days)d days): "
+                        "%(names)s",
+                        "%(count)d customers fall into the pool soon (first in %(days)d days): "
+                        "%(names)s",
+                        len(customers),
+                    )
+                    % {"count": len(customers), "days": soonest, "names": _names(customers, 5)},
+                    link="/",
+                )
+            sent += len(fresh)
+    return sent

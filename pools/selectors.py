@@ -1,0 +1,286 @@
+"""Reads of the pool: which groups a user belongs to or administers, the pool list, and
+when (and why) an owned customer will fall back into the pool."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from crm.models import User
+from crm.visibility import visible_to
+from pools.models import HIDDEN_FIELD_KEYS, PoolGroup, PoolGroupUser, PoolLevelRule
+
+
+def is_pool_manager(user: User) -> bool:
+    """Holders of ``pool.manage`` configure every group and act as admins of all of them."""
+    return bool(user.is_authenticated and user.tenant_id and user.can("pool.manage"))
+
+
+def _department_chain(user: User) -> list[int]:
+    """The user's department and every department above it (from the materialised path)."""
+    if not user.department_id:
+        return []
+    path = user.department.path if user.department else ""
+    return [int(part) for part in path.strip("/").split("/") if part] or [user.department_id]
+
+
+def member_group_ids(user: User) -> list[int] | None:
+    """Ids of the enabled groups ``user`` is a member of (directly or through a department
+    or a parent department); ``None`` for pool managers (every group). Cached on the user
+    for the request."""
+    cached = getattr(user, "_pool_member_ids", False)
+    if cached is not False:
+        return cached
+    if not user.is_authenticated or not user.tenant_id or not user.is_active:
+        result: list[int] | None = []
+    elif is_pool_manager(user):
+        result = None
+    else:
+        chain = _department_chain(user)
+        condition = Q(open_to_all=True) | Q(member_users__user_id=user.pk)
+        if chain:
+            condition |= Q(member_departments__department_id__in=chain)
+        result = sorted(
+            set(
+                PoolGroup.objects.filter(condition, tenant_id=user.tenant_id, is_enabled=True)
+                .values_list("id", flat=True)
+                .distinct()
+            )
+        )
+    user._pool_member_ids = result
+    return result
+
+
+def admin_group_ids(user: User) -> list[int] | None:
+    """Ids of the groups ``user`` administers; ``None`` for pool managers (all)."""
+    cached = getattr(user, "_pool_admin_ids", False)
+    if cached is not False:
+        return cached
+    if not user.is_authenticated or not user.tenant_id or not user.is_active:
+        result: list[int] | None = []
+    elif is_pool_manager(user):
+        result = None
+    else:
+        result = list(
+            PoolGroupUser.objects.filter(
+                tenant_id=user.tenant_id, user_id=user.pk, is_admin=True
+            ).values_list("group_id", flat=True)
+        )
+    user._pool_admin_ids = result
+    return result
+
+
+def is_group_admin(user: User, group_id: int | None) -> bool:
+    ids = admin_group_ids(user)
+    return ids is None or (group_id is not None and group_id in ids)
+
+
+def is_group_member(user: User, group_id: int | None) -> bool:
+    ids = member_group_ids(user)
+    return ids is None or (group_id is not None and group_id in ids)
+
+
+def groups_with_rules() -> QuerySet:
+    return PoolGroup.objects.prefetch_related(
+        Prefetch("level_rules", queryset=PoolLevelRule.objects.select_related("level"))
+    )
+
+
+def visible_groups(user: User) -> list[PoolGroup]:
+    """The enabled groups whose pool ``user`` may open, in menu order."""
+    ids = member_group_ids(user)
+    qs = PoolGroup.objects.filter(tenant_id=user.tenant_id, is_enabled=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return list(qs)
+
+
+def default_group(tenant_id: int) -> PoolGroup | None:
+    return PoolGroup.objects.filter(tenant_id=tenant_id, is_default=True).first()
+
+
+def pool_base(*, actor: User, group: PoolGroup | None = None) -> QuerySet:
+    """The customers lying in the pools ``actor`` may open (or in one group of them)."""
+    from customers.models import Customer
+
+    qs = visible_to(actor, Customer.objects.in_pool(), include_public=False)
+    ids = member_group_ids(actor)
+    if ids is not None:
+        # Members see their groups' pools; the visibility function already says so, the
+        # filter keeps an owner-side scope (participants, managers) from adding rows.
+        qs = qs.filter(pool_group_id__in=ids)
+    if group is not None:
+        qs = qs.filter(pool_group=group)
+    return qs
+
+
+def hidden_fields_for(user: User, customer) -> frozenset[str]:
+    """The field keys ``user`` must not see on ``customer`` (pool rules): nothing once the
+    customer has an owner, nothing for the group's admins and pool managers."""
+    if not customer.in_pool or customer.pool_group_id is None:
+        return frozenset()
+    if is_group_admin(user, customer.pool_group_id):
+        return frozenset()
+    group = customer.pool_group
+    return frozenset(k for k in (group.hidden_fields or []) if k in HIDDEN_FIELD_KEYS)
+
+
+def hidden_fields_by_group(user: User, groups) -> dict[int, frozenset[str]]:
+    """``{group id: hidden keys}`` for a list page (one computation per group, no query)."""
+    result = {}
+    for group in groups:
+        if is_group_admin(user, group.pk):
+            result[group.pk] = frozenset()
+        else:
+            result[group.pk] = frozenset(
+                k for k in (group.hidden_fields or []) if k in HIDDEN_FIELD_KEYS
+            )
+    return result
+
+
+# ---------------------------------------------------------------- recycling forecast
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """When an owned customer will be recycled and by which rule."""
+
+    at: datetime.datetime
+    rule: str  # "followup" | "deal"
+    days: int
+
+    def days_left(self, now: datetime.datetime | None = None) -> int:
+        now = now or timezone.now()
+        return max(0, (self.at - now).days + (1 if (self.at - now).seconds else 0))
+
+    @property
+    def reason(self) -> str:
+        if self.rule == "followup":
+            return ngettext(
+                "no follow-up for %(days)d day", "no follow-up for %(days)d days", self.days
+            ) % {"days": self.days}
+        return ngettext("no deal for %(days)d day", "no deal for %(days)d days", self.days) % {
+            "days": self.days
+        }
+
+    def describe(self, now: datetime.datetime | None = None) -> str:
+        left = self.days_left(now)
+        if left <= 0:
+            return _("Falls into the pool at the next recycling run (%(reason)s)") % {
+                "reason": self.reason
+            }
+        return ngettext(
+            "Falls into the pool in %(count)d day (%(reason)s)",
+            "Falls into the pool in %(count)d days (%(reason)s)",
+            left,
+        ) % {"count": left, "reason": self.reason}
+
+
+def rule_days(group: PoolGroup, level_id: int | None) -> tuple[int | None, int | None]:
+    """(days without follow-up, days without deal) for a customer level in ``group``."""
+    for rule in group.level_rules.all():
+        if rule.level_id == level_id:
+            return rule.no_followup_days, rule.no_deal_days
+    return group.recycle_no_followup_days, group.recycle_no_deal_days
+
+
+def followup_reference(customer) -> datetime.datetime | None:
+    """The later of its last follow-up and the moment its owner got it (悟空: claim time);
+    an unknown ownership start counts from the creation (as pools.recycling does)."""
+    times = [
+        t for t in (customer.last_followup_at, customer.owned_since or customer.created_at) if t
+    ]
+    return max(times) if times else None
+
+
+def forecast(customer, group: PoolGroup | None, *, exempt: bool = False) -> Forecast | None:
+    """The recycling forecast of an owned customer under ``group``'s rules, or None when it
+    will not be recycled (no owner, no rules, disabled group, or an exemption)."""
+    if group is None or not group.is_enabled or customer.owner_id is None or exempt:
+        return None
+    if customer.deleted_at is not None or customer.pooled_at is not None:
+        return None
+    if group.exempt_signed and customer.lifecycle == "signed":
+        return None
+    if group.exempt_locked and customer.is_locked:
+        return None
+    followup_days, deal_days = rule_days(group, customer.level_id)
+    candidates = []
+    reference = followup_reference(customer)
+    if followup_days and reference:
+        candidates.append(
+            Forecast(reference + datetime.timedelta(days=followup_days), "followup", followup_days)
+        )
+    owned = customer.owned_since or customer.created_at
+    if deal_days and owned and customer.deal_status != "deal":
+        candidates.append(Forecast(owned + datetime.timedelta(days=deal_days), "deal", deal_days))
+    return min(candidates, key=lambda f: f.at) if candidates else None
+
+
+def customer_forecast(customer) -> Forecast | None:
+    """The forecast for one customer (the customer page); a few small queries."""
+    from pools import hooks
+
+    if customer.pool_group_id is None or customer.owner_id is None:
+        return None
+    group = groups_with_rules().filter(pk=customer.pool_group_id).first()
+    exempt = hooks.is_exempt(customer) if group and group.exempt_with_opportunity else False
+    return forecast(customer, group, exempt=exempt)
+
+
+def forecasts_for(customers) -> dict[int, Forecast]:
+    """Forecasts of a page of customers: one query for the groups and their level rules,
+    one per exemption hook for the page's ids."""
+    from pools import hooks
+
+    owned = [c for c in customers if c.owner_id and c.pool_group_id and c.pooled_at is None]
+    if not owned:
+        return {}
+    groups = {g.pk: g for g in groups_with_rules().filter(pk__in={c.pool_group_id for c in owned})}
+    exempt_ids = hooks.exempt_ids([c.pk for c in owned])
+    result = {}
+    for customer in owned:
+        group = groups.get(customer.pool_group_id)
+        f = forecast(
+            customer,
+            group,
+            exempt=bool(group and group.exempt_with_opportunity and customer.pk in exempt_ids),
+        )
+        if f is not None:
+            result[customer.pk] = f
+    return result
+
+
+def due_for_recycling(*, actor: User, within_days: int | None = None, now=None) -> list:
+    """The actor's own customers that will be recycled soon: within each group's warning
+    days (or ``within_days``), soonest first, each with ``.forecast`` set."""
+    from pools import recycling
+
+    now = now or timezone.now()
+    rows = []
+    for group in groups_with_rules().filter(tenant_id=actor.tenant_id, is_enabled=True):
+        horizon = within_days if within_days is not None else group.warn_days
+        if not horizon:
+            continue
+        qs = recycling.candidates(group, now + datetime.timedelta(days=horizon)).filter(
+            owner_id=actor.pk
+        )
+        customers = list(qs.order_by("pk")[:200])
+        exempt_ids = hooks_exempt(customers) if group.exempt_with_opportunity else set()
+        for customer in customers:
+            f = forecast(customer, group, exempt=customer.pk in exempt_ids)
+            if f is not None:
+                customer.forecast = f
+                rows.append(customer)
+    return sorted(rows, key=lambda c: c.forecast.at)
+
+
+def hooks_exempt(customers) -> set[int]:
+    from pools import hooks
+
+    return hooks.exempt_ids([c.pk for c in customers])

@@ -1,0 +1,203 @@
+"""Pool pages: the pool list (per group or all the user's groups) and its actions: claim,
+assign, move, return. Thin: parse, one selector or service, render or redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import F, Prefetch
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from crm.exceptions import ServiceError
+from crm.views.base import tenant_view
+from customers.filters import CustomerFilter
+from customers.models import Contact
+from customers.selectors import capped_count
+from customers.views import _back, offset_page
+from pools import selectors, services
+from pools.action_forms import AssignForm, ClaimForm, MoveForm, ReturnForm
+
+SORTS = {
+    "pooled": ("-pooled_at", "-id"),
+    "name": ("name", "id"),
+    "level": (F("level__sort_order").asc(nulls_last=True), "-pooled_at", "-id"),
+    "last_followup": (F("last_followup_at").desc(nulls_last=True), "-id"),
+    "created": ("-created_at", "-id"),
+}
+SORT_LABELS = {
+    "pooled": gettext_lazy("Time in the pool"),
+    "name": gettext_lazy("Name"),
+    "level": gettext_lazy("Level"),
+    "last_followup": gettext_lazy("Last follow-up"),
+    "created": gettext_lazy("Created"),
+}
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@tenant_view()
+def pool_list(request):
+    actor = request.user
+    groups = selectors.visible_groups(actor)
+    wanted = request.GET.get("group") or ""
+    group = next((g for g in groups if str(g.pk) == wanted), None)
+    base = selectors.pool_base(actor=actor, group=group)
+    filterset = CustomerFilter(request.GET or None, queryset=base, request=request)
+    filterset.filters.pop("owner", None)  # nobody owns a pool customer
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    sort = request.GET.get("sort") or "pooled"
+    if sort not in SORTS:
+        sort = "pooled"
+    rows = (
+        qs.select_related("pool_group", "previous_owner", "level", "status")
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("pk")))
+        .order_by(*SORTS[sort])
+    )
+    page = offset_page(request, rows)
+    total, capped = capped_count(qs)
+    hidden = selectors.hidden_fields_by_group(actor, groups)
+    admin_ids = selectors.admin_group_ids(actor)
+    for customer in page:
+        customer.hidden = hidden.get(customer.pool_group_id, frozenset())
+        contacts = list(customer.contacts.all())
+        customer.first_contact = contacts[0] if contacts else None
+    context = {
+        "active_nav": "pool",
+        "groups": groups,
+        "group": group,
+        "filter": filterset,
+        "page": page,
+        "total": total,
+        "capped": capped,
+        "sort": sort,
+        "sorts": SORT_LABELS,
+        "filtered": bool(filterset.is_bound and filterset.active_filters),
+        "is_admin": admin_ids is None or bool(admin_ids),
+        "assign_form": AssignForm(tenant_id=actor.tenant_id),
+        "move_form": MoveForm(tenant_id=actor.tenant_id),
+        "can_claim": any(
+            g.claim_mode == g.ClaimMode.SELF or selectors.is_group_admin(actor, g.pk)
+            for g in ([group] if group else groups)
+        ),
+    }
+    if request.htmx and request.htmx.target == "pool-results":
+        return render(request, "pools/pool_list.html#results", context)
+    return render(request, "pools/pool_list.html", context)
+
+
+def _done(request, result: services.PoolResult, message: str) -> None:
+    if result.done:
+        messages.success(request, message)
+    if result.lost:
+        messages.warning(request, result.lost_message)
+    if not result.done and not result.lost:
+        messages.info(request, _("Nothing was changed."))
+
+
+@tenant_view()
+@require_POST
+def pool_claim(request):
+    actor = request.user
+    back = _back(request, reverse("pools:pool-list"))
+    form = ClaimForm(request.POST, tenant_id=actor.tenant_id)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    try:
+        result = services.pool_claim(actor=actor, customers=form.cleaned_data["ids"])
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(back)
+    _done(request, result, _("You claimed %(count)d customers.") % {"count": len(result.done)})
+    if len(result.done) == 1 and not result.lost:
+        return redirect("customers:customer-detail", pk=result.done[0].pk)
+    return redirect(back)
+
+
+@tenant_view()
+@require_POST
+def pool_assign(request):
+    actor = request.user
+    back = _back(request, reverse("pools:pool-list"))
+    form = AssignForm(request.POST, tenant_id=actor.tenant_id)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        result = services.pool_assign(
+            actor=actor,
+            customers=data["ids"],
+            users=list(data["users"]),
+            distribution=data["distribution"],
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(back)
+    _done(
+        request,
+        result,
+        _("%(count)d customers were assigned to %(users)s.")
+        % {"count": len(result.done), "users": "、".join(str(u) for u in data["users"])},
+    )
+    return redirect(back)
+
+
+@tenant_view()
+@require_POST
+def pool_move(request):
+    actor = request.user
+    back = _back(request, reverse("pools:pool-list"))
+    form = MoveForm(request.POST, tenant_id=actor.tenant_id)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    try:
+        moved = services.pool_move(
+            actor=actor, customers=form.cleaned_data["ids"], group=form.cleaned_data["group"]
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(back)
+    messages.success(
+        request,
+        _("%(count)d customers are now in %(group)s.")
+        % {"count": len(moved), "group": form.cleaned_data["group"]},
+    )
+    return redirect(back)
+
+
+@tenant_view()
+@require_POST
+def pool_return(request):
+    """退回公海 from the customer list (batch) or the customer page (one)."""
+    actor = request.user
+    back = _back(request, reverse("customers:customer-list"))
+    form = ReturnForm(request.POST, tenant_id=actor.tenant_id)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        returned = services.pool_return(
+            actor=actor,
+            customers=data["ids"],
+            reason=data["reason"],
+            note=data["note"],
+            group=data["group"],
+        )
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(back)
+    messages.success(
+        request, _("%(count)d customers went back to the pool.") % {"count": len(returned)}
+    )
+    # The customer page of a customer one no longer sees would be a 404: go to the list.
+    if back.startswith("/customers/") and back.rstrip("/").split("/")[-1].isdigit():
+        return redirect("customers:customer-list")
+    return redirect(back)
