@@ -7,6 +7,9 @@ department subtree); there is never a per-object permission lookup over a list.
 
 from __future__ import annotations
 
+import functools
+import operator
+
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -81,23 +84,78 @@ def participated_q(user: User, model: type[models.Model]) -> Q:
     return Q(pk__in=through.objects.filter(user_id=user.pk).values(fk_name))
 
 
-def visible_to(user: User, queryset: QuerySet, *, include_public: bool = True) -> QuerySet:
+def visible_to(
+    user: User, queryset: QuerySet, *, include_public: bool = True, include_pool: bool = True
+) -> QuerySet:
     """The rows of ``queryset`` (any owned model) that ``user`` may see.
 
     A model may add rows every member sees with a ``visible_to_all_q()`` classmethod
-    (public customers); personal lists leave those out with ``include_public=False``."""
+    (public customers); personal lists leave those out with ``include_public=False``. A model
+    with a pool adds the pooled rows a user may see with ``visible_in_pool_q(user)`` (members
+    of the pool group); lists of owned records leave them out with ``include_pool=False``."""
     if not user.is_authenticated or not user.is_active or user.tenant_id is None:
         return queryset.none()
     # The scope already filters by tenant; the explicit filter is the belt to its braces.
     queryset = queryset.filter(tenant_id=user.tenant_id)
+    conditions = visibility_conditions(
+        user, queryset.model, include_public=include_public, include_pool=include_pool
+    )
+    if conditions is None:
+        return queryset
+    return queryset.filter(functools.reduce(operator.or_, conditions.values()))
+
+
+def visibility_conditions(
+    user: User, model: type[models.Model], *, include_public: bool = True, include_pool: bool = True
+) -> dict[str, Q] | None:
+    """The conditions visible_to joins with OR, by name (``owned`` inside the data scope,
+    ``participated``, ``public``, ``pool``), for an active user of a tenant; ``None`` when the
+    data scope is ``all`` (every row of the tenant). visible_parts splits the same ones."""
     ids = scope_user_ids(user)
     if ids is None:
-        return queryset
-    condition = Q(owner_id__in=ids) | participated_q(user, queryset.model)
-    public = getattr(queryset.model, "visible_to_all_q", None)
+        return None
+    conditions = {"owned": Q(owner_id__in=ids), "participated": participated_q(user, model)}
+    public = getattr(model, "visible_to_all_q", None)
     if public is not None and include_public:
-        condition |= public()
-    return queryset.filter(condition)
+        conditions["public"] = public()
+    # Records lying in a pool (customers, leads) are seen by the pool's members.
+    pooled = getattr(model, "visible_in_pool_q", None)
+    if pooled is not None and include_pool:
+        conditions["pool"] = pooled(user)
+    return conditions
+
+
+def visible_parts(
+    user: User, queryset: QuerySet, *, include_public: bool = True, include_pool: bool = True
+) -> dict[str, QuerySet] | None:
+    """``visible_to(user, queryset, …)`` as disjoint querysets whose union is the same rows,
+    named as visibility_conditions names them: each holds the rows of its condition that no
+    condition before it holds.
+
+    PERF: each part is a plain AND that one tenant-leading index answers, where PostgreSQL
+    can only run visible_to's OR as a filter over a walk of the whole tenant's index: a rep's
+    capped count of 10,000 visible customers walked ~100,000 index entries (15 ms on a
+    200k-customer tenant). A UNION ALL of the parts reads visible rows only
+    (customers.selectors: capped counts and list pages). ``None`` when visible_to has no OR
+    to split (scope ``all``, or nothing visible).
+    """
+    if not user.is_authenticated or not user.is_active or user.tenant_id is None:
+        return None
+    queryset = queryset.filter(tenant_id=user.tenant_id)
+    conditions = visibility_conditions(
+        user, queryset.model, include_public=include_public, include_pool=include_pool
+    )
+    if conditions is None:
+        return None
+    parts, earlier = {}, []
+    for name, condition in conditions.items():
+        part = queryset.filter(condition)
+        for before in earlier:
+            # exclude() keeps the rows whose owner is NULL (NOT IN alone would drop them).
+            part = part.exclude(before)
+        parts[name] = part
+        earlier.append(condition)
+    return parts
 
 
 def can_see(user: User, obj: models.Model) -> bool:

@@ -517,3 +517,31 @@ def test_saved_searches_are_per_user(world, scoped):
         )
     with scoped(world.rep_east):
         assert list(selectors.saved_searches(actor=world.rep_east)) == [mine]
+
+
+# ---------------------------------------------------------------- visible parts (PERF)
+
+
+@pytest.mark.parametrize("actor", ["rep_east", "manager_sales", "admin_a"])
+def test_pages_and_counts_read_from_the_visible_parts_match_the_plain_query(
+    world, scoped, book, actor
+):
+    user = getattr(world, actor)
+    with scoped(user):
+        for view in sorted(selectors.VIEW_KEYS):
+            listed = selectors.customer_base(actor=user, view=view)
+            plain = listed.distinct()  # any change but filter/exclude drops the parts
+            assert plain._visible_parts is None
+            assert selectors.capped_count(listed) == selectors.capped_count(plain), view
+            expected = [c.pk for c in plain.order_by("-created_at", "-id")]
+            for start, stop in [(0, 2), (1, 3), (2, 50)]:
+                page = selectors.customer_list(actor=user, queryset=listed)[start:stop]
+                assert [c.pk for c in page] == expected[start:stop], (view, start)
+
+
+def test_a_reps_list_reads_the_union_of_its_visible_parts(world, scoped, book):
+    with scoped(world.rep_east), CaptureQueriesContext(connection) as ctx:
+        rows = list(selectors.customer_list(actor=world.rep_east, view="all")[0:25])
+        count = selectors.capped_count(selectors.customer_base(actor=world.rep_east, view="all"))
+    assert count == (len(rows), False) == (5, False)
+    assert sum("UNION ALL" in q["sql"] for q in ctx.captured_queries) == 2  # page and count
