@@ -99,19 +99,30 @@ def _done(request, result: services.PoolResult, message: str) -> None:
         messages.info(request, _("Nothing was changed."))
 
 
+def _run_action(request, form_class, action):
+    """Validate the POSTed form and call ``action(cleaned_data)`` (one service). A bad form
+    or a refusal becomes an error message; returns the service's result or None."""
+    form = form_class(request.POST, tenant_id=request.user.tenant_id)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return None
+    try:
+        return action(form.cleaned_data)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return None
+
+
 @tenant_view()
 @require_POST
 def pool_claim(request):
-    actor = request.user
     back = _back(request, reverse("pools:pool-list"))
-    form = ClaimForm(request.POST, tenant_id=actor.tenant_id)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
-    try:
-        result = services.pool_claim(actor=actor, customers=form.cleaned_data["ids"])
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+    result = _run_action(
+        request,
+        ClaimForm,
+        lambda data: services.pool_claim(actor=request.user, customers=data["ids"]),
+    )
+    if result is None:
         return redirect(back)
     _done(request, result, _("You claimed %(count)d customers.") % {"count": len(result.done)})
     if len(result.done) == 1 and not result.lost:
@@ -122,53 +133,47 @@ def pool_claim(request):
 @tenant_view()
 @require_POST
 def pool_assign(request):
-    actor = request.user
     back = _back(request, reverse("pools:pool-list"))
-    form = AssignForm(request.POST, tenant_id=actor.tenant_id)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
-    data = form.cleaned_data
-    try:
-        result = services.pool_assign(
-            actor=actor,
+    users = []
+
+    def assign(data):
+        users.extend(data["users"])
+        return services.pool_assign(
+            actor=request.user,
             customers=data["ids"],
             users=list(data["users"]),
             distribution=data["distribution"],
         )
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect(back)
-    _done(
-        request,
-        result,
-        _("%(count)d customers were assigned to %(users)s.")
-        % {"count": len(result.done), "users": "、".join(str(u) for u in data["users"])},
-    )
+
+    result = _run_action(request, AssignForm, assign)
+    if result is not None:
+        _done(
+            request,
+            result,
+            _("%(count)d customers were assigned to %(users)s.")
+            % {"count": len(result.done), "users": "、".join(str(u) for u in users)},
+        )
     return redirect(back)
 
 
 @tenant_view()
 @require_POST
 def pool_move(request):
-    actor = request.user
     back = _back(request, reverse("pools:pool-list"))
-    form = MoveForm(request.POST, tenant_id=actor.tenant_id)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
-    try:
-        moved = services.pool_move(
-            actor=actor, customers=form.cleaned_data["ids"], group=form.cleaned_data["group"]
-        )
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect(back)
-    messages.success(
+    result = _run_action(
         request,
-        _("%(count)d customers are now in %(group)s.")
-        % {"count": len(moved), "group": form.cleaned_data["group"]},
+        MoveForm,
+        lambda data: (
+            data["group"],
+            services.pool_move(actor=request.user, customers=data["ids"], group=data["group"]),
+        ),
     )
+    if result is not None:
+        group, moved = result
+        messages.success(
+            request,
+            _("%(count)d customers are now in %(group)s.") % {"count": len(moved), "group": group},
+        )
     return redirect(back)
 
 
@@ -176,23 +181,19 @@ def pool_move(request):
 @require_POST
 def pool_return(request):
     """退回公海 from the customer list (batch) or the customer page (one)."""
-    actor = request.user
     back = _back(request, reverse("customers:customer-list"))
-    form = ReturnForm(request.POST, tenant_id=actor.tenant_id)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
-    data = form.cleaned_data
-    try:
-        returned = services.pool_return(
-            actor=actor,
+    returned = _run_action(
+        request,
+        ReturnForm,
+        lambda data: services.pool_return(
+            actor=request.user,
             customers=data["ids"],
             reason=data["reason"],
             note=data["note"],
             group=data["group"],
-        )
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+        ),
+    )
+    if returned is None:
         return redirect(back)
     messages.success(
         request, _("%(count)d customers went back to the pool.") % {"count": len(returned)}
