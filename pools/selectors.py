@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from crm.models import User
 from crm.visibility import visible_to
+from pools import hooks
 from pools.models import HIDDEN_FIELD_KEYS, PoolGroup, PoolGroupUser, PoolLevelRule
 
 
@@ -224,8 +225,6 @@ def forecast(customer, group: PoolGroup | None, *, exempt: bool = False) -> Fore
 
 def customer_forecast(customer) -> Forecast | None:
     """The forecast for one customer (the customer page); a few small queries."""
-    from pools import hooks
-
     if customer.pool_group_id is None or customer.owner_id is None:
         return None
     group = groups_with_rules().filter(pk=customer.pool_group_id).first()
@@ -236,8 +235,6 @@ def customer_forecast(customer) -> Forecast | None:
 def forecasts_for(customers) -> dict[int, Forecast]:
     """Forecasts of a page of customers: one query for the groups and their level rules,
     one per exemption hook for the page's ids."""
-    from pools import hooks
-
     owned = [c for c in customers if c.owner_id and c.pool_group_id and c.pooled_at is None]
     if not owned:
         return {}
@@ -271,16 +268,12 @@ def due_for_recycling(*, actor: User, within_days: int | None = None, now=None) 
             owner_id=actor.pk
         )
         customers = list(qs.order_by("pk")[:200])
-        exempt_ids = hooks_exempt(customers) if group.exempt_with_opportunity else set()
+        exempt_ids = (
+            hooks.exempt_ids([c.pk for c in customers]) if group.exempt_with_opportunity else set()
+        )
         for customer in customers:
             f = forecast(customer, group, exempt=customer.pk in exempt_ids)
             if f is not None:
                 customer.forecast = f
                 rows.append(customer)
     return sorted(rows, key=lambda c: c.forecast.at)
-
-
-def hooks_exempt(customers) -> set[int]:
-    from pools import hooks
-
-    return hooks.exempt_ids([c.pk for c in customers])
