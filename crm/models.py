@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -387,3 +388,127 @@ class OwnedModel(TenantModel):
 
     class Meta:
         abstract = True
+
+
+def new_token() -> str:
+    """An unguessable name for a job's folder (files are served only through views)."""
+    return secrets.token_hex(16)
+
+
+def job_file_path(instance, filename: str) -> str:
+    """Uploaded sheets, validated plans, error files and exports live per tenant and job."""
+    folder = "imports" if isinstance(instance, ImportJob) else "exports"
+    return f"tenants/{instance.tenant_id}/{folder}/{instance.token}/{filename}"
+
+
+class ImportJob(TenantModel):
+    """One spreadsheet import (DESIGN §8): uploaded, checked (the preview), applied.
+
+    The checked rows are kept with the job (``plan``) so that confirming applies exactly
+    what the preview showed. ``progress_done`` of the applying stage is committed with each
+    batch of rows, so a restarted worker resumes after the last committed batch.
+    """
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+
+    class Status(models.TextChoices):
+        VALIDATING = "validating", _("Checking the file")
+        PREVIEWED = "previewed", _("Checked, waiting for confirmation")
+        APPLYING = "applying", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+        UNDONE = "undone", _("Undone")
+
+    # An import in one of these holds the tenant's import slot (one at a time).
+    RUNNING = ("validating", "applying")
+
+    token = models.CharField(max_length=32, editable=False, default=new_token)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    created_by = models.ForeignKey(
+        User, verbose_name=_("imported by"), on_delete=models.PROTECT, related_name="+"
+    )
+    original_name = models.CharField(_("file name"), max_length=200)
+    file = models.FileField(upload_to=job_file_path, max_length=300, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    plan = models.FileField(upload_to=job_file_path, max_length=300, blank=True)
+    error_file = models.FileField(upload_to=job_file_path, max_length=300, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=1000, blank=True, default="")
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="importjob_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "token"], name="importjob_token"),
+            # One import at a time per tenant, enforced by the database (two admins pressing
+            # 导入 at the same moment: one of them gets the IntegrityError and is told who).
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(status__in=["validating", "applying"]),
+                name="importjob_one_running",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in self.RUNNING
+
+
+class ExportJob(TenantModel):
+    """An export too large to build in the request: built by a worker, downloaded later."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("Exporting")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    token = models.CharField(max_length=32, editable=False, default=new_token)
+    kind = models.CharField(_("kind"), max_length=20)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    created_by = models.ForeignKey(
+        User, verbose_name=_("exported by"), on_delete=models.PROTECT, related_name="+"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    file = models.FileField(upload_to=job_file_path, max_length=300, blank=True)
+    row_count = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=1000, blank=True, default="")
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "created_by", "-created_at"], name="exportjob_user")
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "token"], name="exportjob_token"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"

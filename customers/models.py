@@ -206,6 +206,10 @@ class Customer(OwnedModel):
         related_name="+",
     )
     owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+    # The import that created it (undo removes what an import created; "?import=" lists it).
+    import_job = models.ForeignKey(
+        "crm.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = scoped_manager(CustomerQuerySet)
 
@@ -592,3 +596,21 @@ class SavedSearch(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CustomerImportChange(TenantModel):
+    """What an import overwrote on an existing customer, for 撤销导入 (undo): the field values
+    before, the contacts it added, and when it wrote them (a later change blocks the undo)."""
+
+    job = models.ForeignKey("crm.ImportJob", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    row = models.PositiveIntegerField()
+    before = models.JSONField(default=dict)
+    added_contact_ids = models.JSONField(default=list, blank=True)
+    written_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "job", "row"], name="importchange_row")
+        ]
+        indexes = [models.Index(fields=["tenant", "job"], name="importchange_job")]

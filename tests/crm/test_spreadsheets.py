@@ -1,0 +1,732 @@
+"""Reading uploaded spreadsheets (crm/spreadsheets.py): every messy file of
+tests/crm/spreadsheet_files.py gives exactly the rows it holds, or a specific refusal."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import pytest
+from django.utils import translation
+
+from crm.phones import normalize_phone
+from crm.spreadsheets import (
+    DATE_FORMATS_HELP,
+    SpreadsheetError,
+    cell_bool,
+    cell_date,
+    cell_decimal,
+    cell_multiline_text,
+    cell_text,
+    clean_header,
+    read_sheet,
+)
+from tests.crm import spreadsheet_files as files
+
+HEADERS = ["客户名称", "手机", "下次跟进时间"]
+ROWS = [
+    ["甲公司", 13800138000, datetime.date(2024, 1, 5)],
+    ["乙公司", "+86 138-0013-8001", None],
+]
+EXPECTED = [
+    (2, ["甲公司", 13800138000.0, datetime.date(2024, 1, 5)]),
+    (3, ["乙公司", "+86 138-0013-8001", None]),
+]
+
+
+@pytest.fixture(autouse=True)
+def english():
+    # Messages are asserted in English, whatever the catalogue holds.
+    with translation.override("en"):
+        yield
+
+
+def read(data: bytes, filename: str = "客户.xlsx", *, max_rows: int = 1000, **kwargs):
+    return read_sheet(data, filename, known_headers=HEADERS, max_rows=max_rows, **kwargs)
+
+
+def refusal(data: bytes, filename: str = "客户.xlsx", **kwargs) -> SpreadsheetError:
+    with pytest.raises(SpreadsheetError) as caught:
+        read(data, filename, **kwargs)
+    return caught.value
+
+
+# --- xlsx ------------------------------------------------------------------------------------
+
+
+def test_xlsx_from_openpyxl_reads_values_with_file_row_numbers():
+    sheet = read(files.xlsx_bytes(HEADERS, ROWS))
+    assert sheet.headers == HEADERS
+    assert sheet.raw_headers == HEADERS
+    assert sheet.header_row == 1
+    assert sheet.rows == EXPECTED
+    assert sheet.columns() == {"客户名称": 0, "手机": 1, "下次跟进时间": 2}
+
+
+def test_header_found_under_a_merged_title_and_a_blank_row():
+    data = files.xlsx_bytes(HEADERS, ROWS, title_rows=["2024年客户名单"], merged_title=True,
+                            blank_rows_above=1)  # fmt: skip
+    sheet = read(data)
+    assert sheet.header_row == 3
+    assert [number for number, _values in sheet.rows] == [4, 5]
+    assert sheet.rows[0][1] == ["甲公司", 13800138000.0, datetime.date(2024, 1, 5)]
+
+
+def test_title_rows_that_mention_a_column_name_lose_to_the_real_header():
+    data = files.xlsx_bytes(HEADERS, ROWS, title_rows=[["说明：", "手机必填"], ["客户名称"]])
+    sheet = read(data)
+    assert sheet.header_row == 3
+    assert [number for number, _values in sheet.rows] == [4, 5]
+
+
+def test_data_starting_in_column_c_below_blank_rows_keeps_its_positions():
+    sheet = read(files.xlsx_bytes(HEADERS, ROWS, first_column=3, blank_rows_above=2))
+    assert sheet.header_row == 3
+    assert sheet.headers == ["", "", *HEADERS]
+    assert sheet.rows[0] == (4, [None, None, "甲公司", 13800138000.0, datetime.date(2024, 1, 5)])
+    assert sheet.columns()["手机"] == 3
+
+
+def test_formatted_blank_rows_below_the_data_are_ignored():
+    sheet = read(files.xlsx_bytes(HEADERS, ROWS, trailing_blank_rows=500))
+    assert sheet.rows == EXPECTED
+
+
+def test_blank_rows_between_data_are_skipped_and_numbering_kept():
+    rows = [ROWS[0], [None, None, None], ["", "  ", "\u3000"], ROWS[1]]
+    sheet = read(files.inline_strings_xlsx(HEADERS, rows))
+    assert [number for number, _values in sheet.rows] == [2, 5]
+
+
+def test_short_rows_are_padded_and_cells_without_header_cut():
+    rows = [["甲公司"], ["乙公司", 13800138001, None, "no header", "here"]]
+    sheet = read(files.inline_strings_xlsx(HEADERS, rows))
+    assert sheet.rows == [(2, ["甲公司", None, None]), (3, ["乙公司", 13800138001.0, None])]
+
+
+def test_hidden_first_sheet_is_skipped():
+    sheet = read(files.xlsx_bytes(HEADERS, ROWS, hidden_sheet_first=True))
+    assert sheet.rows == EXPECTED
+
+
+def test_formula_cells_read_as_their_cached_values():
+    rows = [
+        ["甲公司", files.Formula("D2", 13800138000), files.Formula("DATE(2024,1,5)", 45296)],
+        [files.Formula('"乙"&"公司"', "乙公司"), "13800138001", None],
+    ]
+    sheet = read(files.formula_xlsx(HEADERS, rows))
+    assert sheet.rows == [
+        (2, ["甲公司", 13800138000.0, 45296.0]),
+        (3, ["乙公司", "13800138001", None]),
+    ]
+    assert cell_text(sheet.rows[0][1][1]) == "13800138000"
+    assert cell_date(sheet.rows[0][1][2]) == datetime.date(2024, 1, 5)
+
+
+def test_formula_saved_without_a_value_reads_as_blank():
+    # Scripts (openpyxl…) write formulas without computing them: there is nothing to read.
+    rows = [["甲公司", files.Formula("D2"), None]]
+    assert read(files.formula_xlsx(HEADERS, rows)).rows == [(2, ["甲公司", None, None])]
+
+
+def test_inline_strings_and_shared_strings_read_the_same():
+    assert read(files.inline_strings_xlsx(HEADERS, ROWS)).rows == EXPECTED
+    assert read(files.shared_strings_xlsx(HEADERS, ROWS)).rows == EXPECTED
+
+
+def test_wps_rich_text_runs_are_joined():
+    sheet = read(files.wps_rich_text_xlsx(HEADERS, [["甲公司（杭州）", "13800138000", None]]))
+    assert sheet.headers == HEADERS
+    assert sheet.rows == [(2, ["甲公司（杭州）", "13800138000", None])]
+
+
+def test_google_sheets_grid_of_styled_empty_cells_is_ignored():
+    sheet = read(files.google_sheets_xlsx(HEADERS, ROWS))
+    assert sheet.rows == EXPECTED
+
+
+def test_namespace_prefixed_worksheet_is_read():
+    assert read(files.prefixed_xlsx(HEADERS, ROWS)).rows == EXPECTED
+
+
+def test_cells_without_references_are_placed_in_order():
+    rows = [["甲公司", None, datetime.date(2024, 1, 5)]]
+    sheet = read(files.rless_cells_xlsx(HEADERS, rows))
+    assert sheet.rows == [(2, ["甲公司", None, datetime.date(2024, 1, 5)])]
+
+
+def test_a_million_declared_rows_are_not_materialised():
+    sheet = read(files.million_row_dimension_xlsx(HEADERS, ROWS))
+    assert sheet.rows == EXPECTED
+
+
+def test_sheet_wider_than_column_z_is_read():
+    headers = [*HEADERS, *(f"备用{i}" for i in range(40))]
+    sheet = read(files.shared_strings_xlsx(headers, [[*ROWS[0], *range(40)]]))
+    assert sheet.rows == [(2, [*EXPECTED[0][1], *map(float, range(40))])]
+
+
+def test_formula_filled_down_far_below_the_data_reads_as_blank_rows():
+    sheet = read(files.filled_down_formula_xlsx(HEADERS, ROWS, last_row=200_000))
+    assert sheet.rows == EXPECTED
+
+
+def test_one_far_away_cell_is_refused_before_the_reader_allocates_it():
+    # Without the check, calamine asks for 550 GB and the worker process aborts.
+    error = refusal(files.sparse_xlsx(HEADERS, ROWS, far_cell="XFD1048576"))
+    assert error.code == "sheet_too_large"
+    assert "1,048,576" in error.message and "16,384 columns" in error.message
+
+
+def test_far_cell_without_a_reference_is_refused_too():
+    error = refusal(files.rless_cells_xlsx(HEADERS, ROWS, far_row=99_999, far_cells=100))
+    assert error.code == "sheet_too_large"
+    assert "99,999" in error.message
+
+
+def test_cell_limit_is_a_parameter():
+    error = refusal(files.xlsx_bytes(HEADERS, ROWS), max_cells=5)
+    assert error.code == "sheet_too_large"
+
+
+def test_type_comes_from_the_content_not_the_extension():
+    assert read(files.xlsx_bytes(HEADERS, ROWS), "客户.csv").rows == EXPECTED
+    assert read(files.xlsx_bytes(HEADERS, ROWS), "客户.xlsm").rows == EXPECTED
+    csv_sheet = read(files.csv_bytes(HEADERS, [["甲公司", "13800138000", ""]]), "客户.xlsx")
+    assert csv_sheet.rows == [(2, ["甲公司", "13800138000", None])]
+
+
+# --- xls and other OLE2 files ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pad_small", [False, True], ids=["mini-stream", "regular-stream"])
+def test_legacy_xls_is_read(pad_small):
+    rows = [["甲公司", 13800138000, 45296], ["乙公司", "010-12345678", None]]
+    sheet = read(files.xls_bytes(HEADERS, rows, pad_small=pad_small), "客户.xls")
+    assert sheet.rows == [
+        (2, ["甲公司", 13800138000.0, 45296.0]),
+        (3, ["乙公司", "010-12345678", None]),
+    ]
+
+
+def test_password_protected_xls_is_refused_as_encrypted():
+    error = refusal(files.xls_bytes(HEADERS, ROWS[:1], password=True), "客户.xls")
+    assert error.code == "encrypted"
+
+
+def test_far_away_cell_in_xls_is_refused():
+    error = refusal(files.xls_bytes(HEADERS, ROWS[:1], far_cell=(65535, 255)), "客户.xls")
+    assert error.code == "sheet_too_large"
+    assert "16,777,216" in error.message
+
+
+def test_password_protected_xlsx_is_refused_with_how_to_remove_it():
+    error = refusal(files.encrypted_bytes())
+    assert error.code == "encrypted"
+    assert error.message.startswith("The file is protected by a password: remove the password")
+
+
+def test_word_document_is_not_a_spreadsheet():
+    error = refusal(files.word_doc_bytes(), "合同.doc")
+    assert error.code == "not_spreadsheet"
+    assert "“合同.doc” is not an Excel or CSV file" in error.message
+
+
+# --- zips that are not workbooks, damaged files, bombs ------------------------------------
+
+
+def test_apple_numbers_is_refused_with_how_to_export():
+    error = refusal(files.numbers_zip(), "客户.numbers")
+    assert error.code == "numbers"
+    assert error.message == (
+        "Apple Numbers files cannot be read: export it as Excel (.xlsx) first."
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (files.docx_bytes(), "not_spreadsheet"),
+        (files.ods_bytes(), "ods"),
+        (files.xlsb_zip(), "xlsb"),
+    ],
+    ids=["docx", "ods", "xlsb"],
+)
+def test_other_zip_documents_are_refused(data, code):
+    error = refusal(data)
+    assert error.code == code
+    assert ".xlsx" in error.message
+
+
+def test_truncated_xlsx_is_damaged():
+    error = refusal(files.truncated_xlsx())
+    assert error.code == "damaged"
+    assert error.message.startswith("The file is damaged or incomplete:")
+
+
+def test_worksheet_that_is_not_xml_is_damaged():
+    assert refusal(files.corrupt_sheet_xlsx()).code == "damaged"
+
+
+def test_zip_bomb_is_refused_from_the_declared_sizes():
+    data = files.zip_bomb()
+    assert len(data) < 3 * 1024 * 1024  # 400 MB of zeros
+    error = refusal(data)
+    assert error.code == "zip_bomb"
+    assert "more than 300 MB" in error.message
+
+
+def test_member_compressed_too_well_is_refused_even_when_small_in_total():
+    error = refusal(files.ratio_bomb(20 * 1024 * 1024))
+    assert error.code == "zip_bomb"
+
+
+def test_unpacked_size_limit_is_a_parameter():
+    error = refusal(files.xlsx_bytes(HEADERS, ROWS), max_unzipped_bytes=1000)
+    assert error.code == "zip_bomb"
+    assert "more than 0.000953674 MB" in error.message
+
+
+# --- size, empty, not a spreadsheet --------------------------------------------------------
+
+
+def test_empty_file_is_refused():
+    error = refusal(b"", "客户.xlsx")
+    assert (error.code, error.message) == ("empty", "The file is empty.")
+
+
+def test_file_over_the_byte_limit_is_refused_before_reading():
+    error = refusal(files.xlsx_bytes(HEADERS, ROWS), max_bytes=2 * 1024 * 1024 // 1024)
+    assert error.code == "too_large"
+    assert "larger than 0.00195312 MB" in error.message
+    error = refusal(b"x" * (51 * 1024 * 1024), "big.csv")
+    assert error.message == "The file is larger than 50 MB: split it into several files."
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (files.pdf_bytes(), "客户.pdf"),
+        (files.png_bytes(), "客户.png"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "photo.jpg"),
+        (b"name,phone\n\x00\x01\x02\x03", "客户.csv"),
+    ],
+    ids=["pdf", "png", "jpeg", "nul-bytes"],
+)
+def test_non_spreadsheets_are_refused_naming_the_file(data, name):
+    error = refusal(data, name)
+    assert error.code == "not_spreadsheet"
+    assert error.message == (
+        f"“{name}” is not an Excel or CSV file: upload an .xlsx, .xls or .csv file."
+    )
+
+
+def test_html_table_saved_as_xls_is_refused_with_how_to_convert():
+    error = refusal(files.html_xls_bytes(HEADERS, ROWS), "客户.xls")
+    assert error.code == "html"
+    assert "save it as Excel workbook (.xlsx)" in error.message
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+CSV_ROWS = [["甲公司", "13800138000", "2024-01-05"], ["乙公司", "+86 138-0013-8001", ""]]
+CSV_EXPECTED = [
+    (2, ["甲公司", "13800138000", "2024-01-05"]),
+    (3, ["乙公司", "+86 138-0013-8001", None]),
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "delimiter"),
+    [
+        ("utf-8", False, ","),
+        ("utf-8", True, ","),
+        ("gb18030", False, ","),
+        ("utf-8", False, ";"),
+        ("gb18030", False, "\t"),
+        ("utf-8", False, "|"),
+        ("utf-16", False, "\t"),
+    ],
+    ids=["utf8", "utf8-bom", "gb18030", "semicolon", "tab-gb18030", "pipe", "utf16-unicode-text"],
+)
+def test_csv_encodings_and_delimiters(encoding, bom, delimiter):
+    data = files.csv_bytes(HEADERS, CSV_ROWS, encoding=encoding, bom=bom, delimiter=delimiter)
+    sheet = read(data, "客户.csv")
+    assert sheet.headers == HEADERS
+    assert sheet.rows == CSV_EXPECTED
+
+
+def test_csv_delimiter_is_chosen_by_the_header_even_with_commas_in_a_title():
+    data = files.csv_bytes(HEADERS, CSV_ROWS, delimiter=";", title_rows=["客户名单, 2024年"])
+    sheet = read(data, "客户.csv")
+    assert sheet.header_row == 2
+    assert sheet.rows[0] == (3, ["甲公司", "13800138000", "2024-01-05"])
+
+
+def test_csv_with_excel_sep_line():
+    sheet = read(files.csv_bytes(HEADERS, CSV_ROWS, delimiter=";", sep_line=True), "a.csv")
+    assert sheet.header_row == 2
+    assert sheet.rows[0] == (3, ["甲公司", "13800138000", "2024-01-05"])
+
+
+def test_csv_quoted_cell_with_line_break_counts_as_one_row():
+    rows = [["甲公司", "13800138000", ""], ["乙公司\n杭州分公司", "13800138001", ""], ROWS[0]]
+    sheet = read(files.csv_bytes(HEADERS, rows), "a.csv")
+    assert [number for number, _values in sheet.rows] == [2, 3, 4]
+    assert cell_text(sheet.rows[1][1][0]) == "乙公司 杭州分公司"
+
+
+def test_csv_in_an_unknown_encoding_is_refused():
+    error = refusal(b"\x80\x80,\xff\xff\r\n" * 3, "a.csv")
+    assert error.code == "encoding"
+    assert "CSV UTF-8" in error.message
+
+
+def test_malformed_csv_is_refused_with_the_row():
+    data = files.csv_bytes(HEADERS, [["甲公司", "13800138000", ""], ["x" * 200_000, "", ""]])
+    error = refusal(data, "a.csv")
+    assert error.code == "damaged"
+    assert error.message.startswith("The CSV file cannot be read after row 2 (a cell too long")
+    assert "field limit" in error.detail
+
+
+# --- header row ------------------------------------------------------------------------------
+
+
+def test_header_not_found_names_the_expected_columns():
+    error = refusal(files.csv_bytes(["name", "mobile"], [["甲", "1"]]), "a.csv")
+    assert error.code == "no_header"
+    assert error.message == (
+        "The header row cannot be found: the first row should hold the column names, such as "
+        "“客户名称”、“手机”、“下次跟进时间”."
+    )
+
+
+def test_header_beyond_row_20_is_not_searched():
+    data = files.xlsx_bytes(HEADERS, ROWS, title_rows=[f"说明 {i}" for i in range(20)])
+    assert refusal(data).code == "no_header"
+    data = files.xlsx_bytes(HEADERS, ROWS, title_rows=[f"说明 {i}" for i in range(19)])
+    assert read(data).header_row == 20
+
+
+def test_empty_sheet_is_refused():
+    error = refusal(files.xlsx_bytes([], []))
+    assert error.code == "empty_sheet"
+
+
+def test_header_cells_are_cleaned_and_raw_text_kept():
+    headers = ["*客户\n名称", " 手机＊ ", "下次跟进\u200b时间", None, "备注"]
+    sheet = read(files.xlsx_bytes(headers, [["甲公司", "13800138000", None, "x", "y"]]))
+    assert sheet.headers == ["客户名称", "手机", "下次跟进时间", "", "备注"]
+    assert sheet.raw_headers == ["*客户\n名称", " 手机＊ ", "下次跟进\u200b时间", "", "备注"]
+    assert sheet.rows == [(2, ["甲公司", "13800138000", None, "x", "y"])]
+
+
+def test_trailing_blank_header_cells_are_dropped():
+    sheet = read(files.inline_strings_xlsx([*HEADERS, None, " "], [["甲公司", 1, None, "x"]]))
+    assert sheet.headers == HEADERS
+    assert sheet.rows == [(2, ["甲公司", 1.0, None])]
+
+
+def test_duplicate_known_column_is_refused_naming_it():
+    error = refusal(files.xlsx_bytes(["客户名称", "手机", "手机*"], [["甲", "1", "2"]]))
+    assert error.code == "duplicate_header"
+    assert error.message == (
+        "The column “手机” appears more than once in the header row: keep one."
+    )
+
+
+def test_duplicate_unknown_columns_are_left_to_the_caller():
+    sheet = read(files.xlsx_bytes(["客户名称", "其他", "其他"], [["甲", "1", "2"]]))
+    assert sheet.headers == ["客户名称", "其他", "其他"]
+    assert sheet.columns() == {"客户名称": 0, "其他": 1}
+
+
+# --- data rows -------------------------------------------------------------------------------
+
+
+def test_rows_up_to_the_cap_are_read():
+    rows = [[f"公司{i}", 13800000000 + i, None] for i in range(5)]
+    assert len(read(files.xlsx_bytes(HEADERS, rows), max_rows=5).rows) == 5
+
+
+def test_more_rows_than_the_cap_are_refused_with_the_cap():
+    rows = [[f"公司{i}", 13800000000 + i, None] for i in range(1001)]
+    error = refusal(files.shared_strings_xlsx(HEADERS, rows), max_rows=1000)
+    assert error.code == "too_many_rows"
+    assert error.message == (
+        "The file has more than 1,000 rows: split it into several files of at most 1,000 rows."
+    )
+
+
+def test_blank_rows_do_not_count_towards_the_cap():
+    rows = [ROWS[0], [None, None, None], [None, "", None], ROWS[1]]
+    assert len(read(files.xlsx_bytes(HEADERS, rows), max_rows=2).rows) == 2
+
+
+def test_reading_stops_at_the_first_row_over_the_cap():
+    # The broken row after the cap is never reached (the header search reads 20 rows).
+    rows = [[f"公司{i}", str(i), ""] for i in range(30)] + [["x" * 200_000, "", ""]]
+    error = refusal(files.csv_bytes(HEADERS, rows), "a.csv", max_rows=25)
+    assert error.code == "too_many_rows"
+
+
+def test_header_without_data_rows_is_refused():
+    error = refusal(files.xlsx_bytes(HEADERS, [[None, None, None]], trailing_blank_rows=3))
+    assert error.code == "no_rows"
+    assert error.message == "The file has no data rows under the header row (row 1)."
+
+
+def test_phones_as_excel_writes_them_normalise_through_cell_text():
+    rows = [
+        ["甲", 15263698652.0, None],
+        ["乙", 1.5263698652e10, None],
+        ["丙", "１３８ ００１３ ８０００", None],
+        ["丁", "+86 138-0013-8000", None],
+        ["戊", "1.5263698652E10", None],
+        ["己", "0571－8888 8888", None],
+    ]
+    sheet = read(files.xlsx_bytes(HEADERS, rows))
+    phones = [normalize_phone(cell_text(values[1])) for _number, values in sheet.rows]
+    assert phones == [
+        "15263698652",
+        "15263698652",
+        "13800138000",
+        "13800138000",
+        "15263698652",
+        "0571-88888888",
+    ]
+
+
+def test_dates_as_cells_serials_and_text_all_read():
+    rows = [
+        ["甲", "1", datetime.datetime(2024, 1, 5, 14, 30)],
+        ["乙", "1", 45296],
+        ["丙", "1", "2024/1/5"],
+        ["丁", "1", "２０２４年１月５日"],
+    ]
+    sheet = read(files.xlsx_bytes(HEADERS, rows))
+    dates = [cell_date(values[2]) for _number, values in sheet.rows]
+    assert dates == [
+        datetime.datetime(2024, 1, 5, 14, 30),
+        datetime.date(2024, 1, 5),
+        datetime.date(2024, 1, 5),
+        datetime.date(2024, 1, 5),
+    ]
+
+
+# --- cell_text -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        (15263698652.0, "15263698652"),
+        (1.5263698652e10, "15263698652"),
+        (13800138000, "13800138000"),
+        (1.5, "1.5"),
+        (0.1 + 0.2, "0.3"),
+        (-2.50, "-2.5"),
+        (1.5e-7, "0.00000015"),
+        (1.10101199001011e17, "110101199001011000"),
+        (True, "1"),
+        (False, "0"),
+        (datetime.date(2024, 1, 5), "2024-01-05"),
+        (datetime.datetime(2024, 1, 5, 14, 30), "2024-01-05 14:30:00"),
+        (datetime.time(9, 5), "09:05:00"),
+        (decimal.Decimal("12.50"), "12.50"),
+        ("  甲公司  ", "甲公司"),
+        ("１３８００１３８０００", "13800138000"),
+        ("ＡＢＣ＠ｑｑ．ｃｏｍ", "ABC@qq.com"),
+        ("杭州\u3000西湖区", "杭州 西湖区"),
+        ("甲\u200b公司\ufeff", "甲公司"),
+        ("a\x00b\x07c\x7f", "abc"),
+        ("line one\r\nline  two\tend", "line one line two end"),
+        ("某某（集团）有限公司，杭州：西湖！", "某某（集团）有限公司，杭州：西湖！"),
+        ("1.5263698652E10", "15263698652"),
+        ("1.5263698652e+10", "15263698652"),
+        ("1.38001E+10", "1.38001E+10"),
+        ("1E+3", "1E+3"),
+        ("2024e1@qq.com", "2024e1@qq.com"),
+        ("plain ascii", "plain ascii"),
+    ],
+)
+def test_cell_text(value, expected):
+    assert cell_text(value) == expected
+
+
+def test_cell_multiline_text_keeps_line_breaks():
+    assert cell_multiline_text("第一行 \r\n\r\n  第二行\u3000\n") == "第一行\n第二行"
+    assert cell_multiline_text(13800138000.0) == "13800138000"
+
+
+# --- cell_date -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("   ", None),
+        (datetime.date(2024, 1, 5), datetime.date(2024, 1, 5)),
+        (datetime.datetime(2024, 1, 5, 9), datetime.datetime(2024, 1, 5, 9)),
+        (45296, datetime.date(2024, 1, 5)),
+        (45296.0, datetime.date(2024, 1, 5)),
+        (45296.604166666664, datetime.datetime(2024, 1, 5, 14, 30)),
+        ("45296", datetime.date(2024, 1, 5)),
+        ("45296.5", datetime.datetime(2024, 1, 5, 12)),
+        (20240105, datetime.date(2024, 1, 5)),
+        ("2024-01-05", datetime.date(2024, 1, 5)),
+        ("2024/1/5", datetime.date(2024, 1, 5)),
+        ("2024.1.5", datetime.date(2024, 1, 5)),
+        ("2024年1月5日", datetime.date(2024, 1, 5)),
+        ("2024 年 1 月 5 日", datetime.date(2024, 1, 5)),
+        ("20240105", datetime.date(2024, 1, 5)),
+        ("２０２４－０１－０５", datetime.date(2024, 1, 5)),
+        ("2024-01-05 14:30", datetime.datetime(2024, 1, 5, 14, 30)),
+        ("2024/1/5 14:30:15", datetime.datetime(2024, 1, 5, 14, 30, 15)),
+        ("2024-01-05T14:30", datetime.datetime(2024, 1, 5, 14, 30)),
+        ("2024-01-05 14:30:00.000", datetime.datetime(2024, 1, 5, 14, 30)),
+        ("2024年1月5日 14时30分", datetime.datetime(2024, 1, 5, 14, 30)),
+        ("2024年1月5日14时30分15秒", datetime.datetime(2024, 1, 5, 14, 30, 15)),
+        ("２０２４年１月５日　１４：３０", datetime.datetime(2024, 1, 5, 14, 30)),
+        ("2024-01-05 00:00", datetime.datetime(2024, 1, 5)),
+    ],
+)
+def test_cell_date(value, expected):
+    assert cell_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "next week",
+        "2024-01",
+        "2024-01/05",
+        "2024年1-5",
+        "1/5/2024",
+        "24-1-5",
+        "2024-01-05 25:00",
+        "2024-01-05 14:61",
+        "2024-01-0514:30",
+        "2024",
+        2024,
+        0,
+        3000000,
+        True,
+        decimal.Decimal("NaN"),
+    ],
+)
+def test_cell_date_refuses_with_the_accepted_formats(value):
+    with pytest.raises(ValueError, match=r"^Not a date: “.*” \(accepted: 2024-01-31, 2024/1/31, "):
+        cell_date(value)
+
+
+@pytest.mark.parametrize("value", ["2024-02-30", "2023/2/29", "2024年13月1日", "20240230"])
+def test_cell_date_refuses_days_that_do_not_exist(value):
+    with pytest.raises(ValueError) as caught:
+        cell_date(value)
+    assert str(caught.value) == f"“{value}” is not a real date: there is no such day."
+
+
+def test_every_documented_date_format_is_accepted():
+    for example in DATE_FORMATS_HELP:
+        assert cell_date(example) is not None
+    assert cell_date("2024-01-31") == datetime.date(2024, 1, 31)
+
+
+# --- cell_decimal and cell_bool ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        (" ", None),
+        (12, decimal.Decimal(12)),
+        (1234.5, decimal.Decimal("1234.5")),
+        (0.1 + 0.2, decimal.Decimal("0.3")),
+        (decimal.Decimal("3.10"), decimal.Decimal("3.10")),
+        ("1,234.50", decimal.Decimal("1234.50")),
+        ("１２３", decimal.Decimal(123)),
+        ("¥1,200", decimal.Decimal(1200)),
+        ("￥ 88.8", decimal.Decimal("88.8")),
+        ("1200元", decimal.Decimal(1200)),
+        ("RMB 300", decimal.Decimal(300)),
+        ("1.5万", decimal.Decimal(15000)),
+        ("2亿", decimal.Decimal(200_000_000)),
+        ("-3.5", decimal.Decimal("-3.5")),
+        ("1.2E3", decimal.Decimal(1200)),
+    ],
+)
+def test_cell_decimal(value, expected):
+    assert cell_decimal(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", "1,2", "12,34.5", "1.2.3", "NaN", "Infinity", "元", True, float("nan")]
+)
+def test_cell_decimal_refuses(value):
+    with pytest.raises(ValueError, match=r"^Not a number: “"):
+        cell_decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        (True, True),
+        (False, False),
+        (1, True),
+        (0.0, False),
+        ("是", True),
+        ("否", False),
+        ("Y", True),
+        ("n", False),
+        ("Yes", True),
+        ("NO", False),
+        ("TRUE", True),
+        ("false", False),
+        ("1", True),
+        ("０", False),
+        ("√", True),
+        ("×", False),
+    ],
+)
+def test_cell_bool(value, expected):
+    assert cell_bool(value) is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", 2, "是的"])
+def test_cell_bool_refuses(value):
+    with pytest.raises(
+        ValueError, match=r"^Not yes or no: “.*” \(accepted: 是/否, Y/N, 1/0, √/×\)"
+    ):
+        cell_bool(value)
+
+
+# --- clean_header ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        ("  客户名称  ", "客户名称"),
+        ("*客户名称", "客户名称"),
+        ("客户名称*", "客户名称"),
+        ("＊ 手机", "手机"),
+        ("下次跟进\n时间", "下次跟进时间"),
+        ("下次跟进时间(2024-01-31)", "下次跟进时间(2024-01-31)"),
+        ("手机（必填）", "手机(必填)"),
+        ("Customer   name", "Customer name"),
+        ("ＥＭＡＩＬ", "EMAIL"),
+        (2024, "2024"),
+    ],
+)
+def test_clean_header(value, expected):
+    assert clean_header(value) == expected
