@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -600,19 +600,30 @@ def _filtered_feed(request, scope: str):
     return qs
 
 
-@tenant_view()
-def followup_export(request):
-    """The feed as it is filtered, as xlsx (only what the user sees)."""
-    from customers.resources import FollowUpResource
+# ---------------------------------------------------------------- exports (crm.exporting)
 
-    scope = "team" if request.GET.get("scope") == "team" else "mine"
-    dataset = FollowUpResource().export(_filtered_feed(request, scope)[:50_000])
-    response = HttpResponse(
-        dataset.export("xlsx"),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = 'attachment; filename="followups.xlsx"'
-    return response
+
+@tenant_view("customer.export")
+def customer_export(request):
+    """导出: GET the customer list as filtered (its query string), POST the ticked rows."""
+    from crm.views.exports import export_response
+
+    return export_response(request, "customers")
+
+
+@tenant_view("customer.export")
+def contact_export(request):
+    from crm.views.exports import export_response
+
+    return export_response(request, "contacts")
+
+
+@tenant_view("customer.export")
+def followup_export(request):
+    """The feed (我的跟进 / 团队跟进) as filtered, or the ticked follow-ups, as xlsx."""
+    from crm.views.exports import export_response
+
+    return export_response(request, "followups")
 
 
 # ---------------------------------------------------------------- contacts

@@ -202,3 +202,12 @@ def pool_return(request):
     if back.startswith("/customers/") and back.rstrip("/").split("/")[-1].isdigit():
         return redirect("customers:customer-list")
     return redirect(back)
+
+
+@tenant_view("customer.export")
+def pool_export(request):
+    """导出 the pool list as filtered (GET) or the ticked customers (POST); the fields the
+    group hides until a claim stay hidden (pools.exporting)."""
+    from crm.views.exports import export_response
+
+    return export_response(request, "pool")

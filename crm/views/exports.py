@@ -1,0 +1,103 @@
+"""Exports: what every 导出 button does (``export_response``), 我的导出 (the user's own
+exports, refreshed while one is being built) and the download of a finished file."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from crm import exporting
+from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.models import ExportJob
+from crm.views.base import tenant_view
+
+LIST_LENGTH = 50
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    # SECURITY: a path of this site only ("//evil.example" and "/\evil.example" are not).
+    target = request.POST.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return target
+    return default
+
+
+def export_response(request: HttpRequest, kind: str) -> HttpResponse:
+    """The body of a list's export view (decorated with ``tenant_view("customer.export")``).
+
+    GET exports the filtered list: the query string is the list's own. POST exports the
+    ticked rows (``ids``, with the list's query string in the URL for the order), refused
+    as a whole with a message when one is not visible, as the batch actions are. A small
+    export is the response itself (the download); a larger one is built by a worker and the
+    user is sent to 我的导出."""
+    spec = exporting.kind_for(kind)
+    list_url = reverse(spec.list_url)
+    ids = request.POST.getlist("ids") if request.method == "POST" else None
+    try:
+        result = exporting.export_start(
+            actor=request.user,
+            kind=kind,
+            query=request.GET.urlencode(),
+            ids=ids,
+            language=translation.get_language(),
+        )
+    except PermissionRefusedError:
+        raise  # a 403, from tenant_view
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        query = request.GET.urlencode()
+        return redirect(_back(request, f"{list_url}?{query}" if query else list_url))
+    if result.content is not None:
+        return exporting.download_response(result)
+    messages.info(
+        request,
+        _(
+            "The export has more than %(count)d rows: it is being prepared. You will be "
+            "notified when the file is ready to download."
+        )
+        % {"count": settings.EXPORT_SYNC_ROWS},
+    )
+    return redirect("crm:export-list")
+
+
+@tenant_view("customer.export")
+def export_list(request):
+    """我的导出: the user's own exports with their status and download links. While one is
+    waiting or running, the table polls itself (htmx) every few seconds."""
+    jobs = list(exporting.export_list(actor=request.user)[:LIST_LENGTH])
+    for job in jobs:
+        job.kind_label = exporting.kind_label(job.kind)
+        job.downloadable = exporting.is_downloadable(job)
+        job.expires_at = exporting.expires_at(job)
+    context = {
+        "jobs": jobs,
+        "running": any(
+            j.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for j in jobs
+        ),
+        "retention_days": settings.EXPORT_RETENTION_DAYS,
+    }
+    if request.htmx and request.htmx.target == "export-jobs":
+        return render(request, "crm/export_list.html#jobs", context)
+    return render(request, "crm/export_list.html", context)
+
+
+@tenant_view("customer.export")
+def export_download(request, pk: int):
+    """The file of one of the user's own finished exports. SECURITY: anybody else's export
+    (another user's, another tenant's) is a 404, as is one whose file is gone."""
+    job = exporting.export_get_for_actor(actor=request.user, pk=pk)
+    if not exporting.is_downloadable(job):
+        raise Http404
+    try:
+        handle = job.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(handle, as_attachment=True, filename=exporting.download_name(job))
