@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm import permissions
 from crm.tenancy import TenantModel, scoped_manager
@@ -416,7 +417,7 @@ class ImportJob(TenantModel):
         VALIDATING = "validating", _("Checking the file")
         PREVIEWED = "previewed", _("Checked, waiting for confirmation")
         APPLYING = "applying", _("Importing")
-        DONE = "done", _("Imported")
+        DONE = "done", pgettext_lazy("import status", "Imported")
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Cancelled")
         UNDONE = "undone", _("Undone")

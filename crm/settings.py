@@ -249,6 +249,17 @@ LOGGING = {
 
 TIDEPOOL_SITE_NAME = _("Tidepool CRM")
 
+# Imports (crm.importing): the largest upload, and up to which size a file is checked /
+# up to how many rows it is applied in the request instead of by a worker.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024))
+IMPORT_SYNC_BYTES = int(os.environ.get("IMPORT_SYNC_BYTES", 64 * 1024))
+IMPORT_SYNC_ROWS = int(os.environ.get("IMPORT_SYNC_ROWS", 200))
+
+# Exports (crm.exporting): up to how many rows an export is built in the request (larger
+# ones by a worker, the user is notified), and how many days export files and jobs are kept.
+EXPORT_SYNC_ROWS = int(os.environ.get("EXPORT_SYNC_ROWS", 2000))
+EXPORT_RETENTION_DAYS = int(os.environ.get("EXPORT_RETENTION_DAYS", 7))
+
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE = {
@@ -263,5 +274,13 @@ CELERY_BEAT_SCHEDULE = {
     "notification-purge": {
         "task": "crm.tasks.notification_purge_all_task",
         "schedule": crontab(hour=3, minute=15),
+    },
+    "export-purge": {
+        "task": "crm.tasks.export_purge_all_task",
+        "schedule": crontab(hour=3, minute=45),
+    },
+    "import-housekeeping": {
+        "task": "crm.tasks.import_housekeeping_task",
+        "schedule": crontab(minute="*/5"),
     },
 }

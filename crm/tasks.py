@@ -56,3 +56,58 @@ def notification_purge_task(tenant_id: int, days: int = READ_NOTIFICATION_RETENT
 @shared_task
 def notification_purge_all_task() -> int:
     return for_each_tenant(notification_purge_task)
+
+
+# ---------------------------------------------------------------- imports (crm.importing)
+# acks_late + reject_on_worker_lost: a worker killed mid-import gives the message back to
+# the broker; the stage resumes after its last committed batch (idempotent per row).
+
+
+@tenant_task(acks_late=True, reject_on_worker_lost=True)
+def import_check_task(tenant_id: int, job_id: int) -> None:
+    from crm.importing import import_check
+
+    import_check(job_id)
+
+
+@tenant_task(acks_late=True, reject_on_worker_lost=True)
+def import_apply_task(tenant_id: int, job_id: int) -> None:
+    from crm.importing import import_apply
+
+    import_apply(job_id)
+
+
+@shared_task
+def import_housekeeping_task() -> dict:
+    """Resume stalled imports and delete import files older than 7 days (every tenant)."""
+    from django_scopes import scopes_disabled
+
+    from crm.importing import import_purge_files, import_resume_stale
+
+    with scopes_disabled():
+        return {"resumed": import_resume_stale(), "purged": import_purge_files()}
+
+
+# ---------------------------------------------------------------- exports (crm.exporting)
+
+
+@tenant_task(acks_late=True, reject_on_worker_lost=True)
+def export_run_task(tenant_id: int, job_id: int) -> None:
+    """Build a large export as its creator and notify them. Idempotent: a finished job is
+    left alone; a job whose worker was lost is built again from the start."""
+    from crm.exporting import export_run
+
+    export_run(job_id)
+
+
+@tenant_task()
+def export_purge_task(tenant_id: int) -> int:
+    """Delete the tenant's export files and jobs older than EXPORT_RETENTION_DAYS."""
+    from crm.exporting import export_purge
+
+    return export_purge(tenant_id=tenant_id)
+
+
+@shared_task
+def export_purge_all_task() -> int:
+    return for_each_tenant(export_purge_task)

@@ -4,7 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from crm.admin import platform_admin
-from crm.views import core
+from crm.views import core, imports
+from crm.views import exports as export_views
 from crm.views import settings as settings_views
 
 crm_patterns = [
@@ -14,6 +15,8 @@ crm_patterns = [
     path("notifications/read-all/", core.notification_read_all, name="notification-read-all"),
     path("notifications/<int:pk>/read/", core.notification_read, name="notification-read"),
     path("account/password/", core.password_change, name="password-change"),
+    path("exports/", export_views.export_list, name="export-list"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export-download"),
     path("settings/", RedirectView.as_view(pattern_name="crm:department-list"), name="settings"),
     path("settings/departments/", settings_views.department_list, name="department-list"),
     path("settings/departments/<int:pk>/", settings_views.department_edit, name="department-edit"),
@@ -44,6 +47,12 @@ crm_patterns = [
     path("settings/options/<int:pk>/", settings_views.option_edit, name="option-edit"),
     path("settings/options/<int:pk>/move/", settings_views.option_move, name="option-move"),
     path("settings/audit/", settings_views.audit_log, name="audit-log"),
+    path("imports/<int:pk>/", imports.import_detail, name="import-detail"),
+    path("imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
+    path("imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/cancel/", imports.import_cancel, name="import-cancel"),
+    path("imports/<int:pk>/undo/", imports.import_undo, name="import-undo"),
+    path("imports/<int:pk>/errors/", imports.import_errors, name="import-errors"),
 ]
 
 urlpatterns = [

@@ -7,4 +7,4 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from customers import activity_actions, demo, navigation  # noqa: F401
+        from customers import activity_actions, demo, exporting, importing, navigation  # noqa: F401

@@ -4,6 +4,7 @@ queries a scoped model when the class is built."""
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -65,6 +66,10 @@ class CustomerFilter(django_filters.FilterSet):
     )
     next_followup = django_filters.DateFromToRangeFilter(
         label=_("Next follow-up"), field_name="next_followup_at"
+    )
+    # The customers one import created (the import's result page links here).
+    import_job = django_filters.NumberFilter(
+        label=_("Import"), field_name="import_job", widget=forms.HiddenInput
     )
 
     class Meta:

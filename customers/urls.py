@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import views
+from customers import views, views_import
 
 app_name = "customers"
 
@@ -8,6 +8,9 @@ urlpatterns = [
     path("customers/", views.customer_list, name="customer-list"),
     path("customers/add/", views.customer_create, name="customer-create"),
     path("customers/batch/", views.customer_batch, name="customer-batch"),
+    path("customers/export/", views.customer_export, name="customer-export"),
+    path("customers/import/", views_import.import_start, name="import-start"),
+    path("customers/import/template/", views_import.import_template, name="import-template"),
     path("customers/merge/", views.customer_merge, name="customer-merge"),
     path("customers/duplicates/", views.duplicates_page, name="customer-duplicates"),
     path("customers/duplicate-check/", views.duplicate_check, name="customer-duplicate-check"),
@@ -32,6 +35,7 @@ urlpatterns = [
     path("attachments/<int:pk>/", views.attachment_download, name="attachment-download"),
     path("attachments/<int:pk>/delete/", views.attachment_delete, name="attachment-delete"),
     path("contacts/", views.contact_list, name="contact-list"),
+    path("contacts/export/", views.contact_export, name="contact-export"),
     path("contacts/<int:pk>/", views.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/delete/", views.contact_delete, name="contact-delete"),
     path("followups/", views.followup_feed, name="followup-feed"),

@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
 from crm import services
-from crm.models import Department, Notification, Option, Role
+from crm.models import Department, ExportJob, ImportJob, Notification, Option, Role
 from customers.models import (
     Attachment,
     Contact,
@@ -149,11 +149,60 @@ MATRIX.update(
 )
 
 
+def _import_job_b(w):
+    """A finished import of tenant B, with an error file (B's admin may open it)."""
+    import gzip
+
+    from django.core.files.base import ContentFile
+
+    job = ImportJob(
+        tenant_id=w.tenant_b.pk,
+        kind="customers",
+        status=ImportJob.Status.PREVIEWED,
+        created_by=w.admin_b,
+        original_name="乙的名单.xlsx",
+        options={"target": "pool", "duplicate_mode": "skip", "duplicate_keys": "either"},
+        summary={"create": 0, "update": 0, "skip": 0, "reject": 1},
+    )
+    job.error_file.save("errors.xlsx", ContentFile(b"PK-b"), save=False)
+    job.plan.save("plan.json.gz", ContentFile(gzip.compress(b"[]")), save=False)
+    job.save()
+    return job
+
+
+MATRIX.update(
+    {
+        "crm:import-detail": lambda w: {"pk": _import_job_b(w).pk},
+        "crm:import-progress": lambda w: {"pk": _import_job_b(w).pk},
+        "crm:import-confirm": lambda w: {"pk": _import_job_b(w).pk},
+        "crm:import-cancel": lambda w: {"pk": _import_job_b(w).pk},
+        "crm:import-undo": lambda w: {"pk": _import_job_b(w).pk},
+        "crm:import-errors": lambda w: {"pk": _import_job_b(w).pk},
+    }
+)
+
+
 def _pool_group_b(w):
     """A deletable (empty, not default) pool group of tenant B."""
     from pools.models import PoolGroup
 
     return PoolGroup.objects.create(tenant=w.tenant_b, name="乙的公海")
+
+
+def _export_job_b(w):
+    """A finished export of tenant B's admin, with its file (crm.exporting)."""
+    from django.core.files.base import ContentFile
+
+    from crm.models import ExportJob
+
+    job = ExportJob.objects.create(
+        tenant=w.tenant_b, kind="customers", status="done", created_by=w.admin_b, row_count=1
+    )
+    job.file.save("customers.xlsx", ContentFile(b"PK-tenant-b"), save=True)
+    return job
+
+
+MATRIX["crm:export-download"] = lambda w: {"pk": _export_job_b(w).pk}
 
 
 def test_matrix_covers_every_url_with_an_object_id():
@@ -240,6 +289,13 @@ def _snapshot(world):
                     "pk", "customer_id", "tag_id"
                 )
             ),
+            sorted(
+                (pk, status, str(summary))
+                for pk, status, summary in ImportJob.objects.filter(
+                    tenant=world.tenant_b
+                ).values_list("pk", "status", "summary")
+            ),
+            sorted(ExportJob.objects.filter(tenant=world.tenant_b).values_list("pk", "status")),
         )
 
 

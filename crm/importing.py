@@ -1,0 +1,637 @@
+"""Spreadsheet imports (DESIGN §8): the life of an import job, shared by every kind of
+record (customers now, leads next). A kind plugs in an :class:`Importer`.
+
+1. ``import_start`` saves the upload as a job that holds the tenant's import slot (a
+   partial unique index: one running import per tenant) and checks it: read the sheet, match
+   the headers, validate every row, look duplicates up with a few set-based queries. The
+   result, the *plan*, is stored with the job; nothing else is written. Small files are
+   checked in the request, larger ones by a worker (``import_check_task``).
+2. The preview shows the plan's counts and first rejected rows; ``import_confirm`` takes the
+   slot again and applies the plan (``import_apply``), batch by batch. Each batch commits with
+   the job's progress, so a restarted worker resumes after the last committed batch and no
+   row is written twice.
+3. ``import_undo`` (撤销导入) within :data:`UNDO_DAYS` days asks the importer to remove what
+   the import created and restore what it overwrote, where nobody has touched it since.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from crm import activity
+from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
+from crm.models import ImportJob, User
+from crm.services import notification_send
+
+logger = logging.getLogger(__name__)
+
+UNDO_DAYS = 7
+FILE_RETENTION_DAYS = 7
+PREVIEW_ROWS = 20
+ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
+
+IMPORT_APPLIED = activity.register_action("import.applied", gettext_lazy("imported a file"))
+IMPORT_UNDONE = activity.register_action("import.undone", gettext_lazy("undid an import"))
+
+
+class ImportBusyError(ServiceError):
+    """Another import of the tenant is running (one at a time)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """An importable column: matched by its label (either language) or an alias."""
+
+    key: str
+    label: str | Promise
+    required: bool = False
+    kind: str = "text"  # text | phone | date | datetime | choice | decimal | tags | bool
+    aliases: tuple[str, ...] = ()
+    max_length: int | None = None
+    sample: str = ""
+    help: str | Promise = ""
+
+
+@dataclass
+class Plan:
+    """The checked rows of a file: what confirming will do, row by row."""
+
+    rows: list[list] = field(default_factory=list)  # [row number, action, match id, values]
+    rejected: list[tuple[int, list, str]] = field(default_factory=list)  # row, cells, reason
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # row, reason
+
+    def counts(self) -> dict[str, int]:
+        creates = sum(1 for r in self.rows if r[1] == "create")
+        return {
+            "create": creates,
+            "update": len(self.rows) - creates,
+            "skip": len(self.skipped),
+            "reject": len(self.rejected),
+        }
+
+
+class Importer:
+    """What a kind of record supplies to the import machinery."""
+
+    kind: str = ""
+    permission: str = ""
+    label: str | Promise = ""
+    batch_size = 1000
+    max_rows = 100_000
+
+    def columns(self, tenant_id: int) -> list[Column]:
+        raise NotImplementedError
+
+    def choices(self, tenant_id: int) -> dict[str, list[str]]:
+        """Allowed values of the choice columns (the template's second sheet)."""
+        return {}
+
+    def clean_options(self, actor: User, data: dict) -> dict:
+        """The target and duplicate settings, validated; a ServiceError otherwise."""
+        raise NotImplementedError
+
+    def check(self, job: ImportJob, sheet, mapping: dict[str, int], progress) -> Plan:
+        raise NotImplementedError
+
+    def apply(self, job: ImportJob, rows: list[list]) -> dict[str, Any]:
+        """Write one batch of plan rows (inside the batch's transaction); returns counts
+        ``created``, ``updated``, ``skipped``, ``failed`` and ``errors`` [(row, reason)]."""
+        raise NotImplementedError
+
+    def undo(self, job: ImportJob, actor: User) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def template(self, tenant_id: int) -> bytes:
+        """An .xlsx template: required columns marked with *, a sample row, and a second
+        sheet with the allowed values and the date formats accepted."""
+        import io
+
+        from crm.spreadsheets import DATE_FORMATS_HELP
+        from crm.xlsx import write_xlsx
+
+        columns = self.columns(tenant_id)
+        headers = [f"{c.label}*" if c.required else str(c.label) for c in columns]
+        sample = [c.sample for c in columns]
+        choices = self.choices(tenant_id)
+        lists = [(str(c.label), choices[c.key]) for c in columns if c.key in choices]
+        lists.append((_("Date formats"), list(DATE_FORMATS_HELP)))
+        notes = [
+            _("Columns marked * are required."),
+            _("Columns may be in any order; the header row is matched by column name."),
+            _("At most %(rows)s rows per file.") % {"rows": f"{self.max_rows:,}"},
+        ]
+        lists.append((_("Notes"), notes))
+        depth = max(len(values) for _label, values in lists)
+        rows = [
+            [values[i] if i < len(values) else "" for _l, values in lists] for i in range(depth)
+        ]
+        buffer = io.BytesIO()
+        write_xlsx(
+            buffer,
+            headers,
+            [sample],
+            title=str(self.label),
+            extra_sheets=[(_("Allowed values"), [label for label, _v in lists], rows)],
+        )
+        return buffer.getvalue()
+
+    def result_link(self, job: ImportJob) -> str:
+        return ""
+
+
+_IMPORTERS: dict[str, Importer] = {}
+
+
+def register(importer: Importer) -> Importer:
+    _IMPORTERS[importer.kind] = importer
+    return importer
+
+
+def importer_for(kind: str) -> Importer:
+    try:
+        return _IMPORTERS[kind]
+    except KeyError as exc:
+        raise NotVisibleError(_("The record does not exist.")) from exc
+
+
+# ---------------------------------------------------------------- reads
+
+
+def jobs_for(user: User):
+    """Import jobs ``user`` may open: those of the kinds they may import."""
+    kinds = [k for k, imp in _IMPORTERS.items() if user.can(imp.permission)]
+    return ImportJob.objects.filter(tenant_id=user.tenant_id, kind__in=kinds).select_related(
+        "created_by"
+    )
+
+
+def job_get(user: User, pk: int) -> ImportJob:
+    job = jobs_for(user).filter(pk=pk).first()
+    if job is None:
+        raise NotVisibleError(_("The record does not exist."))
+    return job
+
+
+def running_job(tenant_id: int) -> ImportJob | None:
+    return (
+        ImportJob.objects.filter(tenant_id=tenant_id, status__in=ImportJob.RUNNING)
+        .select_related("created_by")
+        .first()
+    )
+
+
+def undo_deadline(job: ImportJob) -> datetime.datetime | None:
+    if job.finished_at is None:
+        return None
+    return job.finished_at + datetime.timedelta(days=UNDO_DAYS)
+
+
+def may_undo(job: ImportJob, now: datetime.datetime | None = None) -> bool:
+    deadline = undo_deadline(job)
+    return _applied(job) and deadline is not None and (now or timezone.now()) < deadline
+
+
+def _applied(job: ImportJob) -> bool:
+    """Finished, or stopped by an error after some batches were written."""
+    return job.status == ImportJob.Status.DONE or (
+        job.status == ImportJob.Status.FAILED
+        and job.checked_at is not None
+        and job.progress_done > 0
+    )
+
+
+def column_names(columns: list[Column]) -> dict[str, str]:
+    """Every name a column answers to (its label in each language, its aliases), folded,
+    mapped to the column key."""
+    from django.utils import translation
+
+    from crm.spreadsheets import clean_header
+
+    names: dict[str, str] = {}
+    for column in columns:
+        labels = {str(column.label), *column.aliases}
+        for language in ("en", "zh-hans"):
+            with translation.override(language):
+                labels.add(str(column.label))
+        for label in labels:
+            names[clean_header(label).casefold()] = column.key
+    return names
+
+
+def match_headers(headers: list[str], columns: list[Column]) -> tuple[dict[str, int], list[str]]:
+    """Column key -> index in the sheet, and the headers that match no column."""
+    from crm.spreadsheets import clean_header
+
+    names = column_names(columns)
+    mapping: dict[str, int] = {}
+    unknown: list[str] = []
+    for index, header in enumerate(headers):
+        key = names.get(clean_header(header).casefold()) if header else None
+        if key is None:
+            if header:
+                unknown.append(header)
+        elif key in mapping:
+            raise ServiceError(
+                _("The column “%(name)s” appears twice in the file.") % {"name": header},
+                code="duplicate_column",
+            )
+        else:
+            mapping[key] = index
+    return mapping, unknown
+
+
+# ---------------------------------------------------------------- stage 1: upload and check
+
+
+def _busy_message(tenant_id: int) -> str:
+    job = running_job(tenant_id)
+    if job is None:
+        return _("Another import is running; try again in a moment.")
+    return _(
+        "%(name)s is importing “%(file)s” (started %(time)s); try again when it has finished."
+    ) % {
+        "name": str(job.created_by),
+        "file": job.original_name,
+        "time": date_format(timezone.localtime(job.started_at or job.created_at), "H:i"),
+    }
+
+
+def import_start(*, actor: User, kind: str, upload, options: dict) -> ImportJob:
+    """Save the uploaded file as a job and check it (the preview). Refused when the user
+    lacks the permission, the options are wrong, the file is unusable at first sight, or
+    another import of the tenant is running."""
+    importer = importer_for(kind)
+    if not actor.can(importer.permission):
+        raise PermissionRefusedError()
+    name = (getattr(upload, "name", "") or "upload").rsplit("/", 1)[-1][:200]
+    if not name.lower().endswith(ALLOWED_EXTENSIONS):
+        raise ServiceError(
+            _("Upload an Excel (.xlsx) or CSV file; “%(name)s” is neither.") % {"name": name},
+            code="file_type",
+        )
+    limit = settings.IMPORT_MAX_BYTES
+    if upload.size > limit:
+        raise ServiceError(
+            _("The file is larger than %(mb)d MB; split it into several files.")
+            % {"mb": limit // (1024 * 1024)},
+            code="too_large",
+        )
+    if upload.size == 0:
+        raise ServiceError(_("The file is empty."), code="empty")
+    clean = importer.clean_options(actor, options)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            job = ImportJob(
+                tenant_id=actor.tenant_id,
+                kind=kind,
+                status=ImportJob.Status.VALIDATING,
+                created_by=actor,
+                original_name=name,
+                options=clean,
+                started_at=now,
+                heartbeat_at=now,
+            )
+            job.file.save(name if name.isascii() else f"upload{_ext(name)}", upload, save=False)
+            job.save()
+    except IntegrityError as exc:
+        raise ImportBusyError(_busy_message(actor.tenant_id), code="busy") from exc
+    if upload.size <= settings.IMPORT_SYNC_BYTES:
+        import_check(job.pk)
+        job.refresh_from_db()
+    else:
+        from crm.tasks import import_check_task
+
+        transaction.on_commit(lambda: import_check_task.delay(job.tenant_id, job.pk))
+    return job
+
+
+def _ext(name: str) -> str:
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _progress(job_id: int):
+    """A callback the stages report progress with (one UPDATE every call)."""
+
+    def report(done: int, total: int | None = None) -> None:
+        fields = {"progress_done": done, "heartbeat_at": timezone.now()}
+        if total is not None:
+            fields["progress_total"] = total
+        ImportJob.objects.filter(pk=job_id).update(**fields)
+
+    return report
+
+
+def import_check(job_id: int) -> None:
+    """Stage 1 (worker or request): read, validate and plan; the job ends PREVIEWED or
+    FAILED. Nothing but the job and its files is written."""
+    from crm.spreadsheets import SpreadsheetError, read_sheet
+
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != ImportJob.Status.VALIDATING:
+        return
+    importer = importer_for(job.kind)
+    try:
+        with job.file.open("rb") as handle:
+            data = handle.read()
+        columns = importer.columns(job.tenant_id)
+        sheet = read_sheet(
+            data,
+            job.original_name,
+            known_headers=_known_headers(columns),
+            max_rows=importer.max_rows,
+        )
+        del data
+        mapping, unknown = match_headers(sheet.headers, columns)
+        missing = [str(c.label) for c in columns if c.required and c.key not in mapping]
+        if missing:
+            raise ServiceError(
+                _("Required columns are missing: %(columns)s. Download the template to see them.")
+                % {"columns": "、".join(missing)},
+                code="missing_columns",
+            )
+        progress = _progress(job.pk)
+        progress(0, len(sheet.rows))
+        plan = importer.check(job, sheet, mapping, progress)
+    except (SpreadsheetError, ServiceError) as exc:
+        _fail(job, str(exc.message))
+        return
+    except Exception:
+        logger.exception("import %s: the check failed", job.pk)
+        _fail(job, _("The file could not be checked because of an internal error."))
+        return
+    summary = {
+        **plan.counts(),
+        "total": len(sheet.rows),
+        "header_row": sheet.header_row,
+        "unknown_columns": unknown,
+        "columns": [str(c.label) for c in columns if c.key in mapping],
+        "rejected_preview": [[row, reason] for row, _cells, reason in plan.rejected[:PREVIEW_ROWS]],
+        "skipped_preview": [[row, reason] for row, reason in plan.skipped[:PREVIEW_ROWS]],
+    }
+    payload = gzip.compress(json.dumps(plan.rows, ensure_ascii=False).encode(), compresslevel=1)
+    job.plan.save("plan.json.gz", ContentFile(payload), save=False)
+    if plan.rejected:
+        job.error_file.save("errors.xlsx", ContentFile(_error_file(sheet, plan)), save=False)
+    job.summary = summary
+    job.status = ImportJob.Status.PREVIEWED
+    job.checked_at = timezone.now()
+    job.progress_done = job.progress_total = len(sheet.rows)
+    job.save()
+
+
+def _known_headers(columns: list[Column]) -> list[str]:
+    """The names header detection looks for: the labels first (its message quotes the first
+    few), then every other name, folded as the reader folds them."""
+    labels = [str(c.label) for c in columns]
+    return labels + [name for name in column_names(columns) if name not in labels]
+
+
+def _error_file(sheet, plan: Plan) -> bytes:
+    """The rejected rows as uploaded, with a 错误原因 column at the end (fix, then re-import)."""
+    import io
+
+    from crm.xlsx import write_xlsx
+
+    headers = [*sheet.raw_headers, _("Error reason")]
+    rows = ([*cells, reason] for _row, cells, reason in plan.rejected)
+    buffer = io.BytesIO()
+    write_xlsx(buffer, headers, rows, title=_("Rejected rows"))
+    return buffer.getvalue()
+
+
+def _fail(job: ImportJob, message: str) -> None:
+    job.status = ImportJob.Status.FAILED
+    job.message = message[:1000]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "message", "finished_at"])
+
+
+def import_cancel(*, actor: User, job: ImportJob) -> ImportJob:
+    """Drop a checked import that is not wanted (nothing was written)."""
+    _require(actor, job)
+    updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
+        status=ImportJob.Status.CANCELLED, finished_at=timezone.now()
+    )
+    if not updated:
+        raise ServiceError(_("Only a checked import that is not applied can be cancelled."))
+    job.refresh_from_db()
+    return job
+
+
+def _require(actor: User, job: ImportJob) -> None:
+    if job.tenant_id != actor.tenant_id:
+        raise NotVisibleError(_("The record does not exist."))
+    if not actor.can(importer_for(job.kind).permission):
+        raise PermissionRefusedError()
+
+
+# ---------------------------------------------------------------- stage 2: apply
+
+
+def import_confirm(*, actor: User, job: ImportJob) -> ImportJob:
+    """Apply the checked plan (the preview's result, not a second check)."""
+    _require(actor, job)
+    if job.status != ImportJob.Status.PREVIEWED:
+        raise ServiceError(_("This import is not waiting for confirmation."), code="state")
+    if not job.plan:
+        raise ServiceError(_("The checked rows of this import are gone; upload the file again."))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
+                status=ImportJob.Status.APPLYING,
+                started_at=now,
+                heartbeat_at=now,
+                progress_done=0,
+                progress_total=job.summary.get("create", 0) + job.summary.get("update", 0),
+            )
+    except IntegrityError as exc:
+        raise ImportBusyError(_busy_message(actor.tenant_id), code="busy") from exc
+    if not updated:
+        raise ServiceError(_("This import is not waiting for confirmation."), code="state")
+    job.refresh_from_db()
+    if job.progress_total <= settings.IMPORT_SYNC_ROWS:
+        import_apply(job.pk)
+        job.refresh_from_db()
+    else:
+        from crm.tasks import import_apply_task
+
+        transaction.on_commit(lambda: import_apply_task.delay(job.tenant_id, job.pk))
+    return job
+
+
+def _load_plan(job: ImportJob) -> list[list]:
+    with job.plan.open("rb") as handle:
+        return json.loads(gzip.decompress(handle.read()))
+
+
+def import_apply(job_id: int) -> None:
+    """Stage 2 (worker or request): write the plan in batches. Each batch runs in one
+    transaction that also advances ``progress_done``; a rerun (worker restart, a second
+    delivery of the task) starts after the last committed batch."""
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != ImportJob.Status.APPLYING:
+        return
+    importer = importer_for(job.kind)
+    rows = _load_plan(job)
+    size = importer.batch_size
+    try:
+        while True:
+            with transaction.atomic():
+                job = ImportJob.objects.select_for_update().get(pk=job_id)
+                if job.status != ImportJob.Status.APPLYING:
+                    return
+                start = job.progress_done
+                batch = rows[start : start + size]
+                if not batch:
+                    break
+                result = importer.apply(job, batch)
+                summary = dict(job.summary)
+                for key in ("created", "updated", "skipped", "failed"):
+                    summary[key] = summary.get(key, 0) + result.get(key, 0)
+                errors = summary.setdefault("late_errors", [])
+                errors.extend(result.get("errors", [])[: max(0, 200 - len(errors))])
+                job.summary = summary
+                job.progress_done = start + len(batch)
+                job.heartbeat_at = timezone.now()
+                job.save(update_fields=["summary", "progress_done", "heartbeat_at"])
+    except Exception:
+        # The committed batches stay (and are undoable); the job is marked failed so that
+        # the tenant's slot is free and the user is told.
+        logger.exception("import %s: applying failed", job_id)
+        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.APPLYING).update(
+            status=ImportJob.Status.FAILED,
+            finished_at=timezone.now(),
+            message=_(
+                "The import stopped because of an internal error after %(done)d rows; "
+                "those rows were imported and can be undone."
+            )
+            % {"done": ImportJob.objects.get(pk=job_id).progress_done},
+        )
+        return
+    _finish(job)
+
+
+def _finish(job: ImportJob) -> None:
+    summary = dict(job.summary)
+    # The preview's skipped and rejected rows count in the result too.
+    summary["skipped"] = summary.get("skipped", 0) + summary.get("skip", 0)
+    summary["failed"] = summary.get("failed", 0) + summary.get("reject", 0)
+    now = timezone.now()
+    with transaction.atomic():
+        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.APPLYING).update(
+            status=ImportJob.Status.DONE, finished_at=now, summary=summary
+        )
+        if not updated:
+            return
+        job.refresh_from_db()
+        counts = {k: summary.get(k, 0) for k in ("created", "updated", "skipped", "failed")}
+        activity.activity_record(
+            actor=job.created_by,
+            target=job,
+            action=IMPORT_APPLIED,
+            changes={k: ["", str(v)] for k, v in counts.items()},
+            note=job.original_name,
+        )
+        notification_send(
+            tenant_id=job.tenant_id,
+            recipients=[job.created_by],
+            title=_(
+                "Import of “%(file)s” finished: %(created)d created, %(updated)d updated, "
+                "%(skipped)d skipped, %(failed)d failed"
+            )
+            % {"file": job.original_name, **counts},
+            link=f"/imports/{job.pk}/",
+        )
+    # The plan is applied; it is not needed any more.
+    if job.plan:
+        job.plan.delete(save=True)
+
+
+# ---------------------------------------------------------------- undo and housekeeping
+
+
+def import_undo(*, actor: User, job: ImportJob) -> dict:
+    """撤销导入: remove the records the import created and restore what it overwrote, where
+    nobody touched them since; the report says what could not be undone and why."""
+    _require(actor, job)
+    if not may_undo(job):
+        raise ServiceError(
+            _("Only a finished import of the last %(days)d days can be undone.")
+            % {"days": UNDO_DAYS},
+            code="undo_expired",
+        )
+    importer = importer_for(job.kind)
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if not _applied(locked):
+            raise ServiceError(_("This import was undone already."), code="state")
+        report = importer.undo(locked, actor)
+        summary = dict(locked.summary)
+        summary["undo"] = report
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.UNDONE,
+            undone_at=timezone.now(),
+            undone_by=actor,
+            summary=summary,
+        )
+        locked.refresh_from_db()
+        activity.activity_record(
+            actor=actor,
+            target=locked,
+            action=IMPORT_UNDONE,
+            changes={
+                "removed": ["", str(report.get("removed", 0))],
+                "restored": ["", str(report.get("restored", 0))],
+                "kept": ["", str(len(report.get("kept", [])))],
+            },
+            note=locked.original_name,
+        )
+    job.refresh_from_db()
+    return report
+
+
+def import_resume_stale(*, now: datetime.datetime | None = None, minutes: int = 10) -> int:
+    """Restart the jobs whose worker went away (no progress for ``minutes``): the stage
+    resumes where its last batch committed."""
+    from crm.tasks import import_apply_task, import_check_task
+
+    cutoff = (now or timezone.now()) - datetime.timedelta(minutes=minutes)
+    count = 0
+    for job in ImportJob.objects.filter(status__in=ImportJob.RUNNING, heartbeat_at__lt=cutoff):
+        ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        task = import_check_task if job.status == ImportJob.Status.VALIDATING else import_apply_task
+        task.delay(job.tenant_id, job.pk)
+        count += 1
+    return count
+
+
+def import_purge_files(*, now: datetime.datetime | None = None) -> int:
+    """Delete the uploads, plans and error files older than :data:`FILE_RETENTION_DAYS` (the
+    jobs stay as the import history)."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=FILE_RETENTION_DAYS)
+    count = 0
+    old = ImportJob.objects.filter(created_at__lt=cutoff).exclude(status__in=ImportJob.RUNNING)
+    for job in old.exclude(file="", plan="", error_file=""):
+        for name in ("file", "plan", "error_file"):
+            stored = getattr(job, name)
+            if stored:
+                stored.delete(save=False)
+                count += 1
+        job.save(update_fields=["file", "plan", "error_file"])
+    return count

@@ -1,0 +1,108 @@
+"""The pages of an import job: preview, progress, result, error file, undo (DESIGN §8)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm import importing
+from crm.exceptions import ServiceError
+from crm.models import ImportJob
+from crm.views.base import tenant_view
+from crm.xlsx import XLSX_CONTENT_TYPE
+
+
+def _context(request, job: ImportJob) -> dict:
+    importer = importing.importer_for(job.kind)
+    summary = job.summary or {}
+    percent = 0
+    if job.progress_total:
+        percent = min(100, int(job.progress_done * 100 / job.progress_total))
+    return {
+        "job": job,
+        "summary": summary,
+        "percent": percent,
+        "importer": importer,
+        "result_link": importer.result_link(job) if job.status == ImportJob.Status.DONE else "",
+        "may_undo": importing.may_undo(job),
+        "undo_deadline": importing.undo_deadline(job),
+        "undo": summary.get("undo"),
+    }
+
+
+@tenant_view()
+def import_detail(request, pk: int):
+    job = importing.job_get(request.user, pk)
+    return render(request, "crm/import_detail.html", _context(request, job))
+
+
+@tenant_view()
+def import_progress(request, pk: int):
+    """The progress fragment htmx polls; when the stage is over the page reloads."""
+    job = importing.job_get(request.user, pk)
+    response = render(request, "crm/import_detail.html#progress", _context(request, job))
+    if not job.is_running and request.htmx:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@tenant_view()
+@require_POST
+def import_confirm(request, pk: int):
+    job = importing.job_get(request.user, pk)
+    try:
+        importing.import_confirm(actor=request.user, job=job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("crm:import-detail", pk=job.pk)
+
+
+@tenant_view()
+@require_POST
+def import_cancel(request, pk: int):
+    job = importing.job_get(request.user, pk)
+    try:
+        importing.import_cancel(actor=request.user, job=job)
+        messages.success(request, _("The import was cancelled; nothing was written."))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("crm:import-detail", pk=job.pk)
+
+
+@tenant_view()
+@require_POST
+def import_undo(request, pk: int):
+    job = importing.job_get(request.user, pk)
+    try:
+        report = importing.import_undo(actor=request.user, job=job)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("Import undone: %(removed)d removed, %(restored)d restored, %(kept)d kept.")
+            % {
+                "removed": report["removed"],
+                "restored": report["restored"],
+                "kept": len(report["kept"]),
+            },
+        )
+    return redirect("crm:import-detail", pk=job.pk)
+
+
+@tenant_view()
+def import_errors(request, pk: int):
+    """The rejected rows as uploaded plus 错误原因 (kept for 7 days)."""
+    job = importing.job_get(request.user, pk)
+    if not job.error_file:
+        raise Http404
+    stem = job.original_name.rsplit(".", 1)[0]
+    return FileResponse(
+        job.error_file.open("rb"),
+        as_attachment=True,
+        filename=_("%(name)s-errors.xlsx") % {"name": stem},
+        content_type=XLSX_CONTENT_TYPE,
+    )
