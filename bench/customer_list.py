@@ -33,7 +33,10 @@ indexes built once afterwards).
 The last line of the output is ``key=value`` pairs: ``<role>_<view>_p<page>_ms`` (big
 tenant), ``…_ratio_small`` (÷ the same page on the small tenant), ``…_ratio_bare`` (÷ the bare
 SELECT of that page), ``…_db_ms`` and ``…_maxq_ms`` (slowest query), and ``bare_p<page>_ms``.
-Goal (issue): every ratio_small ≤ 1.5 and every maxq_ms < 5 on PostgreSQL.
+Goal (issue): every ratio_small ≤ 1.5, and every maxq_ms < 5 on PostgreSQL (the ``<`` marks;
+on SQLite only the ratio is judged). Note that the small tenant has 40 pages of 25: its page
+500 is an empty page, so a page-500 ratio compares 25 rendered rows with none (the ``rows
+b/s`` column).
 """
 
 from __future__ import annotations
@@ -713,6 +716,9 @@ def run_mode(args, mode: str, big: BenchTenant, small: BenchTenant, prefix: str)
     print(head)
     print("-" * len(head))
     flagged = []
+    # The goal (issue 3): every page within 1.5× the small tenant's; on PostgreSQL also every
+    # query under 5 ms (SQLite's maxq_ms is reported, not judged).
+    judge_queries = connection.vendor == "postgresql"
     for role in roles:
         whos = {t.slug: make_who(role, t, mode) for t in (big, small)}
         for view in views:
@@ -725,7 +731,7 @@ def run_mode(args, mode: str, big: BenchTenant, small: BenchTenant, prefix: str)
                 rs = rows_on_page(whos[small.slug], view, page, per_page)
                 ratio = b.ms / s.ms if s.ms else float("inf")
                 ratio_bare = b.ms / bare["bare", page].ms
-                mark = " <" if ratio > 1.5 or b.maxq_ms >= 5 else ""
+                mark = " <" if ratio > 1.5 or (judge_queries and b.maxq_ms >= 5) else ""
                 print(
                     f"{role:8} {view:12} {page:>4} {b.ms:8.2f} {s.ms:8.2f} {ratio:6.2f} "
                     f"{ratio_bare:6.1f} {b.db_ms:7.2f} {b.maxq_ms:6.2f} {b.queries:>3} "
@@ -747,8 +753,9 @@ def run_mode(args, mode: str, big: BenchTenant, small: BenchTenant, prefix: str)
                     if connection.vendor == "postgresql":
                         print(explain(sql, params))
     print(
-        f"   {len(flagged)} of {len(roles) * len(views) * len(pages)} pages over 1.5× small "
-        "or with a query ≥ 5 ms (marked <)"
+        f"   {len(flagged)} of {len(roles) * len(views) * len(pages)} pages over 1.5× small"
+        + (" or with a query ≥ 5 ms" if judge_queries else "")
+        + " (marked <)"
     )
     return pairs
 
