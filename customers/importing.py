@@ -99,6 +99,7 @@ COLUMNS = [
     Column(
         "credit_code",
         gettext_lazy("Unified social credit code"),
+        kind="credit_code",
         aliases=("信用代码", "税号"),
     ),
     Column("industry", gettext_lazy("Industry"), kind="choice", aliases=("所属行业",)),
@@ -256,6 +257,13 @@ class CustomerImporter(Importer):
             errors: list[str] = []
             for column, position in columns:
                 raw = cells[position]
+                if column.kind == "text":
+                    # The common case without the dispatch (bench/import_pool.py); a text
+                    # too long goes on to _clean_cell for its message.
+                    text = cell_text(raw)
+                    if column.max_length is None or len(text) <= column.max_length:
+                        values[column.key] = text
+                        continue
                 try:
                     values[column.key] = self._clean_cell(column, raw, choice_maps, cell_text)
                 except ValueError as exc:
@@ -368,9 +376,13 @@ class CustomerImporter(Importer):
         if column.kind == "tags":
             names = (t.strip()[:30] for t in re.split(r"[,，、;；/]+", text))
             return list(dict.fromkeys(n for n in names if n))[:10]
-        if column.key == "credit_code" and text and not _CREDIT_CODE.match(text.upper()):
-            raise ValueError(_("“%(value)s” is not an 18-character credit code.") % {"value": text})
-        return text
+        if column.kind == "credit_code":
+            if text and not _CREDIT_CODE.match(text.upper()):
+                raise ValueError(
+                    _("“%(value)s” is not an 18-character credit code.") % {"value": text}
+                )
+            return text.upper()
+        raise ValueError(f"unknown column kind {column.kind!r}")
 
     # ------------------------------------------------------------ apply
 
@@ -401,8 +413,27 @@ class CustomerImporter(Importer):
             if options["duplicate_keys"] in ("phone", "either")
             else set()
         )
-        taken_names = set(_name_matches(job.tenant_id, names))
-        taken_phones = set(_phone_matches(job.tenant_id, phones))
+        # Only what appeared since the check can collide now (the preview saw the rest):
+        # customers and contacts created after it by anyone but this import. Two small
+        # queries per batch instead of repeating the file-wide lookups.
+        since = job.checked_at or job.created_at
+        taken_names = set()
+        if names:
+            taken_names = names & set(
+                Customer.objects.filter(
+                    tenant_id=job.tenant_id, deleted_at__isnull=True, created_at__gte=since
+                )
+                .exclude(import_job_id=job.pk)
+                .values_list("name_normalized", flat=True)
+            )
+        taken_phones = set()
+        if phones:
+            for mobile, phone in (
+                Contact.objects.filter(tenant_id=job.tenant_id, created_at__gte=since)
+                .exclude(customer__import_job_id=job.pk)
+                .values_list("mobile", "phone")
+            ):
+                taken_phones.update(p for p in (mobile, phone) if p in phones)
         if not taken_names and not taken_phones:
             return creates
         kept = []
@@ -667,13 +698,22 @@ def _chunks(values):
         yield values[start : start + size]
 
 
+# Above this many keys the whole tenant's names / phones are read in one pass: cheaper than
+# dozens of long IN lists (bench/import_pool.py).
+WHOLE_TENANT_KEYS = 2000
+
+
 def _name_matches(tenant_id: int, names: set[str]) -> dict[str, list[int]]:
     """Normalised name -> ids of the tenant's live customers (pool included)."""
     hits: dict[str, list[int]] = defaultdict(list)
+    live = Customer.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
+    if len(names) > WHOLE_TENANT_KEYS:
+        for pk, name in live.values_list("pk", "name_normalized").iterator(chunk_size=20000):
+            if name in names:
+                hits[name].append(pk)
+        return hits
     for chunk in _chunks(names):
-        for pk, name in Customer.objects.filter(
-            tenant_id=tenant_id, deleted_at__isnull=True, name_normalized__in=chunk
-        ).values_list("pk", "name_normalized"):
+        for pk, name in live.filter(name_normalized__in=chunk).values_list("pk", "name_normalized"):
             hits[name].append(pk)
     return hits
 
@@ -681,17 +721,36 @@ def _name_matches(tenant_id: int, names: set[str]) -> dict[str, list[int]]:
 def _phone_matches(tenant_id: int, phones: set[str]) -> dict[str, list[int]]:
     """Phone -> ids of the tenant's live customers with a contact of that mobile or phone."""
     hits: dict[str, set[int]] = defaultdict(set)
-    for chunk in _chunks(phones):
-        rows = Contact.objects.filter(
-            Q(mobile__in=chunk) | Q(phone__in=chunk),
-            tenant_id=tenant_id,
-            customer__deleted_at__isnull=True,
-        ).values_list("customer_id", "mobile", "phone")
-        wanted = set(chunk)
+    contacts = Contact.objects.filter(tenant_id=tenant_id)
+    if len(phones) > WHOLE_TENANT_KEYS:
+        batches = [
+            contacts.values_list("customer_id", "mobile", "phone").iterator(chunk_size=20000)
+        ]
+    else:
+        batches = (
+            contacts.filter(Q(mobile__in=chunk) | Q(phone__in=chunk)).values_list(
+                "customer_id", "mobile", "phone"
+            )
+            for chunk in _chunks(phones)
+        )
+    for rows in batches:
         for customer_id, mobile, phone in rows:
-            for number in (mobile, phone):
-                if number in wanted:
-                    hits[number].add(customer_id)
+            if mobile in phones:
+                hits[mobile].add(customer_id)
+            if phone in phones:
+                hits[phone].add(customer_id)
+    if hits:
+        # Contacts of customers in the recycle bin do not count.
+        ids = set().union(*hits.values())
+        binned = set()
+        for chunk in _chunks(ids):
+            binned.update(
+                Customer.objects.filter(
+                    tenant_id=tenant_id, pk__in=chunk, deleted_at__isnull=False
+                ).values_list("pk", flat=True)
+            )
+        if binned:
+            hits = {k: v - binned for k, v in hits.items() if v - binned}
     return {k: sorted(v) for k, v in hits.items()}
 
 

@@ -608,3 +608,48 @@ def test_an_internal_error_while_applying_fails_the_job_and_frees_the_slot(world
     assert importing.running_job(world.tenant_a.pk) is None
     report = importing.import_undo(actor=world.admin_a, job=job)
     assert report["removed"] == 2 and customers(world.tenant_a) == []
+
+
+@pytest.mark.parametrize("whole_tenant", [False, True], ids=["in-lists", "whole-tenant"])
+def test_duplicate_lookups_agree_on_both_paths(world, monkeypatch, whole_tenant):
+    import customers.importing as customer_importing
+
+    if whole_tenant:
+        monkeypatch.setattr(customer_importing, "WHOLE_TENANT_KEYS", 0)
+    old, pooled = _existing(world)
+    binned = make_customer(world.tenant_a, world.rep_east, "回收站客户", deleted_at=timezone.now())
+    make_contact(binned, "某", mobile="13500135000")
+    rows = [*ROWS, ["回收站客户", "", "13500135000", "", "", ""]]
+    job = start(world.admin_a, sheet(rows), duplicate_mode="skip")
+    # The bin does not count: that row is new.
+    assert (job.summary["create"], job.summary["skip"]) == (2, 2)
+
+
+def test_customers_created_between_preview_and_confirm_are_skipped(world):
+    rows = [
+        ["晚来的公司", "", "", "", "", ""],
+        ["晚来电话", "", "13300133000", "", "", ""],
+        ["新公司", "", "", "", "", ""],
+    ]
+    job = start(world.admin_a, sheet(rows))
+    assert job.summary["create"] == 3
+    make_customer(world.tenant_a, world.rep_east, "晚来的公司")
+    other = make_customer(world.tenant_a, world.rep_east, "别家")
+    make_contact(other, "某", mobile="13300133000")
+    job = confirm(world.admin_a, job)
+    assert (job.summary["created"], job.summary["skipped"]) == (1, 2)
+    assert [row for row, _reason in job.summary["late_errors"]] == [2, 3]
+    assert [c.name for c in customers(world.tenant_a, import_job=job)] == ["新公司"]
+
+
+def test_text_limits_and_credit_codes_are_checked(world):
+    headers = ["客户名称", "统一社会信用代码", "省份"]
+    rows = [
+        ["甲公司", "91310000MA1FL0XX0A", "上海"],
+        ["乙公司", "123", "上海"],
+        ["丙公司", "", "省" * 21],
+    ]
+    job = start(world.admin_a, sheet(rows, headers=headers))
+    reasons = dict(job.summary["rejected_preview"])
+    assert sorted(reasons) == [3, 4]
+    assert "credit code" in reasons[3] and "20" in reasons[4]
