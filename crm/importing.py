@@ -73,6 +73,7 @@ class Plan:
     rows: list[list] = field(default_factory=list)  # [row number, action, match id, values]
     rejected: list[tuple[int, list, str]] = field(default_factory=list)  # row, cells, reason
     skipped: list[tuple[int, str]] = field(default_factory=list)  # row, reason
+    state: dict[str, Any] = field(default_factory=dict)  # kept in the summary for applying
 
     def counts(self) -> dict[str, int]:
         creates = sum(1 for r in self.rows if r[1] == "create")
@@ -109,7 +110,8 @@ class Importer:
 
     def apply(self, job: ImportJob, rows: list[list]) -> dict[str, Any]:
         """Write one batch of plan rows (inside the batch's transaction); returns counts
-        ``created``, ``updated``, ``skipped``, ``failed`` and ``errors`` [(row, reason)]."""
+        ``created``, ``updated``, ``skipped``, ``failed``, ``errors`` [(row, reason)] and
+        ``state`` (merged into the job's summary for the next batch)."""
         raise NotImplementedError
 
     def undo(self, job: ImportJob, actor: User) -> dict[str, Any]:
@@ -382,6 +384,7 @@ def import_check(job_id: int) -> None:
         "columns": [str(c.label) for c in columns if c.key in mapping],
         "rejected_preview": [[row, reason] for row, _cells, reason in plan.rejected[:PREVIEW_ROWS]],
         "skipped_preview": [[row, reason] for row, reason in plan.skipped[:PREVIEW_ROWS]],
+        **plan.state,
     }
     payload = gzip.compress(json.dumps(plan.rows, ensure_ascii=False).encode(), compresslevel=1)
     job.plan.save("plan.json.gz", ContentFile(payload), save=False)
@@ -506,6 +509,7 @@ def import_apply(job_id: int) -> None:
                     summary[key] = summary.get(key, 0) + result.get(key, 0)
                 errors = summary.setdefault("late_errors", [])
                 errors.extend(result.get("errors", [])[: max(0, 200 - len(errors))])
+                summary.update(result.get("state", {}))
                 job.summary = summary
                 job.progress_done = start + len(batch)
                 job.heartbeat_at = timezone.now()

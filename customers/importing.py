@@ -234,11 +234,19 @@ class CustomerImporter(Importer):
     # ------------------------------------------------------------ check
 
     def check(self, job: ImportJob, sheet, mapping: dict[str, int], progress) -> Plan:
+        from django.db.models import Max
+
         from crm.spreadsheets import cell_date, cell_text
 
         tenant_id = job.tenant_id
         options = job.options
         plan = Plan()
+        # What exists now is what the duplicate check below sees; applying looks only
+        # above these ids for customers and contacts that appear in between.
+        plan.state["watermark"] = [
+            Customer.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0,
+            Contact.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0,
+        ]
         choice_maps = {
             key: {_fold(o.label): o.pk for o in opts}
             for key, opts in self._options(tenant_id).items()
@@ -394,8 +402,14 @@ class CustomerImporter(Importer):
         creates = self._drop_late_duplicates(job, creates, result)
         tags = self._tags(job, [r for r in creates + updates if r[3].get("tags")])
         if creates:
-            self._create(job, creates, tags, now)
+            top_customer, top_contact = self._create(job, creates, tags, now)
             result["created"] = len(creates)
+            # The next batch need not read this batch's own rows again.
+            watermark = result["state"]["watermark"]
+            result["state"]["watermark"] = [
+                max(watermark[0], top_customer),
+                max(watermark[1], top_contact),
+            ]
         if updates:
             self._update(job, updates, tags, now, result)
         return result
@@ -414,26 +428,25 @@ class CustomerImporter(Importer):
             else set()
         )
         # Only what appeared since the check can collide now (the preview saw the rest):
-        # customers and contacts created after it by anyone but this import. Two small
-        # queries per batch instead of repeating the file-wide lookups.
-        since = job.checked_at or job.created_at
-        taken_names = set()
-        if names:
-            taken_names = names & set(
-                Customer.objects.filter(
-                    tenant_id=job.tenant_id, deleted_at__isnull=True, created_at__gte=since
-                )
-                .exclude(import_job_id=job.pk)
-                .values_list("name_normalized", flat=True)
-            )
-        taken_phones = set()
-        if phones:
-            for mobile, phone in (
-                Contact.objects.filter(tenant_id=job.tenant_id, created_at__gte=since)
-                .exclude(customer__import_job_id=job.pk)
-                .values_list("mobile", "phone")
-            ):
-                taken_phones.update(p for p in (mobile, phone) if p in phones)
+        # rows above the watermark (the highest customer and contact ids seen so far, kept
+        # in the job's summary and moved past each batch's own rows), created by anyone but
+        # this import. Two short index range reads per batch.
+        last_customer, last_contact = job.summary.get("watermark") or (0, 0)
+        taken_names: set[str] = set()
+        for pk, name, source, deleted in Customer.objects.filter(
+            tenant_id=job.tenant_id, pk__gt=last_customer
+        ).values_list("pk", "name_normalized", "import_job_id", "deleted_at"):
+            last_customer = max(last_customer, pk)
+            if source != job.pk and deleted is None and name in names:
+                taken_names.add(name)
+        taken_phones: set[str] = set()
+        for pk, mobile, phone, source in Contact.objects.filter(
+            tenant_id=job.tenant_id, pk__gt=last_contact
+        ).values_list("pk", "mobile", "phone", "customer__import_job_id"):
+            last_contact = max(last_contact, pk)
+            if source != job.pk:
+                taken_phones.update(p for p in (mobile, phone) if p and p in phones)
+        result["state"] = {"watermark": [last_customer, last_contact]}
         if not taken_names and not taken_phones:
             return creates
         kept = []
@@ -522,9 +535,10 @@ class CustomerImporter(Importer):
                     "created_at": now,
                 }
             )
-        insert_rows(Contact, contacts)
+        contact_ids = insert_rows(Contact, contacts)
         insert_rows(CustomerTag, links)
         insert_rows(OwnershipEvent, events)
+        return max(ids, default=0), max(contact_ids, default=0)
 
     def _update(self, job, rows, tags, now, result) -> None:
         tenant_id = job.tenant_id

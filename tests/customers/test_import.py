@@ -616,7 +616,7 @@ def test_duplicate_lookups_agree_on_both_paths(world, monkeypatch, whole_tenant)
 
     if whole_tenant:
         monkeypatch.setattr(customer_importing, "WHOLE_TENANT_KEYS", 0)
-    old, pooled = _existing(world)
+    _existing(world)
     binned = make_customer(world.tenant_a, world.rep_east, "回收站客户", deleted_at=timezone.now())
     make_contact(binned, "某", mobile="13500135000")
     rows = [*ROWS, ["回收站客户", "", "13500135000", "", "", ""]]
