@@ -311,6 +311,8 @@ def import_start(*, actor: User, kind: str, upload, options: dict) -> ImportJob:
             job.file.save(name if name.isascii() else f"upload{_ext(name)}", upload, save=False)
             job.save()
     except IntegrityError as exc:
+        # The row was rolled back; its file must not stay behind.
+        job.file.delete(save=False)
         raise ImportBusyError(_busy_message(actor.tenant_id), code="busy") from exc
     if upload.size <= settings.IMPORT_SYNC_BYTES:
         import_check(job.pk)

@@ -417,10 +417,13 @@ def test_one_import_at_a_time_names_who_is_importing(world, settings):
         options={"target": "pool", "pool_group": default_group_for(world.tenant_a.pk).pk},
     )
     assert first.status == ImportJob.Status.VALIDATING  # no commit in a test: no worker ran
+    stored = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
     with pytest.raises(
         importing.ImportBusyError, match=re.escape("admin_a is importing “客户名单.xlsx”")
     ):
         start(second_admin, sheet([["乙", "", "", "", "", ""]]))
+    # The refused upload left no file behind.
+    assert sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()) == stored
     # Done or failed, the slot is free again.
     ImportJob.objects.filter(pk=first.pk).update(status=ImportJob.Status.FAILED)
     assert start(second_admin, sheet([["乙", "", "", "", "", ""]])).status == "previewed"
