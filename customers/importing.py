@@ -625,19 +625,18 @@ class CustomerImporter(Importer):
         )
         ids = [c["pk"] for c in created]
         touched: dict[int, str] = {}
-        for pk in _ids(FollowUp, tenant_id, ids):
-            touched.setdefault(pk, _("it has follow-ups"))
-        for pk in _ids(Attachment, tenant_id, ids):
-            touched.setdefault(pk, _("it has attachments"))
-        for pk in _ids(CustomerParticipant, tenant_id, ids):
-            touched.setdefault(pk, _("it has participants"))
-        moved = (
-            OwnershipEvent.objects.filter(tenant_id=tenant_id, customer_id__in=ids)
-            .exclude(kind=OwnershipEvent.Kind.IMPORTED)
-            .values_list("customer_id", flat=True)
-        )
-        for pk in _chunked_values(moved, ids):
-            touched.setdefault(pk, _("its owner changed since (claimed, assigned or moved)"))
+        checks = [
+            (FollowUp.objects.all(), _("it has follow-ups")),
+            (Attachment.objects.all(), _("it has attachments")),
+            (CustomerParticipant.objects.all(), _("it has participants")),
+            (
+                OwnershipEvent.objects.exclude(kind=OwnershipEvent.Kind.IMPORTED),
+                _("its owner changed since (claimed, assigned or moved)"),
+            ),
+        ]
+        for queryset, reason in checks:
+            for pk in _customers_in(queryset.filter(tenant_id=tenant_id), ids):
+                touched.setdefault(pk, reason)
         for row in created:
             if row["deleted_at"] is not None:
                 touched.setdefault(row["pk"], _("it was deleted or moved to the recycle bin"))
@@ -862,21 +861,11 @@ def _as_uploaded(cells: list) -> list:
     return ["" if c is None else c for c in cells]
 
 
-def _ids(model, tenant_id: int, customer_ids: list[int]) -> set[int]:
+def _customers_in(queryset, customer_ids: list[int]) -> set[int]:
+    """The ``customer_id`` values of ``queryset`` among ``customer_ids`` (in chunks)."""
     found: set[int] = set()
     for chunk in _chunks(customer_ids):
-        found.update(
-            model.objects.filter(tenant_id=tenant_id, customer_id__in=chunk).values_list(
-                "customer_id", flat=True
-            )
-        )
-    return found
-
-
-def _chunked_values(queryset, ids: list[int]) -> set[int]:
-    found: set[int] = set()
-    for chunk in _chunks(ids):
-        found.update(queryset.filter(customer_id__in=chunk))
+        found.update(queryset.filter(customer_id__in=chunk).values_list("customer_id", flat=True))
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -150,11 +151,5 @@ def import_template(request):
     body = importer_for(ImportJob.Kind.CUSTOMERS).template(request.user.tenant_id)
     response = HttpResponse(body, content_type=XLSX_CONTENT_TYPE)
     filename = _("customer-import-template") + ".xlsx"
-    response["Content-Disposition"] = _disposition(filename)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
-
-
-def _disposition(filename: str) -> str:
-    from urllib.parse import quote
-
-    return f"attachment; filename=\"import.xlsx\"; filename*=UTF-8''{quote(filename)}"

@@ -656,3 +656,17 @@ def test_text_limits_and_credit_codes_are_checked(world):
     reasons = dict(job.summary["rejected_preview"])
     assert sorted(reasons) == [3, 4]
     assert "credit code" in reasons[3] and "20" in reasons[4]
+
+
+def test_undo_reads_the_touched_customers_in_chunks(world, monkeypatch):
+    import customers.importing as customer_importing
+
+    monkeypatch.setattr(customer_importing, "_chunk_size", lambda: 2)
+    job = confirm(
+        world.admin_a,
+        start(world.admin_a, sheet([[f"客户{i}", "", "", "", "", ""] for i in range(5)])),
+    )
+    made = customers(world.tenant_a, import_job=job)
+    make_followup(made[4], world.admin_a)
+    report = importing.import_undo(actor=world.admin_a, job=job)
+    assert report["removed"] == 4 and [k["name"] for k in report["kept"]] == [made[4].name]
