@@ -218,6 +218,7 @@ class OptionKind(models.TextChoices):
     LOST_REASON = "lost_reason", _("Lost reason")
     ORDER_TYPE = "order_type", _("Order type")
     POOL_RETURN_REASON = "pool_return_reason", _("Pool return reason")
+    LEAD_CLOSE_REASON = "lead_close_reason", _("Lead close reason")
 
 
 class Option(TenantModel):

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "crm.apps.CrmConfig",
     "customers.apps.CustomersConfig",
     "pools.apps.PoolsConfig",
+    "leads.apps.LeadsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

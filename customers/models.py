@@ -430,8 +430,23 @@ class Contact(TenantModel):
 class FollowUp(TenantModel):
     """A follow-up record (跟进记录) on a customer, optionally with one of its contacts."""
 
+    # A follow-up is on a customer, on a lead (leads.Lead), or on both once the lead was
+    # converted into the customer (the lead keeps its history, the customer gains it).
     customer = models.ForeignKey(
-        Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="followups"
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="followups",
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="followups",
     )
     contact = models.ForeignKey(
         Contact,
@@ -465,6 +480,13 @@ class FollowUp(TenantModel):
             models.Index(fields=["tenant", "customer", "-followed_at"], name="followup_customer"),
             models.Index(fields=["tenant", "created_by", "-followed_at"], name="followup_author"),
             models.Index(fields=["tenant", "-followed_at", "-id"], name="followup_time"),
+            models.Index(fields=["tenant", "lead", "-followed_at"], name="followup_lead"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False) | Q(lead__isnull=False),
+                name="followup_has_subject",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -485,13 +507,21 @@ class FollowUpComment(TenantModel):
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
+    if instance.customer_id is None:
+        return f"tenants/{instance.tenant_id}/leads/{instance.lead_id}/{filename}"
     return f"tenants/{instance.tenant_id}/customers/{instance.customer_id}/{filename}"
 
 
 class Attachment(TenantModel):
     """A file on a customer (and optionally on one of its follow-ups)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attachments")
+    # On a customer or on a lead (a lead's files move to its customer on conversion).
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
     followup = models.ForeignKey(
         FollowUp, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
     )
@@ -506,7 +536,16 @@ class Attachment(TenantModel):
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "customer"], name="attachment_customer")]
+        indexes = [
+            models.Index(fields=["tenant", "customer"], name="attachment_customer"),
+            models.Index(fields=["tenant", "lead"], name="attachment_lead"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False) | Q(lead__isnull=False),
+                name="attachment_has_subject",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.original_name
@@ -581,9 +620,17 @@ class OwnershipEvent(TenantModel):
 
 
 class SavedSearch(TenantModel):
-    """A named combination of list conditions, per user, shown in the customer menu."""
+    """A named combination of list conditions, per user, shown in the menu of its list
+    (the customer list, or the lead list)."""
+
+    class ListKind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+        LEADS = "leads", _("Leads")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    list_kind = models.CharField(
+        max_length=12, choices=ListKind.choices, default=ListKind.CUSTOMERS
+    )
     name = models.CharField(_("name"), max_length=50)
     query = models.CharField(_("conditions"), max_length=1000)
     created_at = models.DateTimeField(default=timezone.now)
@@ -591,7 +638,9 @@ class SavedSearch(TenantModel):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "user", "name"], name="savedsearch_unique")
+            models.UniqueConstraint(
+                fields=["tenant", "user", "list_kind", "name"], name="savedsearch_unique_kind"
+            )
         ]
 
     def __str__(self) -> str:

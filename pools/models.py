@@ -36,10 +36,16 @@ def default_hidden_fields() -> list[str]:
 class PoolGroup(TenantModel):
     """One pool group (公海分组) with its members, admins and rules."""
 
+    class Kind(models.TextChoices):
+        CUSTOMER = "customer", _("Customer pool")
+        LEAD = "lead", _("Lead pool")
+
     class ClaimMode(models.TextChoices):
         SELF = "self", _("Members claim customers themselves")
         ADMIN = "admin", _("Only pool admins assign customers")
 
+    # What lies in it: customers (公海) or leads (线索池); the same rules and machinery.
+    kind = models.CharField(_("pool of"), max_length=8, choices=Kind.choices, default=Kind.CUSTOMER)
     name = models.CharField(_("name"), max_length=50)
     is_default = models.BooleanField(
         _("default pool"),
@@ -128,7 +134,9 @@ class PoolGroup(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "name"], name="poolgroup_unique_name"),
             models.UniqueConstraint(
-                fields=["tenant"], condition=Q(is_default=True), name="poolgroup_one_default"
+                fields=["tenant", "kind"],
+                condition=Q(is_default=True),
+                name="poolgroup_one_default_kind",
             ),
         ]
 
