@@ -79,3 +79,10 @@ APPROVAL_APPROVE = register(
     "approval.approve", _("Approve quotes, contracts, orders and payments"), _("Sales")
 )
 REPORTS_VIEW = register("reports.view", _("View reports"), _("Reports"))
+LEAD_IMPORT = register("lead.import", _("Import leads"), _("Leads"))
+LEAD_EXPORT = register("lead.export", _("Export leads"), _("Leads"))
+LEAD_TRANSFER = register("lead.transfer", _("Transfer leads"), _("Leads"))
+LEAD_CONVERT = register("lead.convert", _("Convert leads into customers"), _("Leads"))
+LEAD_MANAGE = register(
+    "lead.manage", _("Manage lead pools, campaigns and assignment rules"), _("Leads")
+)

@@ -46,11 +46,15 @@ BUILTIN_ROLES = [
             "customer.export",
             "customer.transfer",
             "pool.manage",
+            "lead.export",
+            "lead.transfer",
+            "lead.convert",
+            "lead.manage",
             "approval.approve",
             "reports.view",
         ],
     ),
-    (Role.Builtin.SALES_REP, "销售代表", DataScope.OWN, []),
+    (Role.Builtin.SALES_REP, "销售代表", DataScope.OWN, ["lead.convert"]),
     (Role.Builtin.AFTER_SALES, "售后专员", DataScope.OWN, []),
 ]
 
@@ -97,6 +101,14 @@ DEFAULT_OPTIONS: dict[str, list[str]] = {
         "已从他处购买",
         "信息错误",
         "重复客户",
+        "其他",
+    ],
+    OptionKind.LEAD_CLOSE_REASON: [
+        "信息无效",
+        "无购买需求",
+        "联系不上",
+        "重复线索",
+        "已选择竞争对手",
         "其他",
     ],
 }

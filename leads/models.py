@@ -124,7 +124,11 @@ class Lead(OwnedModel):
     )
     pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
     pool_reason = models.CharField(
-        _("why in the pool"), max_length=20, choices=PoolReason.choices, blank=True, default=""
+        _("why it is in the pool"),
+        max_length=20,
+        choices=PoolReason.choices,
+        blank=True,
+        default="",
     )
     pool_reason_days = models.PositiveIntegerField(null=True, blank=True)
     pool_note = models.CharField(_("return reason"), max_length=500, blank=True, default="")

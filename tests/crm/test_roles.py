@@ -313,6 +313,7 @@ def test_role_update_allows_removing_users_manage_from_role_without_users(world,
 
 def test_role_update_refused_for_other_tenants_role(world, scoped):
     b_role = world.rep_b.role
+    before = list(b_role.permissions)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
         services.role_update(
             actor=world.admin_a,
@@ -323,7 +324,8 @@ def test_role_update_refused_for_other_tenants_role(world, scoped):
         )
     assert exc.value.code == "not_found"
     b_role.refresh_from_db()
-    assert b_role.permissions == []
+    assert b_role.permissions == before
+    assert "customer.export" not in b_role.permissions
 
 
 def test_role_update_refused_without_users_manage(world, scoped):
@@ -338,7 +340,7 @@ def test_role_update_refused_without_users_manage(world, scoped):
         )
     assert exc.value.code == "permission"
     rep_role.refresh_from_db()
-    assert rep_role.permissions == []
+    assert rep_role.permissions == ["lead.convert"]
 
 
 # ---------------------------------------------------------------- delete

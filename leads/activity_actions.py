@@ -1,0 +1,19 @@
+"""The activity-log actions of the leads module (labels the timeline shows). Pool actions
+on leads (claim, assign, return, recycle, move) use pools.activity_actions."""
+
+from django.utils.translation import gettext_lazy as _
+
+from crm.activity import register_action
+
+LEAD_CREATED = register_action("lead.created", _("created the lead"))
+LEAD_UPDATED = register_action("lead.updated", _("changed the lead"))
+LEAD_TRANSFERRED = register_action("lead.transferred", _("transferred the lead"))
+LEAD_STATUS = register_action("lead.status", _("changed the status of"))
+LEAD_CLOSED = register_action("lead.closed", _("closed the lead"))
+LEAD_REOPENED = register_action("lead.reopened", _("reopened the lead"))
+LEAD_AUTO_ASSIGNED = register_action("lead.auto_assigned", _("assigned by a rule"))
+LEAD_CONVERTED = register_action("lead.converted", _("converted the lead into a customer"))
+CAMPAIGN_SAVED = register_action("campaign.saved", _("saved the campaign"))
+CAMPAIGN_DELETED = register_action("campaign.deleted", _("deleted the campaign"))
+RULE_SAVED = register_action("assignment_rule.saved", _("saved the assignment rule"))
+RULE_DELETED = register_action("assignment_rule.deleted", _("deleted the assignment rule"))
