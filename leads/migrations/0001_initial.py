@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
                 ('last_followup_at', models.DateTimeField(blank=True, null=True, verbose_name='last follow-up')),
                 ('next_followup_at', models.DateTimeField(blank=True, null=True, verbose_name='next follow-up')),
                 ('pooled_at', models.DateTimeField(blank=True, null=True, verbose_name='in the pool since')),
-                ('pool_reason', models.CharField(blank=True, choices=[('returned', 'Returned by its owner'), ('recycled_followup', 'No follow-up'), ('recycled_deal', 'No deal'), ('imported', 'Imported into the pool'), ('created', 'Created in the pool'), ('initialized', 'Put into the pool when pool groups were initialised')], default='', max_length=20, verbose_name='why in the pool')),
+                ('pool_reason', models.CharField(blank=True, choices=[('returned', 'Returned by its owner'), ('recycled_followup', 'No follow-up'), ('recycled_deal', 'No deal'), ('imported', 'Imported into the pool'), ('created', 'Created in the pool'), ('initialized', 'Put into the pool when pool groups were initialised')], default='', max_length=20, verbose_name='why it is in the pool')),
                 ('pool_reason_days', models.PositiveIntegerField(blank=True, null=True)),
                 ('pool_note', models.CharField(blank=True, default='', max_length=500, verbose_name='return reason')),
                 ('owned_since', models.DateTimeField(blank=True, null=True, verbose_name='owned since')),
