@@ -63,6 +63,7 @@ urlpatterns = [
     path("", include((crm_patterns, "crm"))),
     path("", include("customers.urls")),
     path("", include("pools.urls")),
+    path("", include("leads.urls")),
 ]
 
 if settings.DEBUG:
