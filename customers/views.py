@@ -4,6 +4,10 @@ see."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime
+import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -51,11 +55,14 @@ PER_PAGE = 25
 @dataclass
 class OffsetPage:
     """A page without COUNT(*) over the whole set: one extra row tells whether there is a
-    next page (PERF: deep pages of huge lists never count millions of rows)."""
+    next page (PERF: deep pages of huge lists never count millions of rows). With cursors
+    (keyset_page) its links carry them instead of the page numbers."""
 
     items: list
     number: int
     has_next: bool
+    next_cursor: str = ""
+    previous_cursor: str = ""
 
     @property
     def has_previous(self) -> bool:
@@ -84,6 +91,70 @@ def offset_page(request, queryset, per_page: int = PER_PAGE) -> OffsetPage:
     start = (number - 1) * per_page
     rows = list(queryset[start : start + per_page + 1])
     return OffsetPage(rows[:per_page], number, len(rows) > per_page)
+
+
+def cursor_for(sort: str, number: int, key: list) -> str:
+    """A cursor (``?after=`` / ``?before=``): the sort, the page number it leads to and the
+    sort key of the row it starts from, as URL-safe base64 of JSON. Not signed: it only says
+    where the visible list starts (selectors.customer_list_after); a made-up one reads the
+    same rows from elsewhere, or page 1 when it does not parse."""
+    values = [v.isoformat() if isinstance(v, datetime.datetime) else v for v in key]
+    raw = json.dumps([sort, number, *values], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_read(request, sort: str) -> tuple[int, list, bool] | None:
+    """(page number, sort key, backwards) of the request's cursor for ``sort``, or None
+    (none, or one that does not parse or belongs to another sort)."""
+    token, backwards = request.GET.get("after", ""), False
+    if not token:
+        token, backwards = request.GET.get("before", ""), True
+    if not token:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(data, list) or len(data) < 2 or data[0] != sort:
+            return None
+        number = data[1]
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            return None
+        key = selectors.sort_key_parse(sort, data[2:])
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return None
+    return min(number, 100_000), key, backwards
+
+
+def keyset_page(request, rows, sort: str, per_page: int = PER_PAGE) -> OffsetPage:
+    """A page of a customer_list in the order ``sort``: from the request's cursor when it
+    carries one (``?after=`` the last row of the page before, ``?before=`` the first of the
+    page after), else ``?page=N`` (what a user types). The page's previous and next links
+    carry cursors for the sorts selectors.KEYSETS knows; the others keep page numbers.
+
+    PERF: same queries as offset_page, but a deep page reached by its links seeks the key
+    instead of skipping (N - 1) × per_page rows."""
+    cursor = _cursor_read(request, sort) if sort in selectors.KEYSETS else None
+    if cursor is None:
+        page = offset_page(request, rows, per_page)
+    else:
+        number, key, backwards = cursor
+        after = selectors.customer_list_after(rows, sort=sort, key=key, backwards=backwards)
+        got = list(after[: per_page + 1])
+        more = len(got) > per_page
+        got = got[:per_page]
+        if backwards:
+            got.reverse()
+            # Nothing further back: this is the first page, whatever the cursor said.
+            page = OffsetPage(got, max(number, 2) if more else 1, has_next=True)
+        else:
+            page = OffsetPage(got, number, more)
+    if sort in selectors.KEYSETS and page.items:
+        if page.has_next:
+            last = selectors.sort_key(sort, page.items[-1])
+            page.next_cursor = cursor_for(sort, page.number + 1, last)
+        if page.number > 2:  # page 1 is the plain list
+            first = selectors.sort_key(sort, page.items[0])
+            page.previous_cursor = cursor_for(sort, page.number - 1, first)
+    return page
 
 
 def _back(request, default: str) -> str:
@@ -118,7 +189,7 @@ def _list_context(request, view: str):
         "views": selectors.VIEWS,
         "counts": counts,
         "filter": filterset,
-        "page": _with_forecasts(offset_page(request, rows)),
+        "page": _with_forecasts(keyset_page(request, rows, sort)),
         "total": total,
         "capped": capped,
         "sort": sort,
