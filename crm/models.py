@@ -413,6 +413,7 @@ class ImportJob(TenantModel):
 
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers")
+        LEADS = "leads", _("Leads")
 
     class Status(models.TextChoices):
         VALIDATING = "validating", _("Checking the file")

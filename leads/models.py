@@ -404,3 +404,22 @@ class AssignmentRuleUser(TenantModel):
                 fields=["tenant", "rule", "user"], name="assignruleuser_unique"
             ),
         ]
+
+
+class LeadImportChange(TenantModel):
+    """What an import overwrote on an existing lead, for 撤销导入 (undo): the field values
+    before and when the import wrote them (a later change of the lead blocks the undo)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    row = models.PositiveIntegerField()
+    before = models.JSONField(default=dict)
+    written_at = models.DateTimeField(default=timezone.now)
+
+    objects = scoped_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "job", "row"], name="leadimportchange_row")
+        ]
+        indexes = [models.Index(fields=["tenant", "job"], name="leadimportchange_job")]
