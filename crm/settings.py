@@ -284,4 +284,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.import_housekeeping_task",
         "schedule": crontab(minute="*/5"),
     },
+    "leads-auto-assign": {
+        "task": "leads.tasks.leads_auto_assign_all_task",
+        "schedule": crontab(minute="*/15"),
+    },
 }

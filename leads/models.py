@@ -370,7 +370,8 @@ class AssignmentRule(TenantModel):
     users = models.ManyToManyField(
         User, through="AssignmentRuleUser", related_name="+", verbose_name=_("users")
     )
-    # Round robin: the position of the user who got the last lead.
+    # Round robin: the position after the user who got the last lead (where the next
+    # turn starts; 0 = the first user).
     cursor = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
