@@ -14,15 +14,21 @@ from pools.models import PoolGroup
 
 
 class _IdsForm(forms.Form):
+    """The ticked ids; ``kind`` says which pool the page is about (customer or lead groups
+    only in its choices)."""
+
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
 
-    def __init__(self, *args, tenant_id: int, **kwargs):
+    def __init__(self, *args, tenant_id: int, kind: str = "customer", **kwargs):
         super().__init__(*args, **kwargs)
+        self.kind = kind
         # Ids are checked against the pool rules by the services; here only their shape.
         self.fields["ids"].choices = (
             [(v, v) for v in self.data.getlist("ids")] if hasattr(self.data, "getlist") else []
         )
-        self.fields["ids"].error_messages["required"] = _("Select at least one customer.")
+        self.fields["ids"].error_messages["required"] = (
+            _("Select at least one lead.") if kind == "lead" else _("Select at least one customer.")
+        )
         self.tenant_id = tenant_id
 
 
@@ -48,7 +54,7 @@ class MoveForm(_IdsForm):
     def __init__(self, *args, tenant_id: int, **kwargs):
         super().__init__(*args, tenant_id=tenant_id, **kwargs)
         self.fields["group"].queryset = PoolGroup.objects.filter(
-            tenant_id=tenant_id, is_enabled=True
+            tenant_id=tenant_id, kind=self.kind, is_enabled=True
         )
 
 
@@ -67,9 +73,11 @@ class ReturnForm(_IdsForm):
         self.fields["reason"].queryset = Option.objects.filter(
             tenant_id=tenant_id, kind=OptionKind.POOL_RETURN_REASON, is_active=True
         )
-        self.fields["reason"].error_messages["required"] = _(
-            "Choose why the customers go back to the pool."
+        self.fields["reason"].error_messages["required"] = (
+            _("Choose why the leads go back to the pool.")
+            if self.kind == "lead"
+            else _("Choose why the customers go back to the pool.")
         )
         self.fields["group"].queryset = PoolGroup.objects.filter(
-            tenant_id=tenant_id, is_enabled=True
+            tenant_id=tenant_id, kind=self.kind, is_enabled=True
         )

@@ -10,7 +10,13 @@ from django.utils.translation import pgettext_lazy
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
 from crm.models import Department, Option, OptionKind, User
-from pools.models import DEFAULT_HIDDEN_FIELDS, HIDDEN_FIELD_CHOICES, PoolGroup, PoolLevelRule
+from pools.models import (
+    DEFAULT_HIDDEN_FIELDS,
+    HIDDEN_FIELD_CHOICES,
+    LEAD_HIDDEN_FIELD_CHOICES,
+    PoolGroup,
+    PoolLevelRule,
+)
 
 
 def _rule(name: str, **kwargs):
@@ -143,10 +149,20 @@ class GroupForm(forms.Form):
         "allow_return_elsewhere",
     ]
 
-    def __init__(self, *args, tenant_id: int, group: PoolGroup | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        tenant_id: int,
+        group: PoolGroup | None = None,
+        kind: str = "customer",
+        **kwargs,
+    ):
+        self.kind = group.kind if group is not None else kind
         if group is not None and "initial" not in kwargs:
             kwargs["initial"] = self.initial_for(group)
         super().__init__(*args, **kwargs)
+        if self.kind == PoolGroup.Kind.LEAD:
+            self._for_leads()
         self.fields["departments"].queryset = Department.objects.filter(
             tenant_id=tenant_id, is_active=True
         ).order_by("path")
@@ -167,6 +183,57 @@ class GroupForm(forms.Form):
         self.fields["departments"].widget.attrs["size"] = _select_size(depts)
         self.fields["name"].widget.attrs.setdefault("autocomplete", "off")
 
+    # A lead pool's rules: no deal, no signed or locked leads, no warnings (pools.services).
+    LEAD_RULE_FIELDS = [
+        "name",
+        "is_enabled",
+        "open_to_all",
+        "sort_order",
+        "claim_mode",
+        "daily_claim_limit",
+        "holding_limit",
+        "cooldown_days",
+        "recycle_no_followup_days",
+        "hidden_fields",
+        "allow_return_elsewhere",
+    ]
+
+    def _for_leads(self) -> None:
+        """The same form for a lead pool: the rules that make sense for leads, in lead
+        wording."""
+        keep = set(self.LEAD_RULE_FIELDS) | {"departments", "users", "admins"}
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        f = self.fields
+        f["admins"].help_text = _(
+            "They assign and move this pool's leads and see every hidden field; they are "
+            "members too."
+        )
+        f["claim_mode"].choices = [
+            (PoolGroup.ClaimMode.SELF, _("Members claim leads themselves")),
+            (PoolGroup.ClaimMode.ADMIN, _("Only pool admins assign leads")),
+        ]
+        f["holding_limit"].help_text = _(
+            "How many open leads a rep may own after a claim; 0 means no limit."
+        )
+        f["cooldown_days"].help_text = _(
+            "A rep cannot claim back a lead they returned, or that was recycled from them, "
+            "for this many days; 0 means no cool-down."
+        )
+        f["allow_return_elsewhere"].label = _("members may return leads into another lead pool")
+        f["recycle_no_followup_days"].help_text = _(
+            "Open leads go back to the pool after this many days with their owner without a "
+            "follow-up; closed and converted leads never do. Empty: never recycle."
+        )
+        f["hidden_fields"].choices = LEAD_HIDDEN_FIELD_CHOICES
+        f["hidden_fields"].label = _("Fields hidden while a lead is in the pool")
+        f["hidden_fields"].help_text = _("Members see them again once they own the lead.")
+
+    @property
+    def rule_fields(self) -> list[str]:
+        return self.LEAD_RULE_FIELDS if self.kind == PoolGroup.Kind.LEAD else self.RULE_FIELDS
+
     @classmethod
     def initial_for(cls, group: PoolGroup) -> dict:
         initial = {name: getattr(group, name) for name in cls.RULE_FIELDS}
@@ -179,12 +246,17 @@ class GroupForm(forms.Form):
         return initial
 
     def fieldsets(self):
-        """[(key, heading, [bound fields])] for the template."""
-        return [(key, title, [self[n] for n in names]) for key, title, names in self.FIELDSETS]
+        """[(key, heading, [bound fields])] for the template (the form's fields only)."""
+        result = []
+        for key, title, names in self.FIELDSETS:
+            bound = [self[n] for n in names if n in self.fields]
+            if bound:
+                result.append((key, title, bound))
+        return result
 
     def rule_data(self) -> dict:
         """The group's own fields for ``pool_group_save(data=...)``."""
-        return {name: self.cleaned_data[name] for name in self.RULE_FIELDS}
+        return {name: self.cleaned_data[name] for name in self.rule_fields}
 
 
 class LevelRuleForm(forms.Form):
@@ -291,7 +363,7 @@ class InitializeForm(forms.Form):
 
     def __init__(self, *args, tenant_id: int, **kwargs):
         super().__init__(*args, **kwargs)
-        groups = PoolGroup.objects.filter(tenant_id=tenant_id, is_enabled=True)
+        groups = PoolGroup.objects.filter(tenant_id=tenant_id, kind="customer", is_enabled=True)
         self.fields["group"].queryset = groups
         if "group" not in self.initial:
             default = next((g for g in groups if g.is_default), None)

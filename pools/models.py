@@ -27,6 +27,18 @@ HIDDEN_FIELD_CHOICES = [
 ]
 DEFAULT_HIDDEN_FIELDS = ["contact_phones", "contact_emails"]
 HIDDEN_FIELD_KEYS = {key for key, _label in HIDDEN_FIELD_CHOICES}
+# A lead pool hides the lead's own fields; the keys mean the same thing as for customers
+# (so the default, phones and e-mail, fits both kinds).
+LEAD_HIDDEN_FIELD_CHOICES = [
+    ("contact_phones", _("Mobile and phone numbers")),
+    ("contact_emails", _("E-mail address")),
+    ("address", _("Address")),
+    ("remark", _("Remark")),
+]
+HIDDEN_FIELD_CHOICES_BY_KIND = {"customer": HIDDEN_FIELD_CHOICES, "lead": LEAD_HIDDEN_FIELD_CHOICES}
+HIDDEN_FIELD_KEYS_BY_KIND = {
+    kind: {key for key, _label in choices} for kind, choices in HIDDEN_FIELD_CHOICES_BY_KIND.items()
+}
 
 
 def default_hidden_fields() -> list[str]:

@@ -1,5 +1,10 @@
 """Automatic recycling into the pool and the warnings before it (DESIGN §7, §9).
 
+Customer groups and lead groups run the same code (``pools.subjects`` says what differs):
+a lead pool recycles open leads (new, contacted) lying with an owner for its days without a
+follow-up; closed and converted leads stay, and the deal and level rules, the exemptions and
+the warnings are the customer pool's only.
+
 Set-based: for each group the candidates are one query built from the group's rules (one
 branch per customer level with its own days, one for the rest) and the exemptions (signed,
 locked, the ``pools.hooks`` exemptions such as an open opportunity). They are taken in
@@ -18,7 +23,7 @@ import datetime
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -26,12 +31,12 @@ from crm import activity
 from crm.models import User
 from crm.services import notification_send
 from customers.models import Customer, OwnershipEvent, PoolReason
-from customers.services import ownership_change
 from pools import activity_actions as actions
 from pools import hooks
 from pools.models import PoolGroup, RecycleWarning
 from pools.selectors import Forecast, forecast, groups_with_rules
-from pools.services import _clear_team, _names
+from pools.services import _names, pooled_fields
+from pools.subjects import CUSTOMER, PoolSubject, subject_for
 
 BATCH = 1000
 
@@ -59,8 +64,25 @@ def _rule_q(followup_days: int | None, deal_days: int | None, at: datetime.datet
     return condition
 
 
+def lead_candidates(group: PoolGroup, at: datetime.datetime) -> QuerySet:
+    """Open leads of lead pool ``group`` lying with an owner for its days without a
+    follow-up at time ``at`` (closed and converted leads are never recycled)."""
+    from leads.models import Lead
+
+    qs = Lead.objects.open().filter(
+        tenant_id=group.tenant_id, pool_group=group, owner__isnull=False, pooled_at__isnull=True
+    )
+    condition = _rule_q(group.recycle_no_followup_days, None, at)
+    if condition is None or not group.is_enabled:
+        return qs.none()
+    return qs.filter(condition)
+
+
 def candidates(group: PoolGroup, at: datetime.datetime) -> QuerySet:
-    """Owned customers of ``group`` whose recycling time is ``at`` or earlier."""
+    """Owned customers (or leads, for a lead pool) of ``group`` whose recycling time is
+    ``at`` or earlier."""
+    if group.kind == PoolGroup.Kind.LEAD:
+        return lead_candidates(group, at)
     branches = []
     overridden = []
     for rule in group.level_rules.all():
@@ -112,20 +134,30 @@ _ROW_FIELDS = (
     "deleted_at",
     "pool_group_id",
 )
+_LEAD_ROW_FIELDS = (
+    "id",
+    "tenant_id",
+    "name",
+    "company",
+    "owner_id",
+    "status",
+    "last_followup_at",
+    "owned_since",
+    "created_at",
+    "pooled_at",
+    "pool_group_id",
+)
 
 
-def _notify_recycled(tenant_id: int, by_owner: dict[int, list[Customer]]) -> None:
-    for owner_id, customers in by_owner.items():
+def _notify_recycled(
+    tenant_id: int, by_owner: dict[int, list], subject: PoolSubject = CUSTOMER
+) -> None:
+    for owner_id, rows in by_owner.items():
         notification_send(
             tenant_id=tenant_id,
             recipients=list(User.tenant_objects.filter(tenant_id=tenant_id, pk=owner_id)),
-            title=ngettext(
-                "%(count)d customer returned to the pool: %(names)s",
-                "%(count)d customers returned to the pool: %(names)s",
-                len(customers),
-            )
-            % {"count": len(customers), "names": _names(customers, 5)},
-            link="/pools/",
+            title=subject.message("recycled", len(rows), names=_names(rows, 5, subject=subject)),
+            link=subject.pool_url,
         )
 
 
@@ -133,14 +165,17 @@ def recycle_group(
     group: PoolGroup,
     *,
     now: datetime.datetime | None = None,
-    recycled: dict[int, list[Customer]] | None = None,
+    recycled: dict[int, list] | None = None,
 ) -> int:
-    """Recycle every due customer of one group; returns how many went into the pool.
+    """Recycle every due customer (or lead) of one group; returns how many went into the
+    pool.
 
     Each former owner gets one notification for the whole run (not one per batch): given
     ``recycled`` (``{owner id: customers}``) the caller collects across groups and sends
     them itself; without it they go out when the group is done."""
     now = now or timezone.now()
+    subject = subject_for(group.kind)
+    is_lead = subject.kind == PoolGroup.Kind.LEAD
     total = 0
     notify_here = recycled is None
     if recycled is None:
@@ -150,14 +185,15 @@ def recycle_group(
             rows = list(
                 candidates(group, now)
                 .select_for_update(of=("self",))
-                .only(*_ROW_FIELDS)
+                .only(*(_LEAD_ROW_FIELDS if is_lead else _ROW_FIELDS))
                 .order_by("pk")[:BATCH]
             )
             if not rows:
                 break
-            by_rule: dict[tuple[str, int], list[Customer]] = defaultdict(list)
+            by_rule: dict[tuple[str, int], list] = defaultdict(list)
             for customer in rows:
-                f = forecast(customer, group)
+                # A lead pool has one rule: days without a follow-up.
+                f = None if is_lead else forecast(customer, group)
                 # The query said it is due; the forecast names the rule (the earliest one).
                 key = (f.rule, f.days) if f else ("followup", group.recycle_no_followup_days or 0)
                 by_rule[key].append(customer)
@@ -168,23 +204,15 @@ def recycle_group(
                     PoolReason.RECYCLED_FOLLOWUP if rule == "followup" else PoolReason.RECYCLED_DEAL
                 )
                 previous = {c.pk: c.owner_id for c in members}
-                _clear_team(members)
-                ownership_change(
+                subject.clear_when_pooled(members)
+                subject.change_owner(
                     actor=None,
-                    customers=members,
+                    rows=members,
                     to_user=None,
                     kind=OwnershipEvent.Kind.RECYCLED,
                     group=group,
                     note=Forecast(now, rule, days).reason,
-                    fields={
-                        "pooled_at": now,
-                        "previous_owner": F("owner"),
-                        "pool_reason": reason,
-                        "pool_reason_days": days,
-                        "pool_note": "",
-                        "owned_since": None,
-                        "is_locked": False,
-                    },
+                    fields=pooled_fields(subject, now=now, group=group, reason=reason, days=days),
                 )
                 activity.activity_record_many(
                     actor=None,
@@ -195,19 +223,20 @@ def recycle_group(
                 )
             total += len(rows)
     if notify_here:
-        _notify_recycled(group.tenant_id, recycled)
+        _notify_recycled(group.tenant_id, recycled, subject)
     return total
 
 
 def recycle_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
-    """Run every enabled group's rules of one tenant (inside its scope); each former owner
-    gets one notification for the run."""
+    """Run every enabled group's rules of one tenant (customer pools and lead pools, inside
+    its scope); each former owner gets one notification per kind for the run."""
     now = now or timezone.now()
     total = 0
-    recycled: dict[int, list[Customer]] = {}
+    recycled: dict[str, dict[int, list]] = {}
     for group in groups_with_rules().filter(tenant_id=tenant_id, is_enabled=True):
-        total += recycle_group(group, now=now, recycled=recycled)
-    _notify_recycled(tenant_id, recycled)
+        total += recycle_group(group, now=now, recycled=recycled.setdefault(group.kind, {}))
+    for kind, by_owner in recycled.items():
+        _notify_recycled(tenant_id, by_owner, subject_for(kind))
     return total
 
 
@@ -216,7 +245,8 @@ def warn_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
     per customer and recycle date (``RecycleWarning``). Returns how many warnings went out."""
     now = now or timezone.now()
     sent = 0
-    for group in groups_with_rules().filter(tenant_id=tenant_id, is_enabled=True):
+    groups = groups_with_rules().filter(tenant_id=tenant_id, kind="customer", is_enabled=True)
+    for group in groups:
         if not group.warn_days:
             continue
         with transaction.atomic():

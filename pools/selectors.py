@@ -14,12 +14,19 @@ from django.utils.translation import ngettext
 from crm.models import User
 from crm.visibility import visible_to
 from pools import hooks
-from pools.models import HIDDEN_FIELD_KEYS, PoolGroup, PoolGroupUser, PoolLevelRule
+from pools.models import HIDDEN_FIELD_KEYS_BY_KIND, PoolGroup, PoolGroupUser, PoolLevelRule
+from pools.subjects import subject_for
+
+# Every function below that takes ``kind`` answers for the groups of that kind only
+# (customer: the public pool 公海; lead: the lead pools 线索池), so that a group of one kind
+# never shows up where the other kind is handled.
 
 
-def is_pool_manager(user: User) -> bool:
-    """Holders of ``pool.manage`` configure every group and act as admins of all of them."""
-    return bool(user.is_authenticated and user.tenant_id and user.can("pool.manage"))
+def is_pool_manager(user: User, kind: str = "customer") -> bool:
+    """Holders of ``pool.manage`` (customer pools) or ``lead.manage`` (lead pools) configure
+    every group of that kind and act as admins of all of them."""
+    permission = subject_for(kind).manage_permission
+    return bool(user.is_authenticated and user.tenant_id and user.can(permission))
 
 
 def _department_chain(user: User) -> list[int]:
@@ -30,16 +37,24 @@ def _department_chain(user: User) -> list[int]:
     return [int(part) for part in path.strip("/").split("/") if part] or [user.department_id]
 
 
-def member_group_ids(user: User) -> list[int] | None:
-    """Ids of the enabled groups ``user`` is a member of (directly or through a department
-    or a parent department); ``None`` for pool managers (every group). Cached on the user
-    for the request."""
-    cached = getattr(user, "_pool_member_ids", False)
-    if cached is not False:
-        return cached
+def _cache(user: User, name: str) -> dict:
+    cache = getattr(user, name, None)
+    if cache is None:
+        cache = {}
+        setattr(user, name, cache)
+    return cache
+
+
+def member_group_ids(user: User, kind: str = "customer") -> list[int] | None:
+    """Ids of the enabled groups of ``kind`` that ``user`` is a member of (directly or
+    through a department or a parent department); ``None`` for the kind's pool managers
+    (every group). Cached on the user for the request."""
+    cache = _cache(user, "_pool_member_ids")
+    if kind in cache:
+        return cache[kind]
     if not user.is_authenticated or not user.tenant_id or not user.is_active:
         result: list[int] | None = []
-    elif is_pool_manager(user):
+    elif is_pool_manager(user, kind):
         result = None
     else:
         chain = _department_chain(user)
@@ -48,41 +63,46 @@ def member_group_ids(user: User) -> list[int] | None:
             condition |= Q(member_departments__department_id__in=chain)
         result = sorted(
             set(
-                PoolGroup.objects.filter(condition, tenant_id=user.tenant_id, is_enabled=True)
+                PoolGroup.objects.filter(
+                    condition, tenant_id=user.tenant_id, kind=kind, is_enabled=True
+                )
                 .values_list("id", flat=True)
                 .distinct()
             )
         )
-    user._pool_member_ids = result
+    cache[kind] = result
     return result
 
 
-def admin_group_ids(user: User) -> list[int] | None:
-    """Ids of the groups ``user`` administers; ``None`` for pool managers (all)."""
-    cached = getattr(user, "_pool_admin_ids", False)
-    if cached is not False:
-        return cached
+def admin_group_ids(user: User, kind: str = "customer") -> list[int] | None:
+    """Ids of the groups of ``kind`` that ``user`` administers; ``None`` for the kind's pool
+    managers (all)."""
+    cache = _cache(user, "_pool_admin_ids")
+    if kind in cache:
+        return cache[kind]
     if not user.is_authenticated or not user.tenant_id or not user.is_active:
         result: list[int] | None = []
-    elif is_pool_manager(user):
+    elif is_pool_manager(user, kind):
         result = None
     else:
         result = list(
             PoolGroupUser.objects.filter(
-                tenant_id=user.tenant_id, user_id=user.pk, is_admin=True
+                tenant_id=user.tenant_id, user_id=user.pk, is_admin=True, group__kind=kind
             ).values_list("group_id", flat=True)
         )
-    user._pool_admin_ids = result
+    cache[kind] = result
     return result
 
 
-def is_group_admin(user: User, group_id: int | None) -> bool:
-    ids = admin_group_ids(user)
+def is_group_admin(user: User, group_id: int | None, kind: str = "customer") -> bool:
+    """Whether ``user`` administers group ``group_id`` of ``kind``. SECURITY: a manager of
+    one kind is no admin of the other kind's groups, so callers pass the kind they handle."""
+    ids = admin_group_ids(user, kind)
     return ids is None or (group_id is not None and group_id in ids)
 
 
-def is_group_member(user: User, group_id: int | None) -> bool:
-    ids = member_group_ids(user)
+def is_group_member(user: User, group_id: int | None, kind: str = "customer") -> bool:
+    ids = member_group_ids(user, kind)
     return ids is None or (group_id is not None and group_id in ids)
 
 
@@ -92,25 +112,24 @@ def groups_with_rules() -> QuerySet:
     )
 
 
-def visible_groups(user: User) -> list[PoolGroup]:
-    """The enabled groups whose pool ``user`` may open, in menu order."""
-    ids = member_group_ids(user)
-    qs = PoolGroup.objects.filter(tenant_id=user.tenant_id, is_enabled=True)
+def visible_groups(user: User, kind: str = "customer") -> list[PoolGroup]:
+    """The enabled groups of ``kind`` whose pool ``user`` may open, in menu order."""
+    ids = member_group_ids(user, kind)
+    qs = PoolGroup.objects.filter(tenant_id=user.tenant_id, kind=kind, is_enabled=True)
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     return list(qs)
 
 
-def default_group(tenant_id: int) -> PoolGroup | None:
-    return PoolGroup.objects.filter(tenant_id=tenant_id, is_default=True).first()
+def default_group(tenant_id: int, kind: str = "customer") -> PoolGroup | None:
+    return PoolGroup.objects.filter(tenant_id=tenant_id, kind=kind, is_default=True).first()
 
 
-def pool_base(*, actor: User, group: PoolGroup | None = None) -> QuerySet:
-    """The customers lying in the pools ``actor`` may open (or in one group of them)."""
-    from customers.models import Customer
-
-    qs = visible_to(actor, Customer.objects.in_pool(), include_public=False)
-    ids = member_group_ids(actor)
+def pool_base(*, actor: User, group: PoolGroup | None = None, kind: str = "customer") -> QuerySet:
+    """The rows of ``kind`` lying in the pools ``actor`` may open (or in one group of them)."""
+    model = subject_for(kind).model
+    qs = visible_to(actor, model.objects.in_pool(), include_public=False)
+    ids = member_group_ids(actor, kind)
     if ids is not None:
         # Members see their groups' pools; the visibility function already says so, the
         # filter keeps an owner-side scope (participants, managers) from adding rows.
@@ -120,27 +139,30 @@ def pool_base(*, actor: User, group: PoolGroup | None = None) -> QuerySet:
     return qs
 
 
+def _hidden_keys(group: PoolGroup) -> frozenset[str]:
+    keys = HIDDEN_FIELD_KEYS_BY_KIND.get(group.kind, frozenset())
+    return frozenset(k for k in (group.hidden_fields or []) if k in keys)
+
+
 def hidden_fields_for(user: User, customer) -> frozenset[str]:
-    """The field keys ``user`` must not see on ``customer`` (pool rules): nothing once the
-    customer has an owner, nothing for the group's admins and pool managers."""
+    """The field keys ``user`` must not see on ``customer`` (or a lead: pool rules): nothing
+    once it has an owner, nothing for the group's admins and the kind's pool managers."""
     if not customer.in_pool or customer.pool_group_id is None:
         return frozenset()
-    if is_group_admin(user, customer.pool_group_id):
-        return frozenset()
     group = customer.pool_group
-    return frozenset(k for k in (group.hidden_fields or []) if k in HIDDEN_FIELD_KEYS)
+    if is_group_admin(user, customer.pool_group_id, group.kind):
+        return frozenset()
+    return _hidden_keys(group)
 
 
 def hidden_fields_by_group(user: User, groups) -> dict[int, frozenset[str]]:
     """``{group id: hidden keys}`` for a list page (one computation per group, no query)."""
     result = {}
     for group in groups:
-        if is_group_admin(user, group.pk):
+        if is_group_admin(user, group.pk, group.kind):
             result[group.pk] = frozenset()
         else:
-            result[group.pk] = frozenset(
-                k for k in (group.hidden_fields or []) if k in HIDDEN_FIELD_KEYS
-            )
+            result[group.pk] = _hidden_keys(group)
     return result
 
 
@@ -260,7 +282,8 @@ def due_for_recycling(*, actor: User, within_days: int | None = None, now=None) 
 
     now = now or timezone.now()
     rows = []
-    for group in groups_with_rules().filter(tenant_id=actor.tenant_id, is_enabled=True):
+    groups = groups_with_rules().filter(tenant_id=actor.tenant_id, kind="customer", is_enabled=True)
+    for group in groups:
         horizon = within_days if within_days is not None else group.warn_days
         if not horizon:
             continue

@@ -1,8 +1,14 @@
-"""Every state change of the public pool: groups and rules, claim, assign, return, move,
+"""Every state change of the pools: groups and rules, claim, assign, return, move,
 initialise. Recycling and its warnings live in ``pools.recycling``.
 
-Each owner change goes through ``customers.services.ownership_change`` (one ownership event
-per customer) and writes the activity log. Batches are all-or-nothing for permission and
+The same code serves the public pool (customers) and the lead pools (leads): the
+``pool_subject_*`` functions take a ``pools.subjects`` subject that says what lies in the
+pool; ``pool_claim`` / ``pool_assign`` / ``pool_return`` / ``pool_move`` are the customer
+entry points, ``leads.pooling`` holds the lead ones.
+
+Each owner change goes through the subject's one ownership-change service
+(``customers.services.ownership_change``, ``leads.services.lead_ownership_change``: one
+event per row) and writes the activity log. Batches are all-or-nothing for permission and
 rule problems; a customer someone else took first is reported by name, not refused.
 
 Concurrency (claims and assignments): the receiving users' rows are locked first (in id
@@ -25,30 +31,23 @@ from django.db.models import F
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, pgettext
+from django.utils.translation import pgettext
 
 from crm import activity
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import Department, Option, OptionKind, User
 from crm.services import require_same_tenant, tenant_created
-from crm.visibility import scope_user_ids
-from customers.models import (
-    Customer,
-    CustomerParticipant,
-    CustomerUserObjectPermission,
-    OwnershipEvent,
-    PoolReason,
-)
-from customers.services import ownership_change
+from customers.models import Customer, OwnershipEvent, PoolReason
 from pools import activity_actions as actions
 from pools.models import (
-    HIDDEN_FIELD_KEYS,
+    HIDDEN_FIELD_KEYS_BY_KIND,
     PoolGroup,
     PoolGroupDepartment,
     PoolGroupUser,
     PoolLevelRule,
 )
 from pools.selectors import is_group_admin, is_group_member, is_pool_manager
+from pools.subjects import CUSTOMER, PoolSubject, subject_for
 
 GROUP_FIELDS = [
     "name",
@@ -69,14 +68,30 @@ GROUP_FIELDS = [
     "hidden_fields",
     "allow_return_elsewhere",
 ]
+# The rules a lead pool has: no deal (leads are not sold to), no signed or locked leads, no
+# level rules, no warnings (the recycling warnings are kept per customer).
+LEAD_GROUP_FIELDS = [
+    "name",
+    "is_enabled",
+    "open_to_all",
+    "sort_order",
+    "claim_mode",
+    "daily_claim_limit",
+    "holding_limit",
+    "cooldown_days",
+    "recycle_no_followup_days",
+    "hidden_fields",
+    "allow_return_elsewhere",
+]
+GROUP_FIELDS_BY_KIND = {"customer": GROUP_FIELDS, "lead": LEAD_GROUP_FIELDS}
 
 
 def _refuse(message, code: str):
     raise ServiceError(message, code=code)
 
 
-def _names(customers, limit: int = 10) -> str:
-    names = [c.name for c in customers]
+def _names(customers, limit: int = 10, subject: PoolSubject = CUSTOMER) -> str:
+    names = [subject.label(c) for c in customers]
     text = "、".join(names[:limit])
     return text + ("…" if len(names) > limit else "")
 
@@ -84,40 +99,48 @@ def _names(customers, limit: int = 10) -> str:
 # ---------------------------------------------------------------- groups
 
 
-def default_group_for(tenant_id: int) -> PoolGroup:
-    """The tenant's default pool group, created on first use (every member sees it)."""
-    group = PoolGroup.objects.filter(tenant_id=tenant_id, is_default=True).first()
+def default_group_for(tenant_id: int, kind: str = "customer") -> PoolGroup:
+    """The tenant's default group of ``kind`` (customer: 默认公海, lead: 默认线索池), created on
+    first use (every member sees it)."""
+    group = PoolGroup.objects.filter(tenant_id=tenant_id, kind=kind, is_default=True).first()
     if group is not None:
         return group
     # The name is data, stored once: in the installation's language (zh-hans), whatever
     # language the request or the command that creates it runs in.
     with translation.override(settings.LANGUAGE_CODE):
-        name = pgettext("pool group", "Default pool")
+        if kind == PoolGroup.Kind.LEAD:
+            name = pgettext("pool group", "Default lead pool")
+        else:
+            name = pgettext("pool group", "Default pool")
     try:
         with transaction.atomic():
             taken = PoolGroup.objects.filter(tenant_id=tenant_id, name=name).exists()
             return PoolGroup.objects.create(
                 tenant_id=tenant_id,
+                kind=kind,
                 name=f"{name} ({tenant_id})" if taken else name,
                 is_default=True,
                 open_to_all=True,
             )
     except IntegrityError:
-        return PoolGroup.objects.get(tenant_id=tenant_id, is_default=True)
+        return PoolGroup.objects.get(tenant_id=tenant_id, kind=kind, is_default=True)
 
 
 @receiver(tenant_created)
 def _create_default_group(sender, tenant, **kwargs) -> None:
+    # The default lead pool is created on first use (default_group_for(kind="lead"): the lead
+    # pool page, a lead created or returned without a group), not here: a new tenant starts
+    # with exactly one group, its public pool.
     default_group_for(tenant.pk)
 
 
-def _require_manager(actor: User) -> None:
-    if not is_pool_manager(actor):
+def _require_manager(actor: User, kind: str = "customer") -> None:
+    if not is_pool_manager(actor, kind):
         raise PermissionRefusedError()
 
 
-def _clean_group_data(actor: User, data: dict) -> dict:
-    values = {k: v for k, v in data.items() if k in GROUP_FIELDS}
+def _clean_group_data(actor: User, data: dict, kind: str = "customer") -> dict:
+    values = {k: v for k, v in data.items() if k in GROUP_FIELDS_BY_KIND[kind]}
     name = (values.get("name") or "").strip()
     if "name" in values:
         if not name:
@@ -125,10 +148,11 @@ def _clean_group_data(actor: User, data: dict) -> dict:
         values["name"] = name
     hidden = values.get("hidden_fields")
     if hidden is not None:
-        unknown = [k for k in hidden if k not in HIDDEN_FIELD_KEYS]
+        keys = HIDDEN_FIELD_KEYS_BY_KIND[kind]
+        unknown = [k for k in hidden if k not in keys]
         if unknown:
             _refuse(_("Unknown field to hide: %(keys)s") % {"keys": ", ".join(unknown)}, "field")
-        values["hidden_fields"] = [k for k in HIDDEN_FIELD_KEYS if k in hidden]
+        values["hidden_fields"] = [k for k in keys if k in hidden]
         values["hidden_fields"].sort()
     return values
 
@@ -139,15 +163,23 @@ def pool_group_save(
     actor: User,
     data: dict,
     group: PoolGroup | None = None,
+    kind: str | None = None,
     departments: Sequence[Department] | None = None,
     users: Sequence[User] | None = None,
     admins: Sequence[User] | None = None,
     level_rules: Sequence[tuple[Option, int | None, int | None]] | None = None,
 ) -> PoolGroup:
-    """Create or change a pool group with its members, admins and per-level rules."""
-    _require_manager(actor)
+    """Create or change a pool group with its members, admins and per-level rules. A new
+    group is of ``kind`` (default: customer); a group keeps its kind for life. Lead pools
+    take the lead rules only (``LEAD_GROUP_FIELDS``) and no level rules."""
+    if kind is not None and kind not in GROUP_FIELDS_BY_KIND:
+        _refuse(_("Choose a valid option."), "kind")
+    if group is not None and kind is not None and group.kind != kind:
+        _refuse(subject_for(kind).message("kind"), "kind")
+    kind = group.kind if group is not None else (kind or PoolGroup.Kind.CUSTOMER)
+    _require_manager(actor, kind)
     require_same_tenant(actor, group, *(departments or []), *(users or []), *(admins or []))
-    values = _clean_group_data(actor, data)
+    values = _clean_group_data(actor, data, kind)
     creating = group is None
     if creating and not values.get("name"):
         _refuse(_("Enter the pool group's name."), "required")
@@ -159,14 +191,16 @@ def pool_group_save(
         _refuse(_("A pool group with this name exists already."), "duplicate")
     if group is not None and group.is_default and values.get("is_enabled") is False:
         _refuse(_("The default pool group cannot be disabled."), "default")
+    if kind != PoolGroup.Kind.CUSTOMER and level_rules:
+        _refuse(_("Choose a valid option."), "option")
     for option, *_days in level_rules or []:
         require_same_tenant(actor, option)
         if option.kind != OptionKind.CUSTOMER_LEVEL:
             _refuse(_("Choose a valid option."), "option")
-    fields = [*GROUP_FIELDS]
+    fields = [*GROUP_FIELDS_BY_KIND[kind]]
     before = activity.snapshot(group, fields) if group else {}
     if creating:
-        group = PoolGroup(tenant_id=actor.tenant_id)
+        group = PoolGroup(tenant_id=actor.tenant_id, kind=kind)
     for key, value in values.items():
         setattr(group, key, value)
     group.save()
@@ -227,22 +261,15 @@ def pool_group_save(
 
 @transaction.atomic
 def pool_group_delete(*, actor: User, group: PoolGroup) -> None:
-    """Delete an empty, non-default group (its customers must be moved first)."""
-    _require_manager(actor)
+    """Delete an empty, non-default group (its customers or leads must be moved first)."""
+    _require_manager(actor, group.kind)
     require_same_tenant(actor, group)
     if group.is_default:
         _refuse(_("The default pool group cannot be deleted."), "default")
-    count = Customer.objects.filter(tenant_id=actor.tenant_id, pool_group=group).count()
+    subject = subject_for(group.kind)
+    count = subject.model.objects.filter(tenant_id=actor.tenant_id, pool_group=group).count()
     if count:
-        _refuse(
-            ngettext(
-                "%(count)d customer belongs to this group; move it to another group first.",
-                "%(count)d customers belong to this group; move them to another group first.",
-                count,
-            )
-            % {"count": count},
-            "not_empty",
-        )
+        _refuse(subject.message("not_empty", count), "not_empty")
     activity.activity_record(actor=actor, target=group, action=actions.POOL_GROUP_DELETED)
     group.delete()
 
@@ -252,27 +279,27 @@ def pool_group_delete(*, actor: User, group: PoolGroup) -> None:
 
 @dataclass
 class PoolResult:
-    """What a pool action did: the customers it changed and, by name, those another user
-    took first (not an error: the rest of the batch went through)."""
+    """What a pool action did: the rows it changed and, by name, those another user took
+    first (not an error: the rest of the batch went through)."""
 
-    done: list[Customer] = field(default_factory=list)
-    lost: list[Customer] = field(default_factory=list)
+    done: list = field(default_factory=list)
+    lost: list = field(default_factory=list)
+    subject: PoolSubject = CUSTOMER
 
     @property
     def lost_message(self) -> str:
         if not self.lost:
             return ""
-        return ngettext(
-            "Someone else got %(count)d customer first: %(names)s",
-            "Someone else got %(count)d customers first: %(names)s",
-            len(self.lost),
-        ) % {"count": len(self.lost), "names": _names(self.lost)}
+        return self.subject.message(
+            "lost", len(self.lost), names=_names(self.lost, subject=self.subject)
+        )
 
 
-def _ids(customers) -> list[int]:
-    ids = sorted({c.pk if isinstance(c, Customer) else int(c) for c in customers})
+def _ids(rows, subject: PoolSubject = CUSTOMER) -> list[int]:
+    model = subject.model
+    ids = sorted({r.pk if isinstance(r, model) else int(r) for r in rows})
     if not ids:
-        _refuse(_("Select at least one customer."), "empty")
+        _refuse(subject.message("empty"), "empty")
     return ids
 
 
@@ -286,41 +313,28 @@ def _lock_users(tenant_id: int, user_ids) -> dict[int, User]:
 
 
 def _lock_customers(tenant_id: int, ids: list[int]) -> list[Customer]:
-    """The live customers with these ids, locked in id order (no visibility filter: the
-    callers decide per row what the actor may know)."""
-    return list(
-        Customer.objects.select_for_update(of=("self",))
-        .select_related("pool_group", "owner")
-        .filter(tenant_id=tenant_id, pk__in=ids, deleted_at__isnull=True)
-        .order_by("pk")
-    )
+    return CUSTOMER.lock(tenant_id, ids)
 
 
-def _split_taken(actor: User, ids: list[int], rows: list[Customer], *, admin: bool):
+def _split_taken(actor: User, ids: list[int], rows: list, *, admin: bool, subject=CUSTOMER):
     """(still in the pool, taken by someone else). Rows that are missing, or that lie or
-    belong in groups the actor has no part in, refuse the whole batch as invisible."""
+    belong in groups the actor has no part in (or in a group of the other kind), refuse the
+    whole batch as invisible."""
     allowed = is_group_admin if admin else is_group_member
     found = {c.pk: c for c in rows}
     invisible = [pk for pk in ids if pk not in found]
     available, taken = [], []
-    for customer in rows:
-        group_ok = customer.pool_group is not None and customer.pool_group.is_enabled
-        if not group_ok or not allowed(actor, customer.pool_group_id):
-            invisible.append(customer.pk)
-        elif customer.pooled_at is None:
-            taken.append(customer)
+    for row in rows:
+        group = row.pool_group
+        group_ok = group is not None and group.is_enabled and group.kind == subject.kind
+        if not group_ok or not allowed(actor, row.pool_group_id, subject.kind):
+            invisible.append(row.pk)
+        elif row.pooled_at is None:
+            taken.append(row)
         else:
-            available.append(customer)
+            available.append(row)
     if invisible:
-        _refuse(
-            ngettext(
-                "%(count)d selected customer is not in a pool you may use; nothing was changed.",
-                "%(count)d selected customers are not in a pool you may use; nothing was changed.",
-                len(invisible),
-            )
-            % {"count": len(invisible)},
-            "not_visible",
-        )
+        _refuse(subject.message("not_visible", len(invisible)), "not_visible")
     return available, taken
 
 
@@ -330,7 +344,9 @@ def today_start(now: datetime.datetime | None = None) -> datetime.datetime:
 
 
 def claimed_today(user: User, group: PoolGroup, now=None) -> int:
-    return OwnershipEvent.objects.filter(
+    """What ``user`` claimed from ``group`` today (its kind's events)."""
+    events = subject_for(group.kind).event_model
+    return events.objects.filter(
         tenant_id=user.tenant_id,
         to_user_id=user.pk,
         kind=OwnershipEvent.Kind.CLAIMED,
@@ -348,43 +364,31 @@ def holding(user: User, *, counts_signed: bool) -> int:
     return qs.count()
 
 
-def _check_holding(user: User, groups_counts: dict[PoolGroup, int], *, for_self: bool) -> None:
+def _check_holding(
+    user: User, groups_counts: dict[PoolGroup, int], *, for_self: bool, subject=CUSTOMER
+) -> None:
     total = sum(groups_counts.values())
     for group in groups_counts:
         if not group.holding_limit:
             continue
-        held = holding(user, counts_signed=group.holding_counts_signed)
+        held = subject.holding(user, group)
         if held + total > group.holding_limit:
             room = max(0, group.holding_limit - held)
-            if for_self:
-                message = _(
-                    "You hold %(held)d customers; the limit of %(group)s is %(limit)d, so you "
-                    "may take %(room)d more. Nothing was claimed."
-                )
-            else:
-                message = _(
-                    "%(user)s holds %(held)d customers; the limit of %(group)s is %(limit)d, "
-                    "so they may take %(room)d more. Nothing was assigned."
-                )
             _refuse(
-                message
-                % {
-                    "user": user,
-                    "held": held,
-                    "group": group.name,
-                    "limit": group.holding_limit,
-                    "room": room,
-                },
+                subject.message(
+                    "holding_self" if for_self else "holding_other",
+                    user=user,
+                    held=held,
+                    group=group.name,
+                    limit=group.holding_limit,
+                    room=room,
+                ),
                 "holding_limit",
             )
 
 
 def _clear_team(customers: list[Customer]) -> None:
-    """A customer going into the pool leaves its team behind (participants and their edit
-    grants) and its lock: they belonged to the previous ownership."""
-    ids = [c.pk for c in customers]
-    CustomerParticipant.objects.filter(customer_id__in=ids).delete()
-    CustomerUserObjectPermission.objects.filter(content_object_id__in=ids).delete()
+    CUSTOMER.clear_when_pooled(customers)
 
 
 def _log_each(actor, customers, action, changes_for=None, note=""):
@@ -393,48 +397,63 @@ def _log_each(actor, customers, action, changes_for=None, note=""):
     )
 
 
-def _by_group(customers) -> dict[PoolGroup, list[Customer]]:
-    grouped: dict[PoolGroup, list[Customer]] = defaultdict(list)
-    for customer in customers:
-        grouped[customer.pool_group].append(customer)
+def _by_group(rows) -> dict[PoolGroup, list]:
+    grouped: dict[PoolGroup, list] = defaultdict(list)
+    for row in rows:
+        grouped[row.pool_group].append(row)
     return grouped
+
+
+def pooled_fields(subject: PoolSubject, *, now, group, reason, note="", days=None) -> dict:
+    """The columns that put rows into ``group``'s pool (with the owner change to None)."""
+    return {
+        "pooled_at": now,
+        "previous_owner": F("owner"),
+        "pool_group": group,
+        "pool_reason": reason,
+        "pool_reason_days": days,
+        "pool_note": note[:500],
+        "owned_since": None,
+        **subject.pooled_fields,
+    }
 
 
 # ---------------------------------------------------------------- claim / assign
 
 
-@transaction.atomic
-def pool_claim(*, actor: User, customers: Sequence[Customer | int]) -> PoolResult:
-    """The actor takes customers from pools they are a member of (领取), single or batch."""
-    ids = _ids(customers)
+def pool_subject_claim(*, actor: User, subject: PoolSubject, rows: Sequence) -> PoolResult:
+    """The actor takes rows of ``subject`` from pools they are a member of (领取), single or
+    batch. Call inside a transaction (the public wrappers are atomic)."""
+    ids = _ids(rows, subject)
     if not actor.is_active:
         raise PermissionRefusedError()
     _lock_users(actor.tenant_id, [actor.pk])
-    rows = _lock_customers(actor.tenant_id, ids)
-    available, taken = _split_taken(actor, ids, rows, admin=False)
-    result = PoolResult(lost=[c for c in taken if c.owner_id != actor.pk])
+    locked = subject.lock(actor.tenant_id, ids)
+    available, taken = _split_taken(actor, ids, locked, admin=False, subject=subject)
+    result = PoolResult(lost=[c for c in taken if c.owner_id != actor.pk], subject=subject)
     admin_only = [
         c
         for c in available
         if c.pool_group.claim_mode == PoolGroup.ClaimMode.ADMIN
-        and not is_group_admin(actor, c.pool_group_id)
+        and not is_group_admin(actor, c.pool_group_id, subject.kind)
     ]
     if admin_only:
         _refuse(
-            _("Only pool admins assign customers of %(group)s; nothing was claimed.")
-            % {"group": "、".join(sorted({c.pool_group.name for c in admin_only}))},
+            subject.message(
+                "admin_only", group="、".join(sorted({c.pool_group.name for c in admin_only}))
+            ),
             "admin_only",
         )
     now = timezone.now()
     cooling = []
-    for customer in available:
-        days = customer.pool_group.cooldown_days
+    for row in available:
+        days = row.pool_group.cooldown_days
         if (
             days
-            and customer.previous_owner_id == actor.pk
-            and customer.pooled_at > now - datetime.timedelta(days=days)
+            and row.previous_owner_id == actor.pk
+            and row.pooled_at > now - datetime.timedelta(days=days)
         ):
-            cooling.append(customer)
+            cooling.append(row)
     if cooling:
         until = max(
             c.pooled_at + datetime.timedelta(days=c.pool_group.cooldown_days) for c in cooling
@@ -445,7 +464,7 @@ def pool_claim(*, actor: User, customers: Sequence[Customer | int]) -> PoolResul
                 "Nothing was claimed."
             )
             % {
-                "names": _names(cooling),
+                "names": _names(cooling, subject=subject),
                 "date": timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
             },
             "cooldown",
@@ -456,23 +475,20 @@ def pool_claim(*, actor: User, customers: Sequence[Customer | int]) -> PoolResul
             done_today = claimed_today(actor, group, now)
             if done_today + len(members) > group.daily_claim_limit:
                 _refuse(
-                    _(
-                        "You have claimed %(done)d customers from %(group)s today; the daily "
-                        "limit is %(limit)d, so you may claim %(room)d more. Nothing was claimed."
-                    )
-                    % {
-                        "done": done_today,
-                        "group": group.name,
-                        "limit": group.daily_claim_limit,
-                        "room": max(0, group.daily_claim_limit - done_today),
-                    },
+                    subject.message(
+                        "daily_limit",
+                        done=done_today,
+                        group=group.name,
+                        limit=group.daily_claim_limit,
+                        room=max(0, group.daily_claim_limit - done_today),
+                    ),
                     "daily_limit",
                 )
-    _check_holding(actor, {g: len(m) for g, m in grouped.items()}, for_self=True)
+    _check_holding(actor, {g: len(m) for g, m in grouped.items()}, for_self=True, subject=subject)
     for group, members in grouped.items():
-        ownership_change(
+        subject.change_owner(
             actor=actor,
-            customers=members,
+            rows=members,
             to_user=actor,
             kind=OwnershipEvent.Kind.CLAIMED,
             group=group,
@@ -483,58 +499,61 @@ def pool_claim(*, actor: User, customers: Sequence[Customer | int]) -> PoolResul
 
 
 @transaction.atomic
-def pool_assign(
+def pool_claim(*, actor: User, customers: Sequence[Customer | int]) -> PoolResult:
+    """The actor takes customers from pools they are a member of (领取), single or batch."""
+    return pool_subject_claim(actor=actor, subject=CUSTOMER, rows=customers)
+
+
+def pool_subject_assign(
     *,
     actor: User,
-    customers: Sequence[Customer | int],
+    subject: PoolSubject,
+    rows: Sequence,
     users: Sequence[User],
     distribution: str = "even",
     note: str = "",
 ) -> PoolResult:
-    """A pool admin hands pool customers to reps (分配): to one user, or spread over several
-    evenly (平均: in turn, by id) or at random (随机)."""
-    ids = _ids(customers)
+    """A pool admin hands pool rows to users (分配): to one user, or spread over several
+    evenly (平均: in turn, by id) or at random (随机). Call inside a transaction."""
+    ids = _ids(rows, subject)
     targets = sorted({u.pk: u for u in users}.values(), key=lambda u: u.pk)
     if not targets:
         _refuse(_("Choose at least one user."), "no_user")
     require_same_tenant(actor, *targets)
     if distribution not in ("even", "random"):
         _refuse(_("Choose even or random distribution."), "distribution")
-    locked = _lock_users(actor.tenant_id, [u.pk for u in targets] + [actor.pk])
-    inactive = [u for u in targets if u.pk not in locked or not locked[u.pk].is_active]
+    locked_users = _lock_users(actor.tenant_id, [u.pk for u in targets] + [actor.pk])
+    inactive = [u for u in targets if u.pk not in locked_users or not locked_users[u.pk].is_active]
     if inactive:
-        _refuse(
-            _("A deactivated user cannot receive customers: %(names)s")
-            % {"names": "、".join(str(u) for u in inactive)},
-            "inactive",
-        )
-    rows = _lock_customers(actor.tenant_id, ids)
-    available, taken = _split_taken(actor, ids, rows, admin=True)
-    result = PoolResult(lost=taken)
+        _refuse(subject.message("inactive", names="、".join(str(u) for u in inactive)), "inactive")
+    locked = subject.lock(actor.tenant_id, ids)
+    available, taken = _split_taken(actor, ids, locked, admin=True, subject=subject)
+    result = PoolResult(lost=taken, subject=subject)
     if not available:
         return result
     order = list(available)
     if distribution == "random":
         random.shuffle(order)
         shares = {u.pk: [] for u in targets}
-        for customer in order:
-            shares[random.choice(targets).pk].append(customer)  # noqa: S311 - not security
+        for row in order:
+            shares[random.choice(targets).pk].append(row)  # noqa: S311 - not security
     else:
         shares = {u.pk: order[i :: len(targets)] for i, u in enumerate(targets)}
     for user in targets:
         share = shares[user.pk]
         if share:
             _check_holding(
-                locked[user.pk],
+                locked_users[user.pk],
                 {g: len(m) for g, m in _by_group(share).items()},
                 for_self=False,
+                subject=subject,
             )
     for user in targets:
         for group, members in _by_group(shares[user.pk]).items():
-            ownership_change(
+            subject.change_owner(
                 actor=actor,
-                customers=members,
-                to_user=locked[user.pk],
+                rows=members,
+                to_user=locked_users[user.pk],
                 kind=OwnershipEvent.Kind.ASSIGNED,
                 group=group,
                 note=note,
@@ -550,34 +569,137 @@ def pool_assign(
     return result
 
 
+@transaction.atomic
+def pool_assign(
+    *,
+    actor: User,
+    customers: Sequence[Customer | int],
+    users: Sequence[User],
+    distribution: str = "even",
+    note: str = "",
+) -> PoolResult:
+    """A pool admin hands pool customers to reps (分配): to one user, or spread over several
+    evenly (平均: in turn, by id) or at random (随机)."""
+    return pool_subject_assign(
+        actor=actor,
+        subject=CUSTOMER,
+        rows=customers,
+        users=users,
+        distribution=distribution,
+        note=note,
+    )
+
+
 # ---------------------------------------------------------------- return / move
 
 
 def may_return(actor: User, customer: Customer) -> bool:
     """The owner, and managers whose data scope covers the owner (not for a locked one)."""
-    if customer.owner_id is None or customer.deleted_at is not None:
-        return False
-    if customer.owner_id == actor.pk:
-        return True
-    if customer.is_locked:
-        return False
-    ids = scope_user_ids(actor)
-    if ids is None:
-        return True
-    if isinstance(ids, list):
-        return customer.owner_id in ids
-    return ids.filter(id=customer.owner_id).exists()
+    return CUSTOMER.may_return(actor, customer)
 
 
-def return_targets(actor: User, customer: Customer | None = None) -> list[PoolGroup]:
-    """Groups ``actor`` may return ``customer`` into: its own group, others when its group
-    allows members to choose or when the actor administers the target."""
-    groups = list(PoolGroup.objects.filter(tenant_id=actor.tenant_id, is_enabled=True))
+def return_targets(actor: User, customer=None, *, kind: str = "customer") -> list[PoolGroup]:
+    """Groups of ``kind`` that ``actor`` may return ``customer`` (or a lead) into: its own
+    group, others when its group allows members to choose or when the actor administers
+    the target."""
+    groups = list(PoolGroup.objects.filter(tenant_id=actor.tenant_id, kind=kind, is_enabled=True))
     if customer is None:
         return groups
     home = customer.pool_group_id
     allow = customer.pool_group.allow_return_elsewhere if customer.pool_group_id else True
-    return [g for g in groups if g.pk == home or allow or is_group_admin(actor, g.pk)]
+    return [g for g in groups if g.pk == home or allow or is_group_admin(actor, g.pk, kind)]
+
+
+def pool_subject_return(
+    *,
+    actor: User,
+    subject: PoolSubject,
+    rows: Sequence,
+    reason: Option | None,
+    note: str = "",
+    group: PoolGroup | None = None,
+) -> list:
+    """Owners (or their managers) put rows back into the pool (退回) with a reason from the
+    tenant's list and a free note, into their own group or, where allowed, another of the
+    same kind. Call inside a transaction."""
+    ids = _ids(rows, subject)
+    if reason is None:
+        _refuse(subject.message("reason"), "reason")
+    require_same_tenant(actor, reason, group)
+    if reason.kind != OptionKind.POOL_RETURN_REASON:
+        _refuse(_("Choose a valid option."), "option")
+    if group is not None and group.kind != subject.kind:
+        _refuse(subject.message("kind"), "kind")
+    note = (note or "").strip()
+    locked = subject.lock(actor.tenant_id, ids)
+    from crm.visibility import visible_to
+
+    visible = set(
+        visible_to(actor, subject.model.objects.filter(pk__in=ids)).values_list("pk", flat=True)
+    )
+    if len(locked) != len(ids) or any(c.pk not in visible for c in locked):
+        _refuse(subject.message("return_not_visible"), "not_visible")
+    in_pool = [c for c in locked if c.pooled_at is not None]
+    if in_pool:
+        _refuse(
+            _("Already in the pool: %(names)s. Nothing was changed.")
+            % {"names": _names(in_pool, subject=subject)},
+            "in_pool",
+        )
+    refusal = subject.refuse_return(locked)
+    if refusal is not None:
+        _refuse(*refusal)
+    refused = [c for c in locked if not subject.may_return(actor, c)]
+    if refused:
+        _refuse(
+            subject.message("not_editable", names=_names(refused, subject=subject)),
+            "not_editable",
+        )
+    default = default_group_for(actor.tenant_id, subject.kind)
+    if group is not None and not group.is_enabled:
+        _refuse(_("This pool group is disabled."), "disabled")
+    targets: dict[PoolGroup, list] = defaultdict(list)
+    for row in locked:
+        home = row.pool_group if row.pool_group_id else None
+        if home is not None and home.kind != subject.kind:
+            home = None  # SECURITY: never back into a group of the other kind
+        # A disabled group's pool is closed (nobody sees or claims from it): the row goes
+        # into the default pool rather than vanishing there.
+        target = group or (home if home is not None and home.is_enabled else default)
+        elsewhere = group is not None and home is not None and target.pk != home.pk
+        if elsewhere and not (
+            home.allow_return_elsewhere or is_group_admin(actor, target.pk, subject.kind)
+        ):
+            _refuse(
+                _("%(name)s can only go back to its own pool group %(group)s. Nothing was changed.")
+                % {"name": subject.label(row), "group": home.name},
+                "other_group",
+            )
+        targets[target].append(row)
+    text = reason.label + (f"：{note}" if note else "")
+    now = timezone.now()
+    for target, members in targets.items():
+        previous = {c.pk: str(c.owner) if c.owner_id else "" for c in members}
+        subject.clear_when_pooled(members)
+        subject.change_owner(
+            actor=actor,
+            rows=members,
+            to_user=None,
+            kind=OwnershipEvent.Kind.RETURNED,
+            group=target,
+            note=text,
+            fields=pooled_fields(
+                subject, now=now, group=target, reason=PoolReason.RETURNED, note=text
+            ),
+        )
+        _log_each(
+            actor,
+            members,
+            actions.POOL_RETURNED,
+            changes_for=lambda c, p=previous: {"owner": [p[c.pk], ""]},
+            note=f"{target.name}：{text}",
+        )
+    return locked
 
 
 @transaction.atomic
@@ -591,109 +713,28 @@ def pool_return(
 ) -> list[Customer]:
     """Owners (or their managers) put customers back into the pool (退回公海) with a reason
     from the tenant's list and a free note, into their own group or, where allowed, another."""
-    ids = _ids(customers)
-    if reason is None:
-        _refuse(_("Choose why the customers go back to the pool."), "reason")
-    require_same_tenant(actor, reason, group)
-    if reason.kind != OptionKind.POOL_RETURN_REASON:
-        _refuse(_("Choose a valid option."), "option")
-    note = (note or "").strip()
-    rows = _lock_customers(actor.tenant_id, ids)
-    from crm.visibility import visible_to
-
-    visible = set(
-        visible_to(actor, Customer.objects.filter(pk__in=ids)).values_list("pk", flat=True)
+    return pool_subject_return(
+        actor=actor, subject=CUSTOMER, rows=customers, reason=reason, note=note, group=group
     )
-    if len(rows) != len(ids) or any(c.pk not in visible for c in rows):
-        _refuse(
-            _(
-                "Some selected customers do not exist or are not visible to you; "
-                "nothing was changed."
-            ),
-            "not_visible",
-        )
-    in_pool = [c for c in rows if c.pooled_at is not None]
-    if in_pool:
-        _refuse(
-            _("Already in the pool: %(names)s. Nothing was changed.") % {"names": _names(in_pool)},
-            "in_pool",
-        )
-    refused = [c for c in rows if not may_return(actor, c)]
-    if refused:
-        _refuse(
-            _(
-                "You may not return these customers (not yours, or locked): %(names)s. "
-                "Nothing was changed."
-            )
-            % {"names": _names(refused)},
-            "not_editable",
-        )
-    default = default_group_for(actor.tenant_id)
-    if group is not None and not group.is_enabled:
-        _refuse(_("This pool group is disabled."), "disabled")
-    targets: dict[PoolGroup, list[Customer]] = defaultdict(list)
-    for customer in rows:
-        home = customer.pool_group if customer.pool_group_id else None
-        # A disabled group's pool is closed (nobody sees or claims from it): the customer
-        # goes into the default pool rather than vanishing there.
-        target = group or (home if home is not None and home.is_enabled else default)
-        elsewhere = group is not None and home is not None and target.pk != home.pk
-        if elsewhere and not (home.allow_return_elsewhere or is_group_admin(actor, target.pk)):
-            _refuse(
-                _("%(name)s can only go back to its own pool group %(group)s. Nothing was changed.")
-                % {"name": customer.name, "group": home.name},
-                "other_group",
-            )
-        targets[target].append(customer)
-    text = reason.label + (f"：{note}" if note else "")
-    now = timezone.now()
-    for target, members in targets.items():
-        previous = {c.pk: str(c.owner) if c.owner_id else "" for c in members}
-        _clear_team(members)
-        ownership_change(
-            actor=actor,
-            customers=members,
-            to_user=None,
-            kind=OwnershipEvent.Kind.RETURNED,
-            group=target,
-            note=text,
-            fields={
-                "pooled_at": now,
-                "previous_owner": F("owner"),
-                "pool_group": target,
-                "pool_reason": PoolReason.RETURNED,
-                "pool_reason_days": None,
-                "pool_note": text[:500],
-                "owned_since": None,
-                "is_locked": False,
-            },
-        )
-        _log_each(
-            actor,
-            members,
-            actions.POOL_RETURNED,
-            changes_for=lambda c, p=previous: {"owner": [p[c.pk], ""]},
-            note=f"{target.name}：{text}",
-        )
-    return rows
 
 
-@transaction.atomic
-def pool_move(
-    *, actor: User, customers: Sequence[Customer | int], group: PoolGroup
-) -> list[Customer]:
-    """A pool admin moves pool customers into another group (of which they are admin too)."""
-    ids = _ids(customers)
+def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, group: PoolGroup):
+    """A pool admin moves pool rows into another group of the same kind (of which they are
+    admin too). Call inside a transaction."""
+    ids = _ids(rows, subject)
     require_same_tenant(actor, group)
-    if not is_group_admin(actor, group.pk):
+    if group.kind != subject.kind:
+        _refuse(subject.message("kind"), "kind")
+    if not is_group_admin(actor, group.pk, subject.kind):
         raise PermissionRefusedError(_("You are not an admin of the target pool group."))
     if not group.is_enabled:
         _refuse(_("This pool group is disabled."), "disabled")
-    rows = _lock_customers(actor.tenant_id, ids)
-    available, taken = _split_taken(actor, ids, rows, admin=True)
+    locked = subject.lock(actor.tenant_id, ids)
+    available, taken = _split_taken(actor, ids, locked, admin=True, subject=subject)
     if taken:
         _refuse(
-            _("No longer in the pool: %(names)s. Nothing was moved.") % {"names": _names(taken)},
+            _("No longer in the pool: %(names)s. Nothing was moved.")
+            % {"names": _names(taken, subject=subject)},
             "taken",
         )
     moving = [c for c in available if c.pool_group_id != group.pk]
@@ -701,13 +742,12 @@ def pool_move(
         return available
     sources = {c.pk: c.pool_group.name for c in moving}
     now = timezone.now()
-    Customer.objects.filter(pk__in=[c.pk for c in moving]).update(
+    subject.model.objects.filter(pk__in=[c.pk for c in moving]).update(
         pool_group=group, updated_at=now, updated_by=actor
     )
-    OwnershipEvent.objects.bulk_create(
-        OwnershipEvent(
-            tenant_id=actor.tenant_id,
-            customer=c,
+    subject.event_model.objects.bulk_create(
+        subject.event(
+            c,
             kind=OwnershipEvent.Kind.MOVED,
             actor=actor,
             pool_group=group,
@@ -716,8 +756,8 @@ def pool_move(
         )
         for c in moving
     )
-    for customer in moving:
-        customer.pool_group = group
+    for row in moving:
+        row.pool_group = group
     _log_each(
         actor,
         moving,
@@ -728,6 +768,14 @@ def pool_move(
 
 
 @transaction.atomic
+def pool_move(
+    *, actor: User, customers: Sequence[Customer | int], group: PoolGroup
+) -> list[Customer]:
+    """A pool admin moves pool customers into another group (of which they are admin too)."""
+    return pool_subject_move(actor=actor, subject=CUSTOMER, rows=customers, group=group)
+
+
+@transaction.atomic
 def pool_initialize(*, actor: User, group: PoolGroup | None = None) -> tuple[int, int]:
     """初始化公海分组: every live customer without a group gets ``group`` (default: the
     default group). Owned ones only gain the group (its rules now apply); ownerless ones
@@ -735,6 +783,8 @@ def pool_initialize(*, actor: User, group: PoolGroup | None = None) -> tuple[int
     _require_manager(actor)
     require_same_tenant(actor, group)
     group = group or default_group_for(actor.tenant_id)
+    if group.kind != PoolGroup.Kind.CUSTOMER:
+        _refuse(CUSTOMER.message("kind"), "kind")
     if not group.is_enabled:
         _refuse(_("This pool group is disabled."), "disabled")
     base = Customer.objects.filter(

@@ -1,4 +1,7 @@
-"""Settings pages of the pool groups (pool.manage): list, create, edit, delete, initialise."""
+"""Settings pages of the pool groups (pool.manage): list, create, edit, delete, initialise.
+
+The same pages serve the lead pools (lead.manage, ``leads.views_pool``): the helpers take
+the ``kind`` of group they handle and never show or open a group of the other kind."""
 
 from __future__ import annotations
 
@@ -10,34 +13,55 @@ from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
 from crm.views.base import service_message, tenant_view
-from customers.models import Customer
 from pools import services
 from pools.forms import GroupForm, InitializeForm, LevelRuleFormSet
 from pools.models import PoolGroup, PoolGroupUser, PoolLevelRule
+from pools.subjects import subject_for
+
+# The URL names and menu entry of each kind's settings pages.
+PAGES = {
+    "customer": {
+        "list": "pools:group-list",
+        "create": "pools:group-create",
+        "edit": "pools:group-edit",
+        "delete": "pools:group-delete",
+        "nav": "pool-groups",
+    },
+    "lead": {
+        "list": "leads:pool-group-list",
+        "create": "leads:pool-group-create",
+        "edit": "leads:pool-group-edit",
+        "delete": "leads:pool-group-delete",
+        "nav": "lead-pool-groups",
+    },
+}
 
 
-def _get(request, pk: int) -> PoolGroup:
-    """SECURITY: another tenant's id is a 404, exactly like a missing one."""
-    return get_object_or_404(PoolGroup.objects.filter(tenant_id=request.user.tenant_id), pk=pk)
+def _get(request, pk: int, kind: str = "customer") -> PoolGroup:
+    """SECURITY: another tenant's id is a 404, exactly like a missing one; so is a group of
+    the other kind (a lead pool is not edited on the public pool's pages, nor the reverse)."""
+    return get_object_or_404(
+        PoolGroup.objects.filter(tenant_id=request.user.tenant_id, kind=kind), pk=pk
+    )
 
 
-def _group_rows(tenant_id: int):
+def _group_rows(tenant_id: int, kind: str = "customer"):
     """The tenant's groups with what the list shows, in a fixed number of queries.
 
     PERF: one query for the groups (with their member department count), one for the level
     rules with their levels, one for the member users with their users, one for the
-    customer counts of every group.
+    customer (or lead) counts of every group.
     """
     counts = {
         row["pool_group"]: row
-        for row in Customer.objects.filter(
-            tenant_id=tenant_id, pool_group__isnull=False, deleted_at__isnull=True
-        )
+        for row in subject_for(kind)
+        .live(tenant_id)
+        .filter(pool_group__isnull=False)
         .values("pool_group")
         .annotate(total=Count("id"), pooled=Count("id", filter=Q(pooled_at__isnull=False)))
     }
     groups = list(
-        PoolGroup.objects.filter(tenant_id=tenant_id)
+        PoolGroup.objects.filter(tenant_id=tenant_id, kind=kind)
         .annotate(department_count=Count("member_departments", distinct=True))
         .prefetch_related(
             Prefetch(
@@ -64,27 +88,41 @@ def _group_rows(tenant_id: int):
     return groups
 
 
-@tenant_view("pool.manage")
-def group_list(request):
+def group_list_page(request, kind: str = "customer"):
     tid = request.user.tenant_id
     context = {
-        "groups": _group_rows(tid),
-        "initialize_form": InitializeForm(tenant_id=tid),
-        "active_nav": "pool-groups",
+        "kind": kind,
+        "urls": PAGES[kind],
+        "groups": _group_rows(tid, kind),
+        "initialize_form": InitializeForm(tenant_id=tid) if kind == "customer" else None,
+        "active_nav": PAGES[kind]["nav"],
     }
     return render(request, "pools/settings/group_list.html", context)
 
 
-def _group_form_view(request, group: PoolGroup | None):
+@tenant_view("pool.manage")
+def group_list(request):
+    return group_list_page(request, "customer")
+
+
+def group_form_page(request, group: PoolGroup | None, kind: str = "customer"):
+    """Create (``group`` None) or edit a group of ``kind``; lead pools have no level rules."""
     tid = request.user.tenant_id
     data = request.POST if request.method == "POST" else None
-    form = GroupForm(data, tenant_id=tid, group=group)
-    levels = LevelRuleFormSet(data, tenant_id=tid, group=group)
-    context = {"form": form, "levels": levels, "group": group, "active_nav": "pool-groups"}
+    form = GroupForm(data, tenant_id=tid, group=group, kind=kind)
+    levels = LevelRuleFormSet(data, tenant_id=tid, group=group) if kind == "customer" else None
+    context = {
+        "form": form,
+        "levels": levels,
+        "group": group,
+        "kind": kind,
+        "urls": PAGES[kind],
+        "active_nav": PAGES[kind]["nav"],
+    }
     template = "pools/settings/group_form.html"
     if request.method != "POST":
         return render(request, template, context)
-    if not (form.is_valid() and levels.is_valid()):
+    if not (form.is_valid() and (levels is None or levels.is_valid())):
         return render(request, template, context, status=422)
     cleaned = form.cleaned_data
     try:
@@ -92,32 +130,31 @@ def _group_form_view(request, group: PoolGroup | None):
             actor=request.user,
             data=form.rule_data(),
             group=group,
+            kind=kind,
             departments=list(cleaned["departments"]),
             users=list(cleaned["users"]),
             admins=list(cleaned["admins"]),
-            level_rules=levels.level_rules(),
+            level_rules=levels.level_rules() if levels is not None else None,
         )
     except ServiceError as exc:
         form.add_error(None, str(exc.message))
         return render(request, template, context, status=422)
     messages.success(request, _("Pool group %(name)s was saved.") % {"name": saved.name})
-    return redirect("pools:group-list")
+    return redirect(PAGES[kind]["list"])
 
 
 @tenant_view("pool.manage")
 def group_create(request):
-    return _group_form_view(request, None)
+    return group_form_page(request, None)
 
 
 @tenant_view("pool.manage")
 def group_edit(request, pk: int):
-    return _group_form_view(request, _get(request, pk))
+    return group_form_page(request, _get(request, pk))
 
 
-@tenant_view("pool.manage")
-@require_POST
-def group_delete(request, pk: int):
-    group = _get(request, pk)
+def group_delete_action(request, pk: int, kind: str = "customer"):
+    group = _get(request, pk, kind)
     name = group.name
     try:
         services.pool_group_delete(actor=request.user, group=group)
@@ -125,7 +162,13 @@ def group_delete(request, pk: int):
         service_message(request, exc)
     else:
         messages.success(request, _("Pool group %(name)s was deleted.") % {"name": name})
-    return redirect("pools:group-list")
+    return redirect(PAGES[kind]["list"])
+
+
+@tenant_view("pool.manage")
+@require_POST
+def group_delete(request, pk: int):
+    return group_delete_action(request, pk)
 
 
 @tenant_view("pool.manage")
