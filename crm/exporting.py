@@ -7,7 +7,7 @@ string, the selected ids) into an :class:`ExportSource`: the rows the list shows
 in the list's order, and the columns to write. The same function serves the request and the
 worker, so a file always holds what the list showed, rebuilt as the job's creator.
 
-* ``export_start`` (the service behind every 导出 button) checks ``customer.export``, builds
+* ``export_start`` (the service behind every 导出 button) checks the kind's permission, builds
   the source (selected ids that are missing or invisible refuse the whole export, as the
   batch actions do), records an :class:`~crm.models.ExportJob` and counts the rows with a
   capped count. Up to ``EXPORT_SYNC_ROWS`` rows the file is built in the request and
@@ -97,12 +97,14 @@ class ExportSource:
 class ExportKind:
     """A kind of export. ``source(actor=, query=, ids=)`` builds its :class:`ExportSource`
     (``ids`` None: the filtered list; a list: those rows, refused as a whole by
-    :func:`only_selected` when any is not visible); ``list_url`` names the list's URL."""
+    :func:`only_selected` when any is not visible); ``list_url`` names the list's URL;
+    ``permission`` is the code exporting it needs."""
 
     code: str
     label: str | Promise
     source: Callable[..., ExportSource]
     list_url: str
+    permission: str = EXPORT_PERMISSION
 
 
 _KINDS: dict[str, ExportKind] = {}
@@ -225,8 +227,8 @@ class ExportResult:
         return download_name(self.job)
 
 
-def require_export_permission(actor: User) -> None:
-    if not (actor.is_active and actor.tenant_id and actor.can(EXPORT_PERMISSION)):
+def require_export_permission(actor: User, permission: str = EXPORT_PERMISSION) -> None:
+    if not (actor.is_active and actor.tenant_id and actor.can(permission)):
         raise PermissionRefusedError()
 
 
@@ -270,9 +272,10 @@ def export_start(
     Creates the ExportJob. Up to ``EXPORT_SYNC_ROWS`` rows the file is built now (the job is
     done, the result holds the file, one activity-log entry); larger exports are queued for
     ``export_run_task`` after the commit. Raises PermissionRefusedError without
-    ``customer.export``, NotVisibleError for missing or invisible selected rows."""
-    require_export_permission(actor)
+    the kind's permission (``customer.export``, ``lead.export``), NotVisibleError for
+    missing or invisible selected rows."""
     spec = kind_for(kind)
+    require_export_permission(actor, spec.permission)
     selected = parse_ids(ids)
     source = spec.source(actor=actor, query=QueryDict(query), ids=selected)
     limit = settings.EXPORT_SYNC_ROWS
@@ -350,8 +353,8 @@ def export_run(job_id: int) -> None:
     with translation.override(params.get("language") or settings.LANGUAGE_CODE):
         try:
             # SECURITY: the creator may have lost the right or the rows since they asked.
-            require_export_permission(actor)
             spec = kind_for(job.kind)
+            require_export_permission(actor, spec.permission)
             source = spec.source(
                 actor=actor, query=QueryDict(params.get("query") or ""), ids=params.get("ids")
             )

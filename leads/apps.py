@@ -7,4 +7,4 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Leads")
 
     def ready(self) -> None:
-        from leads import activity_actions  # noqa: F401
+        from leads import activity_actions, exporting, importing  # noqa: F401

@@ -18,6 +18,8 @@ from crm.models import ExportJob
 from crm.views.base import tenant_view
 
 LIST_LENGTH = 50
+# 我的导出 is open to whoever may export some list.
+EXPORT_PERMISSIONS = ("customer.export", "lead.export")
 
 
 def _back(request: HttpRequest, default: str) -> str:
@@ -68,7 +70,7 @@ def export_response(request: HttpRequest, kind: str) -> HttpResponse:
     return redirect("crm:export-list")
 
 
-@tenant_view("customer.export")
+@tenant_view(any_of=EXPORT_PERMISSIONS)
 def export_list(request):
     """我的导出: the user's own exports with their status and download links. While one is
     waiting or running, the table polls itself (htmx) every few seconds."""
@@ -89,7 +91,7 @@ def export_list(request):
     return render(request, "crm/export_list.html", context)
 
 
-@tenant_view("customer.export")
+@tenant_view(any_of=EXPORT_PERMISSIONS)
 def export_download(request, pk: int):
     """The file of one of the user's own finished exports. SECURITY: anybody else's export
     (another user's, another tenant's) is a 404, as is one whose file is gone."""
