@@ -9,10 +9,19 @@ parents in the same pass. Other databases get one ``executemany`` with the reser
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime
+import decimal
+import json
+import uuid
+from collections.abc import Mapping, Sequence
 
 from django.db import connection, models
 from django.db.models import NOT_PROVIDED
+
+# Rows per write to the COPY stream: the server indexes the first rows while the next ones
+# are being formatted.
+COPY_CHUNK = 2000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _defaults(fields: Sequence[models.Field]) -> dict[str, object]:
@@ -46,40 +55,106 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return list(range(start, start + count))
 
 
-def insert_rows(model: type[models.Model], rows: Sequence[dict]) -> list[int]:
-    """Insert ``rows`` (attname -> value; missing columns take the field default) and
-    return their ids, in order. No signals, no ``save()``: callers set derived columns
-    (normalised names, timestamps) themselves."""
+def last_id(model: type[models.Model]) -> int:
+    """The highest id this connection gave ``model``'s table so far (after
+    ``insert_rows(..., ids=False)``; on SQLite, where the write lock is held, the highest)."""
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT currval(pg_get_serial_sequence(%s, %s))", [table, pk])
+        else:
+            cursor.execute(f'SELECT COALESCE(MAX("{pk}"), 0) FROM "{table}"')  # noqa: S608
+        return cursor.fetchone()[0]
+
+
+def copy_text(value) -> str:
+    """``value`` as a field of PostgreSQL's COPY text format."""
+    kind = type(value)
+    if kind is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(_COPY_ESCAPES)
+        return value
+    if value is None:
+        return "\\N"
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "t" if value else "f"
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, str):  # TextChoices members and other str subclasses
+        return copy_text(str.__str__(value))
+    if isinstance(value, dict | list):
+        return copy_text(json.dumps(value))
+    if isinstance(value, int | float | decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot COPY a {kind.__name__}")
+
+
+def insert_rows(
+    model: type[models.Model],
+    rows: Sequence[Mapping],
+    *,
+    common: Mapping | None = None,
+    ids: bool = True,
+) -> list[int]:
+    """Insert ``rows`` (attname -> value; missing columns take ``common``'s value, else the
+    field default) and return their ids, in order. No signals, no ``save()``: callers set
+    derived columns (normalised names, timestamps) themselves.
+
+    ``common`` holds the values every row shares (tenant, actor, timestamps): they are
+    formatted once, not once per row. With ``ids=False`` the database numbers the rows
+    (no ids are read first) and ``[]`` is returned; :func:`last_id` gives the highest."""
     if not rows:
         return []
+    common = dict(common or {})
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     defaults = _defaults(fields)
-    names = [f.attname for f in fields]
-    ids = reserve_ids(model, len(rows))
+    defaults.update(common)
+    keys: set[str] = set()
+    for row in rows:
+        keys.update(row)
+    # Columns some row sets are formatted per row; the others once, as a constant tail.
+    varying = [f for f in fields if f.attname in keys]
+    constant = [f for f in fields if f.attname not in keys]
+    pks = reserve_ids(model, len(rows)) if ids else []
     table = model._meta.db_table
-    columns = ", ".join(f'"{f.column}"' for f in [model._meta.pk, *fields])
+    order = ([model._meta.pk] if ids else []) + varying + constant
+    columns = ", ".join(f'"{f.column}"' for f in order)
+    names = [f.attname for f in varying]
     if connection.vendor == "postgresql":
+        tail = "".join("\t" + copy_text(defaults[f.attname]) for f in constant) + "\n"
+        pairs = [(name, defaults[name]) for name in names]
         with connection.cursor() as cursor:
             raw = cursor.cursor  # psycopg's own cursor: COPY is not in the DB-API
             with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for pk, row in zip(ids, rows, strict=True):
-                    copy.write_row([pk, *(row.get(n, defaults[n]) for n in names)])
-        return ids
+                for start in range(0, len(rows), COPY_CHUNK):
+                    lines = []
+                    for index in range(start, min(start + COPY_CHUNK, len(rows))):
+                        row = rows[index]
+                        cells = [copy_text(row.get(name, default)) for name, default in pairs]
+                        if ids:
+                            cells.insert(0, str(pks[index]))
+                        lines.append("\t".join(cells) + tail if cells else tail[1:])
+                    copy.write("".join(lines))
+        return pks
     prepared = {
         f.attname: f
         for f in fields
         if isinstance(f, models.DateTimeField | models.DateField | models.DecimalField)
     }
+    names += [f.attname for f in constant]
     values = []
-    for pk, row in zip(ids, rows, strict=True):
-        line = [pk]
+    for index, row in enumerate(rows):
+        line = [pks[index]] if ids else []
         for name in names:
             value = row.get(name, defaults[name])
             if name in prepared and value is not None:
                 value = prepared[name].get_db_prep_save(value, connection)
             line.append(value)
         values.append(line)
-    marks = ", ".join(["%s"] * (len(fields) + 1))
+    marks = ", ".join(["%s"] * len(order))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
-    return ids
+    return pks

@@ -34,11 +34,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm import importing
-from crm.bulk import insert_rows
+from crm.bulk import insert_rows, last_id
 from crm.exceptions import ServiceError
 from crm.importing import Column, Importer, Plan
 from crm.models import Department, ImportJob, Option, OptionKind, User
-from crm.phones import normalize_phone
+from crm.phones import MOBILE_RE, normalize_phone
 from customers.models import (
     Contact,
     Customer,
@@ -152,8 +152,13 @@ class CustomerImporter(Importer):
     kind = ImportJob.Kind.CUSTOMERS
     permission = "customer.import"
     label = gettext_lazy("Customers")
-    # Rows per transaction: the progress bar moves and a restart resumes per batch.
-    batch_size = 2000
+
+    @property
+    def batch_size(self) -> int:
+        """Rows per transaction: the progress bar moves and a restart resumes per batch.
+        PERF: on PostgreSQL each batch costs a few round trips and a commit whatever its
+        size, and COPY streams it: 10,000 rows (about a second) per batch."""
+        return 10_000 if connection.vendor == "postgresql" else 2000
 
     def columns(self, tenant_id: int) -> list[Column]:
         return COLUMNS
@@ -366,6 +371,9 @@ class CustomerImporter(Importer):
         if column.kind == "phone":
             if not text:
                 return ""
+            # PERF: a plain mobile number (most cells) is already in its normal form.
+            if len(text) == 11 and text.isascii() and MOBILE_RE.match(text):
+                return text
             try:
                 return normalize_phone(text)
             except Exception as exc:
@@ -479,9 +487,10 @@ class CustomerImporter(Importer):
             )
         return found
 
-    def _create(self, job, rows, tags, now) -> None:
+    def _create(self, job, rows, tags, now) -> tuple[int, int]:
         """Customers, contacts, tag links and ownership events of a batch, as rows written
-        with ``crm.bulk.insert_rows`` (COPY on PostgreSQL): no model instance per row."""
+        with ``crm.bulk.insert_rows`` (COPY on PostgreSQL): no model instance per row.
+        Returns the highest customer and contact ids written."""
         from pools.services import default_group_for
 
         options = job.options
@@ -489,6 +498,7 @@ class CustomerImporter(Importer):
         actor_id = job.created_by_id
         pooled = options["target"] == TARGET_POOL
         group_id = options["pool_group"] if pooled else default_group_for(tenant_id).pk
+        # PERF: what every row shares is given once (``common``), formatted once.
         base = {
             "tenant_id": tenant_id,
             "created_by_id": actor_id,
@@ -506,39 +516,52 @@ class CustomerImporter(Importer):
         }
         customers = []
         for _row_no, _action, owner_id, values in rows:
-            fields = dict(base)
+            fields = {}
             for key in CUSTOMER_KEYS:
                 if key in values:
                     value = _from_json(key, values[key])
                     fields[f"{key}_id" if key in CHOICE_KINDS else key] = value
             fields["name_normalized"] = normalize_name(fields["name"])
-            fields["owner_id"] = None if pooled else owner_id
+            if not pooled:
+                fields["owner_id"] = owner_id
             customers.append(fields)
-        ids = insert_rows(Customer, customers)
+        ids = insert_rows(Customer, customers, common=base)
         contacts, links, events = [], [], []
-        for pk, fields, (_row, _a, _o, values) in zip(ids, customers, rows, strict=True):
-            contact = _contact_for(tenant_id, pk, actor_id, values, now)
+        contact_common = {
+            "tenant_id": tenant_id,
+            "created_by_id": actor_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for pk, (_row, _a, owner_id, values) in zip(ids, rows, strict=True):
+            contact = _contact_fields(pk, values)
             if contact is not None:
                 contacts.append(contact)
             for tag in values.get("tags") or []:
                 if tag in tags:
-                    links.append({"tenant_id": tenant_id, "customer_id": pk, "tag_id": tags[tag]})
+                    links.append({"customer_id": pk, "tag_id": tags[tag]})
             events.append(
-                {
-                    "tenant_id": tenant_id,
-                    "customer_id": pk,
-                    "kind": OwnershipEvent.Kind.IMPORTED,
-                    "to_user_id": fields["owner_id"],
-                    "actor_id": actor_id,
-                    "pool_group_id": group_id if pooled else None,
-                    "note": job.original_name[:500],
-                    "created_at": now,
-                }
+                {"customer_id": pk} if pooled else {"customer_id": pk, "to_user_id": owner_id}
             )
-        contact_ids = insert_rows(Contact, contacts)
-        insert_rows(CustomerTag, links)
-        insert_rows(OwnershipEvent, events)
-        return max(ids, default=0), max(contact_ids, default=0)
+        # The contacts' and events' ids are not needed: the database numbers them.
+        insert_rows(Contact, contacts, common=contact_common, ids=False)
+        top_contact = last_id(Contact) if contacts else 0
+        insert_rows(CustomerTag, links, common={"tenant_id": tenant_id})
+        insert_rows(
+            OwnershipEvent,
+            events,
+            common={
+                "tenant_id": tenant_id,
+                "kind": OwnershipEvent.Kind.IMPORTED,
+                "to_user_id": None,
+                "actor_id": actor_id,
+                "pool_group_id": group_id if pooled else None,
+                "note": job.original_name[:500],
+                "created_at": now,
+            },
+            ids=False,
+        )
+        return max(ids, default=0), top_contact
 
     def _update(self, job, rows, tags, now, result) -> None:
         tenant_id = job.tenant_id
@@ -789,21 +812,32 @@ def _contact_phones(tenant_id: int, customer_ids: list[int]) -> dict[int, set[st
     return phones
 
 
-def _contact_for(tenant_id, customer_id, actor_id, values, now) -> dict | None:
-    """The contact row of an imported row (a name or a phone makes one), for insert_rows."""
+def _contact_fields(customer_id, values) -> dict | None:
+    """The fields of the contact of an imported row (a name or a phone makes one) that
+    depend on the row."""
     phone = values.get("contact_phone") or ""
     name = values.get("contact_name") or ""
     if not phone and not name:
         return None
     mobile = phone.startswith("1")
     return {
-        "tenant_id": tenant_id,
         "customer_id": customer_id,
         # A phone without a name still makes a contact: the number is what matters.
         "name": name or _("Contact"),
         "mobile": phone if mobile else "",
         "phone": "" if mobile else phone,
         "title": values.get("contact_title") or "",
+    }
+
+
+def _contact_for(tenant_id, customer_id, actor_id, values, now) -> dict | None:
+    """The contact row of an imported row, for insert_rows."""
+    fields = _contact_fields(customer_id, values)
+    if fields is None:
+        return None
+    return {
+        **fields,
+        "tenant_id": tenant_id,
         "created_by_id": actor_id,
         "created_at": now,
         "updated_at": now,
@@ -844,7 +878,11 @@ def _jsonable_value(value):
 
 
 def _jsonable(values: dict) -> dict:
-    return {k: _jsonable_value(v) for k, v in values.items()}
+    # PERF: the cleaned cells are text, ids and ISO dates already (most rows): no copy.
+    for value in values.values():
+        if isinstance(value, datetime.date | Decimal):
+            return {k: _jsonable_value(v) for k, v in values.items()}
+    return values
 
 
 def _from_json(key: str, value):
