@@ -1,0 +1,169 @@
+"""Recycling of leads (pools.recycling with lead pools): open leads lying with an owner for
+the pool's days without a follow-up go back into it, with a RECYCLED lead event, an activity
+entry and one notification per former owner; closed and converted leads stay; a second run
+finds nothing to do. The customer pools' rules never touch leads, nor the reverse."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from crm.tenancy import tenant_scope
+from customers.models import OwnershipEvent, PoolReason
+from leads import pooling
+from leads.models import Lead, LeadEvent
+from pools import activity_actions as actions
+from pools import recycling, selectors
+from tests.customers.factories import logs, notifications
+from tests.leads.factories import make_lead, make_lead_pool
+from tests.pools.factories import DAY, make_group, owned
+
+NOW = timezone.make_aware(datetime.datetime(2026, 6, 15, 10, 0))
+
+
+@pytest.fixture
+def lead_pool(world):
+    return make_lead_pool(world.tenant_a, "回收线索池", recycle_no_followup_days=7)
+
+
+def _owned_lead(group, owner, *, since, **fields) -> Lead:
+    fields.setdefault("created_at", since)
+    return make_lead(group.tenant, owner, pool_group=group, owned_since=since, **fields)
+
+
+def _fresh(lead) -> Lead:
+    with scopes_disabled():
+        return Lead.objects.get(pk=lead.pk)
+
+
+def _events(lead, kind=None) -> list[LeadEvent]:
+    with scopes_disabled():
+        qs = LeadEvent.objects.filter(lead=lead).order_by("id")
+        return list(qs.filter(kind=kind) if kind else qs)
+
+
+def _recycle_group(group, now=NOW) -> int:
+    with scopes_disabled():
+        group = selectors.groups_with_rules().get(pk=group.pk)
+    with tenant_scope(group.tenant_id):
+        return recycling.recycle_group(group, now=now)
+
+
+def _recycle_tenant(tenant, now=NOW) -> int:
+    with tenant_scope(tenant.pk):
+        return recycling.recycle_tenant(tenant.pk, now=now)
+
+
+def test_a_lead_without_follow_up_for_n_days_goes_back_into_its_pool(world, lead_pool):
+    lead = _owned_lead(lead_pool, world.rep_east, since=NOW - 8 * DAY)
+    assert _recycle_tenant(world.tenant_a) == 1
+    lead = _fresh(lead)
+    assert lead.owner_id is None and lead.pooled_at == NOW
+    assert lead.pool_group_id == lead_pool.pk
+    assert lead.previous_owner_id == world.rep_east.pk
+    assert lead.pool_reason == PoolReason.RECYCLED_FOLLOWUP and lead.pool_reason_days == 7
+    assert lead.owned_since is None
+    [event] = _events(lead)
+    assert event.kind == LeadEvent.Kind.RECYCLED and event.actor_id is None
+    assert event.from_user_id == world.rep_east.pk and event.pool_group_id == lead_pool.pk
+    assert len(logs(lead, actions.POOL_RECYCLED)) == 1
+    [note] = notifications(world.rep_east)
+    assert "线索" in note.title and str(lead) in note.title
+    assert note.link == "/leads/pool/"
+
+
+def test_recent_follow_up_or_ownership_keeps_the_lead(world, lead_pool):
+    followed = _owned_lead(
+        lead_pool, world.rep_east, since=NOW - 20 * DAY, last_followup_at=NOW - 2 * DAY
+    )
+    fresh_claim = _owned_lead(lead_pool, world.rep_east, since=NOW - 3 * DAY)
+    old_followup = _owned_lead(
+        lead_pool, world.rep_east, since=NOW - 20 * DAY, last_followup_at=NOW - 9 * DAY
+    )
+    assert _recycle_group(lead_pool) == 1
+    assert _fresh(followed).owner_id == world.rep_east.pk
+    assert _fresh(fresh_claim).owner_id == world.rep_east.pk
+    assert _fresh(old_followup).owner_id is None
+
+
+def test_closed_and_converted_leads_are_never_recycled(world, lead_pool):
+    closed = _owned_lead(lead_pool, world.rep_east, since=NOW - 30 * DAY, status=Lead.Status.CLOSED)
+    converted = _owned_lead(
+        lead_pool, world.rep_east, since=NOW - 30 * DAY, status=Lead.Status.CONVERTED
+    )
+    contacted = _owned_lead(
+        lead_pool, world.rep_east, since=NOW - 30 * DAY, status=Lead.Status.CONTACTED
+    )
+    assert _recycle_group(lead_pool) == 1
+    assert _fresh(closed).owner_id == world.rep_east.pk
+    assert _fresh(converted).owner_id == world.rep_east.pk
+    assert _fresh(contacted).owner_id is None
+    assert _events(closed) == [] and _events(converted) == []
+
+
+def test_running_twice_recycles_once(world, lead_pool):
+    leads = [_owned_lead(lead_pool, world.rep_east, since=NOW - 10 * DAY) for _ in range(3)]
+    assert _recycle_tenant(world.tenant_a) == 3
+    assert _recycle_tenant(world.tenant_a) == 0
+    for lead in leads:
+        assert [e.kind for e in _events(lead)] == [LeadEvent.Kind.RECYCLED]
+    assert len(notifications(world.rep_east)) == 1
+
+
+def test_recycling_in_batches(world, lead_pool, monkeypatch):
+    monkeypatch.setattr(recycling, "BATCH", 2)
+    leads = [_owned_lead(lead_pool, world.rep_east, since=NOW - 10 * DAY) for _ in range(5)]
+    assert _recycle_group(lead_pool) == 5
+    assert all(_fresh(lead).owner_id is None for lead in leads)
+    assert len(notifications(world.rep_east)) == 1
+
+
+def test_a_lead_pool_without_days_recycles_nothing(world):
+    group = make_lead_pool(world.tenant_a, "不回收线索池")
+    lead = _owned_lead(group, world.rep_east, since=NOW - 365 * DAY)
+    assert _recycle_tenant(world.tenant_a) == 0
+    assert _fresh(lead).owner_id == world.rep_east.pk
+
+
+def test_a_disabled_lead_pool_recycles_nothing(world):
+    group = make_lead_pool(
+        world.tenant_a, "停用线索池", recycle_no_followup_days=7, is_enabled=False
+    )
+    lead = _owned_lead(group, world.rep_east, since=NOW - 30 * DAY)
+    assert _recycle_tenant(world.tenant_a) == 0
+    assert _fresh(lead).owner_id == world.rep_east.pk
+
+
+def test_customers_and_leads_are_recycled_each_by_their_own_pool(world, lead_pool):
+    customer_pool = make_group(
+        world.tenant_a, "回收公海", open_to_all=True, recycle_no_followup_days=7
+    )
+    customer = owned(customer_pool, world.rep_east, since=NOW - 10 * DAY)
+    lead = _owned_lead(lead_pool, world.rep_east, since=NOW - 10 * DAY)
+    b_pool = make_lead_pool(world.tenant_b, "乙线索池", recycle_no_followup_days=1)
+    b_lead = _owned_lead(b_pool, world.rep_b, since=NOW - 10 * DAY)
+    assert _recycle_tenant(world.tenant_a) == 2
+    with scopes_disabled():
+        [customer_event] = OwnershipEvent.objects.filter(customer=customer)
+        assert customer_event.pool_group_id == customer_pool.pk
+        assert not OwnershipEvent.objects.filter(pool_group=lead_pool).exists()
+    assert _fresh(lead).pool_group_id == lead_pool.pk
+    # One notification per kind, each in its own words and with its own link.
+    titles = sorted((n.link, n.title) for n in notifications(world.rep_east))
+    assert [link for link, _t in titles] == ["/leads/pool/", "/pools/"]
+    assert customer.name in titles[1][1] and str(lead) in titles[0][1]
+    # Another tenant's run is its own.
+    assert _fresh(b_lead).owner_id == world.rep_b.pk
+
+
+def test_lead_forecast_says_when_it_falls_into_the_pool(world, lead_pool):
+    lead = _owned_lead(lead_pool, world.rep_east, since=NOW - 5 * DAY)
+    with tenant_scope(world.tenant_a.pk):
+        forecast = pooling.lead_forecast(_fresh(lead))
+    assert forecast.at == NOW + 2 * DAY and forecast.rule == "followup" and forecast.days == 7
+    closed = _owned_lead(lead_pool, world.rep_east, since=NOW, status=Lead.Status.CLOSED)
+    with tenant_scope(world.tenant_a.pk):
+        assert pooling.lead_forecast(_fresh(closed)) is None
