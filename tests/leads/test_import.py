@@ -593,3 +593,29 @@ def test_the_template_lists_the_columns_and_allowed_values(world):
     ]
     allowed = book.get_sheet_by_index(1).to_python()
     assert "春季展" in [r[allowed[0].index("市场活动")] for r in allowed[1:]]
+
+
+def test_a_large_file_runs_on_the_worker_in_batches(world, pool, settings, monkeypatch):
+    """Checked and applied by the tasks (eager in the tests), batch by batch: every batch
+    offers its own pooled leads to the rules, and a lead repeated inside the file's later
+    batch is still caught at the check."""
+    calls = []
+
+    def fake(*, leads, trigger, actor=None):
+        calls.append(len(leads))
+        return {leads[0].pk: world.rep_east} if leads else {}
+
+    monkeypatch.setattr("leads.assignment.auto_assign", fake)
+    monkeypatch.setattr(importing.importer_for("leads"), "batch_size", 2)
+    settings.IMPORT_SYNC_BYTES = 1
+    settings.IMPORT_SYNC_ROWS = 0
+    rows = [row(f"人{i}", f"公司{i}", f"1380013800{i}") for i in range(5)] + [
+        row("重复", "", "13800138001")
+    ]
+    job = start(world.admin_a, sheet(rows), pool)
+    assert (job.status, job.summary["create"], job.summary["reject"]) == ("previewed", 5, 1)
+    job = confirm(world.admin_a, job)
+    assert job.status == ImportJob.Status.DONE
+    assert job.summary["created"] == 5
+    assert calls == [2, 2, 1] and job.summary["auto_assigned"] == 3
+    assert len(leads(world.tenant_a, import_job=job)) == 5
