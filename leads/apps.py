@@ -8,3 +8,4 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from leads import activity_actions, exporting, importing  # noqa: F401
+        from leads import navigation_settings  # noqa: F401  (campaigns, rules)

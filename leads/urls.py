@@ -9,6 +9,25 @@ app_name = "leads"
 
 urlpatterns: list = []
 
+# ---------------------------------------------------------------- settings: campaigns, rules
+from leads import views_settings  # noqa: E402
+
+urlpatterns += [
+    path("settings/campaigns/", views_settings.campaign_list, name="campaign-list"),
+    path("settings/campaigns/add/", views_settings.campaign_create, name="campaign-create"),
+    path("settings/campaigns/<int:pk>/", views_settings.campaign_edit, name="campaign-edit"),
+    path(
+        "settings/campaigns/<int:pk>/delete/",
+        views_settings.campaign_delete,
+        name="campaign-delete",
+    ),
+    path("settings/lead-rules/", views_settings.rule_list, name="rule-list"),
+    path("settings/lead-rules/add/", views_settings.rule_create, name="rule-create"),
+    path("settings/lead-rules/<int:pk>/", views_settings.rule_edit, name="rule-edit"),
+    path("settings/lead-rules/<int:pk>/delete/", views_settings.rule_delete, name="rule-delete"),
+    path("settings/lead-rules/<int:pk>/move/", views_settings.rule_move, name="rule-move"),
+]
+
 # ---------------------------------------------------------------- import and export
 from leads import views_import  # noqa: E402
 

@@ -205,6 +205,31 @@ def _export_job_b(w):
 MATRIX["crm:export-download"] = lambda w: {"pk": _export_job_b(w).pk}
 
 
+def _campaign_b(w):
+    """A campaign of tenant B that no lead names (deletable)."""
+    from tests.leads.factories import make_campaign
+
+    return make_campaign(w.tenant_b, "乙的活动")
+
+
+def _rule_b(w):
+    """An assignment rule of tenant B handing leads to rep_b."""
+    from tests.leads.factories import make_rule
+
+    return make_rule(w.tenant_b, [w.rep_b], "乙的分配规则")
+
+
+MATRIX.update(
+    {
+        "leads:campaign-edit": lambda w: {"pk": _campaign_b(w).pk},
+        "leads:campaign-delete": lambda w: {"pk": _campaign_b(w).pk},
+        "leads:rule-edit": lambda w: {"pk": _rule_b(w).pk},
+        "leads:rule-delete": lambda w: {"pk": _rule_b(w).pk},
+        "leads:rule-move": lambda w: {"pk": _rule_b(w).pk},
+    }
+)
+
+
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"
