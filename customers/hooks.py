@@ -4,14 +4,33 @@
   customer must not be deleted (it has documents or receivables), or None.
 * ``register_related_transfer(func)``: ``func(*, actor, customers, to_user)`` moves the
   customers' open related records (opportunities, quotes…) to the new owner.
+* ``register_merge_related(func)``: ``func(*, actor, keep, merged_ids)`` points the
+  records of another module that belong to the merged-away customers at the kept one
+  (customer_merge calls it inside its transaction, before those customers are deleted).
+* ``register_detail_tab(key, label, template, context)``: a tab of the customer page
+  (客户画像). ``template`` is rendered as the tab's body (also alone, for htmx) with the
+  page's context plus ``context(request, customer) -> dict``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
 
 _DELETE_CHECKS: list[Callable] = []
 _RELATED_TRANSFERS: list[Callable] = []
+_MERGE_RELATED: list[Callable] = []
+_DETAIL_TABS: dict[str, DetailTab] = {}
+
+
+@dataclass(frozen=True)
+class DetailTab:
+    key: str
+    label: str | Promise
+    template: str
+    context: Callable[..., dict]
 
 
 def register_delete_check(func: Callable) -> Callable:
@@ -31,3 +50,29 @@ def delete_refusals(customer) -> list[str]:
 def transfer_related(*, actor, customers, to_user) -> None:
     for func in _RELATED_TRANSFERS:
         func(actor=actor, customers=customers, to_user=to_user)
+
+
+def register_merge_related(func: Callable) -> Callable:
+    _MERGE_RELATED.append(func)
+    return func
+
+
+def merge_related(*, actor, keep, merged_ids) -> None:
+    for func in _MERGE_RELATED:
+        func(actor=actor, keep=keep, merged_ids=merged_ids)
+
+
+def register_detail_tab(
+    key: str, label: str | Promise, template: str, context: Callable[..., dict]
+) -> DetailTab:
+    tab = DetailTab(key, label, template, context)
+    _DETAIL_TABS[key] = tab
+    return tab
+
+
+def detail_tabs() -> list[DetailTab]:
+    return list(_DETAIL_TABS.values())
+
+
+def detail_tab(key: str) -> DetailTab | None:
+    return _DETAIL_TABS.get(key)

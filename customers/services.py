@@ -325,19 +325,30 @@ def customer_create(
     owner: User | bool | None = True,
     confirm_duplicates: bool = False,
     pool_group=None,
+    event_kind: str = OwnershipEvent.Kind.CREATED,
+    check_owner_right: bool = True,
 ) -> Customer:
     """A customer owned by ``owner`` (default: the actor), with its first contact when a
     contact name or phone is given. Duplicates are refused until confirmed.
 
     It belongs to ``pool_group`` (default: the tenant's default pool group); created
-    without an owner it lies in that group's pool, so nothing is ownerless and unpooled."""
+    without an owner it lies in that group's pool, so nothing is ownerless and unpooled.
+
+    ``event_kind`` is the kind of its first ownership event (lead conversion records
+    CONVERTED); ``check_owner_right=False`` when the caller already decided who owns it
+    (a converted lead's customer goes to the lead's owner, by the lead.convert right)."""
     name = (data.get("name") or "").strip()
     if not name:
         _refuse(_("Enter the customer name."), "required")
     _check_options(actor, data)
     owner_user = actor if owner is True else (owner or None)
     require_same_tenant(actor, owner_user)
-    if owner_user is not None and owner_user.pk != actor.pk and not actor.can("customer.transfer"):
+    if (
+        check_owner_right
+        and owner_user is not None
+        and owner_user.pk != actor.pk
+        and not actor.can("customer.transfer")
+    ):
         # Creating a customer for someone else hands it over: the transfer right.
         raise PermissionRefusedError()
     if owner_user is not None and not owner_user.is_active:
@@ -381,7 +392,7 @@ def customer_create(
     OwnershipEvent.objects.create(
         tenant_id=actor.tenant_id,
         customer=customer,
-        kind=OwnershipEvent.Kind.CREATED,
+        kind=event_kind,
         to_user=owner_user,
         actor=actor,
         pool_group=group if owner_user is None else None,
@@ -698,6 +709,9 @@ def customer_purge(*, actor: User, customers: Sequence[Customer | int]) -> int:
     files = []
     for customer in found:
         _record(actor, customer, actions.CUSTOMER_PURGED)
+        # A converted lead keeps its history: what is the lead's too stays with the lead.
+        FollowUp.objects.filter(customer=customer, lead__isnull=False).update(customer=None)
+        Attachment.objects.filter(customer=customer, lead__isnull=False).update(customer=None)
         files.extend(attachment.file for attachment in customer.attachments.all())
         customer.delete()
     transaction.on_commit(lambda: [f.delete(save=False) for f in files])
@@ -728,6 +742,7 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
     FollowUp.objects.filter(customer_id__in=ids).update(customer=keep)
     Attachment.objects.filter(customer_id__in=ids).update(customer=keep)
     OwnershipEvent.objects.filter(customer_id__in=ids).update(customer=keep)
+    hooks.merge_related(actor=actor, keep=keep, merged_ids=ids)
     have = set(CustomerParticipant.objects.filter(customer=keep).values_list("user_id", flat=True))
     for p in CustomerParticipant.objects.filter(customer_id__in=ids).order_by("pk"):
         if p.user_id not in have and p.user_id != keep.owner_id:

@@ -27,7 +27,7 @@ from crm.models import OptionKind
 from crm.selectors import activity_for_object, options_for
 from crm.services import assignable_users
 from crm.views.base import tenant_view
-from customers import selectors, services
+from customers import hooks, selectors, services
 from customers.filters import ContactFilter, CustomerFilter
 from customers.forms import (
     AttachmentForm,
@@ -376,6 +376,13 @@ TABS = [
 ]
 
 
+def detail_tabs() -> list[tuple]:
+    """The page's tabs: its own, with those later modules register (customers.hooks)
+    before the two history tabs."""
+    extra = [(t.key, t.label) for t in hooks.detail_tabs()]
+    return TABS[:-2] + extra + TABS[-2:]
+
+
 def _tab_context(request, customer: Customer, tab: str) -> dict:
     actor = request.user
     from pools.selectors import hidden_fields_for
@@ -427,6 +434,9 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
         )
     elif tab == "activity":
         context["activity"] = list(activity_for_object(obj=customer)[:200])
+    elif (extra := hooks.detail_tab(tab)) is not None:
+        context.update(extra.context(request, customer))
+        context["tab_template"] = extra.template
     return context
 
 
@@ -434,10 +444,11 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
 def customer_detail(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     tab = request.GET.get("tab", "overview")
-    if tab not in dict(TABS):
+    tabs = detail_tabs()
+    if tab not in dict(tabs):
         tab = "overview"
     context = _tab_context(request, customer, tab)
-    context["tabs"] = TABS
+    context["tabs"] = tabs
     context["tags"] = list(customer.tags.order_by("name"))
     context["is_starred"] = customer.customerstar_set.filter(user=request.user).exists()
     context["days_since"] = customer.days_since_followup()
@@ -477,12 +488,12 @@ def _pool_context(request, customer: Customer) -> dict:
 
 @tenant_view()
 def customer_tab(request, pk: int, tab: str):
-    if tab not in dict(TABS):
+    if tab not in dict(detail_tabs()):
         raise Http404
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
-    return render(
-        request, f"customers/customer_detail.html#tab-{tab}", _tab_context(request, customer, tab)
-    )
+    context = _tab_context(request, customer, tab)
+    template = context.get("tab_template") or f"customers/customer_detail.html#tab-{tab}"
+    return render(request, template, context)
 
 
 # The tab shows its form only to users with this right (see _tab_context).

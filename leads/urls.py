@@ -36,3 +36,13 @@ urlpatterns += [
     path("leads/import/template/", views_import.lead_import_template, name="lead-import-template"),
     path("leads/export/", views_import.lead_export, name="lead-export"),
 ]
+
+
+# ---------------------------------------------------------------- conversion and statistics
+from leads import views_convert  # noqa: E402
+
+urlpatterns += [
+    path("leads/<int:pk>/convert/", views_convert.lead_convert, name="lead-convert"),
+    path("leads/convert/", views_convert.lead_convert_batch, name="lead-convert-batch"),
+    path("leads/stats/", views_convert.lead_stats, name="lead-stats"),
+]

@@ -205,6 +205,16 @@ def _export_job_b(w):
 MATRIX["crm:export-download"] = lambda w: {"pk": _export_job_b(w).pk}
 
 
+def _lead_b(w):
+    """An open lead of tenant B owned by rep_b (B's admin sees it through scope all)."""
+    from tests.leads.factories import make_lead
+
+    return make_lead(w.tenant_b, w.rep_b, company="乙公司的线索")
+
+
+MATRIX["leads:lead-convert"] = lambda w: {"pk": _lead_b(w).pk}
+
+
 def _campaign_b(w):
     """A campaign of tenant B that no lead names (deletable)."""
     from tests.leads.factories import make_campaign

@@ -1,0 +1,219 @@
+"""Lead conversion statistics (leads.stats, leads:lead-stats): exact figures on a small
+hand-built set, per person and per campaign, the data scope, a fixed number of queries, the
+ranges and the export."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from io import BytesIO
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_scopes import scopes_disabled
+from openpyxl import load_workbook
+
+from crm.models import User
+from leads import stats
+from leads.models import Lead
+from tests.factories import make_user
+from tests.leads.factories import (
+    make_campaign,
+    make_lead,
+    make_lead_followup,
+    make_lead_pool,
+    make_pooled_lead,
+)
+
+MARCH = (datetime.date(2024, 3, 1), datetime.date(2024, 3, 31))
+QUERY = {"period": "custom", "date_from": "2024-03-01", "date_to": "2024-03-31"}
+
+
+def at(month: int, day: int, hour: int = 10) -> datetime.datetime:
+    return datetime.datetime(2024, month, day, hour, tzinfo=timezone.get_current_timezone())
+
+
+@pytest.fixture
+def march(world):
+    """Leads of tenant A created around March 2024 (campaigns C1 and C2):
+
+    rep_east   L1 3-05 C1 followed converted · L2 3-10 C1 followed (in April) · L3 3-20 C2
+               L4 2-29 23:59 and L5 4-01 00:00: outside the range
+    rep_east2  L6 3-02 C1 followed · L7 3-03 C2 converted
+    rep_west   L8 3-15 C1 followed converted
+    pool       L9 3-12 followed (no campaign)
+    service_a  L10 3-08 (no campaign; outside the sales manager's scope)
+    tenant B   a lead on 3-05 with a follow-up: never counted
+    """
+    c1 = make_campaign(world.tenant_a, "春季展会")
+    c2 = make_campaign(world.tenant_a, '=HYPERLINK("http://x")')
+    converted = {"status": Lead.Status.CONVERTED}
+
+    def lead(owner, created, campaign=None, followed=None, **fields):
+        row = make_lead(world.tenant_a, owner, campaign=campaign, created_at=created, **fields)
+        if followed:
+            make_lead_followup(row, owner or world.admin_a, followed_at=followed)
+        return row
+
+    lead(world.rep_east, at(3, 5), c1, at(3, 6), **converted)
+    lead(world.rep_east, at(3, 10), c1, at(4, 2))
+    lead(world.rep_east, at(3, 20), c2)
+    lead(world.rep_east, at(2, 29, 23) + datetime.timedelta(minutes=59), c1, at(3, 1))
+    lead(world.rep_east, at(4, 1, 0), c1, at(4, 1))
+    lead(world.rep_east2, at(3, 2), c1, at(3, 2, 11))
+    lead(world.rep_east2, at(3, 3), c2, **converted)
+    lead(world.rep_west, at(3, 15), c1, at(3, 16), **converted)
+    pooled = make_pooled_lead(make_lead_pool(world.tenant_a), created_at=at(3, 12))
+    make_lead_followup(pooled, world.admin_a, followed_at=at(3, 13))
+    lead(world.service_a, at(3, 8))
+    other = make_lead(world.tenant_b, world.rep_b, created_at=at(3, 5))
+    make_lead_followup(other, world.rep_b)
+    return {"c1": c1, "c2": c2}
+
+
+def figures(actor, scoped, group_by="owner", period=MARCH):
+    start, end = stats.day_bounds(*period)
+    with scoped(actor):
+        result = stats.lead_conversion_stats(actor=actor, start=start, end=end, group_by=group_by)
+    rows = [
+        (r.label, r.new, r.followed, r.followup_rate, r.converted, r.conversion_rate)
+        for r in [*result.rows, result.total]
+    ]
+    return rows
+
+
+def pct(value: str) -> Decimal:
+    return Decimal(value)
+
+
+def test_per_person_as_admin(world, scoped, march):
+    assert figures(world.admin_a, scoped) == [
+        ("rep_east", 3, 2, pct("66.7"), 1, pct("33.3")),
+        ("rep_east2", 2, 1, pct("50.0"), 1, pct("50.0")),
+        ("rep_west", 1, 1, pct("100.0"), 1, pct("100.0")),
+        ("service_a", 1, 0, pct("0.0"), 0, pct("0.0")),
+        ("线索池 / 无负责人", 1, 1, pct("100.0"), 0, pct("0.0")),
+        ("合计", 8, 5, pct("62.5"), 3, pct("37.5")),
+    ]
+
+
+def test_per_campaign_as_admin(world, scoped, march):
+    assert figures(world.admin_a, scoped, "campaign") == [
+        ("春季展会", 4, 4, pct("100.0"), 2, pct("50.0")),
+        ('=HYPERLINK("http://x")', 2, 0, pct("0.0"), 1, pct("50.0")),
+        ("无市场活动", 2, 1, pct("50.0"), 0, pct("0.0")),
+        ("合计", 8, 5, pct("62.5"), 3, pct("37.5")),
+    ]
+
+
+def test_a_rep_sees_only_their_own_leads(world, scoped, march):
+    # The pool group is open to every member: its leads are theirs to see, not to own.
+    assert figures(world.rep_east, scoped) == [
+        ("rep_east", 3, 2, pct("66.7"), 1, pct("33.3")),
+        ("线索池 / 无负责人", 1, 1, pct("100.0"), 0, pct("0.0")),
+        ("合计", 4, 3, pct("75.0"), 1, pct("25.0")),
+    ]
+
+
+def test_a_manager_sees_their_department(world, scoped, march):
+    assert figures(world.manager_sales, scoped) == [
+        ("rep_east", 3, 2, pct("66.7"), 1, pct("33.3")),
+        ("rep_east2", 2, 1, pct("50.0"), 1, pct("50.0")),
+        ("rep_west", 1, 1, pct("100.0"), 1, pct("100.0")),
+        ("线索池 / 无负责人", 1, 1, pct("100.0"), 0, pct("0.0")),
+        ("合计", 7, 5, pct("71.4"), 3, pct("42.9")),
+    ]
+
+
+def test_an_empty_range_has_a_zero_total_without_rates(world, scoped, march):
+    period = (datetime.date(2023, 1, 1), datetime.date(2023, 1, 31))
+    assert figures(world.admin_a, scoped, period=period) == [("合计", 0, 0, None, 0, None)]
+
+
+def test_the_number_of_queries_does_not_grow_with_people_or_campaigns(world, scoped, march):
+    def count() -> int:
+        with scopes_disabled():
+            actor = User.tenant_objects.get(pk=world.manager_sales.pk)  # nothing cached
+        start, end = stats.day_bounds(*MARCH)
+        with scoped(actor), CaptureQueriesContext(connection) as queries:
+            for group_by in ("owner", "campaign"):
+                stats.lead_conversion_stats(actor=actor, start=start, end=end, group_by=group_by)
+        return len(queries)
+
+    before = count()
+    for i in range(4):
+        rep = make_user(
+            world.tenant_a, f"extra{i}", department=world.east, manager=world.manager_sales
+        )
+        campaign = make_campaign(world.tenant_a)
+        for day in (4, 9):
+            row = make_lead(world.tenant_a, rep, campaign=campaign, created_at=at(3, day))
+            make_lead_followup(row, rep)
+    assert count() == before
+    assert before <= 8
+
+
+@pytest.mark.parametrize(
+    ("preset", "today", "expected"),
+    [
+        ("this_month", datetime.date(2024, 2, 10), ("2024-02-01", "2024-02-29")),
+        ("last_month", datetime.date(2024, 1, 10), ("2023-12-01", "2023-12-31")),
+        ("this_quarter", datetime.date(2024, 5, 31), ("2024-04-01", "2024-06-30")),
+        ("this_quarter", datetime.date(2024, 12, 1), ("2024-10-01", "2024-12-31")),
+        ("this_year", datetime.date(2024, 7, 1), ("2024-01-01", "2024-12-31")),
+    ],
+)
+def test_preset_ranges(preset, today, expected):
+    first, last = stats.preset_range(preset, today)
+    assert (first.isoformat(), last.isoformat()) == expected
+
+
+# ---------------------------------------------------------------- the page and the export
+
+
+def test_page_shows_the_figures_and_defaults_to_this_month(world, login, march):
+    client = login(world.manager_sales)
+    response = client.get(reverse("leads:lead-stats"), QUERY)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "71.4%" in html and "rep_west" in html
+    default = client.get(reverse("leads:lead-stats"))
+    first, last = stats.preset_range("this_month", timezone.localdate())
+    assert (default.context["first"], default.context["last"]) == (first, last)
+
+
+def test_page_refuses_a_backward_range(world, login):
+    response = login(world.admin_a).get(
+        reverse("leads:lead-stats"),
+        {"period": "custom", "date_from": "2024-03-31", "date_to": "2024-03-01"},
+    )
+    assert response.status_code == 200
+    assert response.context["stats"] is None
+    assert "结束" in response.content.decode() or response.context["form"].errors
+
+
+def test_export_holds_the_table_with_formulas_neutralised(world, login, march):
+    response = login(world.manager_sales).get(
+        reverse("leads:lead-stats"), {**QUERY, "group": "campaign", "export": "xlsx"}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in response["Content-Disposition"]
+    sheet = load_workbook(BytesIO(response.content)).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ["市场活动", "新建线索", "已跟进线索", "跟进率 (%)", "转为客户", "转化率 (%)"]
+    assert rows[1] == ["春季展会", 4, 4, 100, 2, 50]
+    assert rows[2][0] == '\'=HYPERLINK("http://x")'
+    assert rows[-1] == ["合计", 7, 5, pytest.approx(71.4), 3, pytest.approx(42.9)]
+
+
+def test_who_may_see_and_export(world, login, march):
+    url = reverse("leads:lead-stats")
+    rep = login(world.rep_east)
+    assert rep.get(url, QUERY).status_code == 200  # reps see their own numbers
+    assert rep.get(url, {**QUERY, "export": "xlsx"}).status_code == 403
+    assert login(world.service_a).get(url).status_code == 403
+    assert login(world.admin_a).get(url, {**QUERY, "export": "xlsx"}).status_code == 200
