@@ -125,3 +125,18 @@ def test_a_large_export_goes_to_a_worker(world, login, settings, some_leads):
     with scopes_disabled():
         job = ExportJob.objects.get()
     assert (job.status, job.row_count) == (ExportJob.Status.DONE, 4)
+
+
+def test_the_export_reads_a_fixed_number_of_queries_whatever_the_row_count(world, login):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(world.admin_a)
+    counts = []
+    for n in (2, 8):
+        for i in range(n):
+            make_lead(world.tenant_a, world.rep_east, f"批{n}-{i}")
+        with CaptureQueriesContext(connection) as queries:
+            rows_of(client.get(reverse(URL) + "?view=all"))
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
