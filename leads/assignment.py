@@ -6,7 +6,8 @@ body (``assign_pooled``) live here too.
 How a lead finds its user: the enabled rules whose flag for the trigger is on are tried in
 ``sort_order``; the first whose conditions all match (an empty condition matches anything;
 a rule with a pool only takes leads lying in that pool) and that has a user able to take the
-lead wins. Able means: active, fewer leads handed out by this rule today than
+lead wins. Able means: not the lead's previous owner (a returned or recycled lead does not
+go back to who gave it up), active, fewer leads handed out by this rule today than
 ``daily_limit`` (counted from the AUTO_ASSIGNED lead events of the rule), fewer open leads
 owned than ``holding_limit`` (0 = no bound). Within a rule the users take turns: the
 ``cursor`` is the position after the user who got the last lead.
@@ -48,6 +49,8 @@ TRIGGER_FLAGS = {
 }
 # The periodic job reads the pooled leads in batches of this many (one transaction each).
 BATCH = 500
+# Ids per query when the engine reads the leads it was given.
+CHUNK = 2000
 
 RULE_FIELDS = [
     "name",
@@ -108,16 +111,17 @@ class _Rule:
             return False
         return not rule.holding_limit or holding.get(user.pk, 0) < rule.holding_limit
 
-    def next_user(self, holding: dict[int, int]) -> User | None:
-        """The first user able to take a lead, in turn after the cursor; moves the cursor
-        past them and counts the lead."""
+    def next_user(self, holding: dict[int, int], exclude: int | None = None) -> User | None:
+        """The first user able to take a lead, in turn after the cursor, other than
+        ``exclude`` (the lead's previous owner: a returned or recycled lead never goes back
+        to who gave it up); moves the cursor past them and counts the lead."""
         members = self.members
         if not members:
             return None
         start = next((i for i, m in enumerate(members) if m.position >= self.rule.cursor), 0)
         for k in range(len(members)):
             member = members[(start + k) % len(members)]
-            if self.can_take(member.user, holding):
+            if member.user_id != exclude and self.can_take(member.user, holding):
                 self.rule.cursor = member.position + 1
                 self.given = True
                 self.today[member.user_id] = self.today.get(member.user_id, 0) + 1
@@ -194,15 +198,16 @@ def _assign(
     rules = _lock_rules(tenant_id, trigger)
     if not rules:
         return {}, True
-    # The leads as they are now (the caller's copies may be older), locked.
-    current = Lead.objects.filter(
-        tenant_id=tenant_id, pk__in=list(given), owner__isnull=True
-    ).open()
-    if skip_locked:
-        current = current.select_for_update(skip_locked=True, of=("self",))
-    else:
-        current = current.select_for_update(of=("self",))
-    current = list(current.select_related("pool_group").order_by("pk"))
+    # The leads as they are now (the caller's copies may be older), locked; read in chunks
+    # (an import hands over a whole batch of ids).
+    ids = sorted(given)
+    current: list[Lead] = []
+    for start in range(0, len(ids), CHUNK):
+        rows = Lead.objects.filter(
+            tenant_id=tenant_id, pk__in=ids[start : start + CHUNK], owner__isnull=True
+        ).open()
+        rows = rows.select_for_update(skip_locked=skip_locked, of=("self",))
+        current.extend(rows.select_related("pool_group").order_by("pk"))
     holding = _holding(tenant_id, rules)
 
     assigned: dict[int, User] = {}
@@ -212,7 +217,7 @@ def _assign(
         for candidate in rules:
             if not candidate.matches(row):
                 continue
-            user = candidate.next_user(holding)
+            user = candidate.next_user(holding, exclude=row.previous_owner_id)
             if user is None:
                 continue  # no one left in this rule: the next rule may take it
             # Hand the caller's own object over, so that it sees the new owner.

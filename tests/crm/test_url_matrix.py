@@ -240,49 +240,6 @@ MATRIX.update(
 )
 
 
-def _lead_attachment_b(w):
-    """A file on an open lead of tenant B (leads CORE: download and delete)."""
-    from django.core.files.base import ContentFile
-
-    attachment = Attachment(
-        tenant_id=w.tenant_b.pk,
-        lead=_lead_b(w),
-        original_name="线索资料.pdf",
-        size=7,
-        content_type="application/pdf",
-        uploaded_by=w.rep_b,
-    )
-    attachment.file.save("线索资料.pdf", ContentFile(b"%PDF-b\n"), save=False)
-    attachment.save()
-    return attachment
-
-
-MATRIX.update(
-    {
-        "leads:lead-detail": lambda w: {"pk": _lead_b(w).pk},
-        "leads:lead-edit": lambda w: {"pk": _lead_b(w).pk},
-        "leads:lead-tab": lambda w: {"pk": _lead_b(w).pk, "tab": "followups"},
-        "leads:lead-followup-add": lambda w: {"pk": _lead_b(w).pk},
-        "leads:lead-attachment-add": lambda w: {"pk": _lead_b(w).pk},
-        "leads:lead-attachment-download": lambda w: {"pk": _lead_attachment_b(w).pk},
-        "leads:lead-attachment-delete": lambda w: {"pk": _lead_attachment_b(w).pk},
-    }
-)
-
-
-def _lead_pool_b(w):
-    """A deletable (empty, not default) lead pool of tenant B."""
-    return PoolGroup.objects.create(tenant=w.tenant_b, kind="lead", name="乙的线索池")
-
-
-MATRIX.update(
-    {
-        "leads:pool-group-edit": lambda w: {"pk": _lead_pool_b(w).pk},
-        "leads:pool-group-delete": lambda w: {"pk": _lead_pool_b(w).pk},
-    }
-)
-
-
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"
@@ -374,18 +331,7 @@ def _snapshot(world):
                 ).values_list("pk", "status", "summary")
             ),
             sorted(ExportJob.objects.filter(tenant=world.tenant_b).values_list("pk", "status")),
-            _leads_snapshot(world),
         )
-
-
-def _leads_snapshot(world):
-    from leads.models import Lead
-
-    return sorted(
-        Lead.objects.filter(tenant=world.tenant_b).values_list(
-            "pk", "name", "owner_id", "status", "last_followup_at", "updated_at", "pooled_at"
-        )
-    )
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))

@@ -449,3 +449,22 @@ def test_a_new_user_joins_the_turns(world):
     leads = _new(world, 2)
     _assign(leads)
     assert _owners(leads) == ["rep_east", "newcomer"]
+
+
+def test_a_returned_lead_never_goes_back_to_who_gave_it_up(world, reps):
+    pool = make_lead_pool(world.tenant_a)
+    rule = make_rule(world.tenant_a, reps)
+    given_up = make_pooled_lead(pool, previous_owner=world.rep_east)
+    _assign([given_up], "return")
+    # rep_east's turn is skipped, not spent: the next lead goes to them.
+    assert _owners([given_up]) == ["rep_east2"]
+    nxt = _new(world, 1)
+    _assign(nxt)
+    assert _owners(nxt) == ["rep_west"]
+    # The only user of a rule is not given back what they returned: the lead stays.
+    with scopes_disabled():
+        AssignmentRule.objects.filter(pk=rule.pk).update(is_enabled=False)
+    make_rule(world.tenant_a, [world.rep_west], "只有他")
+    stays = make_pooled_lead(pool, previous_owner=world.rep_west)
+    assert _assign([stays], "periodic") == {}
+    assert _owners([stays]) == [None]
