@@ -41,7 +41,7 @@ from crm import activity
 from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
 from crm.models import User
 from crm.services import notification_send, require_same_tenant
-from crm.visibility import can_edit, visible_to
+from crm.visibility import visible_to
 from customers import hooks as customer_hooks
 from customers.models import (
     Attachment,
@@ -58,6 +58,7 @@ from customers.services import (
 )
 from leads import activity_actions as actions
 from leads.models import Lead, LeadEvent
+from leads.services import lead_can_edit
 
 # A batch is the ticked rows of a list page; more than this is not a selection.
 MAX_BATCH = 200
@@ -116,7 +117,7 @@ def conversion_refusal(actor: User, lead: Lead) -> ServiceError | None:
             % {"lead": lead},
             code="pooled",
         )
-    if not can_edit(actor, lead):
+    if not lead_can_edit(actor, lead):
         return PermissionRefusedError(
             _("You may not change %(lead)s, so you may not convert it.") % {"lead": lead},
             code="not_editable",

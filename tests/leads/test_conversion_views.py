@@ -162,3 +162,24 @@ def test_another_tenants_lead_is_404_and_stays_open(world, login):
     assert fresh(lead).status == Lead.Status.NEW
     with scopes_disabled():
         assert not Customer.objects.filter(tenant=world.tenant_a).exists()
+
+
+def test_the_convert_page_follows_the_data_scope(world, login):
+    lead = make_lead(world.tenant_a, world.rep_east, company="范围内的线索")
+    assert login(world.manager_sales).get(url(lead)).status_code == 200
+    assert login(world.rep_east2).get(url(lead)).status_code == 404
+    assert login(world.rep_west).get(url(lead)).status_code == 404
+
+
+def test_the_leads_follow_up_shows_on_the_customer_page_after_a_merge(world, login):
+    from tests.leads.factories import make_lead_followup
+
+    existing = make_customer(world.tenant_a, world.rep_east, "已有客户甲")
+    lead = make_lead(world.tenant_a, world.rep_east, company="已有客户甲")
+    make_lead_followup(lead, world.rep_east, "线索阶段的第一次电话")
+    client = login(world.rep_east)
+    page = client.get(url(lead))
+    assert page.context["form"].fields["target"].initial == str(existing.pk)
+    client.post(url(lead), {"target": str(existing.pk), "contact": "on"})
+    tab = client.get(reverse("customers:customer-tab", args=[existing.pk, "followups"]))
+    assert "线索阶段的第一次电话" in tab.content.decode()
