@@ -10,7 +10,7 @@ from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceFie
 from crm.models import Option, OptionKind, User
 from crm.selectors import options_for
 from crm.services import assignable_users
-from customers.models import Contact, Customer, Tag
+from customers.models import Contact, Customer, SavedSearch, Tag
 from customers.services import CONTACT_FIELDS, OPTION_FIELDS
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -123,14 +123,19 @@ class FollowUpForm(forms.Form):
     )
     attachment = forms.FileField(label=_("Attachment"), required=False)
 
-    def __init__(self, *args, customer: Customer, **kwargs):
+    def __init__(self, *args, customer: Customer | None = None, lead=None, **kwargs):
+        """For a customer's follow-up, or a lead's (``lead``: no contacts to choose)."""
         super().__init__(*args, **kwargs)
+        subject = customer if customer is not None else lead
         self.fields["kind"].queryset = options_for(
-            tenant_id=customer.tenant_id, kind=OptionKind.FOLLOWUP_TYPE
+            tenant_id=subject.tenant_id, kind=OptionKind.FOLLOWUP_TYPE
         )
-        self.fields["contact"].queryset = Contact.objects.filter(
-            tenant_id=customer.tenant_id, customer=customer
-        )
+        if customer is None:
+            del self.fields["contact"]
+        else:
+            self.fields["contact"].queryset = Contact.objects.filter(
+                tenant_id=customer.tenant_id, customer=customer
+            )
 
 
 class ParticipantForm(forms.Form):
@@ -206,6 +211,10 @@ class AttachmentForm(forms.Form):
 class SavedSearchForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=50)
     query = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
+    # Which list the search belongs to (the lead list reuses this form); empty: customers.
+    list_kind = forms.ChoiceField(
+        choices=SavedSearch.ListKind.choices, required=False, widget=forms.HiddenInput
+    )
 
 
 class MergeForm(forms.Form):

@@ -590,8 +590,9 @@ def followups_due(*, actor: User) -> tuple[QuerySet, QuerySet]:
     )
 
 
-def saved_searches(*, actor: User) -> QuerySet:
-    return SavedSearch.objects.filter(tenant_id=actor.tenant_id, user=actor)
+def saved_searches(*, actor: User, list_kind: str = SavedSearch.ListKind.CUSTOMERS) -> QuerySet:
+    """The actor's saved searches of one list (customers, or leads)."""
+    return SavedSearch.objects.filter(tenant_id=actor.tenant_id, user=actor, list_kind=list_kind)
 
 
 def duplicate_search(*, actor: User, name: str = "", phone: str = "") -> list[dict]:

@@ -902,22 +902,39 @@ def can_follow_up(user: User, customer: Customer) -> bool:
     return CustomerParticipant.objects.filter(customer=customer, user=user).exists()
 
 
+def _followup_subject(actor: User, customer, lead, *, what: str):
+    """The customer or the lead a follow-up or a file goes on (exactly one of them),
+    locked, visible and open to the actor's work; refused otherwise."""
+    if (customer is None) == (lead is None):
+        raise ValueError("a customer or a lead")
+    if lead is not None:
+        from leads.services import lead_for_work
+
+        return lead_for_work(actor=actor, lead=lead, what=what)
+    [customer] = _visible_batch(actor, [customer])
+    if not can_follow_up(actor, customer):
+        if what == "file":
+            raise PermissionRefusedError(_("You may not add files to this customer."))
+        raise PermissionRefusedError(_("You may not add follow-ups to this customer."))
+    return customer
+
+
 @transaction.atomic
 def followup_create(
     *,
     actor: User,
-    customer: Customer,
+    customer: Customer | None = None,
+    lead=None,
     content: str,
     kind=None,
     contact: Contact | None = None,
     followed_at: datetime.datetime | None = None,
     next_followup_at: datetime.datetime | None = None,
 ) -> FollowUp:
-    """Record a follow-up; the customer's last follow-up moves forward and its next
-    follow-up becomes the one given (which feeds 今日待跟进 and pool recycling)."""
-    [customer] = _visible_batch(actor, [customer])
-    if not can_follow_up(actor, customer):
-        raise PermissionRefusedError(_("You may not add follow-ups to this customer."))
+    """Record a follow-up on a customer or on a lead (``leads.Lead``); its last follow-up
+    moves forward and its next follow-up becomes the one given (which feeds 今日待跟进 and
+    pool recycling). A new lead that is followed up becomes contacted."""
+    subject = _followup_subject(actor, customer, lead, what="followup")
     content = (content or "").strip()
     if not content:
         _refuse(_("Write what happened."), "required")
@@ -925,7 +942,7 @@ def followup_create(
         require_same_tenant(actor, kind)
         if kind.kind != OptionKind.FOLLOWUP_TYPE:
             _refuse(_("Choose a valid option."), "option")
-    if contact is not None and contact.customer_id != customer.pk:
+    if contact is not None and (customer is None or contact.customer_id != subject.pk):
         _refuse(_("The contact does not belong to this customer."), "contact")
     now = timezone.now()
     followed_at = followed_at or now
@@ -938,7 +955,8 @@ def followup_create(
         _refuse(_("The next follow-up must be after this one."), "next_before")
     followup = FollowUp.objects.create(
         tenant_id=actor.tenant_id,
-        customer=customer,
+        customer=subject if customer is not None else None,
+        lead=subject if lead is not None else None,
         contact=contact,
         kind=kind,
         content=content,
@@ -947,12 +965,14 @@ def followup_create(
         created_by=actor,
     )
     update = {"updated_at": now}
-    if customer.last_followup_at is None or followed_at > customer.last_followup_at:
+    if subject.last_followup_at is None or followed_at > subject.last_followup_at:
         update["last_followup_at"] = followed_at
-    if next_followup_at is not None or followed_at >= (customer.last_followup_at or followed_at):
+    if next_followup_at is not None or followed_at >= (subject.last_followup_at or followed_at):
         update["next_followup_at"] = next_followup_at
-    Customer.objects.filter(pk=customer.pk).update(**update)
-    _record(actor, customer, actions.FOLLOWUP_CREATED, note=content[:200])
+    if lead is not None and subject.status == subject.Status.NEW:
+        update["status"] = subject.Status.CONTACTED
+    type(subject).objects.filter(pk=subject.pk).update(**update)
+    _record(actor, subject, actions.FOLLOWUP_CREATED, note=content[:200])
     return followup
 
 
@@ -998,13 +1018,16 @@ def followup_comment(*, actor: User, followup: FollowUp, content: str) -> Follow
 
 @transaction.atomic
 def attachment_add(
-    *, actor: User, customer: Customer, upload, followup: FollowUp | None = None
+    *,
+    actor: User,
+    customer: Customer | None = None,
+    lead=None,
+    upload,
+    followup: FollowUp | None = None,
 ) -> Attachment:
-    """Store a file on a customer: at most 100 MB, 10 per customer, known document and
-    image types only."""
-    [customer] = _visible_batch(actor, [customer])
-    if not can_follow_up(actor, customer):
-        raise PermissionRefusedError(_("You may not add files to this customer."))
+    """Store a file on a customer or on a lead (``leads.Lead``): at most 100 MB, 10 per
+    customer or lead, known document and image types only."""
+    subject = _followup_subject(actor, customer, lead, what="file")
     name = os.path.basename(upload.name or "")[:200]
     extension = os.path.splitext(name)[1].lower()
     if extension not in ALLOWED_EXTENSIONS:
@@ -1020,32 +1043,42 @@ def attachment_add(
         _refuse(_("The file is larger than 100 MB."), "too_large")
     if upload.size == 0:
         _refuse(_("The file is empty."), "empty")
-    # Lock the customer row so that two uploads cannot both pass the count.
-    Customer.objects.select_for_update(of=("self",)).filter(pk=customer.pk).first()
-    if Attachment.objects.filter(customer=customer).count() >= MAX_ATTACHMENTS_PER_CUSTOMER:
+    # The subject row is locked (_followup_subject), so two uploads cannot both pass the count.
+    on = {"customer": subject} if customer is not None else {"lead": subject}
+    if Attachment.objects.filter(**on).count() >= MAX_ATTACHMENTS_PER_CUSTOMER:
+        if lead is not None:
+            _refuse(_("A lead has at most 10 files; delete one first."), "too_many")
         _refuse(_("A customer has at most 10 files; delete one first."), "too_many")
-    if followup is not None and followup.customer_id != customer.pk:
+    if followup is not None and getattr(followup, f"{next(iter(on))}_id") != subject.pk:
+        if lead is not None:
+            _refuse(_("The follow-up does not belong to this lead."), "followup")
         _refuse(_("The follow-up does not belong to this customer."), "followup")
     attachment = Attachment(
         tenant_id=actor.tenant_id,
-        customer=customer,
         followup=followup,
         original_name=name,
         size=upload.size,
         content_type=(getattr(upload, "content_type", "") or "")[:100],
         uploaded_by=actor,
+        **on,
     )
     attachment.file.save(name, upload, save=False)
     attachment.save()
-    _record(actor, customer, actions.ATTACHMENT_ADDED, {"file": ["", name]})
+    _record(actor, subject, actions.ATTACHMENT_ADDED, {"file": ["", name]})
     return attachment
 
 
 @transaction.atomic
 def attachment_delete(*, actor: User, attachment: Attachment) -> None:
+    """Delete a file of a customer or of a lead (those who may change it)."""
     require_same_tenant(actor, attachment)
-    [customer] = _editable_batch(actor, [attachment.customer_id])
-    _record(actor, customer, actions.ATTACHMENT_DELETED, {"file": [attachment.original_name, ""]})
+    if attachment.lead_id is not None and attachment.customer_id is None:
+        from leads.services import lead_for_work
+
+        subject = lead_for_work(actor=actor, lead=attachment.lead_id, what="edit")
+    else:
+        [subject] = _editable_batch(actor, [attachment.customer_id])
+    _record(actor, subject, actions.ATTACHMENT_DELETED, {"file": [attachment.original_name, ""]})
     storage_file = attachment.file
     attachment.delete()
     transaction.on_commit(lambda: storage_file.delete(save=False))
@@ -1055,14 +1088,21 @@ def attachment_delete(*, actor: User, attachment: Attachment) -> None:
 
 
 @transaction.atomic
-def saved_search_create(*, actor: User, name: str, query: str) -> SavedSearch:
+def saved_search_create(
+    *, actor: User, name: str, query: str, list_kind: str = SavedSearch.ListKind.CUSTOMERS
+) -> SavedSearch:
+    """A named search of the customer list or (``list_kind="leads"``) of the lead list."""
+    if list_kind not in SavedSearch.ListKind.values:
+        raise ValueError(list_kind)
     name = (name or "").strip()[:50]
     if not name:
         _refuse(_("Name the search."), "required")
     query = (query or "").lstrip("?")[:1000]
-    if SavedSearch.objects.filter(user=actor, name=name).exists():
+    if SavedSearch.objects.filter(user=actor, list_kind=list_kind, name=name).exists():
         _refuse(_("You already have a search with this name."), "duplicate")
-    return SavedSearch.objects.create(tenant_id=actor.tenant_id, user=actor, name=name, query=query)
+    return SavedSearch.objects.create(
+        tenant_id=actor.tenant_id, user=actor, list_kind=list_kind, name=name, query=query
+    )
 
 
 @transaction.atomic

@@ -800,11 +800,17 @@ def attachment_create(request, pk: int):
 
 
 def _attachment_for(request, pk: int) -> Attachment:
-    """SECURITY: a file is served only to users who see its customer."""
+    """SECURITY: a file is served only to users who see its customer, or its lead (a file
+    of a converted lead is on both: seeing either is enough)."""
     attachment = get_object_or_404(
         Attachment.objects.filter(tenant_id=request.user.tenant_id), pk=pk
     )
-    selectors.customer_get_for_actor(actor=request.user, pk=attachment.customer_id)
+    if attachment.customer_id is None:
+        from leads.selectors import lead_get_for_actor
+
+        lead_get_for_actor(actor=request.user, pk=attachment.lead_id)
+    else:
+        selectors.customer_get_for_actor(actor=request.user, pk=attachment.customer_id)
     return attachment
 
 
@@ -827,6 +833,10 @@ def attachment_delete(request, pk: int):
         services.attachment_delete(actor=request.user, attachment=attachment)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
+    if customer is None:  # a lead's file: back to the lead's files
+        return redirect(
+            reverse("leads:lead-detail", args=[attachment.lead_id]) + "?tab=attachments"
+        )
     return _tab_response(request, customer, "attachments")
 
 
@@ -869,6 +879,13 @@ def customer_merge(request):
     return render(request, "customers/customer_merge.html", {"customers": customers, "form": form})
 
 
+# The list each kind of saved search belongs to (the same services and UI serve both).
+SAVED_SEARCH_LISTS = {
+    SavedSearch.ListKind.CUSTOMERS: "customers:customer-list",
+    SavedSearch.ListKind.LEADS: "leads:lead-list",
+}
+
+
 @tenant_view()
 @require_POST
 def saved_search_create(request):
@@ -876,16 +893,22 @@ def saved_search_create(request):
     if form.is_valid():
         try:
             search = services.saved_search_create(
-                actor=request.user, name=form.cleaned_data["name"], query=form.cleaned_data["query"]
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                query=form.cleaned_data["query"],
+                list_kind=form.cleaned_data["list_kind"] or SavedSearch.ListKind.CUSTOMERS,
             )
         except ServiceError as exc:
             messages.error(request, str(exc.message))
         else:
             messages.success(request, _("Search saved."))
-            return redirect(f"{reverse('customers:customer-list')}?{search.query}")
+            return redirect(f"{reverse(SAVED_SEARCH_LISTS[search.list_kind])}?{search.query}")
     else:
         messages.error(request, _("Name the search."))
-    return redirect(_back(request, reverse("customers:customer-list")))
+    kind = request.POST.get("list_kind")
+    return redirect(
+        _back(request, reverse(SAVED_SEARCH_LISTS.get(kind, "customers:customer-list")))
+    )
 
 
 @tenant_view()
@@ -895,7 +918,7 @@ def saved_search_delete(request, pk: int):
         SavedSearch.objects.filter(tenant_id=request.user.tenant_id, user=request.user), pk=pk
     )
     services.saved_search_delete(actor=request.user, search=search)
-    return redirect("customers:customer-list")
+    return redirect(SAVED_SEARCH_LISTS[search.list_kind])
 
 
 def list_url(**params) -> str:

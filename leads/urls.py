@@ -46,3 +46,28 @@ urlpatterns += [
     path("leads/convert/", views_convert.lead_convert_batch, name="lead-convert-batch"),
     path("leads/stats/", views_convert.lead_stats, name="lead-stats"),
 ]
+
+# ---------------------------------------------------------------- leads: lists, page, forms
+from leads import views  # noqa: E402
+
+urlpatterns += [
+    path("leads/", views.lead_list, name="lead-list"),
+    path("leads/add/", views.lead_create, name="lead-create"),
+    path("leads/batch/", views.lead_batch, name="lead-batch"),
+    path("leads/duplicate-check/", views.lead_duplicate_check, name="lead-duplicate-check"),
+    path("leads/<int:pk>/", views.lead_detail, name="lead-detail"),
+    path("leads/<int:pk>/edit/", views.lead_edit, name="lead-edit"),
+    path("leads/<int:pk>/tab/<slug:tab>/", views.lead_tab, name="lead-tab"),
+    path("leads/<int:pk>/followups/", views.lead_followup_add, name="lead-followup-add"),
+    path("leads/<int:pk>/attachments/", views.lead_attachment_add, name="lead-attachment-add"),
+    path(
+        "leads/attachments/<int:pk>/",
+        views.lead_attachment_download,
+        name="lead-attachment-download",
+    ),
+    path(
+        "leads/attachments/<int:pk>/delete/",
+        views.lead_attachment_delete,
+        name="lead-attachment-delete",
+    ),
+]

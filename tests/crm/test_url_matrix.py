@@ -240,6 +240,36 @@ MATRIX.update(
 )
 
 
+def _lead_attachment_b(w):
+    """A file on an open lead of tenant B (leads CORE: download and delete)."""
+    from django.core.files.base import ContentFile
+
+    attachment = Attachment(
+        tenant_id=w.tenant_b.pk,
+        lead=_lead_b(w),
+        original_name="线索资料.pdf",
+        size=7,
+        content_type="application/pdf",
+        uploaded_by=w.rep_b,
+    )
+    attachment.file.save("线索资料.pdf", ContentFile(b"%PDF-b\n"), save=False)
+    attachment.save()
+    return attachment
+
+
+MATRIX.update(
+    {
+        "leads:lead-detail": lambda w: {"pk": _lead_b(w).pk},
+        "leads:lead-edit": lambda w: {"pk": _lead_b(w).pk},
+        "leads:lead-tab": lambda w: {"pk": _lead_b(w).pk, "tab": "followups"},
+        "leads:lead-followup-add": lambda w: {"pk": _lead_b(w).pk},
+        "leads:lead-attachment-add": lambda w: {"pk": _lead_b(w).pk},
+        "leads:lead-attachment-download": lambda w: {"pk": _lead_attachment_b(w).pk},
+        "leads:lead-attachment-delete": lambda w: {"pk": _lead_attachment_b(w).pk},
+    }
+)
+
+
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"
@@ -331,7 +361,18 @@ def _snapshot(world):
                 ).values_list("pk", "status", "summary")
             ),
             sorted(ExportJob.objects.filter(tenant=world.tenant_b).values_list("pk", "status")),
+            _leads_snapshot(world),
         )
+
+
+def _leads_snapshot(world):
+    from leads.models import Lead
+
+    return sorted(
+        Lead.objects.filter(tenant=world.tenant_b).values_list(
+            "pk", "name", "owner_id", "status", "last_followup_at", "updated_at", "pooled_at"
+        )
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))

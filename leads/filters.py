@@ -1,0 +1,71 @@
+"""Filters of the lead list (django-filter). Choice querysets are callables of the request,
+so nothing queries a scoped model when the class is built."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import OptionKind, User
+from crm.visibility import scope_user_ids
+from customers.filters import _options
+from customers.models import normalize_name
+from leads.models import Campaign, Lead
+
+
+def _campaigns(request):
+    if request is None:
+        return Campaign.objects.none()
+    return Campaign.objects.filter(tenant_id=request.user.tenant_id)
+
+
+def _owners(request):
+    """The owners one may filter by: the people inside the actor's data scope."""
+    if request is None:
+        return User.objects.none()
+    users = User.tenant_objects.filter(tenant_id=request.user.tenant_id).order_by("name", "id")
+    ids = scope_user_ids(request.user)
+    return users if ids is None else users.filter(pk__in=ids)
+
+
+class LeadFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Name, company or mobile"), method="search")
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=Lead.Status.choices)
+    source = django_filters.ModelChoiceFilter(
+        label=_("Source"), queryset=_options(OptionKind.CUSTOMER_SOURCE)
+    )
+    campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=_campaigns)
+    owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=_owners)
+    province = django_filters.CharFilter(label=_("Province"), lookup_expr="startswith")
+    city = django_filters.CharFilter(label=_("City"), lookup_expr="startswith")
+    created = django_filters.DateFromToRangeFilter(label=_("Created"), field_name="created_at")
+    next_followup = django_filters.DateFromToRangeFilter(
+        label=_("Next follow-up"), field_name="next_followup_at"
+    )
+
+    class Meta:
+        model = Lead
+        fields = []
+
+    def search(self, queryset, name, value):
+        value = (value or "").strip()
+        if not value:
+            return queryset
+        condition = Q(name__contains=value) | Q(mobile__startswith=value)
+        normalized = normalize_name(value)
+        if normalized:
+            condition |= Q(company_normalized__contains=normalized)
+        return queryset.filter(condition)
+
+    @property
+    def active_filters(self) -> list[str]:
+        """Names of the filters in use (for the 'clear' link and saved searches)."""
+        if not hasattr(self.form, "cleaned_data"):
+            return []
+        return [
+            k
+            for k, v in self.form.cleaned_data.items()
+            if v not in (None, "", [])
+            and not (hasattr(v, "start") and v.start is None and v.stop is None)
+        ]

@@ -1,0 +1,230 @@
+"""Reads of leads for an actor: every list and detail starts from ``visible_to``
+(crm.visibility). Leads lying in a pool are not in these lists (the lead pool list is
+``leads.views_pool``'s)."""
+
+from __future__ import annotations
+
+from django.db.models import F, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import User
+from crm.visibility import scope_user_ids, visible_to
+from customers.models import Attachment, FollowUp, SavedSearch
+from customers.selectors import capped_count, saved_searches, today_bounds
+from leads.models import Lead, LeadEvent
+
+# The list views, named as users name them (DESIGN §5), in menu order.
+VIEWS = [
+    ("mine", _("My leads")),
+    ("team", _("Team leads")),
+    ("all", _("All")),
+    ("today", _("Follow up today")),
+    ("closed", _("Closed")),
+    ("converted", _("Converted")),
+]
+VIEW_KEYS = {key for key, _label in VIEWS}
+
+# Sort keys offered by the list; times sort newest first.
+SORTS = {
+    "created": ("-created_at", "-id"),
+    "next_followup": (F("next_followup_at").desc(nulls_last=True), "-id"),
+    "last_followup": (F("last_followup_at").desc(nulls_last=True), "-id"),
+    "company": ("company_normalized", "id"),
+}
+SORT_LABELS = {
+    "created": _("Created"),
+    "next_followup": _("Next follow-up"),
+    "last_followup": _("Last follow-up"),
+    "company": _("Company"),
+}
+
+
+def _visible(actor: User, qs: QuerySet) -> QuerySet:
+    # The lists are the leads people own: pooled leads are the pool list's.
+    return visible_to(actor, qs, include_pool=False)
+
+
+def lead_base(*, actor: User, view: str = "mine") -> QuerySet:
+    """The leads of one list view, visible to ``actor`` (never a pooled one). The work
+    views (mine, team, all, today) hold open leads; closed and converted have their own."""
+    if view not in VIEW_KEYS:
+        raise Http404
+    listed = Lead.objects.outside_pool()
+    if view == "closed":
+        return _visible(actor, listed.filter(status=Lead.Status.CLOSED))
+    if view == "converted":
+        return _visible(actor, listed.filter(status=Lead.Status.CONVERTED))
+    qs = _visible(actor, listed.open())
+    if view == "mine":
+        return qs.filter(owner=actor)
+    if view == "team":
+        ids = scope_user_ids(actor)
+        if ids is None:
+            return qs.filter(owner__isnull=False).exclude(owner=actor)
+        if isinstance(ids, list):
+            others = [i for i in ids if i != actor.pk]
+            return qs.filter(owner_id__in=others) if others else qs.none()
+        return qs.filter(owner_id__in=ids).exclude(owner=actor)
+    if view == "today":
+        start, end = today_bounds()
+        return qs.filter(next_followup_at__gte=start, next_followup_at__lt=end)
+    return qs
+
+
+def lead_list(
+    *,
+    actor: User,
+    view: str = "mine",
+    filters=None,
+    sort: str = "created",
+    queryset: QuerySet | None = None,
+) -> QuerySet:
+    """A page-ready list of one view (or of ``queryset``, a lead_base already filtered),
+    filtered by ``filters`` (the list's query parameters, leads.filters.LeadFilter) and in
+    the order ``sort``. PERF: owner, source and campaign joined: one query per page."""
+    qs = queryset if queryset is not None else lead_base(actor=actor, view=view)
+    if filters:
+        from leads.filters import LeadFilter
+
+        filterset = LeadFilter(filters, queryset=qs, request=_ActorRequest(actor))
+        qs = filterset.qs if filterset.is_valid() else qs
+    return qs.select_related("owner", "source", "campaign").order_by(
+        *SORTS.get(sort, SORTS["created"])
+    )
+
+
+class _ActorRequest:
+    """What the filter's choice querysets read of a request: its user."""
+
+    def __init__(self, user: User):
+        self.user = user
+
+
+def view_counts(*, actor: User) -> dict[str, tuple[int, bool]]:
+    """(count, capped) of every view (capped at customers.selectors.COUNT_CAP)."""
+    return {key: capped_count(lead_base(actor=actor, view=key)) for key, _l in VIEWS}
+
+
+def _visible_with_pool(actor: User, qs: QuerySet) -> QuerySet:
+    """visible_to with the pooled leads the actor sees as a member of their lead pool."""
+    return visible_to(actor, qs)
+
+
+def lead_get_for_actor(*, actor: User, pk: int) -> Lead:
+    """One visible lead (404 for missing, other tenant's and invisible ones); pooled leads
+    for the members of their pool."""
+    try:
+        return (
+            _visible_with_pool(actor, Lead.objects.all())
+            .select_related(
+                "owner",
+                "created_by",
+                "source",
+                "campaign",
+                "close_reason",
+                "customer",
+                "pool_group",
+                "previous_owner",
+                "converted_by",
+            )
+            .get(pk=pk)
+        )
+    except Lead.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def lead_followups(*, lead: Lead) -> QuerySet:
+    return (
+        FollowUp.objects.filter(tenant_id=lead.tenant_id, lead=lead)
+        .select_related("kind", "created_by")
+        .prefetch_related("comments__author", "attachments")
+        .order_by("-followed_at", "-id")
+    )
+
+
+def lead_attachments(*, lead: Lead) -> QuerySet:
+    return (
+        Attachment.objects.filter(tenant_id=lead.tenant_id, lead=lead)
+        .select_related("uploaded_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def lead_events(*, lead: Lead) -> QuerySet:
+    return LeadEvent.objects.filter(tenant_id=lead.tenant_id, lead=lead).select_related(
+        "from_user", "to_user", "actor", "pool_group", "rule"
+    )
+
+
+def lead_attachment_get_for_actor(*, actor: User, pk: int) -> Attachment:
+    """SECURITY: a lead's file only for users who see the lead."""
+    try:
+        attachment = Attachment.objects.filter(tenant_id=actor.tenant_id, lead__isnull=False).get(
+            pk=pk
+        )
+    except Attachment.DoesNotExist as exc:
+        raise Http404 from exc
+    lead_get_for_actor(actor=actor, pk=attachment.lead_id)
+    return attachment
+
+
+def lead_followups_due(*, actor: User) -> tuple[QuerySet, QuerySet]:
+    """(due today, overdue) of the actor's own open leads, for the workbench."""
+    start, end = today_bounds()
+    mine = (
+        Lead.objects.outside_pool()
+        .open()
+        .filter(tenant_id=actor.tenant_id, owner=actor)
+        .order_by("next_followup_at", "id")
+    )
+    return (
+        mine.filter(next_followup_at__gte=start, next_followup_at__lt=end),
+        mine.filter(next_followup_at__lt=start),
+    )
+
+
+def lead_saved_searches(*, actor: User) -> QuerySet:
+    return saved_searches(actor=actor, list_kind=SavedSearch.ListKind.LEADS)
+
+
+def duplicate_rows(*, actor: User, leads: list[Lead], customers: list) -> dict:
+    """Matches as the duplicate warning shows them: the visible ones link; of the others
+    only the name and the owner's name are shown."""
+    from customers.selectors import duplicate_rows as customer_rows
+
+    seen = set(
+        _visible_with_pool(actor, Lead.objects.filter(pk__in=[x.pk for x in leads])).values_list(
+            "pk", flat=True
+        )
+    )
+    return {
+        "leads": [
+            {
+                "lead": x,
+                "visible": x.pk in seen,
+                "owner": x.owner.get_full_name() if x.owner else None,
+            }
+            for x in leads
+        ],
+        "customers": customer_rows(actor=actor, customers=customers),
+    }
+
+
+def duplicate_search(*, actor: User, company: str = "", phone: str = "", exclude=None) -> dict:
+    """While typing in the lead form: leads and customers with this company or number."""
+    from django.core.exceptions import ValidationError
+
+    from crm.phones import normalize_phone
+    from leads.services import lead_duplicates
+
+    phones = []
+    if phone:
+        try:
+            phones = [normalize_phone(phone)]
+        except ValidationError:
+            phones = [phone.strip()]
+    leads, customers = lead_duplicates(
+        tenant_id=actor.tenant_id, company=company, phones=phones, exclude_pk=exclude
+    )
+    return duplicate_rows(actor=actor, leads=leads, customers=customers)

@@ -1,0 +1,349 @@
+"""Lead pages: the lists, the lead page with its tabs, the create/edit form with the live
+duplicate warning, follow-ups, files and the batch actions. Thin: parse, one selector, at
+most one service, render. Every lead comes through a selector that answers 404 for what
+the user may not see. Follow-ups, files and saved searches reuse the customers module's
+services and forms (one model, one UI)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from crm.exceptions import ServiceError
+from crm.models import OptionKind
+from crm.selectors import activity_for_object, options_for
+from crm.views.base import tenant_view
+from customers import services as customer_services
+from customers.forms import AttachmentForm, FollowUpForm
+from customers.views import _back, offset_page
+from leads import selectors, services
+from leads.filters import LeadFilter
+from leads.forms import LeadBatchForm, LeadForm
+from leads.models import Lead
+
+# ---------------------------------------------------------------- list
+
+
+def _list_context(request, view: str) -> dict:
+    actor = request.user
+    base = selectors.lead_base(actor=actor, view=view)
+    filterset = LeadFilter(request.GET or None, queryset=base, request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    sort = request.GET.get("sort") or "created"
+    if sort not in selectors.SORTS:
+        sort = "created"
+    rows = selectors.lead_list(actor=actor, queryset=qs, sort=sort)
+    counts = selectors.view_counts(actor=actor)
+    filtered = bool(filterset.is_bound and filterset.active_filters)
+    # Unfiltered, the list is the view's own: its tab count is the total (one count less).
+    total, capped = counts[view] if not filtered else selectors.capped_count(qs)
+    return {
+        "view": view,
+        "views": selectors.VIEWS,
+        "counts": counts,
+        "filter": filterset,
+        "page": offset_page(request, rows),
+        "total": total,
+        "capped": capped,
+        "sort": sort,
+        "sorts": selectors.SORT_LABELS,
+        "saved_searches": selectors.lead_saved_searches(actor=actor),
+        "batch_form": LeadBatchForm(tenant_id=actor.tenant_id),
+        # 退回线索池 from the batch bar (the lead pool's view); read only when rendered.
+        "return_reasons": lambda: list(
+            options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
+        ),
+        "query": request.GET.urlencode(),
+        "filtered": filtered,
+    }
+
+
+@tenant_view()
+def lead_list(request):
+    view = request.GET.get("view") or "mine"
+    context = _list_context(request, view)
+    if request.htmx and request.htmx.target == "lead-results":
+        return render(request, "leads/lead_list.html#results", context)
+    return render(request, "leads/lead_list.html", context)
+
+
+@tenant_view()
+@require_POST
+def lead_batch(request):
+    """One request, all-or-nothing, for the rows ticked in the list (or the one lead of
+    the lead page's transfer / close / reopen)."""
+    actor = request.user
+    form = LeadBatchForm(request.POST, tenant_id=actor.tenant_id)
+    back = _back(request, reverse("leads:lead-list"))
+    if not form.is_valid():
+        errors = [e for errs in form.errors.values() for e in errs]
+        messages.error(request, " ".join(map(str, errors)) or _("Select at least one lead."))
+        return redirect(back)
+    data = form.cleaned_data
+    ids, action = data["ids"], data["action"]
+    try:
+        if action == "transfer":
+            services.lead_transfer(actor=actor, leads=ids, to_user=data["to_user"])
+        elif action == "status":
+            services.lead_status_set(actor=actor, leads=ids, status=data["status"])
+        elif action == "close":
+            services.lead_close(
+                actor=actor, leads=ids, reason=data["close_reason"], note=data["close_note"]
+            )
+        elif action == "reopen":
+            services.lead_reopen(actor=actor, leads=ids)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect(back)
+    messages.success(request, _("Done: %(count)d leads.") % {"count": len(ids)})
+    return redirect(back)
+
+
+# ---------------------------------------------------------------- create / edit
+
+
+def _form_view(request, lead: Lead | None):
+    actor = request.user
+    creating = lead is None
+    form = LeadForm(
+        request.POST or None,
+        instance=lead,
+        tenant_id=actor.tenant_id,
+        creating=creating,
+        may_transfer=actor.can("lead.transfer"),
+    )
+    context = {"form": form, "lead": lead, "duplicates": None}
+    if request.method != "POST":
+        return render(request, "leads/lead_form.html", context)
+    if not form.is_valid():
+        return render(request, "leads/lead_form.html", context, status=422)
+    data = form.cleaned_data
+    try:
+        if creating:
+            owner = None if data.get("to_pool") else (data.get("owner") or True)
+            lead = services.lead_create(
+                actor=actor,
+                data=form.lead_data(),
+                owner=owner,
+                confirm_duplicates=data["confirm_duplicates"],
+            )
+            messages.success(request, _("Lead %(name)s was created.") % {"name": lead})
+        else:
+            lead.refresh_from_db()
+            services.lead_update(
+                actor=actor,
+                lead=lead,
+                data=form.lead_data(),
+                confirm_duplicates=data["confirm_duplicates"],
+            )
+            messages.success(request, _("Lead saved."))
+    except services.DuplicateLeadError as exc:
+        context["duplicates"] = selectors.duplicate_rows(
+            actor=actor, leads=exc.leads, customers=exc.customers
+        )
+        form.add_error(None, str(exc.message))
+        return render(request, "leads/lead_form.html", context, status=422)
+    except ServiceError as exc:
+        form.add_error(None, str(exc.message))
+        return render(request, "leads/lead_form.html", context, status=422)
+    if (
+        lead.owner_id is None
+        or not selectors.lead_base(actor=actor, view="all").filter(pk=lead.pk).exists()
+    ):
+        # Created into the pool, or handed to someone outside the actor's sight.
+        return redirect("leads:lead-list")
+    return redirect("leads:lead-detail", pk=lead.pk)
+
+
+@tenant_view()
+def lead_create(request):
+    return _form_view(request, None)
+
+
+@tenant_view()
+def lead_edit(request, pk: int):
+    lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
+    if not services.lead_can_edit(request.user, lead):
+        messages.error(request, _("This lead is read-only for you."))
+        return redirect("leads:lead-detail", pk=pk)
+    return _form_view(request, lead)
+
+
+@tenant_view()
+def lead_duplicate_check(request):
+    """While typing in the lead form (htmx): leads and customers with the same company or
+    number."""
+    company = request.GET.get("company", "").strip()
+    phone = (request.GET.get("mobile", "") or request.GET.get("phone", "")).strip()
+    exclude = request.GET.get("exclude", "")
+    rows = None
+    if len(company) >= 2 or len(phone) >= 7:
+        rows = selectors.duplicate_search(
+            actor=request.user,
+            company=company,
+            phone=phone,
+            exclude=int(exclude) if exclude.isdigit() else None,
+        )
+    return render(request, "leads/lead_form.html#duplicate-warning", {"duplicates": rows})
+
+
+# ---------------------------------------------------------------- detail and tabs
+
+TABS = [
+    ("overview", gettext_lazy("Overview")),
+    ("followups", gettext_lazy("Follow-ups")),
+    ("attachments", gettext_lazy("Attachments")),
+    ("events", gettext_lazy("Ownership history")),
+    ("activity", gettext_lazy("Activity")),
+]
+
+
+def _tab_context(request, lead: Lead, tab: str) -> dict:
+    actor = request.user
+    context = {"lead": lead, "tab": tab, "can_edit": services.lead_can_edit(actor, lead)}
+    if tab == "overview":
+        context["recent"] = list(selectors.lead_followups(lead=lead)[:3])
+    elif tab == "followups":
+        context["followups"] = list(selectors.lead_followups(lead=lead)[:100])
+        context["form"] = FollowUpForm(lead=lead)
+    elif tab == "attachments":
+        context["attachments"] = list(selectors.lead_attachments(lead=lead))
+        context["form"] = AttachmentForm()
+    elif tab == "events":
+        context["events"] = list(selectors.lead_events(lead=lead))
+    elif tab == "activity":
+        context["activity"] = list(activity_for_object(obj=lead)[:200])
+    return context
+
+
+@tenant_view()
+def lead_detail(request, pk: int):
+    actor = request.user
+    lead = selectors.lead_get_for_actor(actor=actor, pk=pk)
+    tab = request.GET.get("tab", "overview")
+    if tab not in dict(TABS):
+        tab = "overview"
+    context = _tab_context(request, lead, tab)
+    is_open = lead.status in (Lead.Status.NEW, Lead.Status.CONTACTED) and not lead.in_pool
+    context.update(
+        tabs=TABS,
+        may_transfer=context["can_edit"]
+        and (actor.can("lead.transfer") or lead.owner_id == actor.pk),
+        may_convert=is_open and context["can_edit"] and actor.can("lead.convert"),
+        may_return=is_open and context["can_edit"] and lead.owner_id is not None,
+        batch_form=LeadBatchForm(tenant_id=actor.tenant_id) if context["can_edit"] else None,
+        return_reasons=lambda: list(
+            options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
+        ),
+    )
+    return render(request, "leads/lead_detail.html", context)
+
+
+@tenant_view()
+def lead_tab(request, pk: int, tab: str):
+    if tab not in dict(TABS):
+        raise Http404
+    lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
+    return render(request, f"leads/lead_detail.html#tab-{tab}", _tab_context(request, lead, tab))
+
+
+def _tab_response(request, lead: Lead, tab: str, status: int = 200, **extra):
+    """After an action on the lead page: the tab fragment for htmx (messages out of band),
+    else a redirect to the page on that tab."""
+    if request.htmx:
+        context = _tab_context(request, lead, tab)
+        context.update(extra)
+        form = extra.get("form")
+        if form is not None and not context["can_edit"]:
+            for error in form.non_field_errors():
+                messages.error(request, error)
+        response = render(request, f"leads/lead_detail.html#tab-{tab}", context, status=status)
+        response.write(render_to_string("leads/lead_detail.html#oob-messages", {}, request))
+        return response
+    return redirect(reverse("leads:lead-detail", args=[lead.pk]) + f"?tab={tab}")
+
+
+# ---------------------------------------------------------------- follow-ups and files
+
+
+@tenant_view()
+@require_POST
+def lead_followup_add(request, pk: int):
+    lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
+    form = FollowUpForm(request.POST, request.FILES, lead=lead)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                followup = customer_services.followup_create(
+                    actor=request.user,
+                    lead=lead,
+                    kind=data["kind"],
+                    content=data["content"],
+                    followed_at=data["followed_at"],
+                    next_followup_at=data["next_followup_at"],
+                )
+                if data["attachment"]:
+                    customer_services.attachment_add(
+                        actor=request.user,
+                        lead=lead,
+                        upload=data["attachment"],
+                        followup=followup,
+                    )
+        except ServiceError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("Follow-up saved."))
+            lead.refresh_from_db()
+            return _tab_response(request, lead, "followups")
+    if request.htmx:
+        return _tab_response(request, lead, "followups", status=422, form=form)
+    messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+    return redirect(reverse("leads:lead-detail", args=[pk]) + "?tab=followups")
+
+
+@tenant_view()
+@require_POST
+def lead_attachment_add(request, pk: int):
+    lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            customer_services.attachment_add(
+                actor=request.user, lead=lead, upload=form.cleaned_data["file"]
+            )
+        except ServiceError as exc:
+            messages.error(request, str(exc.message))
+    else:
+        messages.error(request, _("Choose a file."))
+    return _tab_response(request, lead, "attachments")
+
+
+@tenant_view()
+def lead_attachment_download(request, pk: int):
+    # SECURITY: only for users who see the lead (404 otherwise, like a missing file).
+    attachment = selectors.lead_attachment_get_for_actor(actor=request.user, pk=pk)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(handle, as_attachment=True, filename=attachment.original_name)
+
+
+@tenant_view()
+@require_POST
+def lead_attachment_delete(request, pk: int):
+    attachment = selectors.lead_attachment_get_for_actor(actor=request.user, pk=pk)
+    lead_id = attachment.lead_id
+    try:
+        customer_services.attachment_delete(actor=request.user, attachment=attachment)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+    return redirect(reverse("leads:lead-detail", args=[lead_id]) + "?tab=attachments")
