@@ -194,7 +194,10 @@ class CustomerImporter(Importer):
         }
         if target == TARGET_POOL:
             group = PoolGroup.objects.filter(
-                tenant_id=actor.tenant_id, pk=_int(data.get("pool_group")), is_enabled=True
+                tenant_id=actor.tenant_id,
+                kind=PoolGroup.Kind.CUSTOMER,
+                pk=_int(data.get("pool_group")),
+                is_enabled=True,
             ).first()
             if group is None:
                 raise ServiceError(_("Choose the pool group to import into."), code="target")

@@ -364,6 +364,8 @@ def customer_create(
     from pools.services import default_group_for
 
     require_same_tenant(actor, pool_group)
+    if pool_group is not None and pool_group.kind != pool_group.Kind.CUSTOMER:
+        _refuse(_("Choose a pool group of the public pool."), "kind")
     group = pool_group or default_group_for(actor.tenant_id)
     fields = {k: v for k, v in data.items() if k in CUSTOMER_FIELDS}
     fields["name"] = name

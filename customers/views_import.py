@@ -94,7 +94,7 @@ class CustomerImportForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["pool_group"].queryset = PoolGroup.objects.filter(
-            tenant_id=user.tenant_id, is_enabled=True
+            tenant_id=user.tenant_id, kind=PoolGroup.Kind.CUSTOMER, is_enabled=True
         )
         self.fields["users"].queryset = User.tenant_objects.filter(
             tenant_id=user.tenant_id, is_active=True

@@ -625,3 +625,31 @@ def test_lead_may_return_and_return_targets_for_the_page(world, scoped, east_lea
         targets = pooling.lead_return_targets(actor=fresh_user(world.rep_east), lead=lead)
         assert [g.pk for g in targets] == [east_leads.pk]
         assert list(pooling.lead_return_reasons(world.tenant_a.pk))
+
+
+def test_customers_are_never_created_or_imported_into_a_lead_pool(world, scoped, east_leads):
+    from customers import services as customer_services
+    from customers.importing import CustomerImporter
+
+    with scoped(world.admin_a):
+        assert (
+            _code(
+                lambda: customer_services.customer_create(
+                    actor=world.admin_a,
+                    data={"name": "误入线索池"},
+                    owner=None,
+                    pool_group=east_leads,
+                )
+            )
+            == "kind"
+        )
+        assert (
+            _code(
+                lambda: CustomerImporter().clean_options(
+                    world.admin_a, {"target": "pool", "pool_group": east_leads.pk}
+                )
+            )
+            == "target"
+        )
+    with scopes_disabled():
+        assert not Customer.objects.filter(name="误入线索池").exists()
