@@ -665,25 +665,24 @@ def bare_select(tenant: BenchTenant, page: int, per_page: int) -> Callable[[], o
     past its end: its last page)."""
     from django.db import connection
 
+    # The rows the lists show (alive, outside the pool: what the list indexes hold).
+    rows = (
+        "FROM customers_customer WHERE tenant_id = %s AND deleted_at IS NULL AND pooled_at IS NULL "
+    )
     columns = (
         "SELECT id, name, owner_id, level_id, status_id, source_id, industry_id, "
-        "last_followup_at, next_followup_at, created_at FROM customers_customer "
-        "WHERE tenant_id = %s AND deleted_at IS NULL "
+        "last_followup_at, next_followup_at, created_at "
     )
     order = "ORDER BY created_at DESC, id DESC LIMIT %s"
     params = [tenant.tenant_id]
     start = (page - 1) * per_page
     with connection.cursor() as c:
-        c.execute(columns.replace("SELECT id, name", "SELECT COUNT(*), MIN(id)", 1), params)
+        c.execute("SELECT COUNT(*) " + rows, params)
         start = min(start, max(0, c.fetchone()[0] - per_page))
         if start:
-            c.execute(
-                "SELECT created_at, id FROM customers_customer WHERE tenant_id = %s "
-                "AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET %s",
-                [tenant.tenant_id, start - 1],
-            )
+            c.execute(f"SELECT created_at, id {rows}{order} OFFSET %s", [*params, 1, start - 1])
             params += c.fetchone()
-    sql = columns + ("AND (created_at, id) < (%s, %s) " if start else "") + order
+    sql = columns + rows + ("AND (created_at, id) < (%s, %s) " if start else "") + order
     params.append(per_page)
 
     def run():
