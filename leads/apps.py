@@ -7,7 +7,15 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Leads")
 
     def ready(self) -> None:
-        from leads import activity_actions, exporting, importing  # noqa: F401
-        from leads import navigation  # noqa: F401  (线索 menu entry, workbench panel)
-        from leads import conversion, navigation_convert  # noqa: F401  (tab, hook, menu)
-        from leads import navigation_settings  # noqa: F401  (campaigns, rules)
+        # Registrations: activity actions, menu entries (线索, 线索池, settings, statistics),
+        # workbench panels, import/export kinds, conversion's customer tab and merge hook.
+        from leads import (  # noqa: F401
+            activity_actions,
+            conversion,
+            exporting,
+            importing,
+            navigation,
+            navigation_convert,
+            navigation_pool,
+            navigation_settings,
+        )

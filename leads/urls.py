@@ -71,3 +71,22 @@ urlpatterns += [
         name="lead-attachment-delete",
     ),
 ]
+
+# ---------------------------------------------------------------- the lead pool and its settings
+from leads import views_pool  # noqa: E402
+
+urlpatterns += [
+    path("leads/pool/", views_pool.pool_list, name="pool-list"),
+    path("leads/pool/claim/", views_pool.pool_claim, name="pool-claim"),
+    path("leads/pool/assign/", views_pool.pool_assign, name="pool-assign"),
+    path("leads/pool/move/", views_pool.pool_move, name="pool-move"),
+    path("leads/pool/return/", views_pool.pool_return, name="pool-return"),
+    path("settings/lead-pools/", views_pool.pool_group_list, name="pool-group-list"),
+    path("settings/lead-pools/add/", views_pool.pool_group_create, name="pool-group-create"),
+    path("settings/lead-pools/<int:pk>/", views_pool.pool_group_edit, name="pool-group-edit"),
+    path(
+        "settings/lead-pools/<int:pk>/delete/",
+        views_pool.pool_group_delete,
+        name="pool-group-delete",
+    ),
+]

@@ -270,6 +270,19 @@ MATRIX.update(
 )
 
 
+def _lead_pool_b(w):
+    """A deletable (empty, not default) lead pool of tenant B."""
+    return PoolGroup.objects.create(tenant=w.tenant_b, kind="lead", name="乙的线索池")
+
+
+MATRIX.update(
+    {
+        "leads:pool-group-edit": lambda w: {"pk": _lead_pool_b(w).pk},
+        "leads:pool-group-delete": lambda w: {"pk": _lead_pool_b(w).pk},
+    }
+)
+
+
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"

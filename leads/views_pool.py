@@ -1,0 +1,239 @@
+"""Lead pool pages (线索池): the pool list (per lead pool or all the user's lead pools) and
+its actions — claim, assign, move, return — and the lead pool settings (lead.manage), which
+are the public pool's settings pages for groups of kind ``lead``. Thin: parse, one selector
+or service, render or redirect."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import F
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_POST
+
+from crm.views.base import tenant_view
+from customers.selectors import capped_count
+from customers.views import _back, offset_page
+from leads import pooling
+from leads.filters import LeadFilter
+from pools import selectors as pool_selectors
+from pools import views_settings
+from pools.action_forms import AssignForm, ClaimForm, MoveForm, ReturnForm
+from pools.views import _run_action
+
+KIND = "lead"
+SORTS = {
+    "pooled": ("-pooled_at", "-id"),
+    "name": ("name", "id"),
+    "company": ("company", "id"),
+    "last_followup": (F("last_followup_at").desc(nulls_last=True), "-id"),
+    "created": ("-created_at", "-id"),
+}
+SORT_LABELS = {
+    "pooled": gettext_lazy("Time in the pool"),
+    "name": gettext_lazy("Contact person"),
+    "company": gettext_lazy("Company"),
+    "last_followup": gettext_lazy("Last follow-up"),
+    "created": gettext_lazy("Created"),
+}
+# Nobody owns a pooled lead, and its next follow-up was its former owner's.
+_NOT_IN_POOL_FILTERS = ("owner", "next_followup")
+
+
+@tenant_view()
+def pool_list(request):
+    actor = request.user
+    groups = pooling.lead_pool_groups(actor=actor)
+    wanted = request.GET.get("group") or ""
+    group = next((g for g in groups if str(g.pk) == wanted), None)
+    base = pooling.lead_pool_list(actor=actor, group=group)
+    filterset = LeadFilter(request.GET or None, queryset=base, request=request)
+    for name in _NOT_IN_POOL_FILTERS:
+        filterset.filters.pop(name, None)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    sort = request.GET.get("sort") or "pooled"
+    if sort not in SORTS:
+        sort = "pooled"
+    page = offset_page(request, qs.order_by(*SORTS[sort]))
+    total, capped = capped_count(qs)
+    hidden = pool_selectors.hidden_fields_by_group(actor, groups)
+    admin_ids = pool_selectors.admin_group_ids(actor, KIND)
+    for lead in page:
+        lead.hidden = hidden.get(lead.pool_group_id, frozenset())
+    tid = actor.tenant_id
+    context = {
+        "active_nav": "lead-pool",
+        "groups": groups,
+        "group": group,
+        "filter": filterset,
+        "page": page,
+        "total": total,
+        "capped": capped,
+        "sort": sort,
+        "sorts": SORT_LABELS,
+        "filtered": bool(filterset.is_bound and filterset.active_filters),
+        "is_admin": admin_ids is None or bool(admin_ids),
+        "assign_form": AssignForm(tenant_id=tid, kind=KIND),
+        "move_form": MoveForm(tenant_id=tid, kind=KIND),
+        "can_claim": any(
+            g.claim_mode == g.ClaimMode.SELF or pool_selectors.is_group_admin(actor, g.pk, KIND)
+            for g in ([group] if group else groups)
+        ),
+    }
+    if request.htmx and request.htmx.target == "lead-pool-results":
+        return render(request, "leads/pool_list.html#results", context)
+    return render(request, "leads/pool_list.html", context)
+
+
+def _done(request, result, message: str) -> None:
+    if result.done:
+        messages.success(request, message)
+    if result.lost:
+        messages.warning(request, result.lost_message)
+    if not result.done and not result.lost:
+        messages.info(request, _("Nothing was changed."))
+
+
+def _form(form_class):
+    """The pool's action form for lead pools (lead groups only in its choices)."""
+    return lambda data, tenant_id: form_class(data, tenant_id=tenant_id, kind=KIND)
+
+
+@tenant_view()
+@require_POST
+def pool_claim(request):
+    back = _back(request, reverse("leads:pool-list"))
+    result = _run_action(
+        request,
+        _form(ClaimForm),
+        lambda data: pooling.lead_claim(actor=request.user, leads=data["ids"]),
+    )
+    if result is None:
+        return redirect(back)
+    count = len(result.done)
+    _done(
+        request,
+        result,
+        ngettext("You claimed %(count)d lead.", "You claimed %(count)d leads.", count)
+        % {"count": count},
+    )
+    if count == 1 and not result.lost:
+        return redirect("leads:lead-detail", pk=result.done[0].pk)
+    return redirect(back)
+
+
+@tenant_view()
+@require_POST
+def pool_assign(request):
+    back = _back(request, reverse("leads:pool-list"))
+    users = []
+
+    def assign(data):
+        users.extend(data["users"])
+        return pooling.lead_assign(
+            actor=request.user,
+            leads=data["ids"],
+            users=list(data["users"]),
+            distribution=data["distribution"],
+        )
+
+    result = _run_action(request, _form(AssignForm), assign)
+    if result is not None:
+        count = len(result.done)
+        _done(
+            request,
+            result,
+            ngettext(
+                "%(count)d lead was assigned to %(users)s.",
+                "%(count)d leads were assigned to %(users)s.",
+                count,
+            )
+            % {"count": count, "users": "、".join(str(u) for u in users)},
+        )
+    return redirect(back)
+
+
+@tenant_view()
+@require_POST
+def pool_move(request):
+    back = _back(request, reverse("leads:pool-list"))
+    result = _run_action(
+        request,
+        _form(MoveForm),
+        lambda data: (
+            data["group"],
+            pooling.lead_move(actor=request.user, leads=data["ids"], group=data["group"]),
+        ),
+    )
+    if result is not None:
+        group, moved = result
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d lead is now in %(group)s.",
+                "%(count)d leads are now in %(group)s.",
+                len(moved),
+            )
+            % {"count": len(moved), "group": group},
+        )
+    return redirect(back)
+
+
+@tenant_view()
+@require_POST
+def pool_return(request):
+    """退回线索池 from the lead list's batch bar or the lead page (POST ``ids``, ``reason``,
+    ``note``, optional ``group``)."""
+    back = _back(request, reverse("leads:lead-list"))
+    returned = _run_action(
+        request,
+        _form(ReturnForm),
+        lambda data: pooling.lead_return(
+            actor=request.user,
+            leads=data["ids"],
+            reason=data["reason"],
+            note=data["note"],
+            group=data["group"],
+        ),
+    )
+    if returned is None:
+        return redirect(back)
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d lead went back to the lead pool.",
+            "%(count)d leads went back to the lead pool.",
+            len(returned),
+        )
+        % {"count": len(returned)},
+    )
+    # The page of a lead one may no longer see would be a 404: go to the list.
+    if back.startswith("/leads/") and back.split("?")[0].rstrip("/").split("/")[-1].isdigit():
+        return redirect("leads:lead-list")
+    return redirect(back)
+
+
+# ---------------------------------------------------------------- settings (lead.manage)
+
+
+@tenant_view("lead.manage")
+def pool_group_list(request):
+    return views_settings.group_list_page(request, KIND)
+
+
+@tenant_view("lead.manage")
+def pool_group_create(request):
+    return views_settings.group_form_page(request, None, KIND)
+
+
+@tenant_view("lead.manage")
+def pool_group_edit(request, pk: int):
+    return views_settings.group_form_page(request, views_settings._get(request, pk, KIND), KIND)
+
+
+@tenant_view("lead.manage")
+@require_POST
+def pool_group_delete(request, pk: int):
+    return views_settings.group_delete_action(request, pk, KIND)
