@@ -255,6 +255,10 @@ TIDEPOOL_SITE_NAME = _("Tidepool CRM")
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024))
 IMPORT_SYNC_BYTES = int(os.environ.get("IMPORT_SYNC_BYTES", 64 * 1024))
 IMPORT_SYNC_ROWS = int(os.environ.get("IMPORT_SYNC_ROWS", 200))
+# PostgreSQL: check an import's foreign keys once per distinct value and batch instead of
+# once per row (crm.bulk.insert_rows), where the database role may set
+# session_replication_role (superuser, or GRANT SET ON PARAMETER on PostgreSQL 15+).
+IMPORT_SET_BASED_FK_CHECKS = os.environ.get("IMPORT_SET_BASED_FK_CHECKS", "1") == "1"
 
 # Exports (crm.exporting): up to how many rows an export is built in the request (larger
 # ones by a worker, the user is notified), and how many days export files and jobs are kept.

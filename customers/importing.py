@@ -547,9 +547,9 @@ class CustomerImporter(Importer):
                 {"customer_id": pk} if pooled else {"customer_id": pk, "to_user_id": owner_id}
             )
         # The contacts' and events' ids are not needed: the database numbers them.
-        insert_rows(Contact, contacts, common=contact_common, ids=False)
+        insert_rows(Contact, contacts, common=contact_common, ids=False, fresh={"customer_id"})
         top_contact = last_id(Contact) if contacts else 0
-        insert_rows(CustomerTag, links, common={"tenant_id": tenant_id})
+        insert_rows(CustomerTag, links, common={"tenant_id": tenant_id}, fresh={"customer_id"})
         insert_rows(
             OwnershipEvent,
             events,
@@ -563,6 +563,7 @@ class CustomerImporter(Importer):
                 "created_at": now,
             },
             ids=False,
+            fresh={"customer_id"},
         )
         return max(ids, default=0), top_contact
 
