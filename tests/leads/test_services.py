@@ -536,3 +536,17 @@ def test_attachment_delete_on_a_lead(world, scoped, media):
     with scoped(world.manager_sales):
         customer_services.attachment_delete(actor=world.manager_sales, attachment=attachment)
         assert not Attachment.objects.filter(pk=attachment.pk).exists()
+
+
+def test_a_deactivated_user_changes_nothing(world, scoped):
+    lead = make_lead(world.tenant_a, world.rep_east)
+    world.rep_east.is_active = False
+    world.rep_east.save()
+    with scoped(world.rep_east):
+        with pytest.raises(ServiceError) as exc:
+            services.lead_update(actor=world.rep_east, lead=lead, data={"title": "x"})
+        assert _code(exc) == "not_visible"
+        with pytest.raises(ServiceError) as exc:
+            customer_services.followup_create(actor=world.rep_east, lead=lead, content="x")
+        assert _code(exc) == "not_visible"
+    assert not services.lead_can_edit(world.rep_east, lead)
