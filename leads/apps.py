@@ -8,10 +8,12 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registrations: activity actions, menu entries (线索, 线索池, settings, statistics),
-        # workbench panels, import/export kinds, conversion's customer tab and merge hook.
+        # workbench panels, demo data, import/export kinds, conversion's customer tab and
+        # merge hook.
         from leads import (  # noqa: F401
             activity_actions,
             conversion,
+            demo,
             exporting,
             importing,
             navigation,
