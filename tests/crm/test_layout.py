@@ -23,6 +23,10 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "contacts",
         "followups",
         "notifications",
+        "leads",
+        "lead-pool",
+        # Reps see the conversion statistics of their own leads (they hold lead.convert).
+        "lead-stats",
     }
     client.logout()
     login(world.admin_a)
@@ -39,6 +43,12 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "audit",
         "pool",
         "pool-groups",
+        "leads",
+        "lead-pool",
+        "lead-pool-groups",
+        "lead-stats",
+        "campaigns",
+        "assignment-rules",
     }
 
 
