@@ -27,6 +27,7 @@ from leads import selectors, services
 from leads.filters import LeadFilter
 from leads.forms import LeadBatchForm, LeadForm
 from leads.models import Lead
+from leads.pooling import lead_hidden_fields
 
 # ---------------------------------------------------------------- list
 
@@ -210,6 +211,7 @@ def _tab_context(request, lead: Lead, tab: str) -> dict:
     context = {"lead": lead, "tab": tab, "can_edit": services.lead_can_edit(actor, lead)}
     if tab == "overview":
         context["recent"] = list(selectors.lead_followups(lead=lead)[:3])
+        context["hidden"] = lead_hidden_fields(actor=actor, lead=lead)
     elif tab == "followups":
         context["followups"] = list(selectors.lead_followups(lead=lead)[:100])
         context["form"] = FollowUpForm(lead=lead)

@@ -52,6 +52,35 @@ def test_pool_list_shows_the_members_lead_pool_with_contact_details_hidden(
     assert "13911112222" in page and "a@example.com" in page
 
 
+def test_lead_page_of_a_pooled_lead_hides_what_its_pool_hides(world, login, east_leads):
+    with scopes_disabled():
+        east_leads.hidden_fields = ["contact_phones", "remark"]
+        east_leads.save()
+    lead = make_pooled_lead(
+        east_leads,
+        "池中人",
+        mobile="13911112222",
+        email="a@example.com",
+        remark="预算三百万",
+        address="麓谷大道1号",
+    )
+    url = reverse("leads:lead-detail", args=[lead.pk])
+    page = login(world.rep_east).get(url).content.decode()
+    assert "池中人" in page
+    assert "13911112222" not in page and "预算三百万" not in page
+    # What the group does not hide stays visible.
+    assert "a@example.com" in page and "麓谷大道1号" in page
+    # The pool admin sees everything; so does the owner once it is claimed.
+    page = login(world.rep_east2).get(url).content.decode()
+    assert "13911112222" in page and "预算三百万" in page
+    with scopes_disabled():
+        Lead.objects.filter(pk=lead.pk).update(
+            owner=world.rep_east, pooled_at=None, owned_since=timezone.now()
+        )
+    page = login(world.rep_east).get(url).content.decode()
+    assert "13911112222" in page and "预算三百万" in page
+
+
 def test_pool_list_leaves_out_other_pools_other_tenants_and_customer_pools(
     world, login, east_leads
 ):
