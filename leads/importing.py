@@ -34,22 +34,17 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm import importing
 from crm.bulk import insert_rows
-from crm.exceptions import ServiceError
 from crm.importing import Column, Importer, Plan
-from crm.models import Department, ImportJob, Option, OptionKind, User
+from crm.models import ImportJob, Option, OptionKind, User
 from crm.phones import normalize_mobile, normalize_phone
 from customers.importing import (
-    MODES,
-    TARGET_DEPARTMENT,
     TARGET_POOL,
-    TARGET_USERS,
     _as_uploaded,
     _aware,
     _chunks,
     _fold,
-    _int,
-    _jsonable,
-    _owner_picker,
+    clean_target_options,
+    plan_matched_rows,
 )
 from customers.models import PoolReason, normalize_name
 from leads.models import Campaign, Lead, LeadEvent, LeadImportChange
@@ -184,64 +179,14 @@ class LeadImporter(Importer):
     def clean_options(self, actor: User, data: dict) -> dict:
         from pools.models import PoolGroup
 
-        target = data.get("target")
-        mode = data.get("duplicate_mode", "skip")
-        keys = data.get("duplicate_keys", "either")
-        distribution = data.get("distribution", "even")
-        if mode not in MODES or keys not in KEYS or distribution not in ("even", "random"):
-            raise ServiceError(_("Choose how duplicates and distribution are handled."))
-        clean = {
-            "target": target,
-            "duplicate_mode": mode,
-            "duplicate_keys": keys,
-            "distribution": distribution,
-        }
-        if target == TARGET_POOL:
-            group = PoolGroup.objects.filter(
-                tenant_id=actor.tenant_id,
-                kind=PoolGroup.Kind.LEAD,
-                pk=_int(data.get("pool_group")),
-                is_enabled=True,
-            ).first()
-            if group is None:
-                raise ServiceError(_("Choose the lead pool to import into."), code="target")
-            clean["pool_group"] = group.pk
-        elif target == TARGET_USERS:
-            ids = sorted({_int(i) for i in data.get("users") or []} - {None})
-            found = User.tenant_objects.filter(
-                tenant_id=actor.tenant_id, pk__in=ids, is_active=True
-            ).count()
-            if not ids or found != len(ids):
-                raise ServiceError(_("Choose one or more active employees."), code="target")
-            clean["users"] = ids
-        elif target == TARGET_DEPARTMENT:
-            department = Department.objects.filter(
-                tenant_id=actor.tenant_id, pk=_int(data.get("department"))
-            ).first()
-            if department is None:
-                raise ServiceError(_("Choose the department to import into."), code="target")
-            members = list(
-                User.tenant_objects.filter(
-                    tenant_id=actor.tenant_id,
-                    is_active=True,
-                    department__path__startswith=department.path,
-                )
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-            if not members:
-                raise ServiceError(
-                    _("The department “%(name)s” has no active members.") % {"name": department},
-                    code="target",
-                )
-            clean["department"] = department.pk
-            clean["users"] = members
-        else:
-            raise ServiceError(
-                _("Choose where the leads go: a lead pool, employees or a department."),
-                code="target",
-            )
-        return clean
+        return clean_target_options(
+            actor,
+            data,
+            keys=KEYS,
+            pool_kind=PoolGroup.Kind.LEAD,
+            no_pool=_("Choose the lead pool to import into."),
+            no_target=_("Choose where the leads go: a lead pool, employees or a department."),
+        )
 
     # ------------------------------------------------------------ check
 
@@ -313,46 +258,17 @@ class LeadImporter(Importer):
         progress(len(sheet.rows))
         mobile_hits = _matches(tenant_id, "mobile", {g[2] for g in good if g[2]})
         company_hits = _matches(tenant_id, "company_normalized", {g[3] for g in good if g[3]})
-        existing = _existing(tenant_id, set().union(*mobile_hits.values(), *company_hits.values()))
-        owners = _owner_picker(job)
-        mode = options["duplicate_mode"]
-        for row_no, values, mobile_key, company_key, cells in good:
-            matches = set(mobile_hits.get(mobile_key, ())) | set(company_hits.get(company_key, ()))
-            if not matches:
-                if mode == "update_only":
-                    plan.skipped.append((row_no, _("No existing lead matches it.")))
-                    continue
-                plan.rows.append([row_no, "create", owners(), _jsonable(values)])
-                continue
-            described = "、".join(existing[pk]["label"] for pk in sorted(matches)[:3])
-            if mode == "skip":
-                plan.skipped.append((row_no, _("Already exists: %(names)s") % {"names": described}))
-                continue
-            if len(matches) > 1:
-                plan.rejected.append(
-                    (
-                        row_no,
-                        _as_uploaded(cells),
-                        _("It matches several leads (%(names)s); fix the row.")
-                        % {"names": described},
-                    )
-                )
-                continue
-            (pk,) = matches
-            if existing[pk]["converted"]:
-                plan.rejected.append(
-                    (
-                        row_no,
-                        _as_uploaded(cells),
-                        _("The lead %(name)s was converted into a customer; it is read-only.")
-                        % {"name": existing[pk]["label"]},
-                    )
-                )
-                continue
-            plan.rows.append([row_no, "update", pk, _jsonable(values)])
-        plan.rejected.sort(key=lambda r: r[0])
-        plan.skipped.sort(key=lambda r: r[0])
-        plan.rows.sort(key=lambda r: r[0])
+        plan_matched_rows(
+            plan,
+            job,
+            good,
+            (mobile_hits, company_hits),
+            _existing(tenant_id, set().union(*mobile_hits.values(), *company_hits.values())),
+            refused="converted",
+            no_match=_("No existing lead matches it."),
+            several=_("It matches several leads (%(names)s); fix the row."),
+            refusal=_("The lead %(name)s was converted into a customer; it is read-only."),
+        )
         return plan
 
     # ------------------------------------------------------------ apply
