@@ -253,3 +253,19 @@ def test_a_cursor_page_runs_as_many_queries_as_page_one(crowd, world):
     assert len(on_cursor.captured_queries) == len(on_first.captured_queries)
     # The manager's page is read from the union of his visible parts, seeking the key.
     assert any("row_created" in q["sql"] for q in on_cursor.captured_queries)
+
+
+@pytest.mark.parametrize("params", [{"view": "all"}, {"view": "all", "city": "长沙"}])
+def test_a_page_typed_past_the_end_is_empty_without_reading_it(crowd, world, params):
+    client = _client(world.manager_sales)
+    client.get(URL, params)  # warm caches
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(URL, {**params, "page": 500})
+    assert response.status_code == 200
+    assert response.context["page"].number == 500 and _ids(response) == []
+    assert not response.context["page"].has_next
+    assert not any("OFFSET" in q["sql"].upper() for q in ctx.captured_queries)
+    # The last page that has rows is still read.
+    total = len(_expected(world.manager_sales, "all", "created", {"city": params.get("city")}))
+    last = (total - 1) // PER_PAGE + 1
+    assert _ids(client.get(URL, {**params, "page": last}))
