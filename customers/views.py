@@ -591,7 +591,21 @@ def participant_remove(request, pk: int, user_pk: int):
 @require_POST
 def followup_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
-    form = FollowUpForm(request.POST, request.FILES, customer=customer)
+    return followup_add_response(
+        request,
+        customer=customer,
+        tab_response=_tab_response,
+        detail_url=reverse("customers:customer-detail", args=[pk]),
+    )
+
+
+def followup_add_response(request, *, customer=None, lead=None, tab_response, detail_url: str):
+    """The follow-up form posted on a customer's page or a lead's: the follow-up and its
+    file are saved together, then ``tab_response`` answers with the follow-ups tab; a
+    refused form comes back in the tab with 422 for htmx, else as a message on
+    ``detail_url``'s follow-ups tab."""
+    subject = customer if customer is not None else lead
+    form = FollowUpForm(request.POST, request.FILES, customer=customer, lead=lead)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -599,8 +613,9 @@ def followup_create(request, pk: int):
                 followup = services.followup_create(
                     actor=request.user,
                     customer=customer,
+                    lead=lead,
                     kind=data["kind"],
-                    contact=data["contact"],
+                    contact=data.get("contact"),  # a lead's form has no contacts
                     content=data["content"],
                     followed_at=data["followed_at"],
                     next_followup_at=data["next_followup_at"],
@@ -609,6 +624,7 @@ def followup_create(request, pk: int):
                     services.attachment_add(
                         actor=request.user,
                         customer=customer,
+                        lead=lead,
                         upload=data["attachment"],
                         followup=followup,
                     )
@@ -616,12 +632,12 @@ def followup_create(request, pk: int):
             form.add_error(None, str(exc.message))
         else:
             messages.success(request, _("Follow-up saved."))
-            customer.refresh_from_db()
-            return _tab_response(request, customer, "followups")
+            subject.refresh_from_db()
+            return tab_response(request, subject, "followups")
     if request.htmx:
-        return _tab_response(request, customer, "followups", status=422, form=form)
+        return tab_response(request, subject, "followups", status=422, form=form)
     messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-    return redirect(reverse("customers:customer-detail", args=[pk]) + "?tab=followups")
+    return redirect(detail_url + "?tab=followups")
 
 
 @tenant_view()
@@ -796,17 +812,40 @@ def contact_delete(request, pk: int):
 @require_POST
 def attachment_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    return attachment_add_response(request, customer=customer, tab_response=_tab_response)
+
+
+def attachment_add_response(request, *, customer=None, lead=None, tab_response):
+    """A file uploaded on a customer's or a lead's files tab; ``tab_response`` answers with
+    the tab, a refusal travelling as a message."""
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             services.attachment_add(
-                actor=request.user, customer=customer, upload=form.cleaned_data["file"]
+                actor=request.user, customer=customer, lead=lead, upload=form.cleaned_data["file"]
             )
         except ServiceError as exc:
             messages.error(request, str(exc.message))
     else:
         messages.error(request, _("Choose a file."))
-    return _tab_response(request, customer, "attachments")
+    return tab_response(request, customer if customer is not None else lead, "attachments")
+
+
+def attachment_file_response(attachment: Attachment) -> FileResponse:
+    """The file of an attachment the user may see, as a download (404 when it is gone)."""
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    return FileResponse(handle, as_attachment=True, filename=attachment.original_name)
+
+
+def attachment_delete_or_message(request, attachment: Attachment) -> None:
+    """Delete an attachment the user may see; a refusal becomes a message."""
+    try:
+        services.attachment_delete(actor=request.user, attachment=attachment)
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
 
 
 def _attachment_for(request, pk: int) -> Attachment:
@@ -826,12 +865,7 @@ def _attachment_for(request, pk: int) -> Attachment:
 
 @tenant_view()
 def attachment_download(request, pk: int):
-    attachment = _attachment_for(request, pk)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    return FileResponse(handle, as_attachment=True, filename=attachment.original_name)
+    return attachment_file_response(_attachment_for(request, pk))
 
 
 @tenant_view()
@@ -839,10 +873,7 @@ def attachment_download(request, pk: int):
 def attachment_delete(request, pk: int):
     attachment = _attachment_for(request, pk)
     customer = attachment.customer
-    try:
-        services.attachment_delete(actor=request.user, attachment=attachment)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+    attachment_delete_or_message(request, attachment)
     if customer is None:  # a lead's file: back to the lead's files
         return redirect(
             reverse("leads:lead-detail", args=[attachment.lead_id]) + "?tab=attachments"

@@ -7,8 +7,7 @@ services and forms (one model, one UI)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -20,9 +19,15 @@ from crm.exceptions import ServiceError
 from crm.models import OptionKind
 from crm.selectors import activity_for_object, options_for
 from crm.views.base import tenant_view
-from customers import services as customer_services
 from customers.forms import AttachmentForm, FollowUpForm
-from customers.views import _back, offset_page
+from customers.views import (
+    _back,
+    attachment_add_response,
+    attachment_delete_or_message,
+    attachment_file_response,
+    followup_add_response,
+    offset_page,
+)
 from leads import selectors, services
 from leads.filters import LeadFilter
 from leads.forms import LeadBatchForm, LeadForm
@@ -279,64 +284,26 @@ def _tab_response(request, lead: Lead, tab: str, status: int = 200, **extra):
 @require_POST
 def lead_followup_add(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
-    form = FollowUpForm(request.POST, request.FILES, lead=lead)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            with transaction.atomic():
-                followup = customer_services.followup_create(
-                    actor=request.user,
-                    lead=lead,
-                    kind=data["kind"],
-                    content=data["content"],
-                    followed_at=data["followed_at"],
-                    next_followup_at=data["next_followup_at"],
-                )
-                if data["attachment"]:
-                    customer_services.attachment_add(
-                        actor=request.user,
-                        lead=lead,
-                        upload=data["attachment"],
-                        followup=followup,
-                    )
-        except ServiceError as exc:
-            form.add_error(None, str(exc.message))
-        else:
-            messages.success(request, _("Follow-up saved."))
-            lead.refresh_from_db()
-            return _tab_response(request, lead, "followups")
-    if request.htmx:
-        return _tab_response(request, lead, "followups", status=422, form=form)
-    messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
-    return redirect(reverse("leads:lead-detail", args=[pk]) + "?tab=followups")
+    return followup_add_response(
+        request,
+        lead=lead,
+        tab_response=_tab_response,
+        detail_url=reverse("leads:lead-detail", args=[pk]),
+    )
 
 
 @tenant_view()
 @require_POST
 def lead_attachment_add(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
-    form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            customer_services.attachment_add(
-                actor=request.user, lead=lead, upload=form.cleaned_data["file"]
-            )
-        except ServiceError as exc:
-            messages.error(request, str(exc.message))
-    else:
-        messages.error(request, _("Choose a file."))
-    return _tab_response(request, lead, "attachments")
+    return attachment_add_response(request, lead=lead, tab_response=_tab_response)
 
 
 @tenant_view()
 def lead_attachment_download(request, pk: int):
     # SECURITY: only for users who see the lead (404 otherwise, like a missing file).
     attachment = selectors.lead_attachment_get_for_actor(actor=request.user, pk=pk)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    return FileResponse(handle, as_attachment=True, filename=attachment.original_name)
+    return attachment_file_response(attachment)
 
 
 @tenant_view()
@@ -344,8 +311,5 @@ def lead_attachment_download(request, pk: int):
 def lead_attachment_delete(request, pk: int):
     attachment = selectors.lead_attachment_get_for_actor(actor=request.user, pk=pk)
     lead_id = attachment.lead_id
-    try:
-        customer_services.attachment_delete(actor=request.user, attachment=attachment)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
+    attachment_delete_or_message(request, attachment)
     return redirect(reverse("leads:lead-detail", args=[lead_id]) + "?tab=attachments")
