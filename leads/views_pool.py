@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
@@ -21,7 +20,7 @@ from leads.filters import LeadFilter
 from pools import selectors as pool_selectors
 from pools import views_settings
 from pools.action_forms import AssignForm, ClaimForm, MoveForm, ReturnForm
-from pools.views import _run_action
+from pools.views import _run_action, assign_response, claim_response, move_response
 
 KIND = "lead"
 SORTS = {
@@ -87,15 +86,6 @@ def pool_list(request):
     return render(request, "leads/pool_list.html", context)
 
 
-def _done(request, result, message: str) -> None:
-    if result.done:
-        messages.success(request, message)
-    if result.lost:
-        messages.warning(request, result.lost_message)
-    if not result.done and not result.lost:
-        messages.info(request, _("Nothing was changed."))
-
-
 def _form(form_class):
     """The pool's action form for lead pools (lead groups only in its choices)."""
     return lambda data, tenant_id: form_class(data, tenant_id=tenant_id, kind=KIND)
@@ -104,81 +94,60 @@ def _form(form_class):
 @tenant_view()
 @require_POST
 def pool_claim(request):
-    back = _back(request, reverse("leads:pool-list"))
-    result = _run_action(
+    return claim_response(
         request,
         _form(ClaimForm),
         lambda data: pooling.lead_claim(actor=request.user, leads=data["ids"]),
+        back=_back(request, reverse("leads:pool-list")),
+        message=lambda count: (
+            ngettext("You claimed %(count)d lead.", "You claimed %(count)d leads.", count)
+            % {"count": count}
+        ),
+        detail="leads:lead-detail",
     )
-    if result is None:
-        return redirect(back)
-    count = len(result.done)
-    _done(
-        request,
-        result,
-        ngettext("You claimed %(count)d lead.", "You claimed %(count)d leads.", count)
-        % {"count": count},
-    )
-    if count == 1 and not result.lost:
-        return redirect("leads:lead-detail", pk=result.done[0].pk)
-    return redirect(back)
 
 
 @tenant_view()
 @require_POST
 def pool_assign(request):
-    back = _back(request, reverse("leads:pool-list"))
-    users = []
-
-    def assign(data):
-        users.extend(data["users"])
-        return pooling.lead_assign(
+    return assign_response(
+        request,
+        _form(AssignForm),
+        lambda data: pooling.lead_assign(
             actor=request.user,
             leads=data["ids"],
             users=list(data["users"]),
             distribution=data["distribution"],
-        )
-
-    result = _run_action(request, _form(AssignForm), assign)
-    if result is not None:
-        count = len(result.done)
-        _done(
-            request,
-            result,
+        ),
+        back=_back(request, reverse("leads:pool-list")),
+        message=lambda count, users: (
             ngettext(
                 "%(count)d lead was assigned to %(users)s.",
                 "%(count)d leads were assigned to %(users)s.",
                 count,
             )
-            % {"count": count, "users": "、".join(str(u) for u in users)},
-        )
-    return redirect(back)
+            % {"count": count, "users": users}
+        ),
+    )
 
 
 @tenant_view()
 @require_POST
 def pool_move(request):
-    back = _back(request, reverse("leads:pool-list"))
-    result = _run_action(
+    return move_response(
         request,
         _form(MoveForm),
-        lambda data: (
-            data["group"],
-            pooling.lead_move(actor=request.user, leads=data["ids"], group=data["group"]),
-        ),
-    )
-    if result is not None:
-        group, moved = result
-        messages.success(
-            request,
+        lambda data: pooling.lead_move(actor=request.user, leads=data["ids"], group=data["group"]),
+        back=_back(request, reverse("leads:pool-list")),
+        message=lambda count, group: (
             ngettext(
                 "%(count)d lead is now in %(group)s.",
                 "%(count)d leads are now in %(group)s.",
-                len(moved),
+                count,
             )
-            % {"count": len(moved), "group": group},
-        )
-    return redirect(back)
+            % {"count": count, "group": group}
+        ),
+    )
 
 
 @tenant_view()

@@ -113,68 +113,90 @@ def _run_action(request, form_class, action):
         return None
 
 
+def claim_response(request, form_class, claim, *, back: str, message, detail: str):
+    """A claim from a pool list (customers or leads): ``claim(cleaned_data)`` is the service,
+    ``message(count)`` the success; one record claimed opens its page ``detail``, else back."""
+    result = _run_action(request, form_class, claim)
+    if result is None:
+        return redirect(back)
+    count = len(result.done)
+    _done(request, result, message(count))
+    if count == 1 and not result.lost:
+        return redirect(detail, pk=result.done[0].pk)
+    return redirect(back)
+
+
+def assign_response(request, form_class, assign, *, back: str, message):
+    """An assignment from a pool list: ``assign(cleaned_data)`` is the service,
+    ``message(count, users)`` the success (``users`` joined with 、)."""
+    users = []
+
+    def run(data):
+        users.extend(data["users"])
+        return assign(data)
+
+    result = _run_action(request, form_class, run)
+    if result is not None:
+        _done(request, result, message(len(result.done), "、".join(str(u) for u in users)))
+    return redirect(back)
+
+
+def move_response(request, form_class, move, *, back: str, message):
+    """A move to another pool group: ``move(cleaned_data)`` is the service, returning the
+    moved records; ``message(count, group)`` the success."""
+    result = _run_action(request, form_class, lambda data: (data["group"], move(data)))
+    if result is not None:
+        group, moved = result
+        messages.success(request, message(len(moved), group))
+    return redirect(back)
+
+
 @tenant_view()
 @require_POST
 def pool_claim(request):
-    back = _back(request, reverse("pools:pool-list"))
-    result = _run_action(
+    return claim_response(
         request,
         ClaimForm,
         lambda data: services.pool_claim(actor=request.user, customers=data["ids"]),
+        back=_back(request, reverse("pools:pool-list")),
+        message=lambda count: _("You claimed %(count)d customers.") % {"count": count},
+        detail="customers:customer-detail",
     )
-    if result is None:
-        return redirect(back)
-    _done(request, result, _("You claimed %(count)d customers.") % {"count": len(result.done)})
-    if len(result.done) == 1 and not result.lost:
-        return redirect("customers:customer-detail", pk=result.done[0].pk)
-    return redirect(back)
 
 
 @tenant_view()
 @require_POST
 def pool_assign(request):
-    back = _back(request, reverse("pools:pool-list"))
-    users = []
-
-    def assign(data):
-        users.extend(data["users"])
-        return services.pool_assign(
+    return assign_response(
+        request,
+        AssignForm,
+        lambda data: services.pool_assign(
             actor=request.user,
             customers=data["ids"],
             users=list(data["users"]),
             distribution=data["distribution"],
-        )
-
-    result = _run_action(request, AssignForm, assign)
-    if result is not None:
-        _done(
-            request,
-            result,
-            _("%(count)d customers were assigned to %(users)s.")
-            % {"count": len(result.done), "users": "、".join(str(u) for u in users)},
-        )
-    return redirect(back)
+        ),
+        back=_back(request, reverse("pools:pool-list")),
+        message=lambda count, users: (
+            _("%(count)d customers were assigned to %(users)s.") % {"count": count, "users": users}
+        ),
+    )
 
 
 @tenant_view()
 @require_POST
 def pool_move(request):
-    back = _back(request, reverse("pools:pool-list"))
-    result = _run_action(
+    return move_response(
         request,
         MoveForm,
-        lambda data: (
-            data["group"],
-            services.pool_move(actor=request.user, customers=data["ids"], group=data["group"]),
+        lambda data: services.pool_move(
+            actor=request.user, customers=data["ids"], group=data["group"]
+        ),
+        back=_back(request, reverse("pools:pool-list")),
+        message=lambda count, group: (
+            _("%(count)d customers are now in %(group)s.") % {"count": count, "group": group}
         ),
     )
-    if result is not None:
-        group, moved = result
-        messages.success(
-            request,
-            _("%(count)d customers are now in %(group)s.") % {"count": len(moved), "group": group},
-        )
-    return redirect(back)
 
 
 @tenant_view()
