@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
-from crm.views.base import service_message, tenant_view
+from crm.views.base import form_page, service_message, tenant_view
 from leads import assignment, campaigns
 from leads.forms_settings import CampaignForm, RuleForm
 from leads.models import AssignmentRule, Campaign
@@ -31,21 +31,16 @@ def campaign_list(request):
 
 def _campaign_form_view(request, campaign: Campaign | None):
     form = CampaignForm(request.POST if request.method == "POST" else None, campaign=campaign)
-    context = {"form": form, "campaign": campaign, "active_nav": "campaigns"}
-    template = "leads/settings/campaign_form.html"
-    if request.method != "POST":
-        return render(request, template, context)
-    if not form.is_valid():
-        return render(request, template, context, status=422)
-    try:
-        saved = campaigns.campaign_save(
+    return form_page(
+        request,
+        "leads/settings/campaign_form.html",
+        {"form": form, "campaign": campaign, "active_nav": "campaigns"},
+        save=lambda: campaigns.campaign_save(
             actor=request.user, data=form.campaign_data(), campaign=campaign
-        )
-    except ServiceError as exc:
-        form.add_error(None, str(exc.message))
-        return render(request, template, context, status=422)
-    messages.success(request, _("Campaign %(name)s was saved.") % {"name": saved.name})
-    return redirect("leads:campaign-list")
+        ),
+        saved_message=lambda saved: _("Campaign %(name)s was saved.") % {"name": saved.name},
+        success_url="leads:campaign-list",
+    )
 
 
 @tenant_view("lead.manage")
@@ -86,24 +81,19 @@ def rule_list(request):
 def _rule_form_view(request, rule: AssignmentRule | None):
     tid = request.user.tenant_id
     form = RuleForm(request.POST if request.method == "POST" else None, tenant_id=tid, rule=rule)
-    context = {"form": form, "rule": rule, "active_nav": "assignment-rules"}
-    template = "leads/settings/rule_form.html"
-    if request.method != "POST":
-        return render(request, template, context)
-    if not form.is_valid():
-        return render(request, template, context, status=422)
-    try:
-        saved = assignment.rule_save(
+    return form_page(
+        request,
+        "leads/settings/rule_form.html",
+        {"form": form, "rule": rule, "active_nav": "assignment-rules"},
+        save=lambda: assignment.rule_save(
             actor=request.user,
             data=form.rule_data(),
             rule=rule,
             users=form.cleaned_data["users"],
-        )
-    except ServiceError as exc:
-        form.add_error(None, str(exc.message))
-        return render(request, template, context, status=422)
-    messages.success(request, _("Assignment rule %(name)s was saved.") % {"name": saved.name})
-    return redirect("leads:rule-list")
+        ),
+        saved_message=lambda saved: _("Assignment rule %(name)s was saved.") % {"name": saved.name},
+        success_url="leads:rule-list",
+    )
 
 
 @tenant_view("lead.manage")

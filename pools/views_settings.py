@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
-from crm.views.base import service_message, tenant_view
+from crm.views.base import form_page, service_message, tenant_view
 from pools import services
 from pools.forms import GroupForm, InitializeForm, LevelRuleFormSet
 from pools.models import PoolGroup, PoolGroupUser, PoolLevelRule
@@ -119,14 +119,10 @@ def group_form_page(request, group: PoolGroup | None, kind: str = "customer"):
         "urls": PAGES[kind],
         "active_nav": PAGES[kind]["nav"],
     }
-    template = "pools/settings/group_form.html"
-    if request.method != "POST":
-        return render(request, template, context)
-    if not (form.is_valid() and (levels is None or levels.is_valid())):
-        return render(request, template, context, status=422)
-    cleaned = form.cleaned_data
-    try:
-        saved = services.pool_group_save(
+
+    def save():
+        cleaned = form.cleaned_data
+        return services.pool_group_save(
             actor=request.user,
             data=form.rule_data(),
             group=group,
@@ -136,11 +132,16 @@ def group_form_page(request, group: PoolGroup | None, kind: str = "customer"):
             admins=list(cleaned["admins"]),
             level_rules=levels.level_rules() if levels is not None else None,
         )
-    except ServiceError as exc:
-        form.add_error(None, str(exc.message))
-        return render(request, template, context, status=422)
-    messages.success(request, _("Pool group %(name)s was saved.") % {"name": saved.name})
-    return redirect(PAGES[kind]["list"])
+
+    return form_page(
+        request,
+        "pools/settings/group_form.html",
+        context,
+        save=save,
+        saved_message=lambda saved: _("Pool group %(name)s was saved.") % {"name": saved.name},
+        success_url=PAGES[kind]["list"],
+        is_valid=lambda: form.is_valid() and (levels is None or levels.is_valid()),
+    )
 
 
 @tenant_view("pool.manage")

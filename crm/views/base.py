@@ -62,6 +62,33 @@ def render_form_error(request, template: str, context: dict, form, exc: ServiceE
     return render(request, template, context, status=422)
 
 
+def form_page(
+    request,
+    template: str,
+    context: dict,
+    *,
+    save,
+    saved_message,
+    success_url: str,
+    is_valid=None,
+):
+    """A create/edit page of ``context["form"]``: GET shows it; a valid POST calls ``save()``
+    (one service) and redirects to ``success_url`` (a URL or a URL name) with
+    ``saved_message(saved)``; an invalid form (``is_valid()``, the form's own by default) or
+    a refusal comes back with status 422."""
+    form = context["form"]
+    if request.method != "POST":
+        return render(request, template, context)
+    if not (is_valid or form.is_valid)():
+        return render(request, template, context, status=422)
+    try:
+        saved = save()
+    except ServiceError as exc:
+        return render_form_error(request, template, context, form, exc)
+    messages.success(request, saved_message(saved))
+    return redirect(success_url)
+
+
 def service_message(request, exc: ServiceError) -> None:
     messages.error(request, str(exc.message))
 
