@@ -237,6 +237,32 @@ def _record(actor, target, action, changes=None, note=""):
 # ---------------------------------------------------------------- ownership
 
 
+def ownership_columns(
+    *, actor: User | None, to_user: User | None, fields: dict | None, now: datetime.datetime
+) -> dict:
+    """The columns an owner change of customers or leads sets in one UPDATE: the owner and,
+    when there is one, out of the pool with the ownership clock started; then ``fields``."""
+    update = {"owner": to_user, "updated_at": now, "updated_by": actor}
+    if to_user is not None:
+        update.update(
+            owned_since=now, pooled_at=None, pool_reason="", pool_reason_days=None, pool_note=""
+        )
+    update.update(fields or {})
+    return update
+
+
+def ownership_columns_set(records, update: dict) -> None:
+    """Set the UPDATE's columns on the records in memory too (an ``F("owner")`` value, as
+    the pool's previous owner, is the record's old owner)."""
+    for record in records:
+        previous_owner_id = record.owner_id
+        for key, value in update.items():
+            if hasattr(value, "resolve_expression"):  # F("owner"): the old owner
+                setattr(record, f"{key}_id", previous_owner_id)
+            else:
+                setattr(record, key, value)
+
+
 def ownership_change(
     *,
     actor: User | None,
@@ -258,12 +284,7 @@ def ownership_change(
     if to_user is not None and not to_user.is_active:
         _refuse(_("A deactivated user cannot receive customers."), "inactive")
     now = timezone.now()
-    update = {"owner": to_user, "updated_at": now, "updated_by": actor}
-    if to_user is not None:
-        update.update(
-            owned_since=now, pooled_at=None, pool_reason="", pool_reason_days=None, pool_note=""
-        )
-    update.update(fields or {})
+    update = ownership_columns(actor=actor, to_user=to_user, fields=fields, now=now)
     events = []
     for customer in customers:
         events.append(
@@ -282,13 +303,7 @@ def ownership_change(
     if customers:
         Customer.objects.filter(pk__in=[c.pk for c in customers]).update(**update)
         OwnershipEvent.objects.bulk_create(events)
-        for customer in customers:
-            previous_owner_id = customer.owner_id
-            for key, value in update.items():
-                if hasattr(value, "resolve_expression"):  # F("owner"): the old owner
-                    setattr(customer, f"{key}_id", previous_owner_id)
-                else:
-                    setattr(customer, key, value)
+        ownership_columns_set(customers, update)
     if (
         notify
         and to_user is not None

@@ -22,6 +22,7 @@ from crm.phones import normalize_mobile, normalize_phone
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import scope_user_ids, visible_to
 from customers.models import Customer, PoolReason, normalize_name
+from customers.services import ownership_columns, ownership_columns_set
 from leads import activity_actions as actions
 from leads.models import Lead, LeadEvent
 
@@ -474,12 +475,7 @@ def lead_ownership_change(
     if to_user is not None and not to_user.is_active:
         _refuse(_("A deactivated user cannot receive leads."), "inactive")
     now = timezone.now()
-    update = {"owner": to_user, "updated_at": now, "updated_by": actor}
-    if to_user is not None:
-        update.update(
-            owned_since=now, pooled_at=None, pool_reason="", pool_reason_days=None, pool_note=""
-        )
-    update.update(fields or {})
+    update = ownership_columns(actor=actor, to_user=to_user, fields=fields, now=now)
     events = [
         LeadEvent(
             tenant_id=lead.tenant_id,
@@ -498,13 +494,7 @@ def lead_ownership_change(
     if leads:
         Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(**update)
         LeadEvent.objects.bulk_create(events)
-        for lead in leads:
-            previous_owner_id = lead.owner_id
-            for key, value in update.items():
-                if hasattr(value, "resolve_expression"):  # F("owner"): the old owner
-                    setattr(lead, f"{key}_id", previous_owner_id)
-                else:
-                    setattr(lead, key, value)
+        ownership_columns_set(leads, update)
     if notify and to_user is not None and to_user.pk != getattr(actor, "pk", None) and leads:
         names = "、".join(str(lead) for lead in leads[:5])
         notification_send(
