@@ -140,6 +140,23 @@ class ListRequest:
     GET: QueryDict
 
 
+def list_sort(query: QueryDict, sorts, default: str) -> str:
+    """The list's sort as ``query`` names it, if it is one of ``sorts``; else ``default``."""
+    sort = query.get("sort") or default
+    return sort if sort in sorts else default
+
+
+def list_filtered(filter_class, *, actor: User, query: QueryDict, base, without=()):
+    """``base`` filtered as the list page filters it by ``query`` (``filter_class``, less the
+    filters named in ``without``); unfiltered when the query does not validate."""
+    filterset = filter_class(
+        query or None, queryset=base, request=ListRequest(user=actor, GET=query)
+    )
+    for name in without:
+        filterset.filters.pop(name, None)
+    return filterset.qs if filterset.is_bound and filterset.is_valid() else base
+
+
 def not_visible(missing: int) -> NotVisibleError:
     """The refusal of a selection with ``missing`` rows the actor may not see (or that do
     not exist: nothing tells them apart), as the batch actions refuse theirs."""

@@ -20,6 +20,8 @@ from crm.exporting import (
     ExportSource,
     ListRequest,
     field_column,
+    list_filtered,
+    list_sort,
     only_selected,
     register,
     tags_value,
@@ -81,15 +83,10 @@ def customer_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None)
     builds it; or the selected customers, checked against the view's whole visible set (the
     recycle bin for the bin, every listed customer otherwise)."""
     view = query.get("view") or "mine"
-    sort = query.get("sort") or "created"
-    if sort not in selectors.SORTS:
-        sort = "created"
+    sort = list_sort(query, selectors.SORTS, "created")
     if ids is None:
         base = selectors.customer_base(actor=actor, view=view)
-        filterset = CustomerFilter(
-            query or None, queryset=base, request=ListRequest(user=actor, GET=query)
-        )
-        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+        qs = list_filtered(CustomerFilter, actor=actor, query=query, base=base)
     else:
         everything = selectors.customer_base(actor=actor, view="bin" if view == "bin" else "all")
         qs = only_selected(everything, ids)
@@ -124,10 +121,7 @@ def contact_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) 
     it; or the selected contacts among every contact the actor sees."""
     visible = selectors.contact_list(actor=actor)
     if ids is None:
-        filterset = ContactFilter(
-            query or None, queryset=visible, request=ListRequest(user=actor, GET=query)
-        )
-        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
+        qs = list_filtered(ContactFilter, actor=actor, query=query, base=visible)
     else:
         qs = only_selected(visible, ids)
     return ExportSource(qs.select_related("customer"), contact_columns())

@@ -35,7 +35,23 @@ def _tags(request):
     return Tag.objects.filter(tenant_id=request.user.tenant_id)
 
 
-class CustomerFilter(django_filters.FilterSet):
+class ListFilterSet(django_filters.FilterSet):
+    """A list page's filter set (customers, leads, pools)."""
+
+    @property
+    def active_filters(self) -> list[str]:
+        """Names of the filters in use (for the 'clear' link and saved searches)."""
+        if not hasattr(self.form, "cleaned_data"):
+            return []
+        return [
+            k
+            for k, v in self.form.cleaned_data.items()
+            if v not in (None, "", [])
+            and not (hasattr(v, "start") and v.start is None and v.stop is None)
+        ]
+
+
+class CustomerFilter(ListFilterSet):
     q = django_filters.CharFilter(label=_("Name, contact or phone"), method="search")
     owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=_users)
     level = django_filters.ModelChoiceFilter(
@@ -89,18 +105,6 @@ class CustomerFilter(django_filters.FilterSet):
             .values("customer_id")
         )
         return queryset.filter(Q(name_normalized__contains=normalized) | Q(pk__in=contacts))
-
-    @property
-    def active_filters(self) -> list[str]:
-        """Names of the filters in use (for the 'clear' link and saved searches)."""
-        if not hasattr(self.form, "cleaned_data"):
-            return []
-        return [
-            k
-            for k, v in self.form.cleaned_data.items()
-            if v not in (None, "", [])
-            and not (hasattr(v, "start") and v.start is None and v.stop is None)
-        ]
 
 
 class ContactFilter(django_filters.FilterSet):

@@ -151,6 +151,12 @@ class ParticipantForm(forms.Form):
         self.fields["users"].queryset = assignable_users(tenant_id)
 
 
+def posted_id_choices(data) -> list[tuple[str, str]]:
+    """The choices of a batch form's ``ids``: the posted ids themselves. The services check
+    them against visibility or the pool rules; the form checks only their shape."""
+    return [(v, v) for v in data.getlist("ids")] if hasattr(data, "getlist") else []
+
+
 class BatchForm(forms.Form):
     ACTIONS = [
         ("transfer", _("Transfer to…")),
@@ -181,10 +187,7 @@ class BatchForm(forms.Form):
         self.fields["status"].queryset = options_for(
             tenant_id=tenant_id, kind=OptionKind.CUSTOMER_STATUS
         )
-        # Ids are checked against visibility by the services; here only their shape.
-        self.fields["ids"].choices = (
-            [(v, v) for v in self.data.getlist("ids")] if hasattr(self.data, "getlist") else []
-        )
+        self.fields["ids"].choices = posted_id_choices(self.data)
 
     def clean(self):
         data = super().clean()

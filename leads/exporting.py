@@ -16,8 +16,9 @@ from crm.exporting import (
     Column,
     ExportKind,
     ExportSource,
-    ListRequest,
     field_column,
+    list_filtered,
+    list_sort,
     only_selected,
     register,
 )
@@ -64,15 +65,10 @@ def lead_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> 
     from leads.filters import LeadFilter
 
     view = query.get("view") or "mine"
-    sort = query.get("sort") or "created"
-    if sort not in selectors.SORTS:
-        sort = "created"
+    sort = list_sort(query, selectors.SORTS, "created")
     if ids is None:
         base = selectors.lead_base(actor=actor, view=view)
-        filterset = LeadFilter(
-            query or None, queryset=base, request=ListRequest(user=actor, GET=query)
-        )
-        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+        qs = list_filtered(LeadFilter, actor=actor, query=query, base=base)
     else:
         listed = visible_to(actor, Lead.objects.outside_pool(), include_pool=False)
         qs = only_selected(listed, ids)

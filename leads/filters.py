@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import OptionKind, User
 from crm.visibility import scope_user_ids
-from customers.filters import _options
+from customers.filters import ListFilterSet, _options
 from customers.models import normalize_name
 from leads.models import Campaign, Lead
 
@@ -29,7 +29,7 @@ def _owners(request):
     return users if ids is None else users.filter(pk__in=ids)
 
 
-class LeadFilter(django_filters.FilterSet):
+class LeadFilter(ListFilterSet):
     q = django_filters.CharFilter(label=_("Name, company or mobile"), method="search")
     status = django_filters.ChoiceFilter(label=_("Status"), choices=Lead.Status.choices)
     source = django_filters.ModelChoiceFilter(
@@ -57,15 +57,3 @@ class LeadFilter(django_filters.FilterSet):
         if normalized:
             condition |= Q(company_normalized__contains=normalized)
         return queryset.filter(condition)
-
-    @property
-    def active_filters(self) -> list[str]:
-        """Names of the filters in use (for the 'clear' link and saved searches)."""
-        if not hasattr(self.form, "cleaned_data"):
-            return []
-        return [
-            k
-            for k, v in self.form.cleaned_data.items()
-            if v not in (None, "", [])
-            and not (hasattr(v, "start") and v.start is None and v.stop is None)
-        ]

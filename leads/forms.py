@@ -11,7 +11,7 @@ from django_scopes.forms import SafeModelChoiceField
 from crm.models import Option, OptionKind, User
 from crm.selectors import options_for
 from crm.services import assignable_users
-from customers.forms import DATETIME_WIDGET, UserChoiceField
+from customers.forms import DATETIME_WIDGET, UserChoiceField, posted_id_choices
 from leads.models import Campaign, Lead
 from leads.services import LEAD_FIELDS
 
@@ -95,10 +95,7 @@ class LeadBatchForm(forms.Form):
         self.fields["close_reason"].queryset = options_for(
             tenant_id=tenant_id, kind=OptionKind.LEAD_CLOSE_REASON
         )
-        # Ids are checked against visibility by the services; here only their shape.
-        self.fields["ids"].choices = (
-            [(v, v) for v in self.data.getlist("ids")] if hasattr(self.data, "getlist") else []
-        )
+        self.fields["ids"].choices = posted_id_choices(self.data)
 
     def clean(self):
         data = super().clean()

@@ -9,7 +9,7 @@ from django_scopes.forms import SafeModelChoiceField
 
 from crm.models import Option, OptionKind, User
 from crm.services import assignable_users
-from customers.forms import UserMultipleChoiceField
+from customers.forms import UserMultipleChoiceField, posted_id_choices
 from pools.models import PoolGroup
 
 
@@ -22,10 +22,7 @@ class _IdsForm(forms.Form):
     def __init__(self, *args, tenant_id: int, kind: str = "customer", **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
-        # Ids are checked against the pool rules by the services; here only their shape.
-        self.fields["ids"].choices = (
-            [(v, v) for v in self.data.getlist("ids")] if hasattr(self.data, "getlist") else []
-        )
+        self.fields["ids"].choices = posted_id_choices(self.data)
         self.fields["ids"].error_messages["required"] = (
             _("Select at least one lead.") if kind == "lead" else _("Select at least one customer.")
         )

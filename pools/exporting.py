@@ -21,8 +21,9 @@ from crm.exporting import (
     Column,
     ExportKind,
     ExportSource,
-    ListRequest,
     field_column,
+    list_filtered,
+    list_sort,
     only_selected,
     register,
     tags_value,
@@ -106,19 +107,14 @@ def pool_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> 
     every pool the actor may open."""
     from pools.views import SORTS
 
-    sort = query.get("sort") or "pooled"
-    if sort not in SORTS:
-        sort = "pooled"
+    sort = list_sort(query, SORTS, "pooled")
     if ids is None:
         groups = selectors.visible_groups(actor)
         wanted = query.get("group") or ""
         group = next((g for g in groups if str(g.pk) == wanted), None)
         base = selectors.pool_base(actor=actor, group=group)
-        filterset = CustomerFilter(
-            query or None, queryset=base, request=ListRequest(user=actor, GET=query)
-        )
-        filterset.filters.pop("owner", None)  # nobody owns a pool customer
-        qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+        # Nobody owns a pool customer.
+        qs = list_filtered(CustomerFilter, actor=actor, query=query, base=base, without=["owner"])
     else:
         qs = only_selected(selectors.pool_base(actor=actor), ids)
     rows = (
