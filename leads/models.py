@@ -122,9 +122,9 @@ class Lead(OwnedModel):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
+    pooled_at = models.DateTimeField(_("in the lead pool since"), null=True, blank=True)
     pool_reason = models.CharField(
-        _("why it is in the pool"),
+        _("why it is in the lead pool"),
         max_length=20,
         choices=PoolReason.choices,
         blank=True,
@@ -246,14 +246,14 @@ class LeadEvent(TenantModel):
 
     class Kind(models.TextChoices):
         CREATED = "created", _("Created manually")
-        CLAIMED = "claimed", _("Claimed from the pool")
-        ASSIGNED = "assigned", _("Assigned from the pool")
+        CLAIMED = "claimed", _("Claimed from the lead pool")
+        ASSIGNED = "assigned", _("Assigned from the lead pool")
         AUTO_ASSIGNED = "auto_assigned", _("Assigned by a rule")
         TRANSFERRED = "transferred", _("Transferred")
         IMPORTED = "imported", _("Imported")
-        RETURNED = "returned", _("Returned to the pool")
-        RECYCLED = "recycled", _("Recycled automatically")
-        MOVED = "moved", _("Moved between pools")
+        RETURNED = "returned", _("Returned to the lead pool")
+        RECYCLED = "recycled", _("Recycled into the lead pool")
+        MOVED = "moved", _("Moved between lead pools")
         CONVERTED = "converted", _("Converted to a customer")
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
