@@ -473,6 +473,64 @@ def vacuum_analyze() -> None:
             c.execute(f'VACUUM ANALYZE "{t}"')
 
 
+def top_up_reference(tenant: BenchTenant, minimum: int = 30) -> None:
+    """Give the measured rep and manager of the small tenant a full first page of 我参与的
+    and 今日待跟进 (idempotent; each run tops up what is missing).
+
+    The small tenant is a scaled copy of the big one, so there a rep of 45 customers
+    participates in about one and has about two follow-ups due today, while the big tenant's
+    same pages are full: their ratio compared 25 rendered rows with an empty page (the cost
+    of rendering rows, not of the tenant's size). With a page of rows on both sides the
+    ratio measures what the goal asks: the same page on a small and a big tenant."""
+    from django.db.models import Q
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from crm.models import User
+    from customers.models import Customer, CustomerParticipant
+
+    now = timezone.localtime()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with scopes_disabled():
+        listed = Customer.objects.filter(
+            tenant_id=tenant.tenant_id, deleted_at__isnull=True, pooled_at__isnull=True
+        )
+        for role in ("rep", "manager"):
+            user = User.objects.get(pk=tenant.users[role])
+            mine = CustomerParticipant.objects.filter(tenant_id=tenant.tenant_id, user=user)
+            missing = minimum - mine.filter(customer__in=listed).count()
+            if missing > 0:
+                spare = (
+                    listed.exclude(owner=user)
+                    .exclude(owner__isnull=True)
+                    .exclude(pk__in=mine.values("customer_id"))
+                    .order_by("pk")[:missing]
+                )
+                CustomerParticipant.objects.bulk_create(
+                    CustomerParticipant(
+                        tenant_id=tenant.tenant_id, customer=c, user=user, added_by_id=c.owner_id
+                    )
+                    for c in spare
+                )
+            due = listed.filter(owner=user, next_followup_at__gte=today)
+            due = due.filter(next_followup_at__lt=today + datetime.timedelta(days=1))
+            missing = minimum - due.count()
+            if missing > 0:
+                ids = list(
+                    listed.filter(owner=user)
+                    .filter(
+                        Q(next_followup_at__isnull=True)
+                        | Q(next_followup_at__lt=today)
+                        | Q(next_followup_at__gte=today + datetime.timedelta(days=1))
+                    )
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:missing]
+                )
+                listed.filter(pk__in=ids).update(
+                    next_followup_at=today + datetime.timedelta(hours=18)
+                )
+
+
 def ensure_tenant(slug: str, name: str, n: int, seed: int) -> BenchTenant:
     from django.db import transaction
     from django_scopes import scopes_disabled
@@ -843,6 +901,7 @@ def main() -> None:
         sys.exit(f"this database has other tenants ({others[:5]}…): use a dedicated database")
     big = ensure_tenant("bench-big", f"压测大租户 {args.customers}", args.customers, args.seed)
     small = ensure_tenant("bench-small", f"压测小租户 {args.small}", args.small, args.seed + 1)
+    top_up_reference(small)
     t_loaded = time.perf_counter()
     pairs = [f"customers={args.customers}", f"small={args.small}"]
     for mode in pick_mode(args, big):
