@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count, Max, Prefetch
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import activity
@@ -39,6 +38,7 @@ from leads import activity_actions as actions
 from leads.models import AssignmentRule, AssignmentRuleUser, Campaign, Lead, LeadEvent
 from leads.services import lead_ownership_change
 from pools.models import PoolGroup
+from pools.services import today_start
 
 TRIGGERS = ("create", "import", "return", "periodic")
 TRIGGER_FLAGS = {
@@ -67,12 +67,6 @@ RULE_FIELDS = [
     "daily_limit",
     "holding_limit",
 ]
-
-
-def today_start(now=None):
-    """Midnight of today in the installation's time zone (the daily bounds count from it)."""
-    now = timezone.localtime(now or timezone.now())
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 # ---------------------------------------------------------------- the engine
