@@ -227,9 +227,15 @@ class PoolLevelRule(TenantModel):
 
 
 class RecycleWarning(TenantModel):
-    """One warning sent for one customer and one recycle date: never twice for the same."""
+    """One warning sent for one customer or one lead (exactly one of the two) and one recycle
+    date: never twice for the same."""
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
     recycle_on = models.DateField()
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -240,5 +246,13 @@ class RecycleWarning(TenantModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "customer", "recycle_on"], name="recyclewarning_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "lead", "recycle_on"], name="recyclewarning_unique_lead"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False, lead__isnull=True)
+                | Q(customer__isnull=True, lead__isnull=False),
+                name="recyclewarning_customer_or_lead",
             ),
         ]
