@@ -1,4 +1,5 @@
-"""Menu entry 线索 and the workbench panel of lead follow-ups due (today and overdue)."""
+"""Menu entry 线索 and the workbench panels of leads: follow-ups due (today and overdue) and my
+leads about to fall into the lead pool."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -19,3 +20,14 @@ def _followups_due(request):
 
 
 workbench.register("leads/workbench_followups.html", _followups_due, order=11)
+
+
+def _due_for_recycling(request):
+    from leads.pooling import lead_due_for_recycling
+
+    rows = lead_due_for_recycling(actor=request.user)
+    return {"rows": rows[:20], "total": len(rows)} if rows else None
+
+
+# Right after the customers about to fall into the public pool (15).
+workbench.register("leads/workbench_recycle.html", _due_for_recycling, order=16)

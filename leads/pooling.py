@@ -125,14 +125,16 @@ def lead_may_return(*, actor: User, lead: Lead) -> bool:
 
 def lead_forecast(lead: Lead) -> pool_selectors.Forecast | None:
     """When an owned open lead falls back into its pool (its group's days without a
-    follow-up), or None. One query for the group."""
+    follow-up), or None; the same forecast the warnings before recycling use. No query when
+    the lead was read with its pool group (``lead_get_for_actor``), else one."""
     if lead.owner_id is None or lead.pooled_at is not None or not lead.pool_group_id:
         return None
     if lead.status not in (Lead.Status.NEW, Lead.Status.CONTACTED):
         return None
-    group = PoolGroup.objects.filter(pk=lead.pool_group_id, kind=KIND, is_enabled=True).first()
-    days = group.recycle_no_followup_days if group else None
-    reference = pool_selectors.followup_reference(lead)
-    if not days or reference is None:
-        return None
-    return pool_selectors.Forecast(reference + datetime.timedelta(days=days), "followup", days)
+    return LEAD.forecast(lead, lead.pool_group)
+
+
+def lead_due_for_recycling(*, actor: User, now: datetime.datetime | None = None) -> list[Lead]:
+    """The actor's own open leads that their lead pool recycles within its warning days,
+    soonest first, each with ``.forecast`` set (the workbench)."""
+    return pool_selectors.due_for_recycling(actor=actor, now=now, kind=KIND)

@@ -32,7 +32,7 @@ from leads import selectors, services
 from leads.filters import LeadFilter
 from leads.forms import LeadBatchForm, LeadForm
 from leads.models import Lead
-from leads.pooling import lead_hidden_fields
+from leads.pooling import lead_forecast, lead_hidden_fields
 
 # ---------------------------------------------------------------- list
 
@@ -245,6 +245,7 @@ def lead_detail(request, pk: int):
         and (actor.can("lead.transfer") or lead.owner_id == actor.pk),
         may_convert=is_open and context["can_edit"] and actor.can("lead.convert"),
         may_return=is_open and context["can_edit"] and lead.owner_id is not None,
+        forecast=lead_forecast(lead),
         batch_form=LeadBatchForm(tenant_id=actor.tenant_id) if context["can_edit"] else None,
         return_reasons=lambda: list(
             options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)

@@ -183,7 +183,7 @@ class GroupForm(forms.Form):
         self.fields["departments"].widget.attrs["size"] = _select_size(depts)
         self.fields["name"].widget.attrs.setdefault("autocomplete", "off")
 
-    # A lead pool's rules: no deal, no signed or locked leads, no warnings (pools.services).
+    # A lead pool's rules: no deal, no signed or locked leads (pools.services).
     LEAD_RULE_FIELDS = [
         "name",
         "is_enabled",
@@ -194,6 +194,7 @@ class GroupForm(forms.Form):
         "holding_limit",
         "cooldown_days",
         "recycle_no_followup_days",
+        "warn_days",
         "hidden_fields",
         "allow_return_elsewhere",
     ]
@@ -226,6 +227,10 @@ class GroupForm(forms.Form):
             "Open leads go back to the pool after this many days with their owner without a "
             "follow-up; closed and converted leads never do. Empty: never recycle."
         )
+        f["warn_days"].help_text = _(
+            "The owner is notified this many days before an open lead goes back to the lead "
+            "pool; 0 means no warning."
+        )
         f["hidden_fields"].choices = LEAD_HIDDEN_FIELD_CHOICES
         f["hidden_fields"].label = _("Fields hidden while a lead is in the pool")
         f["hidden_fields"].help_text = _("Members see them again once they own the lead.")
@@ -245,13 +250,17 @@ class GroupForm(forms.Form):
         )
         return initial
 
+    # A lead pool has no exemptions to set: that fieldset holds its warning only.
+    LEAD_FIELDSET_TITLES = {"exempt": pgettext_lazy("pool group form", "Warning")}
+
     def fieldsets(self):
         """[(key, heading, [bound fields])] for the template (the form's fields only)."""
+        titles = self.LEAD_FIELDSET_TITLES if self.kind == PoolGroup.Kind.LEAD else {}
         result = []
         for key, title, names in self.FIELDSETS:
             bound = [self[n] for n in names if n in self.fields]
             if bound:
-                result.append((key, title, bound))
+                result.append((key, titles.get(key, title), bound))
         return result
 
     def rule_data(self) -> dict:

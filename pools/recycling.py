@@ -2,8 +2,9 @@
 
 Customer groups and lead groups run the same code (``pools.subjects`` says what differs):
 a lead pool recycles open leads (new, contacted) lying with an owner for its days without a
-follow-up; closed and converted leads stay, and the deal and level rules, the exemptions and
-the warnings are the customer pool's only.
+follow-up; closed and converted leads stay (and are never warned about), and the deal and
+level rules and the exemptions are the customer pool's only. The warnings before recycling
+go out for both kinds.
 
 Set-based: for each group the candidates are one query built from the group's rules (one
 branch per customer level with its own days, one for the rest) and the exemptions (signed,
@@ -25,7 +26,6 @@ from collections import defaultdict
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import ngettext
 
 from crm import activity
 from crm.models import User
@@ -241,60 +241,58 @@ def recycle_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> i
 
 
 def warn_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
-    """Warn owners of customers that their group will recycle within its warning days; once
-    per customer and recycle date (``RecycleWarning``). Returns how many warnings went out."""
+    """Warn owners of customers and leads that their group will recycle within its warning
+    days; once per row and recycle date (``RecycleWarning``), so a second run sends nothing.
+    Each owner gets one notification per group (hence never customers and leads in one).
+    Returns how many warnings went out."""
     now = now or timezone.now()
     sent = 0
-    groups = groups_with_rules().filter(tenant_id=tenant_id, kind="customer", is_enabled=True)
+    groups = groups_with_rules().filter(tenant_id=tenant_id, is_enabled=True)
     for group in groups:
         if not group.warn_days:
             continue
+        subject = subject_for(group.kind)
+        fields = _LEAD_ROW_FIELDS if subject.kind == PoolGroup.Kind.LEAD else _ROW_FIELDS
+        key = f"{subject.warning_field}_id"
         with transaction.atomic():
             # Overlapping runs queue here, one per group, and then see the first's warnings.
             PoolGroup.objects.select_for_update().filter(pk=group.pk).first()
             horizon = now + datetime.timedelta(days=group.warn_days)
             due_now = candidates(group, now).values("pk")
             rows = list(
-                candidates(group, horizon).exclude(pk__in=due_now).only(*_ROW_FIELDS).order_by("pk")
+                candidates(group, horizon).exclude(pk__in=due_now).only(*fields).order_by("pk")
             )
-            exempt = (
-                hooks.exempt_ids([c.pk for c in rows]) if group.exempt_with_opportunity else set()
-            )
+            exempt = subject.exempt_ids(group, [row.pk for row in rows])
             dated = []
-            for customer in rows:
-                f = forecast(customer, group, exempt=customer.pk in exempt)
+            for row in rows:
+                f = subject.forecast(row, group, exempt=row.pk in exempt)
                 if f is not None:
-                    customer.forecast = f
-                    dated.append((customer, timezone.localdate(f.at)))
+                    row.forecast = f
+                    dated.append((row, timezone.localdate(f.at)))
             known = set(
                 RecycleWarning.objects.filter(
-                    tenant_id=tenant_id, customer_id__in=[c.pk for c, _d in dated]
-                ).values_list("customer_id", "recycle_on")
+                    tenant_id=tenant_id, **{f"{key}__in": [row.pk for row, _d in dated]}
+                ).values_list(key, "recycle_on")
             )
-            fresh = [(c, d) for c, d in dated if (c.pk, d) not in known]
+            fresh = [(row, d) for row, d in dated if (row.pk, d) not in known]
             RecycleWarning.objects.bulk_create(
                 RecycleWarning(
-                    tenant_id=tenant_id, customer_id=c.pk, recycle_on=d, owner_id=c.owner_id
+                    tenant_id=tenant_id, **{key: row.pk}, recycle_on=d, owner_id=row.owner_id
                 )
-                for c, d in fresh
+                for row, d in fresh
             )
-            by_owner: dict[int, list[Customer]] = defaultdict(list)
-            for customer, _day in fresh:
-                by_owner[customer.owner_id].append(customer)
-            for owner_id, customers in by_owner.items():
-                soonest = min(c.forecast.days_left(now) for c in customers)
+            by_owner: dict[int, list] = defaultdict(list)
+            for row, _day in fresh:
+                by_owner[row.owner_id].append(row)
+            for owner_id, owned in by_owner.items():
+                soonest = min(row.forecast.days_left(now) for row in owned)
                 notification_send(
                     tenant_id=tenant_id,
                     recipients=list(User.tenant_objects.filter(tenant_id=tenant_id, pk=owner_id)),
-                    title=ngettext(
-                        "%(count)d customer falls into the pool soon (first in %(days)d days): "
-                        "%(names)s",
-                        "%(count)d customers fall into the pool soon (first in %(days)d days): "
-                        "%(names)s",
-                        len(customers),
-                    )
-                    % {"count": len(customers), "days": soonest, "names": _names(customers, 5)},
-                    link="/",
+                    title=subject.message(
+                        "warned", len(owned), days=soonest, names=_names(owned, 5, subject=subject)
+                    ),
+                    link=subject.warn_url,
                 )
             sent += len(fresh)
     return sent

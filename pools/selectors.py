@@ -1,5 +1,5 @@
 """Reads of the pool: which groups a user belongs to or administers, the pool list, and
-when (and why) an owned customer will fall back into the pool."""
+when (and why) an owned customer or lead will fall back into the pool."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm.models import User
@@ -171,11 +170,12 @@ def hidden_fields_by_group(user: User, groups) -> dict[int, frozenset[str]]:
 
 @dataclass(frozen=True)
 class Forecast:
-    """When an owned customer will be recycled and by which rule."""
+    """When an owned customer (or lead) will be recycled and by which rule."""
 
     at: datetime.datetime
     rule: str  # "followup" | "deal"
     days: int
+    kind: str = "customer"  # the subject, for the wording (pools.subjects)
 
     def days_left(self, now: datetime.datetime | None = None) -> int:
         now = now or timezone.now()
@@ -192,16 +192,11 @@ class Forecast:
         }
 
     def describe(self, now: datetime.datetime | None = None) -> str:
+        subject = subject_for(self.kind)
         left = self.days_left(now)
         if left <= 0:
-            return _("Falls into the pool at the next recycling run (%(reason)s)") % {
-                "reason": self.reason
-            }
-        return ngettext(
-            "Falls into the pool in %(count)d day (%(reason)s)",
-            "Falls into the pool in %(count)d days (%(reason)s)",
-            left,
-        ) % {"count": left, "reason": self.reason}
+            return subject.message("forecast_now", reason=self.reason)
+        return subject.message("forecast", left, reason=self.reason)
 
 
 def rule_days(group: PoolGroup, level_id: int | None) -> tuple[int | None, int | None]:
@@ -275,14 +270,19 @@ def forecasts_for(customers) -> dict[int, Forecast]:
     return result
 
 
-def due_for_recycling(*, actor: User, within_days: int | None = None, now=None) -> list:
-    """The actor's own customers that will be recycled soon: within each group's warning
-    days (or ``within_days``), soonest first, each with ``.forecast`` set."""
+def due_for_recycling(
+    *, actor: User, within_days: int | None = None, now=None, kind: str = "customer"
+) -> list:
+    """The actor's own customers (or leads, with ``kind="lead"``) that will be recycled
+    soon: within each group's warning days (or ``within_days``), soonest first, each with
+    ``.forecast`` set. PERF: one query for the groups (and one for their level rules), then
+    per group with rules one for its rows and one per exemption hook, whatever the rows."""
     from pools import recycling
 
     now = now or timezone.now()
+    subject = subject_for(kind)
     rows = []
-    groups = groups_with_rules().filter(tenant_id=actor.tenant_id, kind="customer", is_enabled=True)
+    groups = groups_with_rules().filter(tenant_id=actor.tenant_id, kind=kind, is_enabled=True)
     for group in groups:
         horizon = within_days if within_days is not None else group.warn_days
         if not horizon:
@@ -290,13 +290,11 @@ def due_for_recycling(*, actor: User, within_days: int | None = None, now=None) 
         qs = recycling.candidates(group, now + datetime.timedelta(days=horizon)).filter(
             owner_id=actor.pk
         )
-        customers = list(qs.order_by("pk")[:200])
-        exempt_ids = (
-            hooks.exempt_ids([c.pk for c in customers]) if group.exempt_with_opportunity else set()
-        )
-        for customer in customers:
-            f = forecast(customer, group, exempt=customer.pk in exempt_ids)
+        found = list(qs.order_by("pk")[:200])
+        exempt_ids = subject.exempt_ids(group, [row.pk for row in found])
+        for row in found:
+            f = subject.forecast(row, group, exempt=row.pk in exempt_ids)
             if f is not None:
-                customer.forecast = f
-                rows.append(customer)
-    return sorted(rows, key=lambda c: c.forecast.at)
+                row.forecast = f
+                rows.append(row)
+    return sorted(rows, key=lambda row: row.forecast.at)

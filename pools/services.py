@@ -69,7 +69,7 @@ GROUP_FIELDS = [
     "allow_return_elsewhere",
 ]
 # The rules a lead pool has: no deal (leads are not sold to), no signed or locked leads, no
-# level rules, no warnings (the recycling warnings are kept per customer).
+# level rules; the same warning before recycling.
 LEAD_GROUP_FIELDS = [
     "name",
     "is_enabled",
@@ -80,6 +80,7 @@ LEAD_GROUP_FIELDS = [
     "holding_limit",
     "cooldown_days",
     "recycle_no_followup_days",
+    "warn_days",
     "hidden_fields",
     "allow_return_elsewhere",
 ]

@@ -5,7 +5,9 @@ The claim / assign / return / move / recycle code in ``pools.services`` and
 is described here, one small class per subject: the model and its lock query, the one
 ownership-change function of the model, the event model (the daily claim limit counts its
 ``claimed`` events), what counts towards the holding limit, what is cleared when a row goes
-into the pool, and the wording of the messages (a customer is not a lead).
+into the pool, when a row will be recycled and what exempts it (the forecast, the warnings
+before recycling and their ``RecycleWarning`` foreign key), and the wording of the messages
+(a customer is not a lead).
 
 A group's ``kind`` says which subject lies in it (``subject_for(group.kind)``); a group of one
 kind never holds rows of the other (the services refuse it).
@@ -13,6 +15,7 @@ kind never holds rows of the other (the services refuse it).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 
 from django.db.models import QuerySet
@@ -44,6 +47,10 @@ class PoolSubject:
 
     #: The event's foreign key to the row ("customer" / "lead").
     event_field: str
+    #: RecycleWarning's foreign key to the row ("customer" / "lead").
+    warning_field: str
+    #: Where a warning before recycling links to.
+    warn_url: str
 
     def live(self, tenant_id: int) -> QuerySet:
         """The rows of the tenant the pool may act on (customers: not in the recycle bin)."""
@@ -95,6 +102,16 @@ class PoolSubject:
         """(message, code) when some rows may never go back to the pool, else None."""
         return None
 
+    def exempt_ids(self, group, ids: Sequence[int]) -> set[int]:
+        """The ids among ``ids`` that an exemption hook keeps out of ``group``'s recycling
+        (what the candidates query cannot say itself)."""
+        return set()
+
+    def forecast(self, row, group, *, exempt: bool = False):
+        """When ``group``'s rules recycle the owned ``row`` and by which rule (a
+        ``pools.selectors.Forecast``), or None when they never will."""
+        raise NotImplementedError
+
     def event(self, row, **fields):
         """An unsaved event of this subject about ``row``."""
         return self.event_model(tenant_id=row.tenant_id, **{self.event_field: row}, **fields)
@@ -111,6 +128,8 @@ class CustomerSubject(PoolSubject):
     manage_permission = "pool.manage"
     pool_url = "/pools/"
     event_field = "customer"
+    warning_field = "customer"
+    warn_url = "/"
     pooled_fields = {"is_locked": False}
     messages = {
         "empty": _("Select at least one customer."),
@@ -157,6 +176,17 @@ class CustomerSubject(PoolSubject):
             "%(count)d customers returned to the pool: %(names)s",
             "count",
         ),
+        "warned": ngettext_lazy(
+            "%(count)d customer falls into the pool soon (first in %(days)d days): %(names)s",
+            "%(count)d customers fall into the pool soon (first in %(days)d days): %(names)s",
+            "count",
+        ),
+        "forecast": ngettext_lazy(
+            "Falls into the pool in %(count)d day (%(reason)s)",
+            "Falls into the pool in %(count)d days (%(reason)s)",
+            "count",
+        ),
+        "forecast_now": _("Falls into the pool at the next recycling run (%(reason)s)"),
     }
 
     @property
@@ -185,6 +215,18 @@ class CustomerSubject(PoolSubject):
             qs = qs.exclude(lifecycle=self.model.Lifecycle.SIGNED)
         return qs.count()
 
+    def exempt_ids(self, group, ids: Sequence[int]) -> set[int]:
+        """Customers with an open opportunity (the ``pools.hooks`` exemptions), where the
+        group exempts them."""
+        from pools import hooks
+
+        return hooks.exempt_ids(list(ids)) if group.exempt_with_opportunity else set()
+
+    def forecast(self, row, group, *, exempt: bool = False):
+        from pools.selectors import forecast
+
+        return forecast(row, group, exempt=exempt)
+
     def clear_when_pooled(self, rows: list) -> None:
         """A customer going into the pool leaves its team behind (participants and their
         edit grants): they belonged to the previous ownership."""
@@ -211,6 +253,8 @@ class LeadSubject(PoolSubject):
     manage_permission = "lead.manage"
     pool_url = "/leads/pool/"
     event_field = "lead"
+    warning_field = "lead"
+    warn_url = "/leads/"
     messages = {
         "empty": _("Select at least one lead."),
         "lost": ngettext_lazy(
@@ -256,6 +300,17 @@ class LeadSubject(PoolSubject):
             "count",
         ),
         "converted": _("Converted leads stay with their owner: %(names)s. Nothing was changed."),
+        "warned": ngettext_lazy(
+            "%(count)d lead falls into the lead pool soon (first in %(days)d days): %(names)s",
+            "%(count)d leads fall into the lead pool soon (first in %(days)d days): %(names)s",
+            "count",
+        ),
+        "forecast": ngettext_lazy(
+            "Falls into the lead pool in %(count)d day: %(reason)s",
+            "Falls into the lead pool in %(count)d days: %(reason)s",
+            "count",
+        ),
+        "forecast_now": _("Falls into the lead pool at the next recycling run: %(reason)s"),
     }
 
     @property
@@ -281,6 +336,24 @@ class LeadSubject(PoolSubject):
     def holding(self, user: User, group) -> int:
         """Open leads (new, contacted) count; closed and converted ones are done with."""
         return self.live(user.tenant_id).open().filter(owner_id=user.pk).count()
+
+    def forecast(self, row, group, *, exempt: bool = False):
+        """Open leads (new, contacted) with an owner: the group's days without a follow-up,
+        counted from the later of the last follow-up and the start of the ownership. Closed
+        and converted leads are never recycled, so they have no forecast."""
+        from pools.selectors import Forecast, followup_reference
+
+        if group is None or group.kind != self.kind or not group.is_enabled or exempt:
+            return None
+        if row.owner_id is None or row.pooled_at is not None:
+            return None
+        if row.status not in (self.model.Status.NEW, self.model.Status.CONTACTED):
+            return None
+        days = group.recycle_no_followup_days
+        reference = followup_reference(row)
+        if not days or reference is None:
+            return None
+        return Forecast(reference + datetime.timedelta(days=days), "followup", days, self.kind)
 
     def refuse_return(self, rows: list) -> tuple[str, str] | None:
         converted = [lead for lead in rows if lead.is_converted]

@@ -16,7 +16,8 @@ def pool_recycle_task(tenant_id: int) -> int:
 
 @tenant_task()
 def pool_warn_task(tenant_id: int) -> int:
-    """Warn owners K days before their customers are recycled. Once per customer and date."""
+    """Warn owners K days before their customers or leads are recycled. Once per row and
+    date."""
     return recycling.warn_tenant(tenant_id)
 
 

@@ -1,14 +1,17 @@
 """Recycling of leads (pools.recycling with lead pools): open leads lying with an owner for
 the pool's days without a follow-up go back into it, with a RECYCLED lead event, an activity
 entry and one notification per former owner; closed and converted leads stay; a second run
-finds nothing to do. The customer pools' rules never touch leads, nor the reverse."""
+finds nothing to do. The customer pools' rules never touch leads, nor the reverse. The
+warnings before recycling go out for leads as for customers: once per lead and recycle date,
+within the pool's warning days, never for leads that will not be recycled."""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
-from django.utils import timezone
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
 from django_scopes import scopes_disabled
 
 from crm.tenancy import tenant_scope
@@ -17,9 +20,10 @@ from leads import pooling
 from leads.models import Lead, LeadEvent
 from pools import activity_actions as actions
 from pools import recycling, selectors
+from pools.models import RecycleWarning
 from tests.customers.factories import logs, notifications
 from tests.leads.factories import make_lead, make_lead_pool
-from tests.pools.factories import DAY, make_group, owned
+from tests.pools.factories import DAY, fresh_user, make_group, owned
 
 NOW = timezone.make_aware(datetime.datetime(2026, 6, 15, 10, 0))
 
@@ -55,6 +59,20 @@ def _recycle_group(group, now=NOW) -> int:
 def _recycle_tenant(tenant, now=NOW) -> int:
     with tenant_scope(tenant.pk):
         return recycling.recycle_tenant(tenant.pk, now=now)
+
+
+def _warn(tenant, now=NOW) -> int:
+    with tenant_scope(tenant.pk):
+        return recycling.warn_tenant(tenant.pk, now=now)
+
+
+def _warnings() -> list[tuple]:
+    with scopes_disabled():
+        return list(
+            RecycleWarning.objects.order_by("id").values_list(
+                "customer_id", "lead_id", "recycle_on", "owner_id"
+            )
+        )
 
 
 def test_a_lead_without_follow_up_for_n_days_goes_back_into_its_pool(world, lead_pool):
@@ -167,3 +185,136 @@ def test_lead_forecast_says_when_it_falls_into_the_pool(world, lead_pool):
     closed = _owned_lead(lead_pool, world.rep_east, since=NOW, status=Lead.Status.CLOSED)
     with tenant_scope(world.tenant_a.pk):
         assert pooling.lead_forecast(_fresh(closed)) is None
+
+
+def test_lead_forecast_describes_the_lead_pool_and_the_rule(world, lead_pool):
+    lead = _owned_lead(lead_pool, world.rep_east, since=NOW - 5 * DAY)
+    with tenant_scope(world.tenant_a.pk):
+        forecast = pooling.lead_forecast(_fresh(lead))
+    with translation.override("en"):
+        assert (
+            forecast.describe(NOW) == "Falls into the lead pool in 2 days: no follow-up for 7 days"
+        )
+        assert forecast.describe(NOW + 2 * DAY) == (
+            "Falls into the lead pool at the next recycling run: no follow-up for 7 days"
+        )
+    with translation.override("zh-hans"):
+        assert forecast.describe(NOW) == "2 天后进入线索池：7 天未跟进"
+
+
+# ---------------------------------------------------------------- warnings
+
+
+@pytest.fixture
+def warned_pool(world):
+    """Recycles open leads after 7 days without a follow-up; warns 3 days ahead."""
+    return make_lead_pool(world.tenant_a, "提醒线索池", recycle_no_followup_days=7, warn_days=3)
+
+
+def test_lead_warnings_go_out_once_per_lead_and_recycle_date(world, warned_pool):
+    soon = _owned_lead(warned_pool, world.rep_east, since=NOW - 5 * DAY, company="快到期公司")
+    _owned_lead(warned_pool, world.rep_east, since=NOW - DAY)  # 6 days left: not yet
+    _owned_lead(warned_pool, world.rep_east, since=NOW - 10 * DAY)  # due now: recycled instead
+    with translation.override("en"):
+        assert _warn(world.tenant_a) == 1
+    [note] = notifications(world.rep_east)
+    assert note.title == (f"1 lead falls into the lead pool soon (first in 2 days): {_fresh(soon)}")
+    assert note.link == "/leads/"
+    assert _warnings() == [(None, soon.pk, (NOW + 2 * DAY).date(), world.rep_east.pk)]
+    # Twice the same day, or the next day: nothing new to say.
+    assert _warn(world.tenant_a) == 0
+    assert _warn(world.tenant_a, now=NOW + DAY) == 0
+    assert len(notifications(world.rep_east)) == 1
+    assert len(_warnings()) == 1
+
+
+def test_lead_warning_in_chinese_names_the_lead_pool(world, warned_pool):
+    lead = _owned_lead(warned_pool, world.rep_east, since=NOW - 6 * DAY)
+    with translation.override("zh-hans"):
+        assert _warn(world.tenant_a) == 1
+    [note] = notifications(world.rep_east)
+    assert note.title == f"1 条线索即将进入线索池（最早 1 天后）：{_fresh(lead)}"
+
+
+def test_no_warning_for_closed_converted_pooled_or_unowned_leads(world, warned_pool):
+    since = NOW - 5 * DAY
+    _owned_lead(warned_pool, world.rep_east, since=since, status=Lead.Status.CLOSED)
+    _owned_lead(warned_pool, world.rep_east, since=since, status=Lead.Status.CONVERTED)
+    _owned_lead(warned_pool, None, since=since)
+    make_lead(world.tenant_a, None, pool_group=warned_pool, pooled_at=since, created_at=since)
+    contacted = _owned_lead(warned_pool, world.rep_east, since=since, status=Lead.Status.CONTACTED)
+    assert _warn(world.tenant_a) == 1
+    assert [w[1] for w in _warnings()] == [contacted.pk]
+
+
+def test_no_lead_warning_before_the_warning_days_nor_for_warnless_or_ruleless_pools(world):
+    pool = make_lead_pool(world.tenant_a, "两天提醒", recycle_no_followup_days=7, warn_days=2)
+    lead = _owned_lead(pool, world.rep_east, since=NOW - 4 * DAY)  # recycled in 3 days
+    quiet = make_lead_pool(world.tenant_a, "不提醒", recycle_no_followup_days=7, warn_days=0)
+    _owned_lead(quiet, world.rep_east, since=NOW - 6 * DAY)
+    ruleless = make_lead_pool(world.tenant_a, "不回收", warn_days=3)
+    _owned_lead(ruleless, world.rep_east, since=NOW - 60 * DAY)
+    assert _warn(world.tenant_a) == 0
+    # One day later the lead is within the pool's 2 days.
+    assert _warn(world.tenant_a, now=NOW + DAY) == 1
+    assert [w[1] for w in _warnings()] == [lead.pk]
+
+
+def test_a_new_follow_up_moves_the_leads_recycle_date_and_warns_again_later(world, warned_pool):
+    lead = _owned_lead(warned_pool, world.rep_east, since=NOW - 5 * DAY)
+    assert _warn(world.tenant_a) == 1
+    with scopes_disabled():
+        Lead.objects.filter(pk=lead.pk).update(last_followup_at=NOW + DAY)
+    assert _warn(world.tenant_a, now=NOW + 2 * DAY) == 0
+    assert _warn(world.tenant_a, now=NOW + 5 * DAY) == 1
+    assert _warn(world.tenant_a, now=NOW + 6 * DAY) == 0
+    assert [w[2] for w in _warnings()] == [(NOW + 2 * DAY).date(), (NOW + 8 * DAY).date()]
+    assert len(notifications(world.rep_east)) == 2
+
+
+def test_lead_warnings_batch_per_owner_apart_from_customer_warnings(world, warned_pool):
+    _owned_lead(warned_pool, world.rep_east, since=NOW - 5 * DAY)
+    _owned_lead(warned_pool, world.rep_east, since=NOW - 6 * DAY)
+    _owned_lead(warned_pool, world.rep_west, since=NOW - 5 * DAY)
+    customer_pool = make_group(world.tenant_a, "提醒公海", recycle_no_followup_days=7, warn_days=3)
+    customer = owned(customer_pool, world.rep_east, "快到期客户", since=NOW - 5 * DAY)
+    b_pool = make_lead_pool(world.tenant_b, "乙线索池", recycle_no_followup_days=7, warn_days=3)
+    _owned_lead(b_pool, world.rep_b, since=NOW - 5 * DAY)
+    with translation.override("en"):
+        assert _warn(world.tenant_a) == 4
+    east = sorted((n.link, n.title) for n in notifications(world.rep_east))
+    assert east[0] == ("/", "1 customer falls into the pool soon (first in 2 days): 快到期客户")
+    assert east[1][0] == "/leads/"
+    assert east[1][1].startswith("2 leads fall into the lead pool soon (first in 1 days): ")
+    [west] = notifications(world.rep_west)
+    assert west.title.startswith("1 lead falls into the lead pool soon")
+    assert [w[0] for w in _warnings() if w[0]] == [customer.pk]
+    # Another tenant's run is its own.
+    assert notifications(world.rep_b) == []
+
+
+def test_a_recycle_warning_names_exactly_one_customer_or_lead(world, warned_pool):
+    lead = _owned_lead(warned_pool, world.rep_east, since=NOW)
+    customer = owned(make_group(world.tenant_a, "公海"), world.rep_east)
+    day = NOW.date()
+    base = {"tenant": world.tenant_a, "owner": world.rep_east, "recycle_on": day}
+    with scopes_disabled():
+        RecycleWarning.objects.create(lead=lead, **base)
+        RecycleWarning.objects.create(customer=customer, **base)
+        for fields in ({}, {"lead": lead, "customer": customer}, {"lead": lead}):
+            with pytest.raises(IntegrityError), transaction.atomic():
+                RecycleWarning.objects.create(**fields, **base)
+        assert RecycleWarning.objects.count() == 2
+
+
+def test_lead_due_for_recycling_lists_my_soon_due_open_leads(world, warned_pool):
+    soon = _owned_lead(warned_pool, world.rep_east, since=NOW - 5 * DAY)
+    sooner = _owned_lead(warned_pool, world.rep_east, since=NOW - 6 * DAY)
+    _owned_lead(warned_pool, world.rep_east, since=NOW - DAY)
+    _owned_lead(warned_pool, world.rep_east, since=NOW - 6 * DAY, status=Lead.Status.CLOSED)
+    _owned_lead(warned_pool, world.rep_west, since=NOW - 6 * DAY)
+    with tenant_scope(world.tenant_a.pk):
+        rows = pooling.lead_due_for_recycling(actor=fresh_user(world.rep_east), now=NOW)
+    assert [lead.pk for lead in rows] == [sooner.pk, soon.pk]
+    assert [lead.forecast.days_left(NOW) for lead in rows] == [1, 2]
+    assert all(lead.forecast.kind == "lead" for lead in rows)

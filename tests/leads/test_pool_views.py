@@ -16,7 +16,7 @@ from django_scopes import scopes_disabled
 from leads.models import Lead, LeadEvent
 from pools.models import PoolGroup
 from tests.leads.factories import make_lead, make_lead_pool, make_pooled_lead
-from tests.pools.factories import make_group, pooled, return_reason
+from tests.pools.factories import DAY, make_group, pooled, return_reason
 
 
 @pytest.fixture
@@ -274,6 +274,11 @@ def test_create_a_lead_pool_through_the_settings_page(world, login):
     # The lead form: no deal days, no level rules, lead wording for hidden fields.
     assert 'name="recycle_no_deal_days"' not in form and "levels-TOTAL_FORMS" not in form
     assert 'name="recycle_no_followup_days"' in form
+    # The warning before recycling, in lead wording; the customer exemptions stay out.
+    assert 'name="warn_days" value="3"' in form
+    assert "在未关闭的线索退回线索池前提前该天数通知负责人" in form and "回收提醒" in form
+    assert "不回收条件与提醒" not in form
+    assert 'name="exempt_signed"' not in form and 'name="exempt_locked"' not in form
     response = client.post(
         reverse("leads:pool-group-create"),
         {
@@ -285,6 +290,7 @@ def test_create_a_lead_pool_through_the_settings_page(world, login):
             "holding_limit": 0,
             "cooldown_days": 0,
             "recycle_no_followup_days": 7,
+            "warn_days": 2,
             "departments": [world.east.pk],
             "admins": [world.rep_east2.pk],
             "hidden_fields": ["contact_phones"],
@@ -295,6 +301,7 @@ def test_create_a_lead_pool_through_the_settings_page(world, login):
         group = PoolGroup.objects.get(tenant=world.tenant_a, name="展会线索池")
     assert group.kind == PoolGroup.Kind.LEAD and group.recycle_no_followup_days == 7
     assert group.daily_claim_limit == 5 and group.hidden_fields == ["contact_phones"]
+    assert group.warn_days == 2
 
 
 def test_edit_and_delete_a_lead_pool(world, login):
@@ -312,12 +319,14 @@ def test_edit_and_delete_a_lead_pool(world, login):
             "daily_claim_limit": 0,
             "holding_limit": 3,
             "cooldown_days": 2,
+            "warn_days": 0,
         },
     )
     assert response.status_code == 302
     with scopes_disabled():
         group.refresh_from_db()
     assert group.name == "新线索池" and group.claim_mode == "admin" and group.holding_limit == 3
+    assert group.warn_days == 0
     client.post(reverse("leads:pool-group-delete", args=[group.pk]))
     with scopes_disabled():
         assert not PoolGroup.objects.filter(pk=group.pk).exists()
@@ -356,3 +365,59 @@ def test_visibility_of_pooled_leads_on_the_pool_list_and_the_lead_page(
     for lead, sees in ((east, sees_east), (anyone, sees_open)):
         status = client.get(reverse("leads:lead-detail", args=[lead.pk])).status_code
         assert status == (200 if sees else 404)
+
+
+# ---------------------------------------------------------------- recycling forecast, workbench
+
+
+def _owned_lead(group, owner, name=None, *, days_ago, **fields):
+    since = timezone.now() - days_ago * DAY
+    return make_lead(
+        group.tenant, owner, name, pool_group=group, owned_since=since, created_at=since, **fields
+    )
+
+
+def test_lead_page_shows_when_and_why_it_falls_into_the_lead_pool(world, login):
+    pool = make_lead_pool(world.tenant_a, "七天线索池", recycle_no_followup_days=7)
+    lead = _owned_lead(pool, world.rep_east, days_ago=5)
+    client = login(world.rep_east)
+    body = client.get(reverse("leads:lead-detail", args=[lead.pk])).content.decode()
+    assert 'data-testid="recycle-forecast"' in body
+    assert "2 天后进入线索池：7 天未跟进" in body and "七天线索池" in body
+    # Closed leads are never recycled; a pool without days recycles nothing.
+    closed = _owned_lead(pool, world.rep_east, days_ago=5, status=Lead.Status.CLOSED)
+    body = client.get(reverse("leads:lead-detail", args=[closed.pk])).content.decode()
+    assert 'data-testid="recycle-forecast"' not in body
+    kept = _owned_lead(make_lead_pool(world.tenant_a, "不回收"), world.rep_east, days_ago=50)
+    body = client.get(reverse("leads:lead-detail", args=[kept.pk])).content.decode()
+    assert 'data-testid="recycle-forecast"' not in body
+
+
+def test_workbench_lists_my_leads_about_to_fall_into_the_lead_pool(world, login):
+    pool = make_lead_pool(world.tenant_a, "七天线索池", recycle_no_followup_days=7, warn_days=3)
+    client = login(world.rep_east)
+    url = reverse("crm:workbench")
+
+    def run() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(ctx.captured_queries), response.content.decode()
+
+    _, body = run()
+    assert 'data-testid="lead-recycle-soon"' not in body  # nothing due: no panel
+    soon = _owned_lead(pool, world.rep_east, "快掉线索池", days_ago=5)
+    _owned_lead(pool, world.rep_east, "还早的线索", days_ago=1)
+    _owned_lead(pool, world.rep_east, "关闭的线索", days_ago=5, status=Lead.Status.CLOSED)
+    _owned_lead(pool, world.rep_west, "别人的线索", days_ago=5)
+    run()
+    small, body = run()
+    assert 'data-testid="lead-recycle-soon"' in body
+    assert "快掉线索池" in body and reverse("leads:lead-detail", args=[soon.pk]) in body
+    assert "2 天后进入线索池：7 天未跟进" in body
+    assert "还早的线索" not in body and "关闭的线索" not in body and "别人的线索" not in body
+    for i in range(8):
+        _owned_lead(pool, world.rep_east, f"多{i}", days_ago=6)
+    more, body = run()
+    assert more == small
+    assert "多7" in body
