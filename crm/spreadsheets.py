@@ -15,6 +15,7 @@ digits typed with a Chinese input method, CSV saved as GB18030 by Chinese Excel.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import datetime
@@ -111,11 +112,14 @@ _TEXT_TABLE.update(dict.fromkeys(range(0x7F, 0xA0)))
 _HEADER_DROP = {ord(c): None for c in _INVISIBLE} | dict.fromkeys(range(0x20), " ")
 _BLANK_CHARS = " \t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
 _BLANK_CHARS += "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000" + _INVISIBLE
-# Non-ASCII text with none of these is already clean.
-_NEEDS_CLEANING = re.compile(
+# The characters _clean_text folds or drops (every whitespace but the space among them; the
+# full-width punctuation it keeps is left out).
+_DIRTY_CHARS = (
     r"[\x00-\x1f\x7f-\xa0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
-    r"\uff01-\uff5e]|^\s|\s$|\s\s"
+    r"\uff02-\uff07\uff0a\uff0b\uff0d-\uff19\uff1c-\uff1e\uff20-\uff5e]"
 )
+# Non-ASCII text with none of these is already clean.
+_NEEDS_CLEANING = re.compile(_DIRTY_CHARS + r"|^\s|\s$|\s\s")
 _CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _SCIENTIFIC = re.compile(r"([+-]?)(\d+)(?:\.(\d+))?[eE]\+?(\d{1,3})")
 
@@ -221,6 +225,56 @@ def cell_text(value) -> str:
     if isinstance(value, decimal.Decimal):
         return format(value, "f") if value.is_finite() else ""
     return cell_text(str(value))
+
+
+_DIRTY_CHAR = re.compile(_DIRTY_CHARS)
+# A cell after the first that cell_text reads as scientific notation (a digit, then an E).
+_SCIENTIFIC_CELL = re.compile(r"\|\d[^|]*[eE]")
+
+
+def _dirty_positions(joined: str, first: str) -> Iterator[int]:
+    """Positions in ``joined`` (text cells glued with "|") inside the cells that cell_text
+    would change: a character to fold or drop, two spaces, a leading or trailing space, or
+    scientific notation. Each search is a plain scan (no alternation at every position)."""
+    for match in _DIRTY_CHAR.finditer(joined):
+        yield match.start()
+    for needle, shift in (("  ", 0), (" |", 0), ("| ", 1)):
+        at = joined.find(needle)
+        while at >= 0:
+            yield at + shift
+            at = joined.find(needle, at + 1)
+    if joined[:1] == " " or (first[:1].isdigit() and ("e" in first or "E" in first)):
+        yield 0
+    if joined[-1:] == " ":
+        yield len(joined) - 1
+    for match in _SCIENTIFIC_CELL.finditer(joined):
+        yield match.start() + 1
+
+
+def cell_texts(values: list) -> list[str]:
+    """``[cell_text(v) for v in values]``, for a whole column.
+
+    PERF: imports clean columns of 100,000 cells, nearly all of them clean already. The
+    text cells are joined and searched at once for anything cell_text would change; only the
+    cells where something is found (and the numbers and dates) go through cell_text."""
+    out = [value if type(value) is str else cell_text(value) for value in values]
+    where = [index for index, value in enumerate(values) if type(value) is str]
+    if not where:
+        return out
+    texts = [values[index] for index in where]
+    joined = "|".join(texts)
+    if not joined.isascii() and not unicodedata.is_normalized("NFC", joined):
+        for index in where:
+            out[index] = cell_text(values[index])
+        return out
+    # ends[k]: the position after cell k and its glue.
+    ends = None
+    for position in _dirty_positions(joined, texts[0]):
+        if ends is None:
+            ends = list(itertools.accumulate(len(text) + 1 for text in texts))
+        index = where[bisect.bisect_right(ends, position)]
+        out[index] = cell_text(values[index])
+    return out
 
 
 def cell_multiline_text(value) -> str:

@@ -48,6 +48,7 @@ from customers.models import (
     PoolReason,
     Tag,
     normalize_name,
+    normalize_names,
 )
 
 TARGET_POOL = "pool"
@@ -194,7 +195,7 @@ class CustomerImporter(Importer):
     def check(self, job: ImportJob, sheet, mapping: dict[str, int], progress) -> Plan:
         from django.db.models import Max
 
-        from crm.spreadsheets import cell_date, cell_text
+        from crm.spreadsheets import cell_date, cell_texts
 
         tenant_id = job.tenant_id
         options = job.options
@@ -210,46 +211,70 @@ class CustomerImporter(Importer):
             for key, opts in self._options(tenant_id).items()
         }
         labels = {c.key: str(c.label) for c in COLUMNS}
-        columns = [(c, mapping[c.key]) for c in COLUMNS if c.key in mapping]
         by_name = options["duplicate_keys"] in ("name", "either")
         by_phone = options["duplicate_keys"] in ("phone", "either")
+        rows = sheet.rows
+        # PERF: cleaned column by column (crm.spreadsheets.cell_texts checks a clean column
+        # as one string), then planned row by row. Messages keep the columns' order.
+        cleaned: dict[str, list] = {}
+        errors: dict[int, list[str]] = defaultdict(list)
+        for column in COLUMNS:
+            if column.key not in mapping:
+                continue
+            position = mapping[column.key]
+            label = labels[column.key]
+            texts = cell_texts([cells[position] for _row_no, cells in rows])
+            if column.kind == "text":
+                if column.max_length is not None and max(map(len, texts)) > column.max_length:
+                    too_long = _("longer than %(max)d characters.") % {"max": column.max_length}
+                    for index, text in enumerate(texts):
+                        if len(text) > column.max_length:
+                            errors[index].append(f"{label}: {too_long}")
+                cleaned[column.key] = texts
+                continue
+            values = texts[:]
+            mobile = column.kind == "phone"
+            for index, text in enumerate(texts):
+                if mobile and (not text or (len(text) == 11 and MOBILE_RE.match(text))):
+                    continue  # PERF: empty, or a mobile number in its normal form already
+                try:
+                    values[index] = self._clean_cell(column, text, choice_maps)
+                except ValueError as exc:
+                    errors[index].append(f"{label}: {exc}")
+                    values[index] = None
+            cleaned[column.key] = values
+        names = cleaned["name"]
+        name_keys = normalize_names(names)
+        if "next_followup_at" in cleaned:
+            position = mapping["next_followup_at"]
+            moments = cleaned["next_followup_at"]
+            for index, text in enumerate(moments):
+                if not text:
+                    moments[index] = None
+                    continue
+                try:
+                    moments[index] = _aware(cell_date(rows[index][1][position]))
+                except ValueError as exc:
+                    errors[index].append(f"{labels['next_followup_at']}: {exc}")
+        required = _("%(column)s is required.") % {"column": labels["name"]}
+        phones = cleaned.get("contact_phone") if by_phone else None
+        keys = list(cleaned)
         seen_names: dict[str, int] = {}
         seen_phones: dict[str, int] = {}
         good: list[tuple[int, dict, str, str, list]] = []
-        for index, (row_no, cells) in enumerate(sheet.rows):
+        for index, row in enumerate(zip(*cleaned.values(), strict=True)):
             if index % 5000 == 0 and index:
                 progress(index)
-            values: dict = {}
-            errors: list[str] = []
-            for column, position in columns:
-                raw = cells[position]
-                if column.kind == "text":
-                    # The common case without the dispatch (bench/import_pool.py); a text
-                    # too long goes on to _clean_cell for its message.
-                    text = cell_text(raw)
-                    if column.max_length is None or len(text) <= column.max_length:
-                        values[column.key] = text
-                        continue
-                try:
-                    values[column.key] = self._clean_cell(column, raw, choice_maps, cell_text)
-                except ValueError as exc:
-                    errors.append(f"{labels[column.key]}: {exc}")
-            if not errors and not values.get("name"):
-                errors.append(_("%(column)s is required.") % {"column": labels["name"]})
-            if "next_followup_at" in values:
-                try:
-                    values["next_followup_at"] = (
-                        _aware(cell_date(cells[mapping["next_followup_at"]]))
-                        if values["next_followup_at"]
-                        else None
-                    )
-                except ValueError as exc:
-                    errors.append(f"{labels['next_followup_at']}: {exc}")
-            if errors:
-                plan.rejected.append((row_no, _as_uploaded(cells), "；".join(errors)))
+            row_no, cells = rows[index]
+            if index in errors or not names[index]:
+                reason = "；".join(errors[index]) if index in errors else required
+                plan.rejected.append((row_no, _as_uploaded(cells), reason))
                 continue
-            name_key = normalize_name(values["name"]) if by_name else ""
-            phone_key = values.get("contact_phone", "") if by_phone else ""
+            values = dict(zip(keys, row, strict=True))
+            values["name_normalized"] = name_key = name_keys[index]
+            if not by_name:
+                name_key = ""
+            phone_key = (phones[index] or "") if phones is not None else ""
             earlier = seen_names.get(name_key) if name_key else None
             if earlier is None and phone_key:
                 earlier = seen_phones.get(phone_key)
@@ -284,14 +309,10 @@ class CustomerImporter(Importer):
         )
         return plan
 
-    def _clean_cell(self, column: Column, raw, choice_maps, cell_text):
+    def _clean_cell(self, column: Column, text: str, choice_maps):
+        """A cell of a column other than plain text, from its cleaned text (the datetime
+        columns are parsed from the raw cell afterwards)."""
         if column.kind == "datetime":
-            # Parsed after the row's text cells (cell_date reads the raw value).
-            return cell_text(raw)
-        text = cell_text(raw)
-        if column.kind == "text":
-            if column.max_length and len(text) > column.max_length:
-                raise ValueError(_("longer than %(max)d characters.") % {"max": column.max_length})
             return text
         if column.kind == "phone":
             if not text:
@@ -351,7 +372,7 @@ class CustomerImporter(Importer):
         """Rows checked as new whose customer someone created since the check are skipped."""
         options = job.options
         names = (
-            {normalize_name(r[3]["name"]) for r in creates}
+            {_name_key(r[3]) for r in creates}
             if options["duplicate_keys"] in ("name", "either")
             else set()
         )
@@ -384,9 +405,7 @@ class CustomerImporter(Importer):
             return creates
         kept = []
         for row in creates:
-            if normalize_name(row[3]["name"]) in taken_names or (
-                row[3].get("contact_phone") in taken_phones
-            ):
+            if _name_key(row[3]) in taken_names or (row[3].get("contact_phone") in taken_phones):
                 result["skipped"] += 1
                 result["errors"].append(
                     [row[0], _("Skipped: the customer was created by someone else meanwhile.")]
@@ -446,7 +465,7 @@ class CustomerImporter(Importer):
                 if key in values:
                     value = _from_json(key, values[key])
                     fields[f"{key}_id" if key in CHOICE_KINDS else key] = value
-            fields["name_normalized"] = normalize_name(fields["name"])
+            fields["name_normalized"] = _name_key(values)
             if not pooled:
                 fields["owner_id"] = owner_id
             customers.append(fields)
@@ -469,9 +488,9 @@ class CustomerImporter(Importer):
                 {"customer_id": pk} if pooled else {"customer_id": pk, "to_user_id": owner_id}
             )
         # The contacts' and events' ids are not needed: the database numbers them.
-        insert_rows(Contact, contacts, common=contact_common, ids=False, fresh={"customer_id"})
+        insert_rows(Contact, contacts, common=contact_common, ids=False, fresh={"customer_id": ids})
         top_contact = last_id(Contact) if contacts else 0
-        insert_rows(CustomerTag, links, common={"tenant_id": tenant_id}, fresh={"customer_id"})
+        insert_rows(CustomerTag, links, common={"tenant_id": tenant_id}, fresh={"customer_id": ids})
         insert_rows(
             OwnershipEvent,
             events,
@@ -485,7 +504,7 @@ class CustomerImporter(Importer):
                 "created_at": now,
             },
             ids=False,
-            fresh={"customer_id"},
+            fresh={"customer_id": ids},
         )
         return max(ids, default=0), top_contact
 
@@ -668,33 +687,53 @@ WHOLE_TENANT_KEYS = 2000
 def _name_matches(tenant_id: int, names: set[str]) -> dict[str, list[int]]:
     """Normalised name -> ids of the tenant's live customers (pool included)."""
     hits: dict[str, list[int]] = defaultdict(list)
-    live = Customer.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
     if len(names) > WHOLE_TENANT_KEYS:
-        for pk, name in live.values_list("pk", "name_normalized").iterator(chunk_size=20000):
-            if name in names:
-                hits[name].append(pk)
-        return hits
+        # Which of the names exist, from one read of the tenant's names; their ids below.
+        names = names.intersection(
+            _column_values(
+                f'SELECT "name_normalized" FROM "{Customer._meta.db_table}"'  # noqa: S608
+                ' WHERE "tenant_id" = %s AND "deleted_at" IS NULL',
+                tenant_id,
+            )
+        )
+    live = Customer.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
     for chunk in _chunks(names):
         for pk, name in live.filter(name_normalized__in=chunk).values_list("pk", "name_normalized"):
             hits[name].append(pk)
     return hits
 
 
+def _column_values(sql: str, tenant_id: int) -> set:
+    """The values of a one- or two-column query of one tenant's rows, as a set. PERF: the
+    driver's rows, not the ORM's (100,000s of rows per import check)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant_id])
+        rows = cursor.fetchall()
+    if rows and len(rows[0]) == 2:
+        return {value for row in rows for value in row}
+    return {row[0] for row in rows}
+
+
 def _phone_matches(tenant_id: int, phones: set[str]) -> dict[str, list[int]]:
     """Phone -> ids of the tenant's live customers with a contact of that mobile or phone."""
     hits: dict[str, set[int]] = defaultdict(set)
-    contacts = Contact.objects.filter(tenant_id=tenant_id)
     if len(phones) > WHOLE_TENANT_KEYS:
-        batches = [
-            contacts.values_list("customer_id", "mobile", "phone").iterator(chunk_size=20000)
-        ]
-    else:
-        batches = (
-            contacts.filter(Q(mobile__in=chunk) | Q(phone__in=chunk)).values_list(
-                "customer_id", "mobile", "phone"
+        # Which of the phones exist, from one read of the tenant's contacts; their
+        # customers below.
+        phones = phones.intersection(
+            _column_values(
+                f'SELECT "mobile", "phone" FROM "{Contact._meta.db_table}"'  # noqa: S608
+                ' WHERE "tenant_id" = %s',
+                tenant_id,
             )
-            for chunk in _chunks(phones)
         )
+    contacts = Contact.objects.filter(tenant_id=tenant_id)
+    batches = (
+        contacts.filter(Q(mobile__in=chunk) | Q(phone__in=chunk)).values_list(
+            "customer_id", "mobile", "phone"
+        )
+        for chunk in _chunks(phones)
+    )
     for rows in batches:
         for customer_id, mobile, phone in rows:
             if mobile in phones:
@@ -871,14 +910,15 @@ def plan_matched_rows(
     first_hits, second_hits = hits
     owners = _owner_picker(job)
     mode = job.options["duplicate_mode"]
+    creates = plan.rows.append
     for row_no, values, first_key, second_key, cells in good:
-        matches = set(first_hits.get(first_key, ())) | set(second_hits.get(second_key, ()))
-        if not matches:
+        if first_key not in first_hits and second_key not in second_hits:
             if mode == "update_only":
                 plan.skipped.append((row_no, no_match))
-                continue
-            plan.rows.append([row_no, "create", owners(), _jsonable(values)])
+            else:
+                creates([row_no, "create", owners(), values])
             continue
+        matches = set(first_hits.get(first_key, ())) | set(second_hits.get(second_key, ()))
         described = "、".join(existing[pk]["label"] for pk in sorted(matches)[:3])
         if mode == "skip":
             plan.skipped.append((row_no, _("Already exists: %(names)s") % {"names": described}))
@@ -892,7 +932,7 @@ def plan_matched_rows(
                 (row_no, _as_uploaded(cells), refusal % {"name": existing[pk]["label"]})
             )
             continue
-        plan.rows.append([row_no, "update", pk, _jsonable(values)])
+        plan.rows.append([row_no, "update", pk, values])
     plan.rejected.sort(key=lambda r: r[0])
     plan.skipped.sort(key=lambda r: r[0])
     plan.rows.sort(key=lambda r: r[0])
@@ -918,12 +958,10 @@ def _jsonable_value(value):
     return value
 
 
-def _jsonable(values: dict) -> dict:
-    # PERF: the cleaned cells are text, ids and ISO dates already (most rows): no copy.
-    for value in values.values():
-        if isinstance(value, datetime.date | Decimal):
-            return {k: _jsonable_value(v) for k, v in values.items()}
-    return values
+def _name_key(values: dict) -> str:
+    """The normalised name of a plan row: the check stores it (plans written before it did
+    have the name only)."""
+    return values.get("name_normalized") or normalize_name(values["name"])
 
 
 def _from_json(key: str, value):

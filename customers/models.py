@@ -27,6 +27,21 @@ def normalize_name(name: str) -> str:
     return _NAME_NOISE.sub("", folded)
 
 
+def normalize_names(names: list[str]) -> list[str]:
+    """``[normalize_name(n) for n in names]``. PERF: imports fold 100,000 names. NFKC runs
+    on the names that need it (on all of them at once it takes the slow path for all), then
+    the names are lowered and stripped as one string, split again at NULs (which NFKC,
+    lower() and the noise pattern leave alone, and which no cleaned name holds)."""
+    joined = "\x00".join(
+        name if unicodedata.is_normalized("NFKC", name) else unicodedata.normalize("NFKC", name)
+        for name in names
+    )
+    parts = _NAME_NOISE.sub("", joined.lower()).split("\x00")
+    if len(parts) != len(names):  # a name held a NUL
+        return [normalize_name(name) for name in names]
+    return parts
+
+
 class Tag(TenantModel):
     name = models.CharField(_("name"), max_length=30)
     color = models.CharField(_("colour"), max_length=7, default="#0e7c86")

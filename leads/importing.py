@@ -396,6 +396,8 @@ class LeadImporter(Importer):
                 }
                 for pk, fields in zip(ids, leads, strict=True)
             ],
+            ids=False,
+            fresh={"lead_id": ids},
         )
         return ids
 

@@ -85,10 +85,12 @@ def test_set_based_checks_switch_the_row_triggers_back_on(world, settings):
             {"tenant_id": world.tenant_a.pk, "customer_id": pk, "name": "王"}
             | {"created_at": now, "updated_at": now}
         ]
-        insert_rows(Contact, contacts, ids=False, fresh={"customer_id"})
+        insert_rows(Contact, contacts, ids=False, fresh={"customer_id": [pk]})
         assert Contact.objects.get(customer_id=pk).pk == bulk.last_id(Contact)
         with connection.cursor() as cursor:
             cursor.execute("SHOW session_replication_role")
             assert cursor.fetchone()[0] == "origin"
         with pytest.raises(IntegrityError), transaction.atomic():
-            insert_rows(Contact, [{**contacts[0], "customer_id": 10**9}], fresh={"customer_id"})
+            insert_rows(
+                Contact, [{**contacts[0], "customer_id": 10**9}], fresh={"customer_id": [pk]}
+            )
