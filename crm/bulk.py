@@ -9,11 +9,13 @@ parents in the same pass. Other databases get one ``executemany`` with the reser
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import json
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models
@@ -77,17 +79,17 @@ def last_id(model: type[models.Model]) -> int:
         return cursor.fetchone()[0]
 
 
-def _copy(raw, table, columns, rows, pairs, tail, pks) -> None:
-    with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for start in range(0, len(rows), COPY_CHUNK):
-            lines = []
-            for index in range(start, min(start + COPY_CHUNK, len(rows))):
-                row = rows[index]
-                cells = [copy_text(row.get(name, default)) for name, default in pairs]
-                if pks is not None:
-                    cells.insert(0, str(pks[index]))
-                lines.append("\t".join(cells) + tail if cells else tail[1:])
-            copy.write("".join(lines))
+def _copy_chunks(rows, pairs, tail, pks) -> Iterator[str]:
+    """The COPY text of ``rows``, :data:`COPY_CHUNK` rows at a time."""
+    for start in range(0, len(rows), COPY_CHUNK):
+        lines = []
+        for index in range(start, min(start + COPY_CHUNK, len(rows))):
+            row = rows[index]
+            cells = [copy_text(row.get(name, default)) for name, default in pairs]
+            if pks is not None:
+                cells.insert(0, str(pks[index]))
+            lines.append("\t".join(cells) + tail if cells else tail[1:])
+        yield "".join(lines)
 
 
 def copy_text(value) -> str:
@@ -177,28 +179,32 @@ def _lock_references(
             )
 
 
-def insert_rows(
+@dataclass
+class Prepared:
+    """Rows of one table ready to be sent (:func:`prepare_rows`)."""
+
+    model: type[models.Model]
+    rows: Sequence[Mapping]
+    keys: set[str]
+    defaults: dict[str, object]
+    pks: list[int]
+    columns: str
+    chunks: Iterable[str] = ()  # PostgreSQL: the COPY text
+    values: list[list] = dataclasses.field(default_factory=list)  # other databases: the parameters
+
+
+def prepare_rows(
     model: type[models.Model],
     rows: Sequence[Mapping],
     *,
     common: Mapping | None = None,
     ids: bool = True,
-    fresh: Mapping[str, Collection[int]] | None = None,
-) -> list[int]:
-    """Insert ``rows`` (attname -> value; missing columns take ``common``'s value, else the
-    field default) and return their ids, in order. No signals, no ``save()``: callers set
-    derived columns (normalised names, timestamps) themselves.
-
-    ``common`` holds the values every row shares (tenant, actor, timestamps): they are
-    formatted once, not once per row. With ``ids=False`` the database numbers the rows
-    (no ids are read first) and ``[]`` is returned; :func:`last_id` gives the highest.
-
-    PERF: PostgreSQL checks foreign keys with one trigger call per row and key at the commit
-    (about 4 µs each: 46 % of the database's work of an import, bench/README.md). Where
-    :func:`set_based_checks_allowed`, they are checked per distinct value before the COPY
-    (``_lock_references``) and the per-row triggers are off for the COPY alone."""
-    if not rows:
-        return []
+    now: bool = True,
+) -> Prepared:
+    """``rows`` of ``model`` ready for :func:`insert_prepared` (see :func:`insert_rows` for
+    ``common`` and ``ids``). With ``now`` the COPY text is formatted here, at once (so that
+    it can be done while the server is busy with an earlier insert, and without touching the
+    database when ``ids`` is false); otherwise chunk by chunk as it is sent."""
     common = dict(common or {})
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     defaults = _defaults(fields)
@@ -210,42 +216,110 @@ def insert_rows(
     varying = [f for f in fields if f.attname in keys]
     constant = [f for f in fields if f.attname not in keys]
     pks = reserve_ids(model, len(rows)) if ids else []
-    table = model._meta.db_table
     order = ([model._meta.pk] if ids else []) + varying + constant
-    columns = ", ".join(f'"{f.column}"' for f in order)
+    prepared = Prepared(
+        model=model,
+        rows=rows,
+        keys=keys,
+        defaults=defaults,
+        pks=pks,
+        columns=", ".join(f'"{f.column}"' for f in order),
+    )
     names = [f.attname for f in varying]
     if connection.vendor == "postgresql":
         tail = "".join("\t" + copy_text(defaults[f.attname]) for f in constant) + "\n"
         pairs = [(name, defaults[name]) for name in names]
+        chunks = _copy_chunks(rows, pairs, tail, pks if ids else None)
+        prepared.chunks = list(chunks) if now else chunks
+        return prepared
+    converted = {
+        f.attname: f
+        for f in fields
+        if isinstance(f, models.DateTimeField | models.DateField | models.DecimalField)
+    }
+    names += [f.attname for f in constant]
+    for index, row in enumerate(rows):
+        line = [pks[index]] if ids else []
+        for name in names:
+            value = row.get(name, defaults[name])
+            if name in converted and value is not None:
+                value = converted[name].get_db_prep_save(value, connection)
+            line.append(value)
+        prepared.values.append(line)
+    return prepared
+
+
+def insert_prepared(
+    prepared: Prepared,
+    *,
+    fresh: Mapping[str, Collection[int]] | None = None,
+    meanwhile: Callable[[list[int]], None] | None = None,
+) -> list[int]:
+    """Insert rows made ready by :func:`prepare_rows`; returns their ids (``[]`` when the
+    database numbers them). ``meanwhile(ids)`` is called once the rows are sent: on
+    PostgreSQL the server is still indexing them then, so the next insert's rows can be
+    prepared there without the server waiting (it must not use the database)."""
+    model = prepared.model
+    table = model._meta.db_table
+    if not prepared.rows:
+        if meanwhile is not None:
+            meanwhile(prepared.pks)
+        return prepared.pks
+    if connection.vendor == "postgresql":
         set_based = set_based_checks_allowed()
         if set_based:
-            _lock_references(model, rows, keys, defaults, fresh or {})
+            _lock_references(model, prepared.rows, prepared.keys, prepared.defaults, fresh or {})
         with connection.cursor() as cursor:
             raw = cursor.cursor  # psycopg's own cursor: COPY is not in the DB-API
             if set_based:
                 # SET LOCAL: if the COPY fails, the setting ends with the (aborted)
                 # transaction or savepoint; otherwise the triggers are back right after it.
                 raw.execute("SET LOCAL session_replication_role = replica")
-            _copy(raw, table, columns, rows, pairs, tail, pks if ids else None)
+            with raw.copy(f"COPY {table} ({prepared.columns}) FROM STDIN") as copy:
+                for chunk in prepared.chunks:
+                    copy.write(chunk)
+                if meanwhile is not None:
+                    meanwhile(prepared.pks)
             if set_based:
                 raw.execute("SET LOCAL session_replication_role = origin")
-        return pks
-    prepared = {
-        f.attname: f
-        for f in fields
-        if isinstance(f, models.DateTimeField | models.DateField | models.DecimalField)
-    }
-    names += [f.attname for f in constant]
-    values = []
-    for index, row in enumerate(rows):
-        line = [pks[index]] if ids else []
-        for name in names:
-            value = row.get(name, defaults[name])
-            if name in prepared and value is not None:
-                value = prepared[name].get_db_prep_save(value, connection)
-            line.append(value)
-        values.append(line)
-    marks = ", ".join(["%s"] * len(order))
+        return prepared.pks
+    marks = ", ".join(["%s"] * len(prepared.values[0]))
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
-    return pks
+        cursor.executemany(
+            f"INSERT INTO {table} ({prepared.columns}) VALUES ({marks})",  # noqa: S608
+            prepared.values,
+        )
+    if meanwhile is not None:
+        meanwhile(prepared.pks)
+    return prepared.pks
+
+
+def insert_rows(
+    model: type[models.Model],
+    rows: Sequence[Mapping],
+    *,
+    common: Mapping | None = None,
+    ids: bool = True,
+    fresh: Mapping[str, Collection[int]] | None = None,
+    meanwhile: Callable[[list[int]], None] | None = None,
+) -> list[int]:
+    """Insert ``rows`` (attname -> value; missing columns take ``common``'s value, else the
+    field default) and return their ids, in order. No signals, no ``save()``: callers set
+    derived columns (normalised names, timestamps) themselves.
+
+    ``common`` holds the values every row shares (tenant, actor, timestamps): they are
+    formatted once, not once per row. With ``ids=False`` the database numbers the rows
+    (no ids are read first) and ``[]`` is returned; :func:`last_id` gives the highest.
+    ``fresh`` gives, by foreign key column, ids this transaction inserted (nothing to look
+    up for them); ``meanwhile``: see :func:`insert_prepared`.
+
+    PERF: PostgreSQL checks foreign keys with one trigger call per row and key at the commit
+    (about 4 µs each: 46 % of the database's work of an import, bench/README.md). Where
+    :func:`set_based_checks_allowed`, they are checked per distinct value before the COPY
+    (``_lock_references``) and the per-row triggers are off for the COPY alone."""
+    if not rows:
+        if meanwhile is not None:
+            meanwhile([])
+        return []
+    prepared = prepare_rows(model, rows, common=common, ids=ids, now=False)
+    return insert_prepared(prepared, fresh=fresh, meanwhile=meanwhile)

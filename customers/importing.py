@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm import importing
-from crm.bulk import insert_rows, last_id
+from crm.bulk import Prepared, insert_prepared, insert_rows, last_id, prepare_rows
 from crm.exceptions import ServiceError
 from crm.importing import Column, Importer, Plan
 from crm.models import Department, ImportJob, Option, OptionKind, User
@@ -192,20 +192,38 @@ class CustomerImporter(Importer):
 
     # ------------------------------------------------------------ check
 
-    def check(self, job: ImportJob, sheet, mapping: dict[str, int], progress) -> Plan:
+    def prefetch(self, job: ImportJob, size: int) -> dict:
+        """The highest customer and contact ids, then, for a file large enough to have
+        more than WHOLE_TENANT_KEYS rows, every name and phone of the tenant (read while the
+        file is parsed). What exists now is what the duplicate check sees; applying looks
+        only above these ids for customers and contacts that appear in between."""
         from django.db.models import Max
 
+        tenant_id = job.tenant_id
+        found: dict = {
+            "watermark": [
+                Customer.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0,
+                Contact.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0,
+            ]
+        }
+        if size > WHOLE_TENANT_BYTES:
+            keys = job.options["duplicate_keys"]
+            if keys in ("name", "either"):
+                found["names"] = _tenant_names(tenant_id)
+            if keys in ("phone", "either"):
+                found["phones"] = _tenant_phones(tenant_id)
+        return found
+
+    def check(
+        self, job: ImportJob, sheet, mapping: dict[str, int], progress, prefetched=None
+    ) -> Plan:
         from crm.spreadsheets import cell_date, cell_texts
 
         tenant_id = job.tenant_id
         options = job.options
         plan = Plan()
-        # What exists now is what the duplicate check below sees; applying looks only
-        # above these ids for customers and contacts that appear in between.
-        plan.state["watermark"] = [
-            Customer.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0,
-            Contact.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0,
-        ]
+        prefetched = prefetched or self.prefetch(job, size=0)
+        plan.state["watermark"] = prefetched["watermark"]
         choice_maps = {
             key: {_fold(o.label): o.pk for o in opts}
             for key, opts in self._options(tenant_id).items()
@@ -293,8 +311,10 @@ class CustomerImporter(Importer):
                 seen_phones[phone_key] = row_no
             good.append((row_no, values, name_key, phone_key, cells))
         progress(len(sheet.rows))
-        name_hits = _name_matches(tenant_id, {g[2] for g in good if g[2]})
-        phone_hits = _phone_matches(tenant_id, {g[3] for g in good if g[3]})
+        name_hits = _name_matches(tenant_id, {g[2] for g in good if g[2]}, prefetched.get("names"))
+        phone_hits = _phone_matches(
+            tenant_id, {g[3] for g in good if g[3]}, prefetched.get("phones")
+        )
         matched_ids = set().union(*name_hits.values(), *phone_hits.values())
         plan_matched_rows(
             plan,
@@ -469,32 +489,30 @@ class CustomerImporter(Importer):
             if not pooled:
                 fields["owner_id"] = owner_id
             customers.append(fields)
-        ids = insert_rows(Customer, customers, common=base)
-        contacts, links, events = [], [], []
-        contact_common = {
-            "tenant_id": tenant_id,
-            "created_by_id": actor_id,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for pk, (_row, _a, owner_id, values) in zip(ids, rows, strict=True):
-            contact = _contact_fields(pk, values)
-            if contact is not None:
-                contacts.append(contact)
-            for tag in values.get("tags") or []:
-                if tag in tags:
-                    links.append({"customer_id": pk, "tag_id": tags[tag]})
-            events.append(
-                {"customer_id": pk} if pooled else {"customer_id": pk, "to_user_id": owner_id}
-            )
-        # The contacts' and events' ids are not needed: the database numbers them.
-        insert_rows(Contact, contacts, common=contact_common, ids=False, fresh={"customer_id": ids})
-        top_contact = last_id(Contact) if contacts else 0
-        insert_rows(CustomerTag, links, common={"tenant_id": tenant_id}, fresh={"customer_id": ids})
-        insert_rows(
-            OwnershipEvent,
-            events,
-            common={
+        children: dict[str, Prepared] = {}
+
+        def prepare_children(ids: list[int]) -> None:
+            """Contacts, tag links and ownership events of the batch, made ready while the
+            server still indexes the customers (no database use here). Their ids are not
+            needed: the database numbers them."""
+            contacts, links, events = [], [], []
+            for pk, (_row, _a, owner_id, values) in zip(ids, rows, strict=True):
+                contact = _contact_fields(pk, values)
+                if contact is not None:
+                    contacts.append(contact)
+                for tag in values.get("tags") or []:
+                    if tag in tags:
+                        links.append({"customer_id": pk, "tag_id": tags[tag]})
+                events.append(
+                    {"customer_id": pk} if pooled else {"customer_id": pk, "to_user_id": owner_id}
+                )
+            contact_common = {
+                "tenant_id": tenant_id,
+                "created_by_id": actor_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            event_common = {
                 "tenant_id": tenant_id,
                 "kind": OwnershipEvent.Kind.IMPORTED,
                 "to_user_id": None,
@@ -502,10 +520,21 @@ class CustomerImporter(Importer):
                 "pool_group_id": group_id if pooled else None,
                 "note": job.original_name[:500],
                 "created_at": now,
-            },
-            ids=False,
-            fresh={"customer_id": ids},
-        )
+            }
+            children["contacts"] = prepare_rows(Contact, contacts, common=contact_common, ids=False)
+            children["links"] = prepare_rows(
+                CustomerTag, links, common={"tenant_id": tenant_id}, ids=False
+            )
+            children["events"] = prepare_rows(
+                OwnershipEvent, events, common=event_common, ids=False
+            )
+
+        ids = insert_rows(Customer, customers, common=base, meanwhile=prepare_children)
+        fresh = {"customer_id": ids}
+        insert_prepared(children["contacts"], fresh=fresh)
+        top_contact = last_id(Contact) if children["contacts"].rows else 0
+        insert_prepared(children["links"], fresh=fresh)
+        insert_prepared(children["events"], fresh=fresh)
         return max(ids, default=0), top_contact
 
     def _update(self, job, rows, tags, now, result) -> None:
@@ -682,25 +711,45 @@ def _chunks(values):
 # Above this many keys the whole tenant's names / phones are read in one pass: cheaper than
 # dozens of long IN lists (bench/import_pool.py).
 WHOLE_TENANT_KEYS = 2000
+# Files larger than this (about 2,000 rows of xlsx) have the tenant's names and phones read
+# while they are parsed (CustomerImporter.prefetch).
+WHOLE_TENANT_BYTES = 128 * 1024
 
 
-def _name_matches(tenant_id: int, names: set[str]) -> dict[str, list[int]]:
-    """Normalised name -> ids of the tenant's live customers (pool included)."""
+def _name_matches(
+    tenant_id: int, names: set[str], existing: set[str] | None = None
+) -> dict[str, list[int]]:
+    """Normalised name -> ids of the tenant's live customers (pool included). ``existing``:
+    every live name of the tenant, read before (``CustomerImporter.prefetch``)."""
     hits: dict[str, list[int]] = defaultdict(list)
-    if len(names) > WHOLE_TENANT_KEYS:
+    if existing is None and len(names) > WHOLE_TENANT_KEYS:
+        existing = _tenant_names(tenant_id)
+    if existing is not None:
         # Which of the names exist, from one read of the tenant's names; their ids below.
-        names = names.intersection(
-            _column_values(
-                f'SELECT "name_normalized" FROM "{Customer._meta.db_table}"'  # noqa: S608
-                ' WHERE "tenant_id" = %s AND "deleted_at" IS NULL',
-                tenant_id,
-            )
-        )
+        names = names.intersection(existing)
     live = Customer.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
     for chunk in _chunks(names):
         for pk, name in live.filter(name_normalized__in=chunk).values_list("pk", "name_normalized"):
             hits[name].append(pk)
     return hits
+
+
+def _tenant_names(tenant_id: int) -> set[str]:
+    return _column_values(
+        f'SELECT "name_normalized" FROM "{Customer._meta.db_table}"'  # noqa: S608
+        ' WHERE "tenant_id" = %s AND "deleted_at" IS NULL',
+        tenant_id,
+    )
+
+
+def _tenant_phones(tenant_id: int) -> set[str]:
+    """Every mobile and phone of the tenant's contacts (those of binned customers too: the
+    look-up of the matching ones leaves those out)."""
+    return _column_values(
+        f'SELECT "mobile", "phone" FROM "{Contact._meta.db_table}"'  # noqa: S608
+        ' WHERE "tenant_id" = %s',
+        tenant_id,
+    )
 
 
 def _column_values(sql: str, tenant_id: int) -> set:
@@ -714,19 +763,18 @@ def _column_values(sql: str, tenant_id: int) -> set:
     return {row[0] for row in rows}
 
 
-def _phone_matches(tenant_id: int, phones: set[str]) -> dict[str, list[int]]:
-    """Phone -> ids of the tenant's live customers with a contact of that mobile or phone."""
+def _phone_matches(
+    tenant_id: int, phones: set[str], existing: set[str] | None = None
+) -> dict[str, list[int]]:
+    """Phone -> ids of the tenant's live customers with a contact of that mobile or phone.
+    ``existing``: every phone of the tenant's contacts, read before."""
     hits: dict[str, set[int]] = defaultdict(set)
-    if len(phones) > WHOLE_TENANT_KEYS:
+    if existing is None and len(phones) > WHOLE_TENANT_KEYS:
+        existing = _tenant_phones(tenant_id)
+    if existing is not None:
         # Which of the phones exist, from one read of the tenant's contacts; their
         # customers below.
-        phones = phones.intersection(
-            _column_values(
-                f'SELECT "mobile", "phone" FROM "{Contact._meta.db_table}"'  # noqa: S608
-                ' WHERE "tenant_id" = %s',
-                tenant_id,
-            )
-        )
+        phones = phones.intersection(existing)
     contacts = Contact.objects.filter(tenant_id=tenant_id)
     batches = (
         contacts.filter(Q(mobile__in=chunk) | Q(phone__in=chunk)).values_list(

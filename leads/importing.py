@@ -190,7 +190,9 @@ class LeadImporter(Importer):
 
     # ------------------------------------------------------------ check
 
-    def check(self, job: ImportJob, sheet, mapping: dict[str, int], progress) -> Plan:
+    def check(
+        self, job: ImportJob, sheet, mapping: dict[str, int], progress, prefetched=None
+    ) -> Plan:
         from django.db.models import Max
 
         from crm.spreadsheets import cell_date, cell_multiline_text, cell_text

@@ -94,3 +94,41 @@ def test_set_based_checks_switch_the_row_triggers_back_on(world, settings):
             insert_rows(
                 Contact, [{**contacts[0], "customer_id": 10**9}], fresh={"customer_id": [pk]}
             )
+
+
+def test_reserved_ids_are_right_when_the_sequence_is_not_one_run(world):
+    """Ids nobody interleaved with come back as a range; otherwise (here: a sequence that
+    counts in twos) as the values themselves."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    first = bulk.reserve_ids(Tag, 3)
+    assert first == list(range(first[0], first[0] + 3))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('customers_tag', 'id')")
+        cursor.execute(f"ALTER SEQUENCE {cursor.fetchone()[0]} INCREMENT BY 2")
+    spaced = bulk.reserve_ids(Tag, 3)
+    assert spaced == [spaced[0], spaced[0] + 2, spaced[0] + 4] and spaced[0] > first[-1]
+
+
+def test_meanwhile_gets_the_ids_and_prepared_rows_go_in_after(world):
+    now = timezone.now()
+    seen = {}
+
+    def prepare(ids):
+        seen["ids"] = ids
+        seen["contacts"] = bulk.prepare_rows(
+            Contact,
+            [{"customer_id": pk, "name": f"联系人{pk}"} for pk in ids],
+            common={"tenant_id": world.tenant_a.pk, "created_at": now, "updated_at": now},
+            ids=False,
+        )
+
+    with tenant_scope(world.tenant_a.pk):
+        ids = insert_rows(
+            Customer, [_customer_row(world, 5), _customer_row(world, 6)], meanwhile=prepare
+        )
+        assert seen["ids"] == ids
+        bulk.insert_prepared(seen["contacts"], fresh={"customer_id": ids})
+        assert sorted(
+            Contact.objects.filter(customer_id__in=ids).values_list("name", flat=True)
+        ) == [f"联系人{pk}" for pk in sorted(ids)]

@@ -730,3 +730,48 @@ def test_cell_bool_refuses(value):
 )
 def test_clean_header(value, expected):
     assert clean_header(value) == expected
+
+
+# ---------------------------------------------------------------- whole columns at once
+
+_PIECES = [
+    "a", "B", "公司", " ", "  ", "\u3000", "１２", "1e5", "2E3", "|", "| ", " |", "e", "E",
+    "\t", "\n", "x\u200b", "é", "e\u0301", "1.5263698652E10", "", "名", "（", "）", "，", "！",
+    "＂", "Ａ", "\x00", "\x7f", "\xa0", "Σ", "ﬁ", "1", "²", "-", "+86",
+]  # fmt: skip
+
+
+def test_cell_texts_gives_what_cell_text_gives_cell_by_cell():
+    """The whole-column fast path (one search of the joined cells) against the per-cell
+    cleaner, on 20,000 random columns of clean and messy cells, numbers and blanks."""
+    import random
+
+    from crm.spreadsheets import cell_texts
+
+    rng = random.Random(20261204)
+    others = [None, 1.5, 15263698652.0, 3, datetime.date(2024, 1, 5), True]
+    for _ in range(20_000):
+        column = [
+            rng.choice(others)
+            if rng.random() < 0.15
+            else "".join(rng.choice(_PIECES) for _ in range(rng.randrange(0, 5)))
+            for _ in range(rng.randrange(1, 9))
+        ]
+        assert cell_texts(column) == [cell_text(value) for value in column], column
+
+
+def test_cell_texts_of_a_clean_column_keeps_the_cells_and_finds_the_few_messy_ones():
+    from crm.spreadsheets import cell_texts
+
+    messy = [" 前后空格 ", "全角１２３", "1.5263698652E10", 13800138000]
+    column = ["杭州华鑫机械有限公司"] * 1000 + messy
+    assert cell_texts(column) == (
+        ["杭州华鑫机械有限公司"] * 1000 + ["前后空格", "全角123", "15263698652", "13800138000"]
+    )
+
+
+def test_the_dirty_characters_are_those_the_cleaner_changes():
+    from crm.spreadsheets import _DIRTY_CHAR, _KEEP_FULL_WIDTH, _TEXT_TABLE
+
+    assert all(_DIRTY_CHAR.match(chr(code)) for code in _TEXT_TABLE)
+    assert not any(_DIRTY_CHAR.match(ch) for ch in _KEEP_FULL_WIDTH)

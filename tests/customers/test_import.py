@@ -7,6 +7,7 @@ import datetime
 import io
 import re
 
+import orjson
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
@@ -613,12 +614,24 @@ def test_an_internal_error_while_applying_fails_the_job_and_frees_the_slot(world
     assert report["removed"] == 2 and customers(world.tenant_a) == []
 
 
-@pytest.mark.parametrize("whole_tenant", [False, True], ids=["in-lists", "whole-tenant"])
-def test_duplicate_lookups_agree_on_both_paths(world, monkeypatch, whole_tenant):
+@pytest.mark.parametrize("path", ["in-lists", "whole-tenant", "prefetched"], ids=lambda path: path)
+def test_duplicate_lookups_agree_on_every_path(world, monkeypatch, path):
+    """Matches looked up by IN lists, from one read of the tenant's keys after the check, or
+    from one read made while the file was parsed (CustomerImporter.prefetch)."""
     import customers.importing as customer_importing
 
-    if whole_tenant:
+    if path == "whole-tenant":
         monkeypatch.setattr(customer_importing, "WHOLE_TENANT_KEYS", 0)
+    reads = []
+    for name in ("_tenant_names", "_tenant_phones"):
+        real = getattr(customer_importing, name)
+        monkeypatch.setattr(
+            customer_importing,
+            name,
+            lambda tenant_id, real=real: reads.append(1) or real(tenant_id),
+        )
+    if path == "prefetched":
+        monkeypatch.setattr(customer_importing, "WHOLE_TENANT_BYTES", 0)
     _existing(world)
     binned = make_customer(world.tenant_a, world.rep_east, "回收站客户", deleted_at=timezone.now())
     make_contact(binned, "某", mobile="13500135000")
@@ -626,6 +639,7 @@ def test_duplicate_lookups_agree_on_both_paths(world, monkeypatch, whole_tenant)
     job = start(world.admin_a, sheet(rows), duplicate_mode="skip")
     # The bin does not count: that row is new.
     assert (job.summary["create"], job.summary["skip"]) == (2, 2)
+    assert len(reads) == (0 if path == "in-lists" else 2)
 
 
 def test_customers_created_between_preview_and_confirm_are_skipped(world):
@@ -670,3 +684,36 @@ def test_undo_reads_the_touched_customers_in_chunks(world, monkeypatch):
     make_followup(made[4], world.admin_a)
     report = importing.import_undo(actor=world.admin_a, job=job)
     assert report["removed"] == 4 and [k["name"] for k in report["kept"]] == [made[4].name]
+
+
+def test_normalize_names_folds_as_normalize_name_does():
+    from customers.models import normalize_name, normalize_names
+
+    names = ["Ａ公司（上海）", "a公司上海", " 甲 乙 ", "ﬁne Co.", "Σ贸易", "", "【北京】·有限公司"]
+    assert normalize_names(names) == [normalize_name(n) for n in names]
+    assert normalize_names(["含\x00空字符", "乙"]) == [normalize_name("含\x00空字符"), "乙"]
+    assert normalize_names([]) == []
+
+
+def test_a_plan_written_compressed_by_an_earlier_version_still_applies(world):
+    import gzip
+
+    from django.core.files.base import ContentFile
+
+    job = start(world.admin_a, sheet([["旧格式公司", "", "", "", "", ""]]))
+    plan = importing._load_plan(job)
+    job.plan.delete(save=False)
+    job.plan.save("plan.json.gz", ContentFile(gzip.compress(orjson.dumps(plan))), save=True)
+    job = confirm(world.admin_a, job)
+    assert [c.name for c in customers(world.tenant_a, import_job=job)] == ["旧格式公司"]
+
+
+def test_plan_values_of_dates_and_decimals_are_written_as_text():
+    from decimal import Decimal
+
+    payload = orjson.dumps(
+        [{"d": datetime.date(2024, 1, 5), "n": Decimal("1.50")}], default=importing._json_value
+    )
+    assert orjson.loads(payload) == [{"d": "2024-01-05", "n": "1.50"}]
+    with pytest.raises(TypeError):
+        orjson.dumps([object()], default=importing._json_value)
