@@ -410,6 +410,11 @@ def import_check(job_id: int) -> None:
         progress = _progress(job.pk)
         progress(0, len(sheet.rows))
         plan = importer.check(job, sheet, mapping, progress, prefetched=prefetched)
+        # The rejected rows keep their cells; the sheet's are not needed any more (memory:
+        # the plan is serialised next).
+        total = len(sheet.rows)
+        sheet.rows = []
+        del prefetched
     except (SpreadsheetError, ServiceError) as exc:
         _fail(job, str(exc.message))
         return
@@ -419,7 +424,7 @@ def import_check(job_id: int) -> None:
         return
     summary = {
         **plan.counts(),
-        "total": len(sheet.rows),
+        "total": total,
         "header_row": sheet.header_row,
         "unknown_columns": unknown,
         "columns": [str(c.label) for c in columns if c.key in mapping],
@@ -436,7 +441,7 @@ def import_check(job_id: int) -> None:
     job.summary = summary
     job.status = ImportJob.Status.PREVIEWED
     job.checked_at = timezone.now()
-    job.progress_done = job.progress_total = len(sheet.rows)
+    job.progress_done = job.progress_total = total
     job.save()
 
 

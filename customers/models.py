@@ -401,6 +401,12 @@ class CustomerStar(TenantModel):
 class Contact(TenantModel):
     """A person at a customer (联系人)."""
 
+    # PERF: every index of this table leads with tenant_id, so the foreign key's own index
+    # would only slow each insert (an import writes 100,000 rows; bench/import_pool.py).
+    tenant = models.ForeignKey(
+        "crm.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
     class Gender(models.TextChoices):
         UNKNOWN = "", _("Not given")
         MALE = "male", _("Male")
@@ -568,6 +574,12 @@ class Attachment(TenantModel):
 
 class OwnershipEvent(TenantModel):
     """Every change of a customer's owner (DESIGN §7); the increment/stock report reads these."""
+
+    # PERF: every index of this table leads with tenant_id, so the foreign key's own index
+    # would only slow each insert (an import writes 100,000 rows; bench/import_pool.py).
+    tenant = models.ForeignKey(
+        "crm.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Kind(models.TextChoices):
         CREATED = "created", _("Created manually")
