@@ -99,3 +99,43 @@ def test_two_workers_applying_one_job_write_each_row_once(world, monkeypatch):
         assert Customer.objects.values("name").distinct().count() == 60
         assert Contact.objects.count() == 60
         assert OwnershipEvent.objects.filter(kind="imported").count() == 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_commit_without_waiting_for_the_wal_in_their_own_transactions(
+    world, settings, monkeypatch
+):
+    """On PostgreSQL each batch of an import running in transactions of its own commits
+    with synchronous_commit off; the setting ends with the batch (SET LOCAL), and the
+    finishing commit is an ordinary one."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    settings.IMPORT_SYNC_BYTES = settings.IMPORT_SYNC_ROWS = 10**9
+    monkeypatch.setattr(CustomerImporter, "batch_size", 2)
+    seen = []
+    real_apply = CustomerImporter.apply
+
+    def spy(self, job, batch):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return real_apply(self, job, batch)
+
+    monkeypatch.setattr(CustomerImporter, "apply", spy)
+    with scopes_disabled():
+        group = default_group_for(world.tenant_a.pk).pk
+    with tenant_scope(world.tenant_a.pk):
+        job = importing.import_start(
+            actor=world.admin_a,
+            kind="customers",
+            upload=_upload(5),
+            options={"target": "pool", "pool_group": group},
+        )
+        job = importing.import_confirm(actor=world.admin_a, job=job)
+    assert job.status == ImportJob.Status.DONE and job.summary["created"] == 5
+    assert seen == ["off", "off", "off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
