@@ -52,6 +52,15 @@ class TenantModel(models.Model):
                 raise ValueError(f"{obj!r} belongs to another tenant than {self!r}")
 
 
+def tenant_key_without_index() -> models.ForeignKey:
+    """TenantModel's tenant foreign key for a table whose composite indexes all lead with
+    tenant_id. PERF: the key's own index would only cost each insert (imports write 100,000
+    rows at a time, bench/import_pool.py); deleting a tenant finds the rows through those."""
+    return models.ForeignKey(
+        "crm.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+
 def tenant_scope(tenant_id: int):
     """Enter the scope of one tenant (a context manager and decorator)."""
     if tenant_id is None:

@@ -15,7 +15,7 @@ from guardian.managers import UserObjectPermissionManager
 from guardian.models import UserObjectPermissionBase
 
 from crm.models import Option, OwnedModel, User
-from crm.tenancy import TenantModel, scoped_manager
+from crm.tenancy import TenantModel, scoped_manager, tenant_key_without_index
 
 _NAME_NOISE = re.compile(r"[\s()（）\[\]【】.,，。·\-_/]+")
 
@@ -401,11 +401,7 @@ class CustomerStar(TenantModel):
 class Contact(TenantModel):
     """A person at a customer (联系人)."""
 
-    # PERF: every index of this table leads with tenant_id, so the foreign key's own index
-    # would only slow each insert (an import writes 100,000 rows; bench/import_pool.py).
-    tenant = models.ForeignKey(
-        "crm.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+    tenant = tenant_key_without_index()  # the Meta indexes all lead with tenant_id
 
     class Gender(models.TextChoices):
         UNKNOWN = "", _("Not given")
@@ -575,11 +571,7 @@ class Attachment(TenantModel):
 class OwnershipEvent(TenantModel):
     """Every change of a customer's owner (DESIGN §7); the increment/stock report reads these."""
 
-    # PERF: every index of this table leads with tenant_id, so the foreign key's own index
-    # would only slow each insert (an import writes 100,000 rows; bench/import_pool.py).
-    tenant = models.ForeignKey(
-        "crm.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+    tenant = tenant_key_without_index()  # the Meta indexes all lead with tenant_id
 
     class Kind(models.TextChoices):
         CREATED = "created", _("Created manually")
