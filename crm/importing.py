@@ -21,6 +21,7 @@ import datetime
 import gc
 import gzip
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -351,22 +352,32 @@ def _progress(job_id: int):
     return report
 
 
-class _without_cyclic_gc(contextlib.ContextDecorator):
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc():
     """PERF: the stages hold 100,000s of rows (lists, dicts, strings, none of them in a
     reference cycle) while they allocate more; the cyclic garbage collector would walk them
     all again at every full collection: a third of the check's time (bench/import_pool.py).
-    Reference counting still frees everything; the collector resumes afterwards (a forced
-    collection here would walk the whole process once more)."""
-
-    def __enter__(self):
-        self.enabled = gc.isenabled()
-        gc.disable()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            gc.enable()
-        return False
+    Reference counting still frees everything; the collector resumes when the last stage
+    running in the process ends (it is one switch for all threads: counted, so that
+    overlapping stages in threads never leave it off)."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @_without_cyclic_gc()

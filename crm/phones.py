@@ -8,8 +8,10 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+# re.ASCII: \d would also take other scripts' digits (Arabic-Indic, Devanagari …), which
+# NFKC does not fold; a number is only accepted in 0-9.
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$", re.ASCII)
 
 
 def _clean(value: str) -> str:

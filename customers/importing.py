@@ -253,7 +253,9 @@ class CustomerImporter(Importer):
             values = texts[:]
             mobile = column.kind == "phone"
             for index, text in enumerate(texts):
-                if mobile and (not text or (len(text) == 11 and MOBILE_RE.match(text))):
+                if mobile and (
+                    not text or (len(text) == 11 and text.isascii() and MOBILE_RE.match(text))
+                ):
                     continue  # PERF: empty, or a mobile number in its normal form already
                 try:
                     values[index] = self._clean_cell(column, text, choice_maps)
@@ -309,7 +311,9 @@ class CustomerImporter(Importer):
                 seen_phones[phone_key] = row_no
             good.append((row_no, values, name_key, phone_key, cells))
         progress(len(sheet.rows))
-        name_hits = _name_matches(tenant_id, {g[2] for g in good if g[2]}, prefetched.get("names"))
+        name_hits = _name_matches(
+            tenant_id, {g[2] for g in good if g[2]}, prefetched.pop("names", None)
+        )
         phone_hits = _phone_matches(
             tenant_id, {g[3] for g in good if g[3]}, prefetched.pop("phones", None)
         )

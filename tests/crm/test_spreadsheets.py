@@ -775,3 +775,19 @@ def test_the_dirty_characters_are_those_the_cleaner_changes():
 
     assert all(_DIRTY_CHAR.match(chr(code)) for code in _TEXT_TABLE)
     assert not any(_DIRTY_CHAR.match(ch) for ch in _KEEP_FULL_WIDTH)
+
+
+def test_phone_numbers_are_digits_0_to_9_once_folded():
+    """Full-width digits, +86, spaces and dashes are folded; another script's digits (which
+    NFKC keeps) make no phone number."""
+    from django.core.exceptions import ValidationError
+
+    from crm.phones import normalize_mobile
+
+    assert normalize_phone("＋86 １３８-0013-8000") == "13800138000"
+    assert normalize_phone("0571-88888888") == "0571-88888888"
+    for typed in ("13٨٠٠١٣٨٠٠٠", "0571-٨٨٨٨٨٨٨٨"):
+        with pytest.raises(ValidationError):
+            normalize_phone(typed)
+    with pytest.raises(ValidationError):
+        normalize_mobile("13٨٠٠١٣٨٠٠٠")

@@ -717,3 +717,48 @@ def test_plan_values_of_dates_and_decimals_are_written_as_text():
     assert orjson.loads(payload) == [{"d": "2024-01-05", "n": "1.50"}]
     with pytest.raises(TypeError):
         orjson.dumps([object()], default=importing._json_value)
+
+
+def test_overlapping_stages_in_threads_leave_the_garbage_collector_on():
+    """The collector is one switch for the process: stages overlapping in two threads keep
+    it off till the last one ends, then it is back on (never left off)."""
+    import gc
+    import threading
+
+    from crm.importing import _without_cyclic_gc
+
+    assert gc.isenabled()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with _without_cyclic_gc():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def second():
+        a_in.wait(5)
+        with _without_cyclic_gc():
+            b_in.set()
+            a_out.wait(5)
+            seen["after the first left"] = gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == {"after the first left": False}
+    assert gc.isenabled()
+    with _without_cyclic_gc(), _without_cyclic_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_phone_in_another_scripts_digits_is_rejected_not_kept(world):
+    """Eleven digits of which some are not ASCII (Arabic-Indic here, which NFKC leaves as
+    they are) are not a phone number: the row is rejected, never stored as typed."""
+    job = start(world.admin_a, sheet([["数字公司", "", "13٨٠٠١٣٨٠٠٠", "", "", ""]]))
+    assert (job.summary["create"], job.summary["reject"]) == (0, 1)
+    assert "is not a phone number" in job.summary["rejected_preview"][0][1]
