@@ -279,8 +279,7 @@ class CustomerImporter(Importer):
         required = _("%(column)s is required.") % {"column": labels["name"]}
         phones = cleaned.get("contact_phone") if by_phone else None
         keys = list(cleaned)
-        seen_names: dict[str, int] = {}
-        seen_phones: dict[str, int] = {}
+        seen = SeenRows()
         good: list[tuple[int, dict, str, str, list]] = []
         for index, row in enumerate(zip(*cleaned.values(), strict=True)):
             if index % 5000 == 0 and index:
@@ -293,9 +292,7 @@ class CustomerImporter(Importer):
             values = dict(zip(keys, row, strict=True))
             name_key = name_keys[index] if by_name else ""
             phone_key = (phones[index] or "") if phones is not None else ""
-            earlier = seen_names.get(name_key) if name_key else None
-            if earlier is None and phone_key:
-                earlier = seen_phones.get(phone_key)
+            earlier = seen.repeats(row_no, name_key, phone_key)
             if earlier is not None:
                 plan.rejected.append(
                     (
@@ -305,10 +302,6 @@ class CustomerImporter(Importer):
                     )
                 )
                 continue
-            if name_key:
-                seen_names[name_key] = row_no
-            if phone_key:
-                seen_phones[phone_key] = row_no
             good.append((row_no, values, name_key, phone_key, cells))
         progress(len(sheet.rows))
         name_hits = _name_matches(
@@ -942,6 +935,29 @@ def clean_target_options(
     else:
         raise ServiceError(no_target, code="target")
     return clean
+
+
+class SeenRows:
+    """The rows of a file checked so far, by their two duplicate keys (customers: name and
+    phone; leads: mobile and company), to reject a later row that repeats one."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, int] = {}
+        self.second: dict[str, int] = {}
+
+    def repeats(self, row_no: int, first_key: str, second_key: str) -> int | None:
+        """The earlier row with either key (empty keys never match); else None, and this
+        row is remembered under its keys."""
+        earlier = self.first.get(first_key) if first_key else None
+        if earlier is None and second_key:
+            earlier = self.second.get(second_key)
+        if earlier is not None:
+            return earlier
+        if first_key:
+            self.first[first_key] = row_no
+        if second_key:
+            self.second[second_key] = row_no
+        return None
 
 
 def plan_matched_rows(

@@ -39,6 +39,7 @@ from crm.models import ImportJob, Option, OptionKind, User
 from crm.phones import normalize_mobile, normalize_phone
 from customers.importing import (
     TARGET_POOL,
+    SeenRows,
     _as_uploaded,
     _aware,
     _chunks,
@@ -213,8 +214,7 @@ class LeadImporter(Importer):
         columns = [(c, mapping[c.key]) for c in COLUMNS if c.key in mapping]
         by_mobile = options["duplicate_keys"] in ("mobile", "either")
         by_company = options["duplicate_keys"] in ("company", "either")
-        seen_mobiles: dict[str, int] = {}
-        seen_companies: dict[str, int] = {}
+        seen = SeenRows()
         good: list[tuple[int, dict, str, str, list]] = []
         for index, (row_no, cells) in enumerate(sheet.rows):
             if index % 5000 == 0 and index:
@@ -240,9 +240,7 @@ class LeadImporter(Importer):
                 continue
             mobile_key = values.get("mobile", "") if by_mobile else ""
             company_key = normalize_name(values.get("company", "")) if by_company else ""
-            earlier = seen_mobiles.get(mobile_key) if mobile_key else None
-            if earlier is None and company_key:
-                earlier = seen_companies.get(company_key)
+            earlier = seen.repeats(row_no, mobile_key, company_key)
             if earlier is not None:
                 plan.rejected.append(
                     (
@@ -252,10 +250,6 @@ class LeadImporter(Importer):
                     )
                 )
                 continue
-            if mobile_key:
-                seen_mobiles[mobile_key] = row_no
-            if company_key:
-                seen_companies[company_key] = row_no
             good.append((row_no, values, mobile_key, company_key, cells))
         progress(len(sheet.rows))
         mobile_hits = _matches(tenant_id, "mobile", {g[2] for g in good if g[2]})
