@@ -20,7 +20,9 @@ brackets, which the duplicate check folds) and about 0.5 % have a bad phone.
 What is measured:
 
 1. ``import``: ``crm.importing.import_start`` (read, validate, dedupe, plan, error file) then
-   ``import_confirm`` (insert customers, contacts, ownership events, in batches) of the whole
+   ``import_confirm`` (insert customers, contacts, ownership events, in batches: on
+   PostgreSQL ``IMPORT_APPLY_CONNECTIONS`` of them at once, 2 unless the environment says
+   otherwise; ``IMPORT_APPLY_CONNECTIONS=1`` measures one connection) of the whole
    file into the tenant's default pool group, duplicates skipped, checked on name or phone
    ("either"), both stages in the calling thread (``IMPORT_SYNC_BYTES``/``IMPORT_SYNC_ROWS``
    raised), inside ``tenant_scope``. It runs in a child process so that the peak RSS
@@ -757,7 +759,11 @@ def main() -> None:
         times = ", ".join(f"{r['total_s']:.2f}" for r in runs)
         print(f"  (median of {len(runs)} runs: {times} s)")
     line("  check: read, validate, dedupe, plan, error file", args.rows, imp["check_s"])
-    line("  apply: customers, contacts, ownership events", s.get("created") or 0, imp["apply_s"])
+    from django.conf import settings
+
+    links = settings.IMPORT_APPLY_CONNECTIONS if vendor == "postgresql" else 1
+    label = f"  apply: customers, contacts, events ({links} conn.)"
+    line(label, s.get("created") or 0, imp["apply_s"])
     if copy_s:
         print(
             f"{'COPY into ' + SCRATCH + ' (median of ' + str(len(copy_times)) + ')':52} "

@@ -7,9 +7,10 @@ record (customers now, leads next). A kind plugs in an :class:`Importer`.
    result, the *plan*, is stored with the job; nothing else is written. Small files are
    checked in the request, larger ones by a worker (``import_check_task``).
 2. The preview shows the plan's counts and first rejected rows; ``import_confirm`` takes the
-   slot again and applies the plan (``import_apply``), batch by batch. Each batch commits with
-   the job's progress, so a restarted worker resumes after the last committed batch and no
-   row is written twice.
+   slot again and applies the plan (``import_apply``), batch by batch (on PostgreSQL several
+   batches at once, on connections of their own). Each batch commits together with its
+   record in the job, so a restarted worker writes only the batches not done and no row is
+   written twice.
 3. ``import_undo`` (撤销导入) within :data:`UNDO_DAYS` days asks the importer to remove what
    the import created and restore what it overwrote, where nobody has touched it since.
 """
@@ -41,6 +42,7 @@ from crm import activity
 from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
 from crm.models import ImportJob, User
 from crm.services import notification_send
+from crm.tenancy import tenant_scope
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +125,19 @@ class Importer:
     def apply(self, job: ImportJob, rows: list[list]) -> dict[str, Any]:
         """Write one batch of plan rows (inside the batch's transaction); returns counts
         ``created``, ``updated``, ``skipped``, ``failed``, ``errors`` [(row, reason)] and
-        ``state`` (merged into the job's summary for the next batch)."""
+        ``state`` (merged into the job's summary for the next batches: ``merge_state``)."""
         raise NotImplementedError
+
+    def parallel_apply(self, rows: list[list]) -> bool:
+        """Whether the batches of a plan may be written at once, on several connections
+        (``import_apply``): only if no batch's ``apply`` depends on another batch having
+        been written before it."""
+        return False
+
+    def merge_state(self, summary: dict[str, Any], state: dict[str, Any]) -> None:
+        """Fold a batch's ``state`` into the job's summary (batches written one after the
+        other: the last one's state is the latest)."""
+        summary.update(state)
 
     def undo(self, job: ImportJob, actor: User) -> dict[str, Any]:
         raise NotImplementedError
@@ -557,58 +570,199 @@ def _load_plan(job: ImportJob) -> list[list]:
 @_without_cyclic_gc()
 def import_apply(job_id: int) -> None:
     """Stage 2 (worker or request): write the plan in batches. Each batch runs in one
-    transaction that also advances ``progress_done``; a rerun (worker restart, a second
-    delivery of the task) starts after the last committed batch."""
+    transaction that also records it in the job as done (with its counts and the progress);
+    a rerun (worker restart, a second delivery of the task) writes only the batches not
+    done, so no row is written twice.
+
+    PERF: on PostgreSQL, in transactions of its own, a plan its importer allows it for
+    (``Importer.parallel_apply``) has ``settings.IMPORT_APPLY_CONNECTIONS`` batches written
+    at once, each on a connection of its own (threads): the server indexes one batch while
+    it parses the next, where one connection leaves a core idle (bench/import_pool.py). Each
+    batch is still one transaction; a batch is taken with a transaction-level advisory lock,
+    so that two workers applying the same job never write the same batch."""
     job = ImportJob.objects.get(pk=job_id)
     if job.status != ImportJob.Status.APPLYING:
         return
     importer = importer_for(job.kind)
-    rows = _load_plan(job)
-    size = importer.batch_size
-    # PERF: a batch's commit need not wait for its WAL to reach the disk (tens of MB per
-    # 10,000 rows): a crash can only lose whole batches, their progress with them, and a
-    # resumed import writes them again. _finish commits normally, which makes every batch
-    # before it durable too. Only for transactions of our own (not inside a caller's).
-    lazy_commits = connection.vendor == "postgresql" and not connection.in_atomic_block
+    run = _ApplyRun(job, importer, _load_plan(job))
+    own = not connection.in_atomic_block
+    workers = 1
+    if own and connection.vendor == "postgresql" and importer.parallel_apply(run.rows):
+        workers = max(1, min(settings.IMPORT_APPLY_CONNECTIONS, len(run.pending)))
     try:
-        while True:
-            with transaction.atomic():
-                if lazy_commits:
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                job = ImportJob.objects.select_for_update().get(pk=job_id)
-                if job.status != ImportJob.Status.APPLYING:
-                    return
-                start = job.progress_done
-                batch = rows[start : start + size]
-                if not batch:
-                    break
-                result = importer.apply(job, batch)
-                summary = dict(job.summary)
-                for key in ("created", "updated", "skipped", "failed"):
-                    summary[key] = summary.get(key, 0) + result.get(key, 0)
-                errors = summary.setdefault("late_errors", [])
-                errors.extend(result.get("errors", [])[: max(0, 200 - len(errors))])
-                summary.update(result.get("state", {}))
-                job.summary = summary
-                job.progress_done = start + len(batch)
-                job.heartbeat_at = timezone.now()
-                job.save(update_fields=["summary", "progress_done", "heartbeat_at"])
+        run.go(workers, lazy_commits=own and connection.vendor == "postgresql")
     except Exception:
         # The committed batches stay (and are undoable); the job is marked failed so that
         # the tenant's slot is free and the user is told.
         logger.exception("import %s: applying failed", job_id)
-        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.APPLYING).update(
-            status=ImportJob.Status.FAILED,
-            finished_at=timezone.now(),
-            message=_(
-                "The import stopped because of an internal error after %(done)d rows; "
-                "those rows were imported and can be undone."
-            )
-            % {"done": ImportJob.objects.get(pk=job_id).progress_done},
+        failed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.APPLYING).update(
+            status=ImportJob.Status.FAILED, finished_at=timezone.now()
         )
+        if failed:  # no batch commits once the job has left APPLYING: the count is final
+            done = ImportJob.objects.get(pk=job_id).progress_done
+            ImportJob.objects.filter(pk=job_id).update(
+                message=_(
+                    "The import stopped because of an internal error after %(done)d rows; "
+                    "those rows were imported and can be undone."
+                )
+                % {"done": done}
+            )
         return
-    _finish(job)
+    if run.stopped:
+        return
+    # Whoever commits the last batch finds them all done here (each worker looks after its
+    # own commits); the others leave the finishing to it.
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status == ImportJob.Status.APPLYING and run.all_done(job):
+        _finish(job)
+
+
+class _Stopped(Exception):
+    """The job left APPLYING while a batch was written (it failed elsewhere): the batch is
+    rolled back and the run ends."""
+
+
+class _ApplyRun:
+    """The batches of one ``import_apply`` call and the workers that write them.
+
+    The plan's rows are cut into batches of ``size`` rows from row ``start`` (both kept in
+    the job's summary under ``batches`` with the indexes done, so that a rerun cuts them the
+    same way; ``start`` is the progress of a job whose apply began before batches were
+    recorded: its rows before it were written)."""
+
+    def __init__(self, job: ImportJob, importer: Importer, rows: list[list]) -> None:
+        self.job_id = job.pk
+        self.tenant_id = job.tenant_id
+        self.importer = importer
+        self.rows = rows
+        layout = job.summary.get("batches") or {
+            "start": job.progress_done,
+            "size": importer.batch_size,
+            "done": [],
+        }
+        self.start, self.size = layout["start"], layout["size"]
+        self.count = -(-max(0, len(rows) - self.start) // self.size)
+        done = set(layout["done"])
+        self.pending = [i for i in range(self.count) if i not in done]
+        self.stopped = False
+        self.lazy_commits = False
+        self._queue = iter(list(self.pending))
+        self._lock = threading.Lock()
+        self._language = translation.get_language()
+
+    def all_done(self, job: ImportJob) -> bool:
+        return len(set((job.summary.get("batches") or {}).get("done", []))) >= self.count
+
+    def go(self, workers: int, lazy_commits: bool) -> None:
+        """Write the pending batches with ``workers`` connections: this thread's and
+        ``workers - 1`` threads'. The first exception stops every worker after its current
+        batch and is raised here."""
+        self.lazy_commits = lazy_commits
+        if workers <= 1:
+            self._work()
+            return
+        failures: list[BaseException] = []
+
+        def thread_main() -> None:
+            # A thread starts without the caller's tenant scope and language (context
+            # variables and thread-locals): both are set again, the scope to the job's
+            # tenant; the thread's connection is closed when it ends.
+            try:
+                with tenant_scope(self.tenant_id), translation.override(self._language):
+                    self._work()
+            except BaseException as exc:  # re-raised in the calling thread
+                failures.append(exc)
+                self.stopped = True
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=thread_main, name=f"import-{self.job_id}-{n}", daemon=True)
+            for n in range(1, workers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._work()
+        except BaseException:
+            self.stopped = True
+            for thread in threads:
+                thread.join()
+            raise
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    def _next(self) -> int | None:
+        with self._lock:
+            if self.stopped:
+                return None
+            return next(self._queue, None)
+
+    def _work(self) -> None:
+        while (index := self._next()) is not None:
+            try:
+                self._write(index)
+            except _Stopped:
+                self.stopped = True
+                return
+
+    def _write(self, index: int) -> None:
+        """Write batch ``index`` in one transaction, unless another worker has it."""
+        first = self.start + index * self.size
+        batch = self.rows[first : first + self.size]
+        with transaction.atomic():
+            if self.lazy_commits:
+                # PERF: a batch's commit need not wait for its WAL to reach the disk (tens
+                # of MB per 10,000 rows): a crash can only lose whole batches, their record
+                # with them, and a resumed import writes them again. _finish commits
+                # normally, which makes every batch before it durable too.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if not _take_batch(self.job_id, index):
+                return  # another worker is writing it; it finishes the job if it is last
+            job = ImportJob.objects.get(pk=self.job_id)
+            if job.status != ImportJob.Status.APPLYING:
+                raise _Stopped
+            if index in (job.summary.get("batches") or {}).get("done", []):
+                return
+            result = self.importer.apply(job, batch)
+            # The job's row is locked for the update only (FOR NO KEY UPDATE: the batch's
+            # rows hold a key-share lock on it, which a plain FOR UPDATE would wait for in
+            # the other workers' transactions), and re-read: another batch may have
+            # committed meanwhile.
+            job = ImportJob.objects.select_for_update(no_key=True).get(pk=self.job_id)
+            if job.status != ImportJob.Status.APPLYING:
+                raise _Stopped
+            summary = dict(job.summary)
+            for key in ("created", "updated", "skipped", "failed"):
+                summary[key] = summary.get(key, 0) + result.get(key, 0)
+            errors = summary.setdefault("late_errors", [])
+            errors.extend(result.get("errors", [])[: max(0, 200 - len(errors))])
+            self.importer.merge_state(summary, result.get("state", {}))
+            done = (summary.get("batches") or {}).get("done", [])
+            summary["batches"] = {
+                "start": self.start,
+                "size": self.size,
+                "done": sorted({*done, index}),
+            }
+            job.summary = summary
+            job.progress_done += len(batch)
+            job.heartbeat_at = timezone.now()
+            job.save(update_fields=["summary", "progress_done", "heartbeat_at"])
+
+
+def _take_batch(job_id: int, index: int) -> bool:
+    """Whether this transaction may write batch ``index`` of the job: on PostgreSQL it takes
+    a transaction-level advisory lock (key: job id × 2^20 + batch; no other part of Tidepool
+    uses advisory locks) and answers False if another transaction holds it. Elsewhere
+    (SQLite) the transaction holds the database's write lock already."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [job_id * 2**20 + index])
+        return cursor.fetchone()[0]
 
 
 def _finish(job: ImportJob) -> None:

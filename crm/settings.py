@@ -259,6 +259,9 @@ IMPORT_SYNC_ROWS = int(os.environ.get("IMPORT_SYNC_ROWS", 200))
 # once per row (crm.bulk.insert_rows), where the database role may set
 # session_replication_role (superuser, or GRANT SET ON PARAMETER on PostgreSQL 15+).
 IMPORT_SET_BASED_FK_CHECKS = os.environ.get("IMPORT_SET_BASED_FK_CHECKS", "1") == "1"
+# PostgreSQL: how many batches of a large import are written at once, each on a connection
+# of its own (crm.importing.import_apply); 1 writes them one after the other.
+IMPORT_APPLY_CONNECTIONS = max(1, int(os.environ.get("IMPORT_APPLY_CONNECTIONS", 2)))
 
 # Exports (crm.exporting): up to how many rows an export is built in the request (larger
 # ones by a worker, the user is notified), and how many days export files and jobs are kept.

@@ -164,6 +164,20 @@ class CustomerImporter(Importer):
     def columns(self, tenant_id: int) -> list[Column]:
         return COLUMNS
 
+    def parallel_apply(self, rows: list[list]) -> bool:
+        """Batches are independent unless two rows update the same customer (by name one,
+        by phone the other): the later row must then be written last, as it is one batch
+        after the other."""
+        updated = [r[2] for r in rows if r[1] == "update"]
+        return len(updated) == len(set(updated))
+
+    def merge_state(self, summary: dict, state: dict) -> None:
+        """The watermarks of batches written at once: the higher of each."""
+        if "watermark" in state:
+            old = summary.get("watermark") or (0, 0)
+            new = state["watermark"]
+            summary["watermark"] = [max(old[0], new[0]), max(old[1], new[1])]
+
     def _options(self, tenant_id: int) -> dict[str, list[Option]]:
         found: dict[str, list[Option]] = defaultdict(list)
         kinds = {kind: key for key, kind in CHOICE_KINDS.items()}
@@ -439,7 +453,11 @@ class CustomerImporter(Importer):
         found = dict(
             Tag.objects.filter(tenant_id=job.tenant_id, name__in=names).values_list("name", "pk")
         )
-        missing = [Tag(tenant_id=job.tenant_id, name=n[:30]) for n in names if n not in found]
+        # Sorted: batches written at once insert shared new tags in the same order (each
+        # waits for the other's instead of deadlocking).
+        missing = [
+            Tag(tenant_id=job.tenant_id, name=n[:30]) for n in sorted(names) if n not in found
+        ]
         if missing:
             Tag.objects.bulk_create(missing, ignore_conflicts=True)
             found = dict(
