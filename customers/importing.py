@@ -38,7 +38,7 @@ from crm.bulk import Prepared, insert_prepared, insert_rows, last_id, prepare_ro
 from crm.exceptions import ServiceError
 from crm.importing import Column, Importer, Plan
 from crm.models import Department, ImportJob, Option, OptionKind, User
-from crm.phones import MOBILE_RE, normalize_phone
+from crm.phones import MOBILE_RE, phone_digits
 from customers.models import (
     Contact,
     Customer,
@@ -349,10 +349,10 @@ class CustomerImporter(Importer):
             # PERF: a plain mobile number (most cells) is already in its normal form.
             if len(text) == 11 and text.isascii() and MOBILE_RE.match(text):
                 return text
-            try:
-                return normalize_phone(text)
-            except Exception as exc:
-                raise ValueError(_("“%(value)s” is not a phone number.") % {"value": text}) from exc
+            phone = phone_digits(text)
+            if phone is None:
+                raise ValueError(_("“%(value)s” is not a phone number.") % {"value": text})
+            return phone
         if column.kind == "choice":
             if not text:
                 return None

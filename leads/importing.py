@@ -36,7 +36,7 @@ from crm import importing
 from crm.bulk import insert_rows
 from crm.importing import Column, Importer, Plan
 from crm.models import ImportJob, Option, OptionKind, User
-from crm.phones import normalize_mobile, normalize_phone
+from crm.phones import mobile_digits, phone_digits
 from customers.importing import (
     TARGET_POOL,
     SeenRows,
@@ -558,20 +558,20 @@ def _clean_cell(column: Column, text: str, choice_maps: dict) -> str | int | Non
     if column.kind == "mobile":
         if not text:
             return ""
-        try:
-            return normalize_mobile(text)
-        except ValidationError as exc:
+        mobile = mobile_digits(text)
+        if mobile is None:
             raise ValueError(
                 _("“%(value)s” is not a mobile number (11 digits starting with 1).")
                 % {"value": text}
-            ) from exc
+            )
+        return mobile
     if column.kind == "phone":
         if not text:
             return ""
-        try:
-            return normalize_phone(text)
-        except ValidationError as exc:
-            raise ValueError(_("“%(value)s” is not a phone number.") % {"value": text}) from exc
+        phone = phone_digits(text)
+        if phone is None:
+            raise ValueError(_("“%(value)s” is not a phone number.") % {"value": text})
+        return phone
     if column.kind == "email":
         if not text:
             return ""

@@ -791,3 +791,35 @@ def test_phone_numbers_are_digits_0_to_9_once_folded():
             normalize_phone(typed)
     with pytest.raises(ValidationError):
         normalize_mobile("13٨٠٠١٣٨٠٠٠")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "13800138000",
+        "＋86 １３８-0013-8000",
+        "0086 138 0013 8000",
+        "8613800138000",
+        "(0571) 8888 8888",
+        "+86-571-88888888",
+        "010-12345678-123",
+        "12345",
+        "",
+        "13٨٠٠١٣٨٠٠٠",
+        "电话",
+        "138001380001",
+    ],
+)
+def test_phone_digits_answer_as_the_validating_functions(typed):
+    """mobile_digits / phone_digits (the imports' forms: None instead of an exception) give
+    what normalize_mobile / normalize_phone return, and None where they raise."""
+    from django.core.exceptions import ValidationError
+
+    from crm.phones import mobile_digits, normalize_mobile, phone_digits
+
+    for loose, strict in ((mobile_digits, normalize_mobile), (phone_digits, normalize_phone)):
+        try:
+            expected = strict(typed)
+        except ValidationError:
+            expected = None
+        assert loose(typed) == expected
