@@ -725,7 +725,12 @@ class _ApplyRun:
             job = ImportJob.objects.get(pk=self.job_id)
             if job.status != ImportJob.Status.APPLYING:
                 raise _Stopped
-            if index in (job.summary.get("batches") or {}).get("done", []):
+            layout = job.summary.get("batches")
+            if layout and (layout["start"], layout["size"]) != (self.start, self.size):
+                # Another worker (another release, another batch size) cut the plan before
+                # this one recorded anything: it goes on, this run gives way.
+                raise _Stopped
+            if index in (layout or {}).get("done", []):
                 return
             result = self.importer.apply(job, batch)
             # The job's row is locked for the update only (FOR NO KEY UPDATE: the batch's

@@ -327,3 +327,24 @@ def test_a_job_applied_before_batches_were_recorded_resumes_after_its_progress(
     assert job.status == ImportJob.Status.DONE and job.summary["created"] == 7
     assert [c.name for c in _made(job)] == [f"客户{i:03d}" for i in range(7)]
     assert job.summary["batches"]["start"] == 4
+
+
+def test_a_worker_that_cut_the_plan_otherwise_gives_way(world, monkeypatch):
+    """Two releases with different batch sizes applying one job: the run that finds the
+    batches recorded with another cut writes nothing and leaves the job to the other."""
+    monkeypatch.setattr(CustomerImporter, "batch_size", 2)
+    job = _applying(_checked(world, _rows(6)))
+    run = importing._ApplyRun(job, CustomerImporter(), importing._load_plan(job))
+    with scopes_disabled():
+        # Meanwhile the other release (batches of 3) recorded its first batch.
+        ImportJob.objects.filter(pk=job.pk).update(
+            summary={**job.summary, "batches": {"start": 0, "size": 3, "done": []}}
+        )
+
+    with tenant_scope(job.tenant_id):
+        run.go(1, lazy_commits=False)
+
+    assert run.stopped and _made(job) == []
+    with scopes_disabled():
+        job.refresh_from_db()
+    assert job.status == ImportJob.Status.APPLYING and job.progress_done == 0
