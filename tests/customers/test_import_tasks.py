@@ -40,11 +40,15 @@ def test_housekeeping_runs_every_few_minutes():
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_checks_and_applies_an_import(world, settings):
+def test_a_real_worker_checks_and_applies_an_import(world, settings, monkeypatch):
     """Both stages go through the configured broker (filesystem by default, Redis with
-    REDIS_URL) to a real worker; the request only saves the file and takes the slot."""
+    REDIS_URL) to a real worker; the request only saves the file and takes the slot. Small
+    batches: on PostgreSQL the worker writes them on two connections at once."""
     from celery.contrib.testing.worker import start_worker
 
+    from customers.importing import CustomerImporter
+
+    monkeypatch.setattr(CustomerImporter, "batch_size", 10)
     settings.IMPORT_SYNC_BYTES = 0
     settings.IMPORT_SYNC_ROWS = 0
     rows = [[f"客户{i}", f"1390000{i:04d}"] for i in range(40)] + [["", "13800138000"]]
@@ -71,5 +75,6 @@ def test_a_real_worker_checks_and_applies_an_import(world, settings):
         app.conf.task_always_eager = True
     assert job.status == ImportJob.Status.DONE
     assert (job.summary["created"], job.summary["failed"]) == (40, 1)
+    assert job.summary["batches"]["done"] == [0, 1, 2, 3] and job.progress_done == 40
     with scopes_disabled():
         assert Customer.objects.filter(import_job=job, pooled_at__isnull=False).count() == 40
