@@ -585,12 +585,13 @@ def import_apply(job_id: int) -> None:
         return
     importer = importer_for(job.kind)
     run = _ApplyRun(job, importer, _load_plan(job))
-    own = not connection.in_atomic_block
+    # Transactions of our own on PostgreSQL (not inside a caller's).
+    own = connection.vendor == "postgresql" and not connection.in_atomic_block
     workers = 1
-    if own and connection.vendor == "postgresql" and importer.parallel_apply(run.rows):
+    if own and importer.parallel_apply(run.rows):
         workers = max(1, min(settings.IMPORT_APPLY_CONNECTIONS, len(run.pending)))
     try:
-        run.go(workers, lazy_commits=own and connection.vendor == "postgresql")
+        run.go(workers, lazy_commits=own)
     except Exception:
         # The committed batches stay (and are undoable); the job is marked failed so that
         # the tenant's slot is free and the user is told.
@@ -646,12 +647,12 @@ class _ApplyRun:
         self.pending = [i for i in range(self.count) if i not in done]
         self.stopped = False
         self.lazy_commits = False
-        self._queue = iter(list(self.pending))
+        self._queue = iter(self.pending)
         self._lock = threading.Lock()
         self._language = translation.get_language()
 
     def all_done(self, job: ImportJob) -> bool:
-        return len(set((job.summary.get("batches") or {}).get("done", []))) >= self.count
+        return len(_done_batches(job.summary)) >= self.count
 
     def go(self, workers: int, lazy_commits: bool) -> None:
         """Write the pending batches with ``workers`` connections: this thread's and
@@ -730,7 +731,7 @@ class _ApplyRun:
                 # Another worker (another release, another batch size) cut the plan before
                 # this one recorded anything: it goes on, this run gives way.
                 raise _Stopped
-            if index in (layout or {}).get("done", []):
+            if index in _done_batches(job.summary):
                 return
             result = self.importer.apply(job, batch)
             # The job's row is locked for the update only (FOR NO KEY UPDATE: the batch's
@@ -746,16 +747,20 @@ class _ApplyRun:
             errors = summary.setdefault("late_errors", [])
             errors.extend(result.get("errors", [])[: max(0, 200 - len(errors))])
             self.importer.merge_state(summary, result.get("state", {}))
-            done = (summary.get("batches") or {}).get("done", [])
             summary["batches"] = {
                 "start": self.start,
                 "size": self.size,
-                "done": sorted({*done, index}),
+                "done": sorted({*_done_batches(summary), index}),
             }
             job.summary = summary
             job.progress_done += len(batch)
             job.heartbeat_at = timezone.now()
             job.save(update_fields=["summary", "progress_done", "heartbeat_at"])
+
+
+def _done_batches(summary: dict) -> list[int]:
+    """The indexes of the batches a job has written (``_ApplyRun``), sorted, no repeats."""
+    return (summary.get("batches") or {}).get("done", [])
 
 
 def _take_batch(job_id: int, index: int) -> bool:
