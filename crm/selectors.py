@@ -6,7 +6,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from crm.models import ActivityLog, Department, Notification, Option, Role, User
-from crm.visibility import scope_user_ids
+from crm.visibility import owner_scope
 
 
 def notification_list(*, actor: User) -> QuerySet:
@@ -49,12 +49,7 @@ def activity_list(*, actor: User, q: str = "") -> QuerySet:
 
 def visible_user_count(*, actor: User) -> int:
     """How many people's records the actor sees through their data scope (themselves too)."""
-    ids = scope_user_ids(actor)
-    if ids is None:
-        return User.tenant_objects.filter(tenant_id=actor.tenant_id, is_active=True).count()
-    if isinstance(ids, list):
-        return len(ids)
-    return ids.count()
+    return owner_scope(actor).count()
 
 
 def department_tree(*, actor: User) -> list[Department]:

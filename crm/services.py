@@ -32,6 +32,7 @@ from crm.models import (
 )
 from crm.phones import normalize_mobile
 from crm.tenancy import tenant_scope
+from crm.visibility import subordinate_ids
 
 # ---------------------------------------------------------------- tenants
 
@@ -325,14 +326,16 @@ def _check_user_links(actor: User, user: User | None, department, role, manager)
     if manager is not None:
         if not manager.is_active:
             raise ServiceError(_("A deactivated user cannot be a manager."), code="inactive")
-        if user is not None and user.pk:
-            from crm.visibility import subordinate_ids
-
-            if manager.pk == user.pk or manager.pk in subordinate_ids(user):
-                raise ServiceError(
-                    _("A user cannot report to themselves or to one of their own subordinates."),
-                    code="cycle",
-                )
+        # The reporting lines, not the data scope: a cycle is a cycle whatever the role.
+        if (
+            user is not None
+            and user.pk
+            and (manager.pk == user.pk or manager.pk in subordinate_ids(user))
+        ):
+            raise ServiceError(
+                _("A user cannot report to themselves or to one of their own subordinates."),
+                code="cycle",
+            )
 
 
 def _clean_identity(*, username: str, mobile: str | None, exclude_pk: int | None = None):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Option, User
-from crm.visibility import scope_user_ids, visibility_conditions, visible_parts, visible_to
+from crm.visibility import owner_scope, visibility_conditions, visible_parts, visible_to
 from customers.models import (
     Contact,
     Customer,
@@ -82,18 +82,6 @@ def today_bounds() -> tuple[datetime.datetime, datetime.datetime]:
     return start, start + datetime.timedelta(days=1)
 
 
-def _scope_ids_as_list(actor: User) -> None:
-    """PERF: a department scope becomes the list of its user ids (one small query, cached
-    on the user for the request) instead of a subquery inside visible_to's OR. With the
-    subquery PostgreSQL cannot estimate the OR and picks (parallel) sequential scans: a
-    manager's 我参与的 count took 105-135 ms on a 200k-customer tenant, 5 ms with the list
-    (bench/customer_list.py). The proper home is crm.visibility.scope_user_ids; it keeps
-    the subquery so that visible_to alone stays one query."""
-    ids = scope_user_ids(actor)
-    if isinstance(ids, QuerySet):
-        actor._scope_user_ids = list(ids.values_list("id", flat=True))
-
-
 def _short_ids(rows: QuerySet) -> list[int] | QuerySet:
     """``rows`` (a ``values_list(…, flat=True)`` of ids) read as a list when there are at
     most LITERAL_IDS of them (one small query), else ``rows`` itself, for a subquery.
@@ -109,7 +97,7 @@ def _short_ids(rows: QuerySet) -> list[int] | QuerySet:
 
 def _participations(actor: User) -> list[int] | QuerySet:
     """The ids of the customers ``actor`` participates in (as _short_ids reads them), read
-    once per request (cached on the user, as scope_user_ids is)."""
+    once per request (cached on the user, as the owner scope is)."""
     cached = getattr(actor, "_participation_ids", None)
     if cached is None:
         cached = actor._participation_ids = _short_ids(
@@ -208,8 +196,8 @@ def _visible(
 
 def _owners_apart(actor: User) -> list[int]:
     """The users of the actor's data scope when few enough to read their rows apart."""
-    ids = scope_user_ids(actor)
-    return sorted(set(ids)) if isinstance(ids, list) and len(set(ids)) <= OWNERS_APART else []
+    ids = owner_scope(actor).ids()
+    return sorted(set(ids)) if ids is not None and len(set(ids)) <= OWNERS_APART else []
 
 
 def _owner_parts(actor: User, qs: QuerySet, owners: list[int]) -> list[QuerySet]:
@@ -220,8 +208,8 @@ def _owner_parts(actor: User, qs: QuerySet, owners: list[int]) -> list[QuerySet]
     (PostgreSQL sorts or walks the tenant's cust_created and skips the other owners' rows:
     a manager's page 500 read 44,000 index entries for 12,500 rows, 6-8 ms). Counts need no
     order and keep the one owned part."""
-    ids = scope_user_ids(actor)
-    assert ids is None or set(owners) <= set(ids), "owners outside the data scope"
+    scope = owner_scope(actor)
+    assert all(scope.covers(pk) for pk in owners), "owners outside the data scope"
     rows = qs.filter(tenant_id=actor.tenant_id)
     return [rows.filter(owner_id=pk) for pk in owners]
 
@@ -230,8 +218,8 @@ def customer_base(*, actor: User, view: str = "all") -> QuerySet:
     """The customers of one list view, visible to ``actor``."""
     if view not in VIEW_KEYS:
         raise Http404
-    _scope_ids_as_list(actor)
-    ids = scope_user_ids(actor)
+    # PERF: a department scope's ids as literals in every list (OwnerScope.inline_ids).
+    scope = owner_scope(actor).inline_ids()
     # Customers lying in a pool are listed by the pool (pools app), not here.
     alive = Customer.objects.outside_pool()
     if view == "bin":
@@ -247,10 +235,10 @@ def customer_base(*, actor: User, view: str = "all") -> QuerySet:
         return mine
     if view == "team":
         qs = _visible(actor, alive, only=("owned",))
-        if ids is None:
+        others = scope.others()
+        if others is None:
             return qs.filter(owner__isnull=False).exclude(owner=actor)
         # PERF: nobody else in the scope (a rep's own scope) is an empty list without a query.
-        others = [i for i in ids if i != actor.pk]
         if not others:
             return qs.none()
         team = qs.filter(owner_id__in=others)
@@ -575,9 +563,7 @@ def followup_feed(*, actor: User, scope: str = "mine") -> QuerySet:
     if scope == "mine":
         qs = qs.filter(created_by=actor)
     else:
-        ids = scope_user_ids(actor)
-        if ids is not None:
-            qs = qs.filter(created_by_id__in=ids)
+        qs = qs.filter(owner_scope(actor).q("created_by_id"))
     return (
         qs.select_related("customer", "contact", "kind", "created_by")
         .prefetch_related("comments__author")

@@ -38,11 +38,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity
-from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
+from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import User
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import visible_to
 from customers import hooks as customer_hooks
+from customers import policies as customer_policies
 from customers.models import (
     Attachment,
     Contact,
@@ -53,12 +54,11 @@ from customers.models import (
 )
 from customers.services import (
     MAX_ATTACHMENTS_PER_CUSTOMER,
-    customer_can_edit,
     customer_create,
 )
 from leads import activity_actions as actions
+from leads import policies
 from leads.models import Lead, LeadEvent
-from leads.services import lead_can_edit
 
 # A batch is the ticked rows of a list page; more than this is not a selection.
 MAX_BATCH = 200
@@ -78,7 +78,8 @@ def customer_name_for(lead: Lead) -> str:
 
 def _lock_visible_leads(actor: User, ids: list[int]) -> list[Lead]:
     """The leads, locked, refused as a whole when any is missing, in another tenant or
-    invisible to the actor (a 404 in views, never a 403)."""
+    invisible to the actor: a refusal (``not_visible``) that names none of them, as every
+    batch action answers; a URL naming one invisible lead is a 404 before this."""
     found = list(
         visible_to(actor, Lead.objects.filter(pk__in=ids))
         .select_for_update(of=("self",))
@@ -87,7 +88,7 @@ def _lock_visible_leads(actor: User, ids: list[int]) -> list[Lead]:
     )
     if len(found) != len(set(ids)):
         missing = len(set(ids)) - len(found)
-        raise NotVisibleError(
+        raise ServiceError(
             ngettext(
                 "%(count)d selected lead does not exist or is not visible to you; "
                 "nothing was converted.",
@@ -117,7 +118,7 @@ def conversion_refusal(actor: User, lead: Lead) -> ServiceError | None:
             % {"lead": lead},
             code="pooled",
         )
-    if not lead_can_edit(actor, lead):
+    if not policies.may_edit(actor, lead):
         return PermissionRefusedError(
             _("You may not change %(lead)s, so you may not convert it.") % {"lead": lead},
             code="not_editable",
@@ -134,11 +135,12 @@ def _lock_merge_target(actor: User, customer: Customer) -> Customer:
         .first()
     )
     if target is None:
-        raise NotVisibleError(
+        # A choice of the form, refused on it: the lead's page exists.
+        raise ServiceError(
             _("The customer to merge into does not exist or is not visible to you."),
             code="customer_not_visible",
         )
-    if not customer_can_edit(actor, target):
+    if not customer_policies.may_edit(actor, target):
         raise PermissionRefusedError(
             _(
                 "You may not change %(customer)s (locked or read-only for you); merge into "
@@ -405,7 +407,7 @@ def conversion_matches(*, actor: User, lead: Lead) -> list[dict]:
     )
     rows = duplicate_rows(actor=actor, customers=matches)
     for row in rows:
-        row["editable"] = row["visible"] and customer_can_edit(actor, row["customer"])
+        row["editable"] = row["visible"] and customer_policies.may_edit(actor, row["customer"])
         row["same_name"] = row["customer"].name_normalized == normalize_name(
             customer_name_for(lead)
         )

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import OptionKind, User
-from crm.visibility import scope_user_ids
+from crm.visibility import owner_scope
 from customers.filters import ListFilterSet, _options
 from customers.models import normalize_name
 from leads.models import Campaign, Lead
@@ -25,8 +25,7 @@ def _owners(request):
     if request is None:
         return User.objects.none()
     users = User.tenant_objects.filter(tenant_id=request.user.tenant_id).order_by("name", "id")
-    ids = scope_user_ids(request.user)
-    return users if ids is None else users.filter(pk__in=ids)
+    return users.filter(owner_scope(request.user).q("pk"))
 
 
 class LeadFilter(ListFilterSet):

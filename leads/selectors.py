@@ -9,7 +9,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
-from crm.visibility import scope_user_ids, visible_to
+from crm.visibility import owner_scope, visible_to
 from customers.models import Attachment, FollowUp, SavedSearch
 from customers.selectors import capped_count, saved_searches, today_bounds
 from leads.models import Lead, LeadEvent
@@ -59,13 +59,13 @@ def lead_base(*, actor: User, view: str = "mine") -> QuerySet:
     if view == "mine":
         return qs.filter(owner=actor)
     if view == "team":
-        ids = scope_user_ids(actor)
-        if ids is None:
+        scope = owner_scope(actor)
+        if scope.is_all:
             return qs.filter(owner__isnull=False).exclude(owner=actor)
-        if isinstance(ids, list):
-            others = [i for i in ids if i != actor.pk]
-            return qs.filter(owner_id__in=others) if others else qs.none()
-        return qs.filter(owner_id__in=ids).exclude(owner=actor)
+        # PERF: nobody else in the scope (a rep's own scope) is an empty list without a query.
+        if scope.is_alone:
+            return qs.none()
+        return qs.filter(scope.q("owner_id")).exclude(owner=actor)
     if view == "today":
         start, end = today_bounds()
         return qs.filter(next_followup_at__gte=start, next_followup_at__lt=end)
