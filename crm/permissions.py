@@ -70,6 +70,9 @@ SETTINGS_MANAGE = register(
 )
 USERS_MANAGE = register("users.manage", _("Manage users and roles"), _("Administration"))
 AUDIT_VIEW = register("audit.view", _("View the audit log"), _("Administration"))
+# An import job belongs to the user who uploaded it; holders of import.manage (tenant admins)
+# open, confirm, cancel and undo everyone's, of the kinds they may import (crm.importing).
+IMPORT_MANAGE = register("import.manage", _("Manage everyone's imports"), _("Administration"))
 CUSTOMER_IMPORT = register("customer.import", _("Import customers"), _("Customers"))
 CUSTOMER_EXPORT = register("customer.export", _("Export customers"), _("Customers"))
 CUSTOMER_DELETE = register("customer.delete", _("Delete customers"), _("Customers"))

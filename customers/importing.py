@@ -17,6 +17,12 @@ teams know them (seed 003 §3.2.2):
 * ``overwrite`` (覆盖导入): a duplicate is overwritten by the columns in the file (an empty
   cell clears the field), new rows are created; owner and pool group are never changed;
 * ``update_only`` (仅覆盖重复数据): duplicates are overwritten, nothing new is created.
+
+Whatever the mode, a duplicate the importer may not edit (its owner outside their data
+scope and no edit grant; a pooled customer of a group they do not administer, unless their
+scope is ``all``) is skipped as 已存在，归属他人 without its name, and never written: the
+check decides it set-based (``crm.importing.records_in_reach``), and each batch decides it
+again when it is written, for the creator of the job as they are then.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from django.utils.translation import gettext_lazy
 from crm import importing
 from crm.bulk import Prepared, insert_prepared, insert_rows, last_id, prepare_rows
 from crm.exceptions import ServiceError
-from crm.importing import Column, Importer, Plan
+from crm.importing import Column, Importer, Plan, records_in_reach
 from crm.models import Department, ImportJob, Option, OptionKind, User
 from crm.phones import MOBILE_RE, phone_digits
 from customers.models import (
@@ -330,7 +336,7 @@ class CustomerImporter(Importer):
             job,
             good,
             (name_hits, phone_hits),
-            _existing(tenant_id, matched_ids),
+            _existing(job, matched_ids),
             refused="locked",
             no_match=_("No existing customer matches it."),
             several=_("It matches several customers (%(names)s); fix the row or merge them."),
@@ -477,7 +483,7 @@ class CustomerImporter(Importer):
         tenant_id = job.tenant_id
         actor_id = job.created_by_id
         pooled = options["target"] == TARGET_POOL
-        group_id = options["pool_group"] if pooled else default_group_for(tenant_id).pk
+        group_id = options["pool_group"] if pooled else default_group_for(tenant_id, "customer").pk
         # PERF: what every row shares is given once (``common``), formatted once.
         base = {
             "tenant_id": tenant_id,
@@ -564,6 +570,11 @@ class CustomerImporter(Importer):
             .order_by("pk")
         }
         phones_of = _contact_phones(tenant_id, list(customers))
+        # SECURITY: the check planned updates of customers the importer could edit then;
+        # the rows locked above are checked again, as they are now.
+        editable = editable_ids(
+            job, Customer.objects.filter(tenant_id=tenant_id), list(customers), "customer"
+        )
         changed, changes, contacts, links = [], [], [], []
         written: set[str] = set()
         for pk, (row_no, _action, _pk, values) in sorted(by_pk.items()):
@@ -571,6 +582,10 @@ class CustomerImporter(Importer):
             if customer is None or customer.deleted_at is not None:
                 result["failed"] += 1
                 result["errors"].append([row_no, _("The customer was deleted meanwhile.")])
+                continue
+            if pk not in editable:
+                result["skipped"] += 1
+                result["errors"].append([row_no, str(importing.OUT_OF_REACH)])
                 continue
             if customer.is_locked:
                 result["failed"] += 1
@@ -822,17 +837,45 @@ def _phone_matches(
     return {k: sorted(v) for k, v in hits.items()}
 
 
-def _existing(tenant_id: int, ids: set[int]) -> dict[int, dict]:
-    """What the preview says about matched customers: name and owner (nothing more: the
-    importer may not see them), and whether they are locked."""
+def _existing(job: ImportJob, ids: set[int]) -> dict[int, dict]:
+    """The matched customers the importer may see, by id: how the preview names them (name
+    and owner), whether they are locked, and whether the importer may overwrite them
+    (``editable``: crm.importing.records_in_reach). SECURITY: the customers the importer
+    may not see are left out, so that no message names them (plan_matched_rows)."""
     found = {}
-    for chunk in _chunks(ids):
-        for pk, name, owner, username, locked, pooled in Customer.objects.filter(
-            tenant_id=tenant_id, pk__in=chunk
-        ).values_list("pk", "name", "owner__name", "owner__username", "is_locked", "pooled_at"):
-            holder = _("in the pool") if pooled else (owner or username or _("no owner"))
-            found[pk] = {"label": f"{name}（{holder}）", "locked": locked}
+    reach = records_in_reach(
+        job.created_by,
+        Customer.objects.filter(tenant_id=job.tenant_id),
+        ids,
+        ("name", "owner__name", "owner__username", "is_locked"),
+        pool_admin_groups=pool_admin_groups(job.created_by, "customer"),
+    )
+    for pk, row in reach.items():
+        owner = row["owner__name"] or row["owner__username"]
+        holder = _("in the pool") if row["pooled_at"] else (owner or _("no owner"))
+        found[pk] = {
+            "label": f"{row['name']}（{holder}）",
+            "locked": row["is_locked"],
+            "editable": row["editable"],
+        }
     return found
+
+
+def pool_admin_groups(user: User, kind: str) -> list[int] | None:
+    """The pool groups of ``kind`` whose pooled records ``user`` may overwrite by import:
+    those they administer (``None``: all of them)."""
+    from pools.selectors import admin_group_ids
+
+    return admin_group_ids(user, kind)
+
+
+def editable_ids(job: ImportJob, queryset, ids, kind: str) -> set[int]:
+    """Which of ``ids`` the job's creator may overwrite now (applying re-checks what the
+    check decided: ownership, scopes and grants may have changed in between)."""
+    reach = records_in_reach(
+        job.created_by, queryset, ids, pool_admin_groups=pool_admin_groups(job.created_by, kind)
+    )
+    return {pk for pk, row in reach.items() if row["editable"]}
 
 
 def _contact_phones(tenant_id: int, customer_ids: list[int]) -> dict[int, set[str]]:
@@ -992,15 +1035,20 @@ def plan_matched_rows(
 ) -> None:
     """Plan the checked rows of a file (customers or leads) by what they match, and sort the
     plan. ``good`` holds (row, values, first key, second key, cells), ``hits`` the existing
-    ids by first and by second key, ``existing`` a ``label`` and the flag ``refused`` (locked,
-    converted) by id. A row matching nothing is created for the next owner (skipped with
-    ``no_match`` under ``update_only``); a matched row is skipped under ``skip``, else rejected
-    when it matches ``several`` or a refused record (``refusal``), else updates its match.
+    ids by first and by second key, ``existing`` a ``label``, the flags ``editable`` and
+    ``refused`` (locked, converted) by id, for the records the importer may see only. A row
+    matching nothing is created for the next owner (skipped with ``no_match`` under
+    ``update_only``). A row matching a record the importer may not edit (or not even see) is
+    skipped as OUT_OF_REACH, whatever the mode, without naming it. Any other matched row is
+    skipped under ``skip``, else rejected when it matches ``several`` or a refused record
+    (``refusal``), else updates its match.
     PERF: one call per file, the loop stays inline (bench/import_pool.py)."""
     first_hits, second_hits = hits
     owners = _owner_picker(job)
     mode = job.options["duplicate_mode"]
     creates = plan.rows.append
+    out_of_reach = str(importing.OUT_OF_REACH)
+    unseen = {"editable": False}
     for row_no, values, first_key, second_key, cells in good:
         if first_key not in first_hits and second_key not in second_hits:
             if mode == "update_only":
@@ -1009,6 +1057,10 @@ def plan_matched_rows(
                 creates([row_no, "create", owners(), values])
             continue
         matches = set(first_hits.get(first_key, ())) | set(second_hits.get(second_key, ()))
+        if not all(existing.get(pk, unseen)["editable"] for pk in matches):
+            # SECURITY: neither overwritten nor named (issue 14).
+            plan.skipped.append((row_no, out_of_reach))
+            continue
         described = "、".join(existing[pk]["label"] for pk in sorted(matches)[:3])
         if mode == "skip":
             plan.skipped.append((row_no, _("Already exists: %(names)s") % {"names": described}))

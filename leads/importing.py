@@ -17,7 +17,10 @@ pools and converted leads included (a few ``IN`` queries per batch of keys, neve
 row). Modes: ``skip`` (不导入), ``overwrite`` (覆盖导入: the file's columns overwrite the
 lead, an empty cell clears the field; owner and pool are never changed; new rows are
 created) and ``update_only`` (仅覆盖重复数据: nothing new is created). A converted lead is
-read-only and is never overwritten.
+read-only and is never overwritten. Whatever the mode, a lead the importer may not edit (its
+owner outside their data scope; a pooled lead of a lead pool they do not administer, unless
+their scope is ``all``) is skipped as 已存在，归属他人 without its name, at the check and
+again when its batch is written (``customers.importing.editable_ids``).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm import importing
 from crm.bulk import insert_rows
-from crm.importing import Column, Importer, Plan
+from crm.importing import OUT_OF_REACH, Column, Importer, Plan, records_in_reach
 from crm.models import ImportJob, Option, OptionKind, User
 from crm.phones import mobile_digits, phone_digits
 from customers.importing import (
@@ -45,7 +48,9 @@ from customers.importing import (
     _chunks,
     _fold,
     clean_target_options,
+    editable_ids,
     plan_matched_rows,
+    pool_admin_groups,
 )
 from customers.models import PoolReason, normalize_name
 from leads.models import Campaign, Lead, LeadEvent, LeadImportChange
@@ -259,7 +264,7 @@ class LeadImporter(Importer):
             job,
             good,
             (mobile_hits, company_hits),
-            _existing(tenant_id, set().union(*mobile_hits.values(), *company_hits.values())),
+            _existing(job, set().union(*mobile_hits.values(), *company_hits.values())),
             refused="converted",
             no_match=_("No existing lead matches it."),
             several=_("It matches several leads (%(names)s); fix the row."),
@@ -417,6 +422,9 @@ class LeadImporter(Importer):
             .filter(tenant_id=tenant_id, pk__in=list(by_pk))
             .order_by("pk")
         }
+        # SECURITY: the check planned updates of leads the importer could edit then; the
+        # rows locked above are checked again, as they are now.
+        editable = editable_ids(job, Lead.objects.filter(tenant_id=tenant_id), list(leads), "lead")
         changed, changes = [], []
         written: set[str] = set()
         for pk, (row_no, _action, _pk, values) in sorted(by_pk.items()):
@@ -424,6 +432,10 @@ class LeadImporter(Importer):
             if lead is None:
                 result["failed"] += 1
                 result["errors"].append([row_no, _("The lead was deleted meanwhile.")])
+                continue
+            if pk not in editable:
+                result["skipped"] += 1
+                result["errors"].append([row_no, str(OUT_OF_REACH)])
                 continue
             if lead.is_read_only:
                 result["failed"] += 1
@@ -607,21 +619,27 @@ def _matches(tenant_id: int, field: str, keys: set[str]) -> dict[str, list[int]]
     return hits
 
 
-def _existing(tenant_id: int, ids: set[int]) -> dict[int, dict]:
-    """What the preview says about matched leads: company, name and owner (nothing more:
-    the importer may not see them), and whether they were converted."""
+def _existing(job: ImportJob, ids: set[int]) -> dict[int, dict]:
+    """The matched leads the importer may see, by id: how the preview names them (company,
+    name and owner), whether they were converted, and whether the importer may overwrite
+    them (``editable``: crm.importing.records_in_reach). SECURITY: the leads the importer may
+    not see are left out, so that no message names them (plan_matched_rows)."""
     found = {}
-    for chunk in _chunks(ids):
-        for pk, name, company, owner, username, pooled, status in Lead.objects.filter(
-            tenant_id=tenant_id, pk__in=chunk
-        ).values_list(
-            "pk", "name", "company", "owner__name", "owner__username", "pooled_at", "status"
-        ):
-            holder = _("in the pool") if pooled else (owner or username or _("no owner"))
-            found[pk] = {
-                "label": f"{_lead_label(company, name)}（{holder}）",
-                "converted": status == Lead.Status.CONVERTED,
-            }
+    reach = records_in_reach(
+        job.created_by,
+        Lead.objects.filter(tenant_id=job.tenant_id),
+        ids,
+        ("name", "company", "owner__name", "owner__username", "status"),
+        pool_admin_groups=pool_admin_groups(job.created_by, "lead"),
+    )
+    for pk, row in reach.items():
+        owner = row["owner__name"] or row["owner__username"]
+        holder = _("in the pool") if row["pooled_at"] else (owner or _("no owner"))
+        found[pk] = {
+            "label": f"{_lead_label(row['company'], row['name'])}（{holder}）",
+            "converted": row["status"] == Lead.Status.CONVERTED,
+            "editable": row["editable"],
+        }
     return found
 
 

@@ -20,7 +20,8 @@ from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, ImportJob, OptionKind, Role
 from customers.importing import CustomerImporter
 from customers.models import Contact, Customer, CustomerImportChange, OwnershipEvent, Tag
-from pools.services import default_group_for, pool_claim
+from customers.pooling import customer_claim as pool_claim
+from pools.services import default_group_for
 from tests.crm import spreadsheet_files as files
 from tests.customers.factories import make_contact, make_customer, make_followup, option
 from tests.factories import make_user
@@ -56,7 +57,7 @@ def sheet(rows, headers=HEADERS, **kwargs) -> SimpleUploadedFile:
 def start(actor, data, **options) -> ImportJob:
     options.setdefault("target", "pool")
     if options["target"] == "pool" and "pool_group" not in options:
-        options["pool_group"] = default_group_for(actor.tenant_id).pk
+        options["pool_group"] = default_group_for(actor.tenant_id, "customer").pk
     # Large files go to a worker after the commit (eager Celery in the tests).
     with TestCase.captureOnCommitCallbacks(execute=True):
         job = importing.import_start(
@@ -212,7 +213,7 @@ def test_import_needs_the_import_permission(world):
 def _existing(world):
     old = make_customer(world.tenant_a, world.rep_east, "上海甲公司", remark="老备注")
     make_contact(old, "李四", mobile="13900139000")
-    group = default_group_for(world.tenant_a.pk)
+    group = default_group_for(world.tenant_a.pk, "customer")
     pooled = make_customer(
         world.tenant_a, None, "池中客户", pool_group=group, pooled_at=timezone.now()
     )
@@ -415,7 +416,10 @@ def test_one_import_at_a_time_names_who_is_importing(world, settings):
         actor=world.admin_a,
         kind="customers",
         upload=sheet([["甲", "", "", "", "", ""]]),
-        options={"target": "pool", "pool_group": default_group_for(world.tenant_a.pk).pk},
+        options={
+            "target": "pool",
+            "pool_group": default_group_for(world.tenant_a.pk, "customer").pk,
+        },
     )
     assert first.status == ImportJob.Status.VALIDATING  # no commit in a test: no worker ran
     stored = sorted(p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file())
