@@ -374,7 +374,7 @@ def customer_create(
     require_same_tenant(actor, pool_group)
     if pool_group is not None and pool_group.kind != pool_group.Kind.CUSTOMER:
         _refuse(_("Choose a pool group of the public pool."), "kind")
-    group = pool_group or default_group_for(actor.tenant_id, "customer")
+    group = pool_group or default_group_for(actor.tenant_id)
     fields = {k: v for k, v in data.items() if k in CUSTOMER_FIELDS}
     fields["name"] = name
     now = timezone.now()
@@ -908,8 +908,9 @@ def _followup_subject(actor: User, customer, lead, *, what: str):
     if (customer is None) == (lead is None):
         raise ValueError("a customer or a lead")
     if lead is not None:
-        # The lead module checks its own rows (customers never imports leads).
-        return hooks.for_work("lead", actor=actor, row=lead, what=what)
+        from leads.services import lead_for_work
+
+        return lead_for_work(actor=actor, lead=lead, what=what)
     [customer] = _visible_batch(actor, [customer])
     if not policies.may_follow_up(actor, customer):
         if what == "file":
