@@ -1,25 +1,67 @@
-"""Domain errors raised by services; views turn them into messages in the user's language."""
+"""Domain errors raised by services; one place (``crm.views.base.domain_error_response``)
+turns each kind into its answer for every view, htmx included.
+
+The kinds, and why they are two separate branches:
+
+- ``NotFoundError`` (and ``NotVisibleError``): the record the request is about does not
+  exist, lives in another tenant or may not be seen by the actor. Always a 404, with the
+  same page as a missing record. It is deliberately NOT a ``ServiceError``: a view's
+  ``except ServiceError`` (which shows a refusal as a message or on a form) must never
+  turn a missing record into a message.
+- ``ServiceError``: a rule refused the change (a 422 on the form it came from, else a
+  message). A batch whose selection holds rows the actor may not see is such a refusal
+  (code ``"not_visible"``, a message that names none of them), so that it fails as a
+  whole with the same answer as the other batch refusals.
+- ``PermissionRefusedError``: a ``ServiceError`` refused for lack of a permission; a 403
+  when no view shows it as a message itself.
+"""
 
 from __future__ import annotations
 
 
-class ServiceError(Exception):
-    """A refused state change. ``message`` is a (lazy) translated sentence for the user."""
+class DomainError(Exception):
+    """What every domain error carries: ``message``, a (lazy) translated sentence for the
+    user, and ``code``, a stable word for tests and callers."""
 
-    def __init__(self, message, *, code: str = "refused"):
+    default_code = "error"
+
+    def __init__(self, message, *, code: str | None = None):
         super().__init__(str(message))
         self.message = message
-        self.code = code
+        self.code = code or self.default_code
+
+
+class ServiceError(DomainError):
+    """A refused state change: a rule of the domain says no (a 422 or a message)."""
+
+    default_code = "refused"
 
 
 class PermissionRefusedError(ServiceError):
     """The actor lacks the function permission for this action (a 403 in views)."""
 
-    def __init__(self, message=None, *, code: str = "permission"):
+    default_code = "permission"
+
+    def __init__(self, message=None, *, code: str | None = None):
         from django.utils.translation import gettext_lazy as _
 
         super().__init__(message or _("You do not have permission to do this."), code=code)
 
 
-class NotVisibleError(ServiceError):
-    """A record the actor may not see was named (a 404 in views, never a 403)."""
+class NotFoundError(DomainError):
+    """The record does not exist for the actor: missing or in another tenant (a 404 in
+    views). Not a ``ServiceError``, so ``except ServiceError`` never swallows it."""
+
+    default_code = "not_found"
+
+    def __init__(self, message=None, *, code: str | None = None):
+        from django.utils.translation import gettext_lazy as _
+
+        super().__init__(message or _("The record does not exist."), code=code)
+
+
+class NotVisibleError(NotFoundError):
+    """A record the actor may not see was named (a 404 in views, never a 403): the same
+    answer as a missing one, so a refusal never tells that it exists."""
+
+    default_code = "not_visible"

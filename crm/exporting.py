@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity
-from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
+from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import ExportJob, User
 from crm.services import notification_send
 from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
@@ -157,10 +157,10 @@ def list_filtered(filter_class, *, actor: User, query: QueryDict, base, without=
     return filterset.qs if filterset.is_bound and filterset.is_valid() else base
 
 
-def not_visible(missing: int) -> NotVisibleError:
+def not_visible(missing: int) -> ServiceError:
     """The refusal of a selection with ``missing`` rows the actor may not see (or that do
     not exist: nothing tells them apart), as the batch actions refuse theirs."""
-    return NotVisibleError(
+    return ServiceError(
         ngettext(
             "%(count)d selected row does not exist or is not visible to you; nothing was exported.",
             "%(count)d selected rows do not exist or are not visible to you; nothing was exported.",
@@ -172,7 +172,7 @@ def not_visible(missing: int) -> NotVisibleError:
 
 
 def only_selected(queryset: QuerySet, ids: Sequence[int]) -> QuerySet:
-    """``queryset`` restricted to ``ids``, refused as a whole (NotVisibleError) when any id
+    """``queryset`` restricted to ``ids``, refused as a whole (a ServiceError) when any id
     is missing from it: not in the tenant, invisible, or not of this list."""
     wanted = set(ids)
     selected = queryset.filter(pk__in=wanted)
@@ -289,8 +289,8 @@ def export_start(
     Creates the ExportJob. Up to ``EXPORT_SYNC_ROWS`` rows the file is built now (the job is
     done, the result holds the file, one activity-log entry); larger exports are queued for
     ``export_run_task`` after the commit. Raises PermissionRefusedError without
-    the kind's permission (``customer.export``, ``lead.export``), NotVisibleError for
-    missing or invisible selected rows."""
+    the kind's permission (``customer.export``, ``lead.export``), a ServiceError
+    (code ``not_visible``) for missing or invisible selected rows."""
     spec = kind_for(kind)
     require_export_permission(actor, spec.permission)
     selected = parse_ids(ids)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import activity, permissions
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import (
     DataScope,
     Department,
@@ -149,10 +149,11 @@ def _require(actor: User, code: str) -> None:
 
 def require_same_tenant(actor: User, *objs: models.Model | None) -> None:
     """SECURITY: forward foreign keys bypass scopes, so services check that the rows they
-    are handed belong to the actor's tenant; a foreign row is "missing", never forbidden."""
+    are handed belong to the actor's tenant; a foreign row is "missing", never forbidden:
+    ``NotFoundError``, a 404 in every view (a view's ``except ServiceError`` lets it pass)."""
     for obj in objs:
         if obj is not None and obj.tenant_id != actor.tenant_id:
-            raise ServiceError(_("The record does not exist."), code="not_found")
+            raise NotFoundError(_("The record does not exist."), code="not_found")
 
 
 # ---------------------------------------------------------------- departments

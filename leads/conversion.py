@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity
-from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
+from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import User
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import visible_to
@@ -78,7 +78,8 @@ def customer_name_for(lead: Lead) -> str:
 
 def _lock_visible_leads(actor: User, ids: list[int]) -> list[Lead]:
     """The leads, locked, refused as a whole when any is missing, in another tenant or
-    invisible to the actor (a 404 in views, never a 403)."""
+    invisible to the actor: a refusal (``not_visible``) that names none of them, as every
+    batch action answers; a URL naming one invisible lead is a 404 before this."""
     found = list(
         visible_to(actor, Lead.objects.filter(pk__in=ids))
         .select_for_update(of=("self",))
@@ -87,7 +88,7 @@ def _lock_visible_leads(actor: User, ids: list[int]) -> list[Lead]:
     )
     if len(found) != len(set(ids)):
         missing = len(set(ids)) - len(found)
-        raise NotVisibleError(
+        raise ServiceError(
             ngettext(
                 "%(count)d selected lead does not exist or is not visible to you; "
                 "nothing was converted.",
@@ -134,7 +135,8 @@ def _lock_merge_target(actor: User, customer: Customer) -> Customer:
         .first()
     )
     if target is None:
-        raise NotVisibleError(
+        # A choice of the form, refused on it: the lead's page exists.
+        raise ServiceError(
             _("The customer to merge into does not exist or is not visible to you."),
             code="customer_not_visible",
         )

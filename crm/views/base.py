@@ -1,5 +1,5 @@
-"""What every tenant view shares: login, tenant membership, permission codes, and turning
-service errors into messages."""
+"""What every tenant view shares: login, tenant membership, permission codes, and the one
+mapping of domain errors to answers (``domain_error_response``)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from crm import permissions
-from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
+from crm.exceptions import DomainError, NotFoundError, PermissionRefusedError, ServiceError
 
 
 def tenant_view(permission: str | None = None, *, any_of: tuple[str, ...] = ()):
     """Decorate a view of the tenant app: logged-in tenant user, optionally a permission.
 
     Platform operators (no tenant) are sent to the Django admin. A missing permission is a
-    403; a service refusal becomes a message (``ServiceError``), an invisible record a 404.
+    403. A domain error the view lets through is answered by ``domain_error_response``:
+    not found / not visible a 404, a refused permission a 403, a refused rule a message.
     """
     codes = tuple(permissions.check(c) for c in ((permission,) if permission else any_of))
 
@@ -36,14 +38,67 @@ def tenant_view(permission: str | None = None, *, any_of: tuple[str, ...] = ()):
                 raise PermissionDenied
             try:
                 return view(request, *args, **kwargs)
-            except NotVisibleError as exc:
-                raise Http404 from exc
-            except PermissionRefusedError as exc:
-                raise PermissionDenied(str(exc.message)) from exc
+            except DomainError as exc:
+                return domain_error_response(request, exc)
 
         return wrapper
 
     return decorator
+
+
+def domain_error_response(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """The answer to a domain error no view handled itself, the same for every view:
+
+    - ``NotFoundError`` / ``NotVisibleError``: raises ``Http404``, the page of a missing
+      record (SECURITY: never a 403 and never the message, which could tell it exists);
+    - ``PermissionRefusedError``: raises ``PermissionDenied``, the 403 page with its message;
+    - any other ``ServiceError`` (a rule refused the change): ``refusal_response``.
+
+    A view that shows a refusal on its form (``form_page``, ``render_form_error``: 422 with
+    the form) catches ``ServiceError`` itself; not-found errors pass such ``except``
+    clauses because they are not ``ServiceError``s.
+    """
+    if isinstance(exc, NotFoundError):
+        raise Http404 from exc
+    if isinstance(exc, PermissionRefusedError):
+        raise PermissionDenied(str(exc.message)) from exc
+    if isinstance(exc, ServiceError):
+        return refusal_response(request, exc)
+    raise exc
+
+
+def refusal_response(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    """A refused rule, shown as an error message; nothing was changed (services are atomic).
+
+    For htmx: status 422, ``HX-Reswap: none`` (the target keeps its content) and a body
+    holding the message as the out-of-band ``#messages`` fragment, which is how the
+    project's htmx views send messages. Otherwise: the message is queued and the user is
+    redirected back (post/redirect/get) to the page they came from: the POSTed ``next``,
+    else the referring page of this site, else the workbench. Always a redirect, for GET
+    too, so a refusal looks the same wherever it happens.
+    """
+    messages.error(request, str(exc.message))
+    if request.htmx:
+        response = render(request, "error_base.html#refusal", status=422)
+        response["HX-Reswap"] = "none"
+        return response
+    return redirect(_back_url(request))
+
+
+def _back_url(request: HttpRequest) -> str:
+    # SECURITY: only a URL of this site ("//evil.example" and "/\evil.example" are not).
+    here = request.build_absolute_uri()
+    for candidate in (request.POST.get("next"), request.headers.get("referer")):
+        if (
+            candidate
+            and url_has_allowed_host_and_scheme(
+                candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
+            # A refused GET sent back to itself would refuse again, in a loop.
+            and request.build_absolute_uri(candidate) != here
+        ):
+            return candidate
+    return "/"
 
 
 def tenant_objects(request: HttpRequest, model):

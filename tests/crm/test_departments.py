@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crm import activity, services
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, Department
 from tests.factories import make_department
 
@@ -141,14 +141,14 @@ def test_department_create_refused_under_other_tenants_department(world, scoped)
     b_dept = world.admin_b.department
     with scoped(world.admin_a):
         before = Department.objects.count()
-        with pytest.raises(ServiceError) as exc:
+        with pytest.raises(NotFoundError) as exc:
             services.department_create(actor=world.admin_a, name="渗透组", parent=b_dept)
         assert Department.objects.count() == before
     assert exc.value.code == "not_found"
 
 
 def test_department_create_refused_with_leader_of_other_tenant(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.department_create(actor=world.admin_a, name="研发部", leader=world.rep_b)
     assert exc.value.code == "not_found"
 
@@ -240,7 +240,7 @@ def test_department_update_refused_for_deactivated_leader(world, scoped):
 
 
 def test_department_update_refused_with_leader_of_other_tenant(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.department_update(
             actor=world.admin_a, department=world.east, name="华东组", leader=world.rep_b
         )
@@ -249,7 +249,7 @@ def test_department_update_refused_with_leader_of_other_tenant(world, scoped):
 
 def test_department_update_refused_for_other_tenants_department(world, scoped):
     b_dept = world.admin_b.department
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.department_update(actor=world.admin_a, department=b_dept, name="改名", leader=None)
     assert exc.value.code == "not_found"
     b_dept.refresh_from_db()
@@ -378,7 +378,7 @@ def test_department_move_to_current_parent_changes_nothing(world, scoped):
 
 
 def test_department_move_refused_under_other_tenants_department(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.department_move(
             actor=world.admin_a, department=world.east, parent=world.admin_b.department
         )
@@ -386,7 +386,7 @@ def test_department_move_refused_under_other_tenants_department(world, scoped):
 
 
 def test_department_move_refused_for_other_tenants_department(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.department_move(
             actor=world.admin_a, department=world.admin_b.department, parent=world.sales
         )
@@ -471,7 +471,7 @@ def test_department_set_active_to_current_state_writes_nothing(world, scoped):
 
 def test_department_set_active_refused_for_other_tenants_department(world, scoped):
     b_dept = make_department(world.tenant_b, "空部门")
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.department_set_active(actor=world.admin_a, department=b_dept, active=False)
     assert exc.value.code == "not_found"
     b_dept.refresh_from_db()

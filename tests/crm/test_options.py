@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from django_scopes import scopes_disabled
 
 from crm import activity, selectors, services
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, Option, OptionKind
 
 SOURCE = OptionKind.CUSTOMER_SOURCE
@@ -198,7 +198,7 @@ def test_option_update_refused_for_empty_label(world, scoped):
 def test_option_update_refused_for_other_tenants_option(world, scoped):
     with scoped(world.admin_b):
         b_option = _option(world.admin_b, "广告")
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.option_update(
             actor=world.admin_a, option=b_option, label="被改了", is_active=False
         )
@@ -302,7 +302,7 @@ def test_option_create_after_move_goes_to_the_end(world, scoped):
 def test_option_move_refused_for_other_tenants_option(world, scoped):
     with scoped(world.admin_b):
         b_option = _option(world.admin_b, "展会")
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.option_move(actor=world.admin_a, option=b_option, offset=-1)
     assert exc.value.code == "not_found"
     with scoped(world.admin_b):

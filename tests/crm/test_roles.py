@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crm import activity, permissions, services
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, DataScope, Role, User
 from tests.factories import make_role, make_user
 
@@ -314,7 +314,7 @@ def test_role_update_allows_removing_users_manage_from_role_without_users(world,
 def test_role_update_refused_for_other_tenants_role(world, scoped):
     b_role = world.rep_b.role
     before = list(b_role.permissions)
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.role_update(
             actor=world.admin_a,
             role=b_role,
@@ -394,7 +394,7 @@ def test_role_delete_refused_for_builtin_admin_role(world, scoped):
 
 def test_role_delete_refused_for_other_tenants_role(world, scoped):
     b_role = make_role(world.tenant_b, "乙方临时", DataScope.OWN)
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.role_delete(actor=world.admin_a, role=b_role)
     assert exc.value.code == "not_found"
     with scoped(world.admin_b):

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from crm import activity, services
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, Notification, Role, User
 from tests.factories import PASSWORD, make_department, make_role, make_user
 
@@ -217,7 +217,7 @@ def test_user_create_refused_linking_other_tenants_rows(world, scoped, link):
     }[link]
     with scoped(world.admin_a):
         before = _user_count()
-        with pytest.raises(ServiceError) as exc:
+        with pytest.raises(NotFoundError) as exc:
             _create(world.admin_a, **{link: foreign})
         assert _user_count() == before
     assert exc.value.code == "not_found"
@@ -446,7 +446,7 @@ def test_user_update_refused_linking_other_tenants_rows(world, scoped, link):
         "role": world.admin_b.role,
         "manager": world.admin_b,
     }[link]
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.user_update(
             actor=world.admin_a,
             user=world.rep_east,
@@ -459,7 +459,7 @@ def test_user_update_refused_linking_other_tenants_rows(world, scoped, link):
 
 
 def test_user_update_refused_for_other_tenants_user(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.user_update(
             actor=world.admin_a,
             user=world.rep_b,
@@ -587,7 +587,7 @@ def test_user_set_active_to_current_state_writes_nothing(world, scoped):
 
 
 def test_user_set_active_refused_for_other_tenants_user(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.user_set_active(actor=world.admin_a, user=world.rep_b, active=False)
     assert exc.value.code == "not_found"
     assert User.objects.get(pk=world.rep_b.pk).is_active
@@ -639,7 +639,7 @@ def test_user_reset_own_password_sends_no_notification(world, scoped):
 
 
 def test_user_reset_password_refused_for_other_tenants_user(world, scoped, client):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.user_reset_password(actor=world.admin_a, user=world.rep_b)
     assert exc.value.code == "not_found"
     assert client.login(username="rep_b", password=PASSWORD)

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import OptionKind
 from customers import activity_actions as actions
 from customers import services
@@ -240,7 +240,7 @@ def test_contact_update_refused_for_read_only_participant(world, scoped):
 
 def test_contact_update_refused_for_contact_of_other_tenant(world, scoped):
     foreign = make_contact(make_customer(world.tenant_b, world.rep_b, "乙方"), "外人")
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.contact_update(actor=world.admin_a, contact=foreign, data=_contact_data())
     assert exc.value.code == "not_found"
     assert fresh(foreign).name == "外人"
@@ -269,7 +269,7 @@ def test_contact_delete_refused_for_peer_rep(world, scoped):
 
 def test_contact_delete_refused_for_contact_of_other_tenant(world, scoped):
     foreign = make_contact(make_customer(world.tenant_b, world.rep_b, "乙方"), "外人")
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.contact_delete(actor=world.admin_a, contact=foreign)
     assert exc.value.code == "not_found"
     assert exists(foreign)
@@ -421,7 +421,7 @@ def test_followup_create_refused_for_option_of_wrong_kind(world, scoped):
 def test_followup_create_refused_for_option_of_other_tenant(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     foreign = option(world.tenant_b, OptionKind.FOLLOWUP_TYPE)
-    with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
         services.followup_create(actor=world.rep_east, customer=customer, content="x", kind=foreign)
     assert exc.value.code == "not_found"
 
@@ -583,7 +583,7 @@ def test_followup_comment_refused_without_content(world, scoped, content):
 
 def test_followup_comment_refused_for_follow_up_of_other_tenant(world, scoped):
     foreign = make_followup(make_customer(world.tenant_b, world.rep_b, "乙方"), world.rep_b)
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.followup_comment(actor=world.admin_a, followup=foreign, content="越界")
     assert exc.value.code == "not_found"
     assert notifications(world.rep_b) == []

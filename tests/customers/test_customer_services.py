@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import OptionKind
 from crm.visibility import visible_to
 from customers import activity_actions as actions
@@ -285,20 +285,20 @@ def test_customer_create_with_options_of_right_kind(world, scoped):
 
 def test_customer_create_refused_for_option_of_other_tenant(world, scoped):
     foreign = option(world.tenant_b, OptionKind.CUSTOMER_LEVEL)
-    with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
         services.customer_create(actor=world.rep_east, data={"name": "甲", "level": foreign})
     assert exc.value.code == "not_found"
     assert _customer_count(world.tenant_a) == 0
 
 
 def test_customer_create_refused_for_referrer_of_other_tenant(world, scoped):
-    with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
         services.customer_create(actor=world.rep_east, data={"name": "甲", "referrer": world.rep_b})
     assert exc.value.code == "not_found"
 
 
 def test_customer_create_refused_for_owner_of_other_tenant(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         _create(world.admin_a, owner=world.rep_b)
     assert exc.value.code == "not_found"
     assert _customer_count(world.tenant_a) == 0
@@ -452,7 +452,7 @@ def test_customer_update_refused_for_option_of_wrong_kind(world, scoped):
 
 def test_customer_update_refused_for_customer_of_other_tenant(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
-    with scoped(world.admin_b), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_b), pytest.raises(NotFoundError) as exc:
         services.customer_update(actor=world.admin_b, customer=customer, data={"remark": "x"})
     assert exc.value.code == "not_found"
     assert fresh(customer).remark == ""
@@ -690,7 +690,7 @@ def test_customer_transfer_refused_to_deactivated_user(world, scoped):
 
 def test_customer_transfer_refused_to_user_of_other_tenant(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "一")
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.customer_transfer(actor=world.admin_a, customers=[customer], to_user=world.rep_b)
     assert exc.value.code == "not_found"
     assert fresh(customer).owner_id == world.rep_east.pk
@@ -840,7 +840,7 @@ def test_customer_participants_add_refused_for_deactivated_user(world, scoped):
 
 def test_customer_participants_add_refused_for_user_of_other_tenant(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "一")
-    with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
         services.customer_participants_add(
             actor=world.rep_east, customers=[customer], users=[world.rep_b]
         )
@@ -961,7 +961,7 @@ def test_customer_tags_change_without_effect_writes_no_activity(world, scoped):
 def test_customer_tags_change_refused_for_tag_of_other_tenant(world, scoped):
     foreign = make_tag(world.tenant_b, "重点")
     customer = make_customer(world.tenant_a, world.rep_east, "一")
-    with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
         services.customer_tags_change(actor=world.rep_east, customers=[customer], add=[foreign])
     assert exc.value.code == "not_found"
     assert _tag_names(customer) == []
@@ -1041,7 +1041,7 @@ def test_customer_status_set_refused_for_option_of_wrong_kind(world, scoped):
 def test_customer_status_set_refused_for_option_of_other_tenant(world, scoped):
     foreign = option(world.tenant_b, OptionKind.CUSTOMER_STATUS)
     customer = make_customer(world.tenant_a, world.rep_east, "一")
-    with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
         services.customer_status_set(actor=world.rep_east, customers=[customer], status=foreign)
     assert exc.value.code == "not_found"
     assert fresh(customer).status_id is None

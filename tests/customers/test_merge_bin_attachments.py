@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, DataScope
 from customers import activity_actions as actions
 from customers import hooks, selectors, services
@@ -658,7 +658,7 @@ def test_attachment_delete_refused_for_attachment_of_other_tenant(world, scoped,
     foreign_customer = make_customer(world.tenant_b, world.rep_b, "乙方")
     with scoped(world.rep_b):
         attachment = _add_file(world.rep_b, foreign_customer)
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.attachment_delete(actor=world.admin_a, attachment=attachment)
     assert exc.value.code == "not_found"
     assert exists(attachment)
