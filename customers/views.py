@@ -27,7 +27,7 @@ from crm.models import OptionKind
 from crm.selectors import activity_for_object, options_for
 from crm.services import assignable_users
 from crm.views.base import tenant_view
-from customers import hooks, selectors, services
+from customers import hooks, policies, selectors, services
 from customers.filters import ContactFilter, CustomerFilter
 from customers.forms import (
     AttachmentForm,
@@ -336,7 +336,7 @@ def customer_create(request):
 @tenant_view()
 def customer_edit(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
-    if not services.customer_can_edit(request.user, customer):
+    if not policies.may_edit(request.user, customer):
         messages.error(request, _("This customer is locked or read-only for you."))
         return redirect("customers:customer-detail", pk=pk)
     return _customer_form_view(request, customer)
@@ -400,8 +400,8 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
     context = {
         "customer": customer,
         "tab": tab,
-        "can_edit": services.customer_can_edit(actor, customer),
-        "can_follow_up": services.can_follow_up(actor, customer),
+        "can_edit": policies.may_edit(actor, customer),
+        "can_follow_up": policies.may_follow_up(actor, customer),
         # Pool rules: fields hidden while the customer lies in the pool (seed 001).
         "hidden": hidden_fields_for(actor, customer),
     }
@@ -678,11 +678,9 @@ def followup_feed(request):
 
 def _people_in_scope(actor):
     """The people whose follow-ups the actor sees in the team feed (the person filter)."""
-    from crm.visibility import scope_user_ids
+    from crm.visibility import owner_scope
 
-    people = assignable_users(actor.tenant_id)
-    ids = scope_user_ids(actor)
-    return people if ids is None else people.filter(pk__in=ids)
+    return assignable_users(actor.tenant_id).filter(owner_scope(actor).q("pk"))
 
 
 def _filtered_feed(request, scope: str):
@@ -772,7 +770,7 @@ def contact_create(request, pk: int):
 def contact_edit(request, pk: int):
     contact = selectors.contact_get_for_actor(actor=request.user, pk=pk)
     back = reverse("customers:customer-detail", args=[contact.customer_id]) + "?tab=contacts"
-    if not services.customer_can_edit(request.user, contact.customer):
+    if not policies.may_edit(request.user, contact.customer):
         # Visible (a public or participated customer) but read-only: no form to fill in vain.
         messages.error(request, _("This customer is locked or read-only for you."))
         return redirect(back)

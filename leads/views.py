@@ -28,7 +28,7 @@ from customers.views import (
     followup_add_response,
     offset_page,
 )
-from leads import selectors, services
+from leads import policies, selectors, services
 from leads.filters import LeadFilter
 from leads.forms import LeadBatchForm, LeadForm
 from leads.models import Lead
@@ -176,7 +176,7 @@ def lead_create(request):
 @tenant_view()
 def lead_edit(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
-    if not services.lead_can_edit(request.user, lead):
+    if not policies.may_edit(request.user, lead):
         messages.error(request, _("This lead is read-only for you."))
         return redirect("leads:lead-detail", pk=pk)
     return _form_view(request, lead)
@@ -213,7 +213,7 @@ TABS = [
 
 def _tab_context(request, lead: Lead, tab: str) -> dict:
     actor = request.user
-    context = {"lead": lead, "tab": tab, "can_edit": services.lead_can_edit(actor, lead)}
+    context = {"lead": lead, "tab": tab, "can_edit": policies.may_edit(actor, lead)}
     if tab == "overview":
         context["recent"] = list(selectors.lead_followups(lead=lead)[:3])
         context["hidden"] = lead_hidden_fields(actor=actor, lead=lead)
@@ -238,13 +238,11 @@ def lead_detail(request, pk: int):
     if tab not in dict(TABS):
         tab = "overview"
     context = _tab_context(request, lead, tab)
-    is_open = lead.status in (Lead.Status.NEW, Lead.Status.CONTACTED) and not lead.in_pool
     context.update(
         tabs=TABS,
-        may_transfer=context["can_edit"]
-        and (actor.can("lead.transfer") or lead.owner_id == actor.pk),
-        may_convert=is_open and context["can_edit"] and actor.can("lead.convert"),
-        may_return=is_open and context["can_edit"] and lead.owner_id is not None,
+        may_transfer=policies.may_transfer(actor, lead),
+        may_convert=policies.may_convert(actor, lead),
+        may_return=policies.may_return(actor, lead),
         forecast=lead_forecast(lead),
         batch_form=LeadBatchForm(tenant_id=actor.tenant_id) if context["can_edit"] else None,
         return_reasons=lambda: list(
