@@ -45,7 +45,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from crm import activity
+from crm import activity, masking
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import ExportJob, User
 from crm.services import notification_send
@@ -58,8 +58,8 @@ EXPORT_PERMISSION = "customer.export"
 CHUNK_SIZE = 2000
 # The batch bar ticks the rows of one page; more ids than this is not a list selection.
 MAX_SELECTED = 1000
-# What a column hidden from the user (pool rules) shows instead of the value.
-MASK = "***"
+# What a column hidden from the user (crm.masking: pool rules) shows instead of the value.
+MASK = masking.MASK
 
 EXPORT_CREATED = activity.register_action("export.created", gettext_lazy("exported"))
 
@@ -221,6 +221,29 @@ def field_column(
                 return getattr(obj, name)
 
     return Column(capfirst(field.verbose_name), value)
+
+
+def masked(
+    column: Column,
+    *,
+    actor: User,
+    model: type[models.Model],
+    path: str,
+    row: Callable[[Any], Any] | None = None,
+) -> Column:
+    """``column`` writing :data:`MASK` on the rows where ``actor`` may not see field ``path``
+    of ``model`` (crm.masking, the rules the pages follow). ``row(obj)`` is the ``model`` row
+    an exported object belongs to (a contact's customer); the object itself by default. A
+    path no rule may hide leaves the column as it is."""
+    if path not in masking.maskable_paths(model):
+        return column
+    read = column.value
+
+    def value(obj):
+        target = row(obj) if row is not None else obj
+        return MASK if masking.field_hidden(actor, target, path) else read(obj)
+
+    return Column(column.header, value)
 
 
 def tags_value(obj) -> str:

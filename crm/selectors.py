@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
+from crm import masking
 from crm.models import ActivityLog, Department, Notification, Option, Role, User
 from crm.visibility import owner_scope
 
@@ -27,11 +28,20 @@ def activity_by_actor(*, actor: User) -> QuerySet:
 
 
 def activity_for_object(*, obj) -> QuerySet:
+    """Every activity-log entry about ``obj``, newest first, as stored (unmasked: pages
+    showing a record's history to a user read :func:`activity_timeline`)."""
     return (
         ActivityLog.objects.for_object(obj)
         .filter(tenant_id=obj.tenant_id)
         .select_related("actor", "content_type")
     )
+
+
+def activity_timeline(*, actor: User, obj, limit: int = 200) -> list[ActivityLog]:
+    """The activity tab of a record as ``actor`` may read it: its latest ``limit`` entries,
+    with the old and new values of the fields ``actor`` may not see on it now (crm.masking:
+    a pooled row's hidden fields, its contacts' too) shown as ``***``."""
+    return masking.mask_activity(actor, obj, activity_for_object(obj=obj)[:limit])
 
 
 def activity_list(*, actor: User, q: str = "") -> QuerySet:

@@ -22,6 +22,7 @@ from crm.exporting import (
     field_column,
     list_filtered,
     list_sort,
+    masked,
     only_selected,
     register,
     tags_value,
@@ -43,9 +44,10 @@ CUSTOMER_JOINS = (
 )
 
 
-def customer_columns() -> list[Column]:
+def customer_columns(actor: User) -> list[Column]:
     def f(name: str, value=None) -> Column:
-        return field_column(Customer, name, value)
+        # The fields crm.masking may hide from the actor read *** on those rows.
+        return masked(field_column(Customer, name, value), actor=actor, model=Customer, path=name)
 
     return [
         f("name"),
@@ -93,12 +95,19 @@ def customer_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None)
     rows = selectors.customer_list(actor=actor, queryset=qs, sort=sort).select_related(
         *CUSTOMER_JOINS
     )
-    return ExportSource(rows, customer_columns())
+    return ExportSource(rows, customer_columns(actor))
 
 
-def contact_columns() -> list[Column]:
+def contact_columns(actor: User) -> list[Column]:
     def f(name: str, value=None) -> Column:
-        return field_column(Contact, name, value)
+        # A contact's fields are hidden through its customer (crm.masking).
+        return masked(
+            field_column(Contact, name, value),
+            actor=actor,
+            model=Customer,
+            path=f"contacts__{name}",
+            row=lambda contact: contact.customer,
+        )
 
     return [
         f("customer", lambda c: c.customer.name),
@@ -124,7 +133,7 @@ def contact_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) 
         qs = list_filtered(ContactFilter, actor=actor, query=query, base=visible)
     else:
         qs = only_selected(visible, ids)
-    return ExportSource(qs.select_related("customer"), contact_columns())
+    return ExportSource(qs.select_related("customer"), contact_columns(actor))
 
 
 def followup_columns() -> list[Column]:

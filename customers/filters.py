@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from crm import masking
 from crm.models import OptionKind, User
 from customers.models import Contact, Customer, Tag, normalize_name
 
@@ -97,14 +98,21 @@ class CustomerFilter(ListFilterSet):
         if not value:
             return queryset
         normalized = normalize_name(value)
-        contacts = (
-            Contact.objects.filter(tenant_id=self.request.user.tenant_id)
-            .filter(
-                Q(name__contains=value) | Q(mobile__startswith=value) | Q(phone__contains=value)
-            )
-            .values("customer_id")
+        actor = self.request.user
+        contacts = Contact.objects.filter(tenant_id=actor.tenant_id)
+        by_name = contacts.filter(name__contains=value).values("customer_id")
+        by_phone = contacts.filter(Q(mobile__startswith=value) | Q(phone__contains=value))
+        # SECURITY: a phone the searcher may not see (a pooled customer's hidden contact
+        # phones, crm.masking) never matches: its digits would be read from the results.
+        phone_match = masking.search_q(
+            actor,
+            Customer,
+            ("contacts__mobile", "contacts__phone"),
+            Q(pk__in=by_phone.values("customer_id")),
         )
-        return queryset.filter(Q(name_normalized__contains=normalized) | Q(pk__in=contacts))
+        return queryset.filter(
+            Q(name_normalized__contains=normalized) | Q(pk__in=by_name) | phone_match
+        )
 
 
 class ContactFilter(django_filters.FilterSet):

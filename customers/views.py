@@ -24,7 +24,7 @@ from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
 from crm.models import OptionKind
-from crm.selectors import activity_for_object, options_for
+from crm.selectors import activity_timeline, options_for
 from crm.services import assignable_users
 from crm.views.base import tenant_view
 from customers import hooks, policies, selectors, services
@@ -443,7 +443,7 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
             )
         )
     elif tab == "activity":
-        context["activity"] = list(activity_for_object(obj=customer)[:200])
+        context["activity"] = activity_timeline(actor=actor, obj=customer)
     elif (extra := hooks.detail_tab(tab)) is not None:
         context.update(extra.context(request, customer))
         context["tab_template"] = extra.template

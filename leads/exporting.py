@@ -19,6 +19,7 @@ from crm.exporting import (
     field_column,
     list_filtered,
     list_sort,
+    masked,
     only_selected,
     register,
 )
@@ -30,9 +31,10 @@ from leads.models import Lead
 LEAD_JOINS = ("owner", "source", "campaign", "close_reason", "created_by")
 
 
-def lead_columns() -> list[Column]:
+def lead_columns(actor: User) -> list[Column]:
     def f(name: str, value=None) -> Column:
-        return field_column(Lead, name, value)
+        # The fields crm.masking may hide from the actor read *** on those rows.
+        return masked(field_column(Lead, name, value), actor=actor, model=Lead, path=name)
 
     return [
         f("name"),
@@ -73,7 +75,7 @@ def lead_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> 
         listed = visible_to(actor, Lead.objects.outside_pool(), include_pool=False)
         qs = only_selected(listed, ids)
     rows = selectors.lead_list(actor=actor, queryset=qs, sort=sort).select_related(*LEAD_JOINS)
-    return ExportSource(rows, lead_columns())
+    return ExportSource(rows, lead_columns(actor))
 
 
 LEADS = register(

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
 from crm.models import OptionKind
-from crm.selectors import activity_for_object, options_for
+from crm.selectors import activity_timeline, options_for
 from crm.views.base import tenant_view
 from customers.forms import AttachmentForm, FollowUpForm
 from customers.views import (
@@ -226,7 +226,7 @@ def _tab_context(request, lead: Lead, tab: str) -> dict:
     elif tab == "events":
         context["events"] = list(selectors.lead_events(lead=lead))
     elif tab == "activity":
-        context["activity"] = list(activity_for_object(obj=lead)[:200])
+        context["activity"] = activity_timeline(actor=actor, obj=lead)
     return context
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from crm import masking
 from crm.exceptions import ServiceError
 from crm.views.base import tenant_view
 from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
@@ -33,6 +34,8 @@ def lead_convert(request, pk: int):
     customer's page."""
     actor = request.user
     lead = conversion.lead_get_for_conversion(actor=actor, pk=pk)
+    # The page shows the lead's phones: not those its pool hides from the actor.
+    masking.prepare(actor, [lead])
     refusal = conversion.conversion_refusal(actor, lead)
     matches = conversion.conversion_matches(actor=actor, lead=lead) if refusal is None else []
     form = ConvertForm(

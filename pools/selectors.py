@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import ngettext
 
+from crm import masking
 from crm.models import User
 from crm.visibility import visible_to
 from pools import hooks
@@ -143,26 +144,25 @@ def _hidden_keys(group: PoolGroup) -> frozenset[str]:
     return frozenset(k for k in (group.hidden_fields or []) if k in keys)
 
 
-def hidden_fields_for(user: User, customer) -> frozenset[str]:
-    """The field keys ``user`` must not see on ``customer`` (or a lead: pool rules): nothing
-    once it has an owner, nothing for the group's admins and the kind's pool managers."""
-    if not customer.in_pool or customer.pool_group_id is None:
-        return frozenset()
-    group = customer.pool_group
-    if is_group_admin(user, customer.pool_group_id, group.kind):
+def group_hidden_keys(user: User, group: PoolGroup) -> frozenset[str]:
+    """The keys ``group`` hides from ``user`` while a row lies in its pool: nothing for the
+    group's admins and the kind's pool managers (the pool's masking rule, pools.masking)."""
+    if is_group_admin(user, group.pk, group.kind):
         return frozenset()
     return _hidden_keys(group)
 
 
+def hidden_fields_for(user: User, customer) -> frozenset[str]:
+    """The field keys ``user`` must not see on ``customer`` (or a lead): crm.masking, where
+    the pool rule says nothing once it has an owner, nothing for the group's admins and the
+    kind's pool managers."""
+    return masking.hidden_fields(user, customer)
+
+
 def hidden_fields_by_group(user: User, groups) -> dict[int, frozenset[str]]:
-    """``{group id: hidden keys}`` for a list page (one computation per group, no query)."""
-    result = {}
-    for group in groups:
-        if is_group_admin(user, group.pk, group.kind):
-            result[group.pk] = frozenset()
-        else:
-            result[group.pk] = _hidden_keys(group)
-    return result
+    """``{group id: hidden keys}`` for a pool list page (one computation per group, no
+    query): what the pool's masking rule hides on the rows lying in each group."""
+    return {group.pk: group_hidden_keys(user, group) for group in groups}
 
 
 # ---------------------------------------------------------------- recycling forecast

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import template
 
 from crm import activity as activity_module
+from crm import masking
 
 register = template.Library()
 
@@ -39,3 +40,13 @@ def query_replace(context, **kwargs) -> str:
 def get_item(mapping, key):
     """``{{ counts|get_item:key }}``: a dict lookup with a variable key."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def masked(obj, path: str):
+    """``{{ lead|masked:"mobile" }}``: the field, or ``***`` when the user may not see it.
+    The view prepares the row for its user first (``crm.masking.prepare``); an unprepared
+    row is an error, never shown in clear."""
+    if path in masking.prepared_paths(obj):
+        return masking.MASK
+    return getattr(obj, path)
