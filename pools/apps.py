@@ -7,4 +7,4 @@ class PoolsConfig(AppConfig):
     verbose_name = _("Public pool")
 
     def ready(self) -> None:
-        from pools import activity_actions, demo, exporting, masking, navigation, services  # noqa: F401
+        from pools import activity_actions, masking, navigation, services  # noqa: F401
