@@ -99,6 +99,7 @@ class Importer:
     kind: str = ""
     permission: str = ""
     label: str | Promise = ""
+    model: type | None = None  # the owned model imported (reports name only visible rows)
     batch_size = 1000
     max_rows = 100_000
 
@@ -179,6 +180,20 @@ class Importer:
 
     def result_link(self, job: ImportJob) -> str:
         return ""
+
+    def visible_ids(self, user: User, ids) -> set[int]:
+        """Which of ``ids`` (rows of :attr:`model`) ``user`` may see now: the pages name
+        only those (an undo report lists the rows it kept, whoever holds them since)."""
+        from crm.visibility import visible_to
+
+        ids = sorted({pk for pk in ids if pk is not None})
+        if self.model is None or not ids:
+            return set()
+        found: set[int] = set()
+        rows = visible_to(user, self.model.objects.all())
+        for chunk in _id_chunks(ids):
+            found.update(rows.filter(pk__in=chunk).values_list("pk", flat=True))
+        return found
 
 
 _IMPORTERS: dict[str, Importer] = {}

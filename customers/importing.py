@@ -157,6 +157,7 @@ def _fold(value: str) -> str:
 
 class CustomerImporter(Importer):
     kind = ImportJob.Kind.CUSTOMERS
+    model = Customer
     permission = "customer.import"
     label = gettext_lazy("Customers")
 

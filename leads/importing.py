@@ -157,6 +157,7 @@ LEAD_KEYS = [c.key for c in COLUMNS]
 
 class LeadImporter(Importer):
     kind = ImportJob.Kind.LEADS
+    model = Lead
     permission = "lead.import"
     label = gettext_lazy("Leads")
     # Rows per transaction: the progress bar moves and a restart resumes per batch.

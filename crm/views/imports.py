@@ -29,7 +29,24 @@ def _context(request, job: ImportJob) -> dict:
         "result_link": importer.result_link(job) if job.status == ImportJob.Status.DONE else "",
         "may_undo": importing.may_undo(job),
         "undo_deadline": importing.undo_deadline(job),
-        "undo": summary.get("undo"),
+        "undo": _undo_report(request.user, importer, summary.get("undo")),
+    }
+
+
+def _undo_report(user, importer, report: dict | None) -> dict | None:
+    """The undo report with the kept rows ``user`` may not see unnamed (SECURITY: a row
+    kept because someone claimed or was handed it since may be out of the viewer's sight)."""
+    if not report or not report.get("kept"):
+        return report
+    kept = report["kept"][:50]  # what the page lists
+    visible = importer.visible_ids(user, [k.get("id") for k in kept])
+    unnamed = _("a record you may not see")
+    return {
+        **report,
+        "kept": [
+            k if k.get("id") in visible else {"id": None, "name": unnamed, "reason": k["reason"]}
+            for k in kept
+        ],
     }
 
 

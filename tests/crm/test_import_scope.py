@@ -442,3 +442,22 @@ def test_admin_roles_get_import_manage_and_the_migration_grants_it_to_existing_o
         rep.refresh_from_db()
     assert admin.permissions.count("import.manage") == 1
     assert "import.manage" not in rep.permissions
+
+
+def test_the_undo_report_does_not_name_a_kept_customer_the_viewer_may_not_see(
+    world, importers, login
+):
+    from tests.customers.factories import make_followup
+
+    job = confirm(world.rep_east, start_customers(world.rep_east, [["东区新客户", "", ""]]))
+    with scopes_disabled():
+        created = Customer.objects.get(import_job=job)
+        Customer.objects.filter(pk=created.pk).update(owner=world.rep_west)
+    make_followup(created, world.rep_west)  # kept by the undo
+    client = login(world.rep_east)
+    client.post(reverse("crm:import-undo", args=[job.pk]))
+    assert reload(job).summary["undo"]["kept"][0]["id"] == created.pk
+    body = client.get(reverse("crm:import-detail", args=[job.pk])).content.decode()
+    assert 'id="undo-kept"' in body and "东区新客户" not in body
+    body = login(world.admin_a).get(reverse("crm:import-detail", args=[job.pk])).content.decode()
+    assert "东区新客户" in body
