@@ -13,6 +13,11 @@ record (customers now, leads next). A kind plugs in an :class:`Importer`.
    written twice.
 3. ``import_undo`` (撤销导入) within :data:`UNDO_DAYS` days asks the importer to remove what
    the import created and restore what it overwrote, where nobody has touched it since.
+
+A job belongs to the user who uploaded it and to holders of ``import.manage`` (``jobs_for``);
+anyone else gets a 404 on its pages. It writes with its creator's rights: an existing record
+the creator may not edit is skipped as :data:`OUT_OF_REACH`, never named
+(``records_in_reach``; the importers check it again as each batch is written).
 """
 
 from __future__ import annotations
