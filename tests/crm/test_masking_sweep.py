@@ -1,0 +1,285 @@
+"""The masking sweep (STYLE "Tests", issue 14 §4): a unique marker in every field a pool hides
+on pooled customers (and their contacts) and pooled leads, old and new values in their activity
+log too; then, as a pool member who has not claimed them, every URL of the isolation matrix
+that shows such a row (pages, every tab, htmx fragments), every list and page without an id
+(with the markers' prefixes as searches), and the exports as files: no marker anywhere.
+
+New URLs join the sweep as they join the matrix (tests/crm/test_url_matrix.py): a matrix URL
+that is neither swept nor declared unrelated to pooled rows fails the completeness test.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from django.urls import get_resolver, reverse
+from django_scopes import scopes_disabled
+from openpyxl import load_workbook
+
+from crm import activity
+from crm.xlsx import XLSX_CONTENT_TYPE
+from tests.crm.test_url_matrix import MATRIX, _walk
+from tests.customers.factories import make_contact, make_followup
+from tests.factories import make_role
+from tests.leads.factories import make_lead_pool, make_pooled_lead
+from tests.pools.factories import make_group, pooled
+
+CUSTOMER_KEYS = [
+    "contact_phones",
+    "contact_emails",
+    "address",
+    "legal_representative",
+    "credit_code",
+    "bank",
+    "remark",
+]
+LEAD_KEYS = ["contact_phones", "contact_emails", "address", "remark"]
+
+# Every planted value; text markers share "掩码" so a leak of any is easy to spot. Phones are
+# digits only (the search prefixes below are theirs).
+CUSTOMER_MARKERS = {
+    "legal_representative": "掩码法人甲",
+    "credit_code": "91MASKCREDIT0001",
+    "bank_name": "掩码开户行甲",
+    "bank_account": "6222000011112222",
+    "address": "掩码路一号",
+    "remark": "掩码备注甲",
+}
+CONTACT_MARKERS = {"mobile": "13987650001", "phone": "02187650002", "email": "mask1@hidden.example"}
+LEAD_MARKERS = {
+    "mobile": "13976540003",
+    "phone": "02176540004",
+    "email": "mask2@hidden.example",
+    "district": "掩码区",
+    "address": "掩码街二号",
+    "remark": "掩码备注乙",
+}
+# Old values that only the activity log still holds.
+HISTORY_MARKERS = {"address": "掩码旧地址", "mobile": "13987659999", "lead_mobile": "13976549999"}
+MARKERS = [
+    *CUSTOMER_MARKERS.values(),
+    *CONTACT_MARKERS.values(),
+    *LEAD_MARKERS.values(),
+    *HISTORY_MARKERS.values(),
+]
+SEARCH_PREFIXES = ["139", "1398765", "13987650", "1397654", "021876", "02176540", "mask"]
+# The pooled rows' names are not hidden: a search that returns them matched a hidden field.
+CUSTOMER_NAME = "公海里的甲客户"
+LEAD_COMPANY = "线索池里的乙公司"
+
+
+class Planted:
+    def __init__(self, customer, contact, lead, followup):
+        self.customer = customer
+        self.contact = contact
+        self.lead = lead
+        self.followup = followup
+
+
+@pytest.fixture
+def planted(world, settings, tmp_path) -> Planted:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    group = make_group(
+        world.tenant_a, "掩码公海", departments=[world.east], hidden_fields=CUSTOMER_KEYS
+    )
+    customer = pooled(
+        group, CUSTOMER_NAME, longitude=121.123456, latitude=31.654321, **CUSTOMER_MARKERS
+    )
+    contact = make_contact(customer, "公海联系人", **CONTACT_MARKERS)
+    followup = make_followup(customer, world.rep_west, "跟进内容不隐藏")
+    lead_pool = make_lead_pool(world.tenant_a, "掩码线索池", hidden_fields=LEAD_KEYS)
+    lead = make_pooled_lead(lead_pool, "池中线索人", company=LEAD_COMPANY, **LEAD_MARKERS)
+    with scopes_disabled():
+        activity.activity_record(
+            actor=world.rep_west,
+            target=customer,
+            action="customer.updated",
+            changes={"address": [HISTORY_MARKERS["address"], CUSTOMER_MARKERS["address"]]},
+        )
+        activity.activity_record(
+            actor=world.rep_west,
+            target=customer,
+            action="contact.updated",
+            changes={"mobile": [HISTORY_MARKERS["mobile"], CONTACT_MARKERS["mobile"]]},
+        )
+        activity.activity_record(
+            actor=world.rep_west,
+            target=lead,
+            action="lead.updated",
+            changes={"mobile": [HISTORY_MARKERS["lead_mobile"], LEAD_MARKERS["mobile"]]},
+        )
+    return Planted(customer, contact, lead, followup)
+
+
+def _customer_tabs():
+    from customers.views import detail_tabs
+
+    return [key for key, _label in detail_tabs()]
+
+
+def _lead_tabs():
+    from leads.views import TABS
+
+    return [key for key, _label in TABS]
+
+
+# Matrix URL -> the URLs (with the planted rows) the sweep requests for it.
+SWEEP = {
+    "customers:customer-detail": lambda p: [
+        reverse("customers:customer-detail", args=[p.customer.pk]) + f"?tab={tab}"
+        for tab in _customer_tabs()
+    ],
+    "customers:customer-tab": lambda p: [
+        reverse("customers:customer-tab", args=[p.customer.pk, tab]) for tab in _customer_tabs()
+    ],
+    "customers:customer-edit": lambda p: [reverse("customers:customer-edit", args=[p.customer.pk])],
+    "customers:contact-edit": lambda p: [reverse("customers:contact-edit", args=[p.contact.pk])],
+    "leads:lead-detail": lambda p: [
+        reverse("leads:lead-detail", args=[p.lead.pk]) + f"?tab={tab}" for tab in _lead_tabs()
+    ],
+    "leads:lead-tab": lambda p: [
+        reverse("leads:lead-tab", args=[p.lead.pk, tab]) for tab in _lead_tabs()
+    ],
+    "leads:lead-edit": lambda p: [reverse("leads:lead-edit", args=[p.lead.pk])],
+    "leads:lead-convert": lambda p: [reverse("leads:lead-convert", args=[p.lead.pk])],
+}
+# Matrix URLs that never show a pooled row's fields: actions (POST only), rows of the
+# settings, files and jobs, other records.
+UNRELATED = {
+    name
+    for name in MATRIX
+    if name.startswith(("crm:", "pools:group-", "leads:campaign-", "leads:rule-"))
+    or name.startswith("leads:pool-group-")
+} | {
+    # POST-only actions on a customer or a lead (a GET is a 405; their refusals are tested
+    # by the services' and views' own tests).
+    "customers:customer-lock",
+    "customers:customer-star",
+    "customers:customer-participants",
+    "customers:customer-participant-remove",
+    "customers:followup-create",
+    "customers:contact-create",
+    "customers:contact-delete",
+    "customers:followup-comment",
+    "customers:attachment-create",
+    "customers:attachment-delete",
+    "customers:attachment-download",
+    "customers:saved-search-delete",
+    "leads:lead-followup-add",
+    "leads:lead-attachment-add",
+    "leads:lead-attachment-download",
+    "leads:lead-attachment-delete",
+}
+
+# Pages without an id that are not for a rep's GET (or not pages at all).
+SKIPPED_LISTS = {"logout", "set_language"}
+
+
+def test_every_matrix_url_is_swept_or_declared_unrelated():
+    missing = sorted(set(MATRIX) - set(SWEEP) - UNRELATED)
+    assert missing == [], f"add these URLs to the masking sweep (SWEEP or UNRELATED): {missing}"
+    stale = sorted((set(SWEEP) | UNRELATED) - set(MATRIX))
+    assert stale == [], f"the sweep names URLs that left the matrix: {stale}"
+
+
+def _text(response) -> str:
+    """Everything a response gives away: the page, or every cell of a downloaded xlsx."""
+    if response.get("Content-Type", "").startswith(XLSX_CONTENT_TYPE):
+        book = load_workbook(BytesIO(response.content), read_only=True)
+        return "\n".join(
+            str(cell)
+            for sheet in book.worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for cell in row
+            if cell is not None
+        )
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def _assert_clean(response, url: str) -> str:
+    body = _text(response)
+    leaked = [m for m in MARKERS if m in body]
+    assert leaked == [], f"{url} shows hidden values {leaked}"
+    return body
+
+
+def test_no_page_of_the_matrix_shows_a_hidden_value(world, login, planted):
+    client = login(world.rep_east)
+    seen = 0
+    for name, build in SWEEP.items():
+        for url in build(planted):
+            for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+                response = client.get(url, **headers)
+                _assert_clean(response, url)
+                seen += response.status_code == 200
+    # The sweep looked at real pages (a 404 everywhere would prove nothing).
+    assert seen >= len(_customer_tabs()) * 2 + len(_lead_tabs()) * 2
+
+
+def _list_urls() -> list[str]:
+    names = []
+    for name, pattern in _walk(get_resolver().url_patterns):
+        if pattern.pattern.converters or name.startswith("admin:") or name in SKIPPED_LISTS:
+            continue
+        names.append(name)
+    return [reverse(name) for name in sorted(set(names))]
+
+
+def test_no_list_page_or_search_shows_a_hidden_value(world, login, planted):
+    client = login(world.rep_east)
+    for url in _list_urls():
+        for query in ["", "?view=all", *[f"?q={p}" for p in SEARCH_PREFIXES]]:
+            for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+                _assert_clean(client.get(url + query, **headers), url + query)
+
+
+def test_search_by_a_hidden_fields_prefix_never_returns_the_pooled_rows(world, login, planted):
+    client = login(world.rep_east)
+    pool = client.get("/pools/").content.decode()
+    lead_pool = client.get("/leads/pool/").content.decode()
+    assert CUSTOMER_NAME in pool and LEAD_COMPANY in lead_pool  # they are listed unfiltered
+    for prefix in SEARCH_PREFIXES:
+        for url in ("/pools/", "/customers/", "/customers/?view=all"):
+            body = client.get(f"{url}{'&' if '?' in url else '?'}q={prefix}").content.decode()
+            assert CUSTOMER_NAME not in body, (url, prefix)
+        for url in ("/leads/pool/", "/leads/", "/leads/?view=all"):
+            body = client.get(f"{url}{'&' if '?' in url else '?'}q={prefix}").content.decode()
+            assert LEAD_COMPANY not in body, (url, prefix)
+
+
+def _export_urls() -> list[str]:
+    return [
+        reverse(name)
+        for name, pattern in _walk(get_resolver().url_patterns)
+        if name.endswith("-export") and not pattern.pattern.converters
+    ]
+
+
+def test_exports_as_files_never_hold_a_hidden_value(world, login, planted):
+    # A rep whose role may also export (the default rep role may not).
+    with scopes_disabled():
+        rep_role = world.rep_east.role
+        world.rep_east.role = make_role(
+            world.tenant_a,
+            "可导出的业务员",
+            rep_role.data_scope,
+            [*rep_role.permissions, "customer.export", "lead.export"],
+        )
+        world.rep_east.save()
+    client = login(world.rep_east)
+    files = 0
+    for url in _export_urls():
+        for query in ["", "?view=all", *[f"?q={p}" for p in SEARCH_PREFIXES[:2]]]:
+            response = client.get(url + query)
+            _assert_clean(response, url + query)
+            files += response.get("Content-Type", "").startswith(XLSX_CONTENT_TYPE)
+    # The ticked pooled customer, exported from the pool list.
+    pool_export = next(u for u in _export_urls() if u.startswith("/pools/"))
+    response = client.post(pool_export, {"ids": [planted.customer.pk]})
+    body = _assert_clean(response, pool_export)
+    assert CUSTOMER_NAME in body  # the file holds the row, its hidden cells masked
+    assert "***" in body
+    assert files > 0
