@@ -40,8 +40,9 @@ demo: $(VENV)/.deps-run ## load the demo data (idempotent)
 test: $(VENV)/.deps-test ## run the whole suite (SQLite; PostgreSQL when DATABASE_URL is set)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.deps-test ## ruff check, ruff format --check, makemigrations --check
+lint: $(VENV)/.deps-test ## ruff check, ruff format --check, import layers, makemigrations --check
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 

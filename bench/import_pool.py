@@ -659,7 +659,7 @@ def main() -> None:
     # The sheet (not timed).
     t0 = time.perf_counter()
     with tenant_scope(tenant.tenant_id):
-        group_id = default_group_for(tenant.tenant_id).pk
+        group_id = default_group_for(tenant.tenant_id, "customer").pk
         sheet = make_sheet(args.rows, args.seed, tenant.tenant_id)
     folder = Path(os.environ["TIDEPOOL_VAR_DIR"]) / "bench-import"
     folder.mkdir(parents=True, exist_ok=True)

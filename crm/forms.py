@@ -6,10 +6,33 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
-from django_scopes.forms import SafeModelChoiceField
+from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
 from crm import permissions
 from crm.models import DataScope, Department, OptionKind, Role, User
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class PersonChoiceField(SafeModelChoiceField):
+    """A user of the tenant, by full name (the record forms of every module)."""
+
+    def label_from_instance(self, obj):
+        return obj.get_full_name()
+
+
+class PersonMultipleChoiceField(SafeModelMultipleChoiceField):
+    """Users of the tenant, by full name (participants, assignments of every module)."""
+
+    def label_from_instance(self, obj):
+        return obj.get_full_name()
+
+
+def posted_id_choices(data) -> list[tuple[str, str]]:
+    """The choices of a batch form's ``ids``: the posted ids themselves. The services check
+    them against visibility or the pool rules; the form checks only their shape."""
+    return [(v, v) for v in data.getlist("ids")] if hasattr(data, "getlist") else []
 
 
 class LoginForm(AuthenticationForm):

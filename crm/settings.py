@@ -43,8 +43,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "crm.apps.CrmConfig",
-    "customers.apps.CustomersConfig",
     "pools.apps.PoolsConfig",
+    "customers.apps.CustomersConfig",
     "leads.apps.LeadsConfig",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -7,4 +7,16 @@ class CustomersConfig(AppConfig):
     verbose_name = _("Customers")
 
     def ready(self) -> None:
-        from customers import activity_actions, demo, exporting, importing, navigation  # noqa: F401
+        # Registrations: activity actions, demo data, import/export kinds, menu entries and
+        # workbench panels, the customer as a pool subject (and the default pool of a new
+        # tenant).
+        from customers import (  # noqa: F401
+            activity_actions,
+            demo,
+            exporting,
+            exporting_pool,
+            importing,
+            navigation,
+            pooling,
+            subjects,
+        )

@@ -1,5 +1,5 @@
-"""The pool export (crm.exporting): the pool list of a group or of all the user's groups,
-with its filters and sort, as pools.views.pool_list builds it.
+"""The public pool's export (crm.exporting): the pool list of a group or of all the user's
+groups, with its filters and sort, as customers.views_pool.pool_list builds it.
 
 SECURITY: the fields a pool group hides until a customer is claimed (contact details by
 default, pools.models.HIDDEN_FIELD_CHOICES) stay hidden in the file: their cells say "***"
@@ -31,6 +31,7 @@ from crm.exporting import (
 from crm.models import User
 from customers.filters import CustomerFilter
 from customers.models import Contact, Customer, Tag
+from customers.pooling import KIND
 from pools import selectors
 
 
@@ -105,18 +106,18 @@ def pool_columns(actor: User) -> list[Column]:
 def pool_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> ExportSource:
     """The pool list of ``query`` (group, filters, sort); or the selected customers among
     every pool the actor may open."""
-    from pools.views import SORTS
+    from customers.views_pool import SORTS
 
     sort = list_sort(query, SORTS, "pooled")
     if ids is None:
-        groups = selectors.visible_groups(actor)
+        groups = selectors.visible_groups(actor, KIND)
         wanted = query.get("group") or ""
         group = next((g for g in groups if str(g.pk) == wanted), None)
-        base = selectors.pool_base(actor=actor, group=group)
+        base = selectors.pool_base(actor=actor, group=group, kind=KIND)
         # Nobody owns a pool customer.
         qs = list_filtered(CustomerFilter, actor=actor, query=query, base=base, without=["owner"])
     else:
-        qs = only_selected(selectors.pool_base(actor=actor), ids)
+        qs = only_selected(selectors.pool_base(actor=actor, kind=KIND), ids)
     rows = (
         qs.select_related("pool_group", "previous_owner", "level", "status", "source", "industry")
         .prefetch_related(
@@ -128,4 +129,4 @@ def pool_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> 
     return ExportSource(rows, pool_columns(actor))
 
 
-POOL = register(ExportKind("pool", _("Public pool"), pool_source, "pools:pool-list"))
+POOL = register(ExportKind("pool", _("Public pool"), pool_source, "customers:pool-list"))

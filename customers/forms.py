@@ -7,24 +7,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
+from crm.forms import DATE_WIDGET, DATETIME_WIDGET, posted_id_choices
+from crm.forms import PersonChoiceField as UserChoiceField
+from crm.forms import PersonMultipleChoiceField as UserMultipleChoiceField
 from crm.models import Option, OptionKind, User
 from crm.selectors import options_for
 from crm.services import assignable_users
 from customers.models import Contact, Customer, SavedSearch, Tag
 from customers.services import CONTACT_FIELDS, OPTION_FIELDS
-
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-class UserChoiceField(SafeModelChoiceField):
-    def label_from_instance(self, obj):
-        return obj.get_full_name()
-
-
-class UserMultipleChoiceField(SafeModelMultipleChoiceField):
-    def label_from_instance(self, obj):
-        return obj.get_full_name()
 
 
 class CustomerForm(forms.ModelForm):
@@ -149,12 +139,6 @@ class ParticipantForm(forms.Form):
     def __init__(self, *args, tenant_id: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["users"].queryset = assignable_users(tenant_id)
-
-
-def posted_id_choices(data) -> list[tuple[str, str]]:
-    """The choices of a batch form's ``ids``: the posted ids themselves. The services check
-    them against visibility or the pool rules; the form checks only their shape."""
-    return [(v, v) for v in data.getlist("ids")] if hasattr(data, "getlist") else []
 
 
 class BatchForm(forms.Form):

@@ -16,6 +16,9 @@ from guardian.models import UserObjectPermissionBase
 
 from crm.models import Option, OwnedModel, User
 from crm.tenancy import TenantModel, scoped_manager, tenant_key_without_index
+from pools.models import PooledModel, PoolReason
+
+__all__ = ["PoolReason"]  # re-exported: the pool reasons of customers are the pool's
 
 _NAME_NOISE = re.compile(r"[\s()（）\[\]【】.,，。·\-_/]+")
 
@@ -56,17 +59,6 @@ class Tag(TenantModel):
         return self.name
 
 
-class PoolReason(models.TextChoices):
-    """Why a customer lies in the pool (shown in the pool list)."""
-
-    RETURNED = "returned", _("Returned by its owner")
-    RECYCLED_FOLLOWUP = "recycled_followup", _("No follow-up")
-    RECYCLED_DEAL = "recycled_deal", _("No deal")
-    IMPORTED = "imported", _("Imported into the pool")
-    CREATED = "created", _("Created in the pool")
-    INITIALIZED = "initialized", _("Put into the pool when pool groups were initialised")
-
-
 class CustomerQuerySet(models.QuerySet):
     def in_pool(self) -> CustomerQuerySet:
         return self.filter(deleted_at__isnull=True, pooled_at__isnull=False)
@@ -86,8 +78,10 @@ class CustomerQuerySet(models.QuerySet):
 LISTED = Q(deleted_at__isnull=True, pooled_at__isnull=True)
 
 
-class Customer(OwnedModel):
+class Customer(PooledModel, OwnedModel):
     """A company the team sells to. An empty owner means nobody is responsible for it."""
+
+    pool_kind = "customer"  # its groups are the public pool's (PoolGroup.Kind.CUSTOMER)
 
     class Lifecycle(models.TextChoices):
         DEVELOPMENT = "development", _("Development customer")
@@ -191,36 +185,7 @@ class Customer(OwnedModel):
     deleted_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # The public pool (pools app, DESIGN §7). ``pool_group`` is the customer's group at all
-    # times (所属公海: its recycling rules apply while someone owns it); ``pooled_at`` is set
-    # while the customer lies in that group's pool, without an owner.
-    pool_group = models.ForeignKey(
-        "pools.PoolGroup",
-        verbose_name=_("pool group"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="customers",
-    )
-    pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
-    pool_reason = models.CharField(
-        _("why it is in the pool"),
-        max_length=20,
-        choices=PoolReason.choices,
-        blank=True,
-        default="",
-    )
-    pool_reason_days = models.PositiveIntegerField(null=True, blank=True)
-    pool_note = models.CharField(_("return reason"), max_length=500, blank=True, default="")
-    previous_owner = models.ForeignKey(
-        User,
-        verbose_name=_("previous owner"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+    # The public pool (pools app, DESIGN §7): the pool columns come from PooledModel.
     # The import that created it (undo removes what an import created; "?import=" lists it).
     import_job = models.ForeignKey(
         "crm.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -312,16 +277,6 @@ class Customer(OwnedModel):
         """Rows every member of the tenant may open (crm.visibility picks this up). A public
         customer lying in a pool follows the pool's membership instead."""
         return Q(visibility=cls.Visibility.PUBLIC, pooled_at__isnull=True)
-
-    @classmethod
-    def visible_in_pool_q(cls, user) -> Q:
-        """Rows ``user`` sees as a member of a pool group (crm.visibility picks this up)."""
-        from pools.selectors import member_group_ids
-
-        ids = member_group_ids(user)
-        if ids is None:
-            return Q(pooled_at__isnull=False)
-        return Q(pooled_at__isnull=False, pool_group_id__in=ids) if ids else Q(pk__in=[])
 
     @property
     def in_pool(self) -> bool:

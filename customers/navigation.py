@@ -8,6 +8,9 @@ navigation.register(
     navigation.NavItem("customers", _("Customers"), "customers:customer-list", "◉", order=10)
 )
 navigation.register(
+    navigation.NavItem("pool", _("Public pool"), "customers:pool-list", "◎", order=15)
+)
+navigation.register(
     navigation.NavItem("contacts", _("Contacts"), "customers:contact-list", "☏", order=20)
 )
 navigation.register(
@@ -23,3 +26,15 @@ def _followups_due(request):
 
 
 workbench.register("customers/workbench_followups.html", _followups_due, order=10)
+
+
+def _due_for_recycling(request):
+    """My customers about to fall into the public pool."""
+    from customers.pooling import KIND
+    from pools.selectors import due_for_recycling
+
+    rows = due_for_recycling(actor=request.user, kind=KIND)
+    return {"rows": rows[:20], "total": len(rows)} if rows else None
+
+
+workbench.register("pools/workbench_recycle.html", _due_for_recycling, order=15)

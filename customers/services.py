@@ -374,7 +374,7 @@ def customer_create(
     require_same_tenant(actor, pool_group)
     if pool_group is not None and pool_group.kind != pool_group.Kind.CUSTOMER:
         _refuse(_("Choose a pool group of the public pool."), "kind")
-    group = pool_group or default_group_for(actor.tenant_id)
+    group = pool_group or default_group_for(actor.tenant_id, "customer")
     fields = {k: v for k, v in data.items() if k in CUSTOMER_FIELDS}
     fields["name"] = name
     now = timezone.now()
@@ -908,9 +908,8 @@ def _followup_subject(actor: User, customer, lead, *, what: str):
     if (customer is None) == (lead is None):
         raise ValueError("a customer or a lead")
     if lead is not None:
-        from leads.services import lead_for_work
-
-        return lead_for_work(actor=actor, lead=lead, what=what)
+        # The lead module checks its own rows (customers never imports leads).
+        return hooks.for_work("lead", actor=actor, row=lead, what=what)
     [customer] = _visible_batch(actor, [customer])
     if not policies.may_follow_up(actor, customer):
         if what == "file":
@@ -1061,9 +1060,7 @@ def attachment_delete(*, actor: User, attachment: Attachment) -> None:
     """Delete a file of a customer or of a lead (those who may change it)."""
     require_same_tenant(actor, attachment)
     if attachment.lead_id is not None and attachment.customer_id is None:
-        from leads.services import lead_for_work
-
-        subject = lead_for_work(actor=actor, lead=attachment.lead_id, what="edit")
+        subject = hooks.for_work("lead", actor=actor, row=attachment.lead_id, what="edit")
     else:
         [subject] = _editable_batch(actor, [attachment.customer_id])
     _record(actor, subject, actions.ATTACHMENT_DELETED, {"file": [attachment.original_name, ""]})

@@ -1,11 +1,18 @@
 from django.urls import path
 
-from customers import views, views_import
+from customers import views, views_import, views_pool
 
 app_name = "customers"
 
 urlpatterns = [
     path("customers/", views.customer_list, name="customer-list"),
+    # The public pool (公海): its list and actions; the group settings are the pool app's.
+    path("pools/", views_pool.pool_list, name="pool-list"),
+    path("pools/claim/", views_pool.pool_claim, name="pool-claim"),
+    path("pools/assign/", views_pool.pool_assign, name="pool-assign"),
+    path("pools/move/", views_pool.pool_move, name="pool-move"),
+    path("pools/return/", views_pool.pool_return, name="pool-return"),
+    path("pools/export/", views_pool.pool_export, name="pool-export"),
     path("customers/add/", views.customer_create, name="customer-create"),
     path("customers/batch/", views.customer_batch, name="customer-batch"),
     path("customers/export/", views.customer_export, name="customer-export"),

@@ -4,11 +4,6 @@ see."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime
-import json
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -17,7 +12,6 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -27,6 +21,8 @@ from crm.models import OptionKind
 from crm.selectors import activity_timeline, options_for
 from crm.services import assignable_users
 from crm.views.base import tenant_view
+from crm.views.lists import PER_PAGE, OffsetPage, back_url, cursor_for, cursor_read, offset_page
+from crm.visibility import get_visible_or_404
 from customers import hooks, policies, selectors, services
 from customers.filters import ContactFilter, CustomerFilter
 from customers.forms import (
@@ -49,87 +45,9 @@ from customers.models import (
     SavedSearch,
 )
 
-PER_PAGE = 25
-
-
-@dataclass
-class OffsetPage:
-    """A page without COUNT(*) over the whole set: one extra row tells whether there is a
-    next page (PERF: deep pages of huge lists never count millions of rows). With cursors
-    (keyset_page) its links carry them instead of the page numbers."""
-
-    items: list
-    number: int
-    has_next: bool
-    next_cursor: str = ""
-    previous_cursor: str = ""
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self):
-        return len(self.items)
-
-
-def offset_page(
-    request, queryset, per_page: int = PER_PAGE, total: int | None = None
-) -> OffsetPage:
-    """Page ``?page=N`` of ``queryset``; ``total``: its exact size when known."""
-    try:
-        number = max(1, min(int(request.GET.get("page", 1)), 100_000))
-    except ValueError:
-        number = 1
-    start = (number - 1) * per_page
-    if total is not None and start >= max(total, 1):
-        # PERF: a page typed past the end of a counted list is empty without reading it (the
-        # OFFSET would walk the whole list, or the tenant's index, to find nothing: 6.5 ms for
-        # an admin's 跟进今天 page 500 on a 200k-customer tenant).
-        return OffsetPage([], number, has_next=False)
-    rows = list(queryset[start : start + per_page + 1])
-    return OffsetPage(rows[:per_page], number, len(rows) > per_page)
-
-
-def cursor_for(sort: str, number: int, key: list) -> str:
-    """A cursor (``?after=`` / ``?before=``): the sort, the page number it leads to and the
-    sort key of the row it starts from, as URL-safe base64 of JSON. Not signed: it only says
-    where the visible list starts (selectors.customer_list_after); a made-up one reads the
-    same rows from elsewhere, or page 1 when it does not parse."""
-    values = [v.isoformat() if isinstance(v, datetime.datetime) else v for v in key]
-    raw = json.dumps([sort, number, *values], ensure_ascii=False, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
 
 def _cursor_read(request, sort: str) -> tuple[int, list, bool] | None:
-    """(page number, sort key, backwards) of the request's cursor for ``sort``, or None
-    (none, or one that does not parse or belongs to another sort)."""
-    token, backwards = request.GET.get("after", ""), False
-    if not token:
-        token, backwards = request.GET.get("before", ""), True
-    if not token:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(data, list) or len(data) < 2 or data[0] != sort:
-            return None
-        number = data[1]
-        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-            return None
-        key = selectors.sort_key_parse(sort, data[2:])
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        return None
-    return min(number, 100_000), key, backwards
+    return cursor_read(request, sort, selectors.sort_key_parse)
 
 
 def keyset_page(
@@ -165,17 +83,6 @@ def keyset_page(
             first = selectors.sort_key(sort, page.items[0])
             page.previous_cursor = cursor_for(sort, page.number - 1, first)
     return page
-
-
-def _back(request, default: str) -> str:
-    """Where to go after a POST: the list the user came from when it is ours."""
-    target = request.POST.get("next") or ""
-    # SECURITY: a path of this site only ("//evil.example" and "/\evil.example" are not).
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}
-    ):
-        return target
-    return default
 
 
 # ---------------------------------------------------------------- list
@@ -241,7 +148,7 @@ def customer_batch(request):
     """One request, all-or-nothing, for the rows ticked in the list."""
     actor = request.user
     form = BatchForm(request.POST, tenant_id=actor.tenant_id)
-    back = _back(request, reverse("customers:customer-list"))
+    back = back_url(request, reverse("customers:customer-list"))
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(map(str, errors)) or _("Select at least one customer."))
@@ -469,15 +376,15 @@ def customer_detail(request, pk: int):
 def _pool_context(request, customer: Customer) -> dict:
     """The pool part of the customer page: when (and why) it will be recycled, or why it
     lies in the pool, and the pool actions the user may take here."""
+    from customers import pooling
     from pools import selectors as pool_selectors
     from pools.action_forms import AssignForm, ReturnForm
-    from pools.services import may_return, return_targets
 
     actor = request.user
     if customer.in_pool:
         group = customer.pool_group
-        member = pool_selectors.is_group_member(actor, customer.pool_group_id)
-        admin = pool_selectors.is_group_admin(actor, customer.pool_group_id)
+        member = pool_selectors.is_group_member(actor, customer.pool_group_id, pooling.KIND)
+        admin = pool_selectors.is_group_admin(actor, customer.pool_group_id, pooling.KIND)
         return {
             "in_pool": True,
             "can_claim": bool(
@@ -486,9 +393,9 @@ def _pool_context(request, customer: Customer) -> dict:
             "assign_form": AssignForm(tenant_id=actor.tenant_id) if admin else None,
         }
     context = {"in_pool": False, "forecast": pool_selectors.customer_forecast(customer)}
-    if may_return(actor, customer):
+    if pooling.customer_may_return(actor=actor, customer=customer):
         form = ReturnForm(tenant_id=actor.tenant_id)
-        targets = return_targets(actor, customer)
+        targets = pooling.customer_return_targets(actor=actor, customer=customer)
         form.fields["group"].queryset = form.fields["group"].queryset.filter(
             pk__in=[g.pk for g in targets]
         )
@@ -549,7 +456,7 @@ def customer_star(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     starred = not customer.customerstar_set.filter(user=request.user).exists()
     services.customer_star(actor=request.user, customers=[customer], starred=starred)
-    return redirect(_back(request, reverse("customers:customer-detail", args=[pk])))
+    return redirect(back_url(request, reverse("customers:customer-detail", args=[pk])))
 
 
 @tenant_view()
@@ -654,7 +561,7 @@ def followup_comment(request, pk: int):
             messages.error(request, str(exc.message))
     else:
         messages.error(request, _("Write a comment."))
-    return redirect(_back(request, reverse("customers:followup-feed")))
+    return redirect(back_url(request, reverse("customers:followup-feed")))
 
 
 @tenant_view()
@@ -853,9 +760,9 @@ def _attachment_for(request, pk: int) -> Attachment:
         Attachment.objects.filter(tenant_id=request.user.tenant_id), pk=pk
     )
     if attachment.customer_id is None:
-        from leads.selectors import lead_get_for_actor
-
-        lead_get_for_actor(actor=request.user, pk=attachment.lead_id)
+        # The lead's model through the foreign key: customers never imports leads.
+        lead_model = Attachment._meta.get_field("lead").related_model
+        get_visible_or_404(request.user, lead_model.objects.all(), pk=attachment.lead_id)
     else:
         selectors.customer_get_for_actor(actor=request.user, pk=attachment.customer_id)
     return attachment
@@ -946,7 +853,7 @@ def saved_search_create(request):
         messages.error(request, _("Name the search."))
     kind = request.POST.get("list_kind")
     return redirect(
-        _back(request, reverse(SAVED_SEARCH_LISTS.get(kind, "customers:customer-list")))
+        back_url(request, reverse(SAVED_SEARCH_LISTS.get(kind, "customers:customer-list")))
     )
 
 

@@ -1,5 +1,6 @@
-"""Pool pages: the pool list (per group or all the user's groups) and its actions: claim,
-assign, move, return. Thin: parse, one selector or service, render or redirect."""
+"""The public pool's pages (公海): the pool list (per group or all the user's groups) and
+its actions: claim, assign, move, return, export. Thin: parse, one selector or service,
+render or redirect; the responses are the pool engine's (``pools.views``)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from crm.exceptions import ServiceError
 from crm.views.base import tenant_view
+from crm.views.lists import back_url, offset_page
+from customers import pooling
 from customers.filters import CustomerFilter
 from customers.models import Contact
 from customers.selectors import capped_count
-from customers.views import _back, offset_page
-from pools import selectors, services
+from pools import selectors
 from pools.action_forms import AssignForm, ClaimForm, MoveForm, ReturnForm
+from pools.views import _run_action, assign_response, claim_response, move_response
 
 SORTS = {
     "pooled": ("-pooled_at", "-id"),
@@ -36,17 +38,13 @@ SORT_LABELS = {
 }
 
 
-def _form_errors(form) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
 @tenant_view()
 def pool_list(request):
     actor = request.user
-    groups = selectors.visible_groups(actor)
+    groups = selectors.visible_groups(actor, pooling.KIND)
     wanted = request.GET.get("group") or ""
     group = next((g for g in groups if str(g.pk) == wanted), None)
-    base = selectors.pool_base(actor=actor, group=group)
+    base = selectors.pool_base(actor=actor, group=group, kind=pooling.KIND)
     filterset = CustomerFilter(request.GET or None, queryset=base, request=request)
     filterset.filters.pop("owner", None)  # nobody owns a pool customer
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
@@ -61,7 +59,7 @@ def pool_list(request):
     page = offset_page(request, rows)
     total, capped = capped_count(qs)
     hidden = selectors.hidden_fields_by_group(actor, groups)
-    admin_ids = selectors.admin_group_ids(actor)
+    admin_ids = selectors.admin_group_ids(actor, pooling.KIND)
     for customer in page:
         customer.hidden = hidden.get(customer.pool_group_id, frozenset())
         contacts = list(customer.contacts.all())
@@ -81,7 +79,7 @@ def pool_list(request):
         "assign_form": AssignForm(tenant_id=actor.tenant_id),
         "move_form": MoveForm(tenant_id=actor.tenant_id),
         "can_claim": any(
-            g.claim_mode == g.ClaimMode.SELF or selectors.is_group_admin(actor, g.pk)
+            g.claim_mode == g.ClaimMode.SELF or selectors.is_group_admin(actor, g.pk, pooling.KIND)
             for g in ([group] if group else groups)
         ),
     }
@@ -90,75 +88,14 @@ def pool_list(request):
     return render(request, "pools/pool_list.html", context)
 
 
-def _done(request, result: services.PoolResult, message: str) -> None:
-    if result.done:
-        messages.success(request, message)
-    if result.lost:
-        messages.warning(request, result.lost_message)
-    if not result.done and not result.lost:
-        messages.info(request, _("Nothing was changed."))
-
-
-def _run_action(request, form_class, action):
-    """Validate the POSTed form and call ``action(cleaned_data)`` (one service). A bad form
-    or a refusal becomes an error message; returns the service's result or None."""
-    form = form_class(request.POST, tenant_id=request.user.tenant_id)
-    if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return None
-    try:
-        return action(form.cleaned_data)
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return None
-
-
-def claim_response(request, form_class, claim, *, back: str, message, detail: str):
-    """A claim from a pool list (customers or leads): ``claim(cleaned_data)`` is the service,
-    ``message(count)`` the success; one record claimed opens its page ``detail``, else back."""
-    result = _run_action(request, form_class, claim)
-    if result is None:
-        return redirect(back)
-    count = len(result.done)
-    _done(request, result, message(count))
-    if count == 1 and not result.lost:
-        return redirect(detail, pk=result.done[0].pk)
-    return redirect(back)
-
-
-def assign_response(request, form_class, assign, *, back: str, message):
-    """An assignment from a pool list: ``assign(cleaned_data)`` is the service,
-    ``message(count, users)`` the success (``users`` joined with 、)."""
-    users = []
-
-    def run(data):
-        users.extend(data["users"])
-        return assign(data)
-
-    result = _run_action(request, form_class, run)
-    if result is not None:
-        _done(request, result, message(len(result.done), "、".join(str(u) for u in users)))
-    return redirect(back)
-
-
-def move_response(request, form_class, move, *, back: str, message):
-    """A move to another pool group: ``move(cleaned_data)`` is the service, returning the
-    moved records; ``message(count, group)`` the success."""
-    result = _run_action(request, form_class, lambda data: (data["group"], move(data)))
-    if result is not None:
-        group, moved = result
-        messages.success(request, message(len(moved), group))
-    return redirect(back)
-
-
 @tenant_view()
 @require_POST
 def pool_claim(request):
     return claim_response(
         request,
         ClaimForm,
-        lambda data: services.pool_claim(actor=request.user, customers=data["ids"]),
-        back=_back(request, reverse("pools:pool-list")),
+        lambda data: pooling.customer_claim(actor=request.user, customers=data["ids"]),
+        back=back_url(request, reverse("customers:pool-list")),
         message=lambda count: _("You claimed %(count)d customers.") % {"count": count},
         detail="customers:customer-detail",
     )
@@ -170,13 +107,13 @@ def pool_assign(request):
     return assign_response(
         request,
         AssignForm,
-        lambda data: services.pool_assign(
+        lambda data: pooling.customer_assign(
             actor=request.user,
             customers=data["ids"],
             users=list(data["users"]),
             distribution=data["distribution"],
         ),
-        back=_back(request, reverse("pools:pool-list")),
+        back=back_url(request, reverse("customers:pool-list")),
         message=lambda count, users: (
             _("%(count)d customers were assigned to %(users)s.") % {"count": count, "users": users}
         ),
@@ -189,10 +126,10 @@ def pool_move(request):
     return move_response(
         request,
         MoveForm,
-        lambda data: services.pool_move(
+        lambda data: pooling.customer_move(
             actor=request.user, customers=data["ids"], group=data["group"]
         ),
-        back=_back(request, reverse("pools:pool-list")),
+        back=back_url(request, reverse("customers:pool-list")),
         message=lambda count, group: (
             _("%(count)d customers are now in %(group)s.") % {"count": count, "group": group}
         ),
@@ -203,11 +140,11 @@ def pool_move(request):
 @require_POST
 def pool_return(request):
     """退回公海 from the customer list (batch) or the customer page (one)."""
-    back = _back(request, reverse("customers:customer-list"))
+    back = back_url(request, reverse("customers:customer-list"))
     returned = _run_action(
         request,
         ReturnForm,
-        lambda data: services.pool_return(
+        lambda data: pooling.customer_return(
             actor=request.user,
             customers=data["ids"],
             reason=data["reason"],
@@ -229,7 +166,7 @@ def pool_return(request):
 @tenant_view("customer.export")
 def pool_export(request):
     """导出 the pool list as filtered (GET) or the ticked customers (POST); the fields the
-    group hides until a claim stay hidden (pools.exporting)."""
+    group hides until a claim stay hidden (customers.exporting)."""
     from crm.views.exports import export_response
 
     return export_response(request, "pool")

@@ -20,4 +20,5 @@ class LeadsConfig(AppConfig):
             navigation_convert,
             navigation_pool,
             navigation_settings,
+            subjects,
         )

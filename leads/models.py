@@ -18,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import ImportJob, Option, OwnedModel, User
 from crm.tenancy import TenantModel, scoped_manager
-from customers.models import Customer, PoolReason, normalize_name
+from customers.models import Customer, normalize_name
+from pools.models import PooledModel, pool_labels
 
 
 class Campaign(TenantModel):
@@ -61,8 +62,10 @@ class LeadQuerySet(models.QuerySet):
 LEAD_LISTED = Q(pooled_at__isnull=True)
 
 
-class Lead(OwnedModel):
+class Lead(PooledModel, OwnedModel):
     """A sales lead: a person at a company who might buy, not yet a customer."""
+
+    pool_kind = "lead"  # its groups are lead pools (PoolGroup.Kind.LEAD)
 
     class Status(models.TextChoices):
         NEW = "new", _("New")
@@ -113,34 +116,7 @@ class Lead(OwnedModel):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     last_followup_at = models.DateTimeField(_("last follow-up"), null=True, blank=True)
     next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
-    # Pool state: the same fields, with the same meaning, as on customers.Customer.
-    pool_group = models.ForeignKey(
-        "pools.PoolGroup",
-        verbose_name=_("lead pool"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    pooled_at = models.DateTimeField(_("in the lead pool since"), null=True, blank=True)
-    pool_reason = models.CharField(
-        _("why it is in the lead pool"),
-        max_length=20,
-        choices=PoolReason.choices,
-        blank=True,
-        default="",
-    )
-    pool_reason_days = models.PositiveIntegerField(null=True, blank=True)
-    pool_note = models.CharField(_("return reason"), max_length=500, blank=True, default="")
-    previous_owner = models.ForeignKey(
-        User,
-        verbose_name=_("previous owner"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+    # Pool state: the PooledModel columns, with the same meaning as on customers.Customer.
     # Conversion (转为客户): the customer it became or was merged into.
     customer = models.ForeignKey(
         Customer,
@@ -216,16 +192,6 @@ class Lead(OwnedModel):
         self.company_normalized = normalize_name(self.company)
         super().save(*args, **kwargs)
 
-    @classmethod
-    def visible_in_pool_q(cls, user) -> Q:
-        """Rows ``user`` sees as a member of a lead pool group (crm.visibility picks this up)."""
-        from pools.selectors import member_group_ids
-
-        ids = member_group_ids(user, kind="lead")
-        if ids is None:
-            return Q(pooled_at__isnull=False)
-        return Q(pooled_at__isnull=False, pool_group_id__in=ids) if ids else Q(pk__in=[])
-
     @property
     def in_pool(self) -> bool:
         return self.pooled_at is not None
@@ -238,6 +204,14 @@ class Lead(OwnedModel):
     def is_read_only(self) -> bool:
         """A converted lead is kept as it was (its history lives on the customer)."""
         return self.is_converted
+
+
+pool_labels(
+    Lead,
+    pool_group=_("lead pool"),
+    pooled_at=_("in the lead pool since"),
+    pool_reason=_("why it is in the lead pool"),
+)
 
 
 class LeadEvent(TenantModel):

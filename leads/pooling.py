@@ -21,7 +21,7 @@ from pools import selectors as pool_selectors
 from pools import services as pool_services
 from pools.models import PoolGroup
 from pools.services import PoolResult
-from pools.subjects import LEAD
+from leads.subjects import LEAD
 
 KIND = PoolGroup.Kind.LEAD
 

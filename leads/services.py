@@ -21,6 +21,7 @@ from crm.models import Option, OptionKind, User
 from crm.phones import normalize_mobile, normalize_phone
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import visible_to
+from customers import hooks as customer_hooks
 from customers.models import Customer, PoolReason, normalize_name
 from customers.services import ownership_columns, ownership_columns_set
 from leads import activity_actions as actions
@@ -489,3 +490,9 @@ def lead_ownership_change(
             link=f"/leads/{leads[0].pk}/" if len(leads) == 1 else "/leads/",
         )
     return events
+
+
+# Follow-ups and files on a lead go through customers.services with this check.
+customer_hooks.register_work_target(
+    "lead", lambda *, actor, row, what: lead_for_work(actor=actor, lead=row, what=what)
+)

@@ -19,14 +19,14 @@ from crm.exceptions import ServiceError
 from crm.models import OptionKind
 from crm.selectors import activity_timeline, options_for
 from crm.views.base import tenant_view
+from crm.views.lists import back_url as _back
+from crm.views.lists import offset_page
 from customers.forms import AttachmentForm, FollowUpForm
 from customers.views import (
-    _back,
     attachment_add_response,
     attachment_delete_or_message,
     attachment_file_response,
     followup_add_response,
-    offset_page,
 )
 from leads import policies, selectors, services
 from leads.filters import LeadFilter

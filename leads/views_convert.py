@@ -20,7 +20,7 @@ from crm import masking
 from crm.exceptions import ServiceError
 from crm.views.base import tenant_view
 from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
-from customers.views import _back
+from crm.views.lists import back_url as _back
 from leads import conversion, stats
 from leads.forms_convert import ConvertForm, StatsForm
 

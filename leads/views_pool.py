@@ -13,8 +13,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from crm.views.base import tenant_view
+from crm.views.lists import back_url as _back
+from crm.views.lists import offset_page
 from customers.selectors import capped_count
-from customers.views import _back, offset_page
 from leads import pooling
 from leads.filters import LeadFilter
 from pools import selectors as pool_selectors

@@ -7,9 +7,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
+from crm.forms import PersonMultipleChoiceField as UserMultipleChoiceField
+from crm.forms import posted_id_choices
 from crm.models import Option, OptionKind, User
 from crm.services import assignable_users
-from customers.forms import UserMultipleChoiceField, posted_id_choices
 from pools.models import PoolGroup
 
 

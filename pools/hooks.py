@@ -1,10 +1,11 @@
 """Extension points of the pool that later modules register with.
 
-* ``register_recycle_exemption(func)``: ``func() -> Q`` returns a condition on
-  ``customers.Customer`` that marks customers the recycling must leave alone (the
-  opportunities module: "has an open opportunity"). It only applies to groups whose
-  ``exempt_with_opportunity`` switch is on. The condition is evaluated inside the
-  recycling query (set-based), never per customer in Python.
+* ``register_recycle_exemption(func)``: ``func() -> Q`` returns a condition on the
+  customer model (the public pool's rows) that marks customers the recycling must leave
+  alone (the opportunities module: "has an open opportunity"). It only applies to groups
+  whose ``exempt_with_opportunity`` switch is on (the customer subject, ``customers.subjects``,
+  asks for it). The condition is evaluated inside the recycling query (set-based), never per
+  customer in Python.
 """
 
 from __future__ import annotations
@@ -33,18 +34,16 @@ def exemption_q() -> Q | None:
     return reduce(or_, conditions) if conditions else None
 
 
-def exempt_ids(customer_ids) -> set[int]:
-    from customers.models import Customer
-
+def exempt_ids(model, ids) -> set[int]:
+    """The ids among ``ids`` (rows of ``model``) that a registered exemption keeps out of
+    recycling (one query)."""
     condition = exemption_q()
-    if condition is None or not customer_ids:
+    if condition is None or not ids:
         return set()
     return set(
-        Customer.objects.filter(pk__in=list(customer_ids))
-        .filter(condition)
-        .values_list("pk", flat=True)
+        model.objects.filter(pk__in=list(ids)).filter(condition).values_list("pk", flat=True)
     )
 
 
-def is_exempt(customer) -> bool:
-    return customer.pk in exempt_ids([customer.pk])
+def is_exempt(row) -> bool:
+    return row.pk in exempt_ids(type(row), [row.pk])

@@ -45,6 +45,85 @@ def default_hidden_fields() -> list[str]:
     return list(DEFAULT_HIDDEN_FIELDS)
 
 
+class PoolReason(models.TextChoices):
+    """Why a row lies in the pool (shown in the pool lists)."""
+
+    RETURNED = "returned", _("Returned by its owner")
+    RECYCLED_FOLLOWUP = "recycled_followup", _("No follow-up")
+    RECYCLED_DEAL = "recycled_deal", _("No deal")
+    IMPORTED = "imported", _("Imported into the pool")
+    CREATED = "created", _("Created in the pool")
+    INITIALIZED = "initialized", _("Put into the pool when pool groups were initialised")
+
+
+class PooledModel(models.Model):
+    """The pool state of a pooled record (customers in the public pool, leads in a lead pool),
+    declared once: the pool engine (``pools.services``, ``pools.recycling``) reads and writes
+    exactly these columns, whatever the model.
+
+    ``pool_group`` is the row's group at all times (所属公海: its recycling rules apply while
+    someone owns it); ``pooled_at`` is set while the row lies in that group's pool, without an
+    owner. A concrete model names its kind (``pool_kind``, a ``PoolGroup.Kind`` value) and has
+    an ``owner``; its pool subject (``pools.subjects``) says what else differs.
+    """
+
+    #: The PoolGroup.Kind whose groups hold rows of this model.
+    pool_kind: str = ""
+
+    pool_group = models.ForeignKey(
+        "pools.PoolGroup",
+        verbose_name=_("pool group"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
+    pool_reason = models.CharField(
+        _("why it is in the pool"),
+        max_length=20,
+        choices=PoolReason.choices,
+        blank=True,
+        default="",
+    )
+    pool_reason_days = models.PositiveIntegerField(null=True, blank=True)
+    pool_note = models.CharField(_("return reason"), max_length=500, blank=True, default="")
+    previous_owner = models.ForeignKey(
+        User,
+        verbose_name=_("previous owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def visible_in_pool_q(cls, user) -> Q:
+        """Rows ``user`` sees as a member of a pool group of the model's kind
+        (crm.visibility picks this up)."""
+        from pools.selectors import member_group_ids
+
+        ids = member_group_ids(user, cls.pool_kind)
+        if ids is None:
+            return Q(pooled_at__isnull=False)
+        return Q(pooled_at__isnull=False, pool_group_id__in=ids) if ids else Q(pk__in=[])
+
+
+def pool_labels(model: type[PooledModel], **labels) -> None:
+    """Give a pooled model's pool columns its own words (a lead lies in a 线索池, not in the
+    公海): ``pool_labels(Lead, pool_group=_("lead pool"))``. Only labels change; the columns
+    stay those of ``PooledModel``."""
+    for name, label in labels.items():
+        field = model._meta.get_field(name)
+        # Field keeps the label it was declared with in _verbose_name for its deconstruction
+        # (migrations): both change, so the migration state matches the model.
+        field.verbose_name = field._verbose_name = label
+
+
 class PoolGroup(TenantModel):
     """One pool group (公海分组) with its members, admins and rules."""
 

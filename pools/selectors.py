@@ -256,7 +256,7 @@ def forecasts_for(customers) -> dict[int, Forecast]:
     if not owned:
         return {}
     groups = {g.pk: g for g in groups_with_rules().filter(pk__in={c.pool_group_id for c in owned})}
-    exempt_ids = hooks.exempt_ids([c.pk for c in owned])
+    exempt_ids = hooks.exempt_ids(type(owned[0]), [c.pk for c in owned])
     result = {}
     for customer in owned:
         group = groups.get(customer.pool_group_id)

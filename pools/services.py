@@ -1,15 +1,16 @@
 """Every state change of the pools: groups and rules, claim, assign, return, move,
 initialise. Recycling and its warnings live in ``pools.recycling``.
 
-The same code serves the public pool (customers) and the lead pools (leads): the
-``pool_subject_*`` functions take a ``pools.subjects`` subject that says what lies in the
-pool; ``pool_claim`` / ``pool_assign`` / ``pool_return`` / ``pool_move`` are the customer
-entry points, ``leads.pooling`` holds the lead ones.
+The same code serves every kind of pooled row (customers in the public pool, leads in the
+lead pools): the ``pool_subject_*`` functions take a ``pools.subjects`` subject that says
+what lies in the pool; the apps that own the rows hold the entry points
+(``customers.pooling``, ``leads.pooling``). Nothing here names a model of those apps.
 
 Each owner change goes through the subject's one ownership-change service
 (``customers.services.ownership_change``, ``leads.services.lead_ownership_change``: one
 event per row) and writes the activity log. Batches are all-or-nothing for permission and
-rule problems; a customer someone else took first is reported by name, not refused.
+rule problems; a row someone else took first is reported (by name when the actor may still
+see it), not refused.
 
 Concurrency (claims and assignments): the receiving users' rows are locked first (in id
 order), then the customers (in id order), so that limits are counted under the lock and two
@@ -28,16 +29,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from crm import activity
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import Department, Option, OptionKind, User
-from crm.services import require_same_tenant, tenant_created
-from customers.models import Customer, OwnershipEvent, PoolReason
+from crm.services import require_same_tenant
+from crm.visibility import visible_to
 from pools import activity_actions as actions
 from pools.models import (
     HIDDEN_FIELD_KEYS_BY_KIND,
@@ -45,9 +44,10 @@ from pools.models import (
     PoolGroupDepartment,
     PoolGroupUser,
     PoolLevelRule,
+    PoolReason,
 )
 from pools.selectors import is_group_admin, is_group_member, is_pool_manager
-from pools.subjects import CUSTOMER, PoolSubject, subject_for
+from pools.subjects import PoolSubject, subject_for
 
 GROUP_FIELDS = [
     "name",
@@ -91,8 +91,8 @@ def _refuse(message, code: str):
     raise ServiceError(message, code=code)
 
 
-def _names(customers, limit: int = 10, subject: PoolSubject = CUSTOMER) -> str:
-    names = [subject.label(c) for c in customers]
+def _names(rows, limit: int = 10, *, subject: PoolSubject) -> str:
+    names = [subject.label(c) for c in rows]
     text = "、".join(names[:limit])
     return text + ("…" if len(names) > limit else "")
 
@@ -100,19 +100,16 @@ def _names(customers, limit: int = 10, subject: PoolSubject = CUSTOMER) -> str:
 # ---------------------------------------------------------------- groups
 
 
-def default_group_for(tenant_id: int, kind: str = "customer") -> PoolGroup:
-    """The tenant's default group of ``kind`` (customer: 默认公海, lead: 默认线索池), created on
-    first use (every member sees it)."""
+def default_group_for(tenant_id: int, kind: str) -> PoolGroup:
+    """The tenant's default group of ``kind`` (customer: 默认公海, lead: 默认线索池: the
+    subject's ``default_group_name``), created on first use (every member sees it)."""
     group = PoolGroup.objects.filter(tenant_id=tenant_id, kind=kind, is_default=True).first()
     if group is not None:
         return group
     # The name is data, stored once: in the installation's language (zh-hans), whatever
     # language the request or the command that creates it runs in.
     with translation.override(settings.LANGUAGE_CODE):
-        if kind == PoolGroup.Kind.LEAD:
-            name = pgettext("pool group", "Default lead pool")
-        else:
-            name = pgettext("pool group", "Default pool")
+        name = str(subject_for(kind).default_group_name)
     try:
         with transaction.atomic():
             taken = PoolGroup.objects.filter(tenant_id=tenant_id, name=name).exists()
@@ -127,20 +124,12 @@ def default_group_for(tenant_id: int, kind: str = "customer") -> PoolGroup:
         return PoolGroup.objects.get(tenant_id=tenant_id, kind=kind, is_default=True)
 
 
-@receiver(tenant_created)
-def _create_default_group(sender, tenant, **kwargs) -> None:
-    # The default lead pool is created on first use (default_group_for(kind="lead"): the lead
-    # pool page, a lead created or returned without a group), not here: a new tenant starts
-    # with exactly one group, its public pool.
-    default_group_for(tenant.pk)
-
-
-def _require_manager(actor: User, kind: str = "customer") -> None:
+def _require_manager(actor: User, kind: str) -> None:
     if not is_pool_manager(actor, kind):
         raise PermissionRefusedError()
 
 
-def _clean_group_data(actor: User, data: dict, kind: str = "customer") -> dict:
+def _clean_group_data(actor: User, data: dict, kind: str) -> dict:
     values = {k: v for k, v in data.items() if k in GROUP_FIELDS_BY_KIND[kind]}
     name = (values.get("name") or "").strip()
     if "name" in values:
@@ -171,13 +160,15 @@ def pool_group_save(
     level_rules: Sequence[tuple[Option, int | None, int | None]] | None = None,
 ) -> PoolGroup:
     """Create or change a pool group with its members, admins and per-level rules. A new
-    group is of ``kind`` (default: customer); a group keeps its kind for life. Lead pools
+    group is of ``kind`` (required then); a group keeps its kind for life. Lead pools
     take the lead rules only (``LEAD_GROUP_FIELDS``) and no level rules."""
     if kind is not None and kind not in GROUP_FIELDS_BY_KIND:
         _refuse(_("Choose a valid option."), "kind")
     if group is not None and kind is not None and group.kind != kind:
         _refuse(subject_for(kind).message("kind"), "kind")
-    kind = group.kind if group is not None else (kind or PoolGroup.Kind.CUSTOMER)
+    if group is None and kind is None:
+        _refuse(_("Choose a valid option."), "kind")
+    kind = group.kind if group is not None else kind
     _require_manager(actor, kind)
     require_same_tenant(actor, group, *(departments or []), *(users or []), *(admins or []))
     values = _clean_group_data(actor, data, kind)
@@ -192,7 +183,7 @@ def pool_group_save(
         _refuse(_("A pool group with this name exists already."), "duplicate")
     if group is not None and group.is_default and values.get("is_enabled") is False:
         _refuse(_("The default pool group cannot be disabled."), "default")
-    if kind != PoolGroup.Kind.CUSTOMER and level_rules:
+    if level_rules and not subject_for(kind).level_rules:
         _refuse(_("Choose a valid option."), "option")
     for option, *_days in level_rules or []:
         require_same_tenant(actor, option)
@@ -283,20 +274,35 @@ class PoolResult:
     """What a pool action did: the rows it changed and, by name, those another user took
     first (not an error: the rest of the batch went through)."""
 
+    subject: PoolSubject
     done: list = field(default_factory=list)
     lost: list = field(default_factory=list)
-    subject: PoolSubject = CUSTOMER
+    #: Whether the actor may still see every lost row (then the message names them).
+    lost_visible: bool = True
 
     @property
     def lost_message(self) -> str:
         if not self.lost:
             return ""
+        if not self.lost_visible:
+            # SECURITY: never name a row the actor may not see (its new owner is outside
+            # the actor's data scope); the count alone says what happened.
+            return self.subject.message("lost_unnamed", len(self.lost))
         return self.subject.message(
             "lost", len(self.lost), names=_names(self.lost, subject=self.subject)
         )
 
 
-def _ids(rows, subject: PoolSubject = CUSTOMER) -> list[int]:
+def _all_visible(actor: User, subject: PoolSubject, rows) -> bool:
+    """Whether ``actor`` sees every row of ``rows`` (one query)."""
+    ids = {row.pk for row in rows}
+    if not ids:
+        return True
+    seen = visible_to(actor, subject.model.objects.filter(pk__in=ids)).values_list("pk", flat=True)
+    return set(seen) == ids
+
+
+def _ids(rows, subject: PoolSubject) -> list[int]:
     model = subject.model
     ids = sorted({r.pk if isinstance(r, model) else int(r) for r in rows})
     if not ids:
@@ -313,11 +319,7 @@ def _lock_users(tenant_id: int, user_ids) -> dict[int, User]:
     return {u.pk: u for u in users}
 
 
-def _lock_customers(tenant_id: int, ids: list[int]) -> list[Customer]:
-    return CUSTOMER.lock(tenant_id, ids)
-
-
-def _split_taken(actor: User, ids: list[int], rows: list, *, admin: bool, subject=CUSTOMER):
+def _split_taken(actor: User, ids: list[int], rows: list, *, admin: bool, subject: PoolSubject):
     """(still in the pool, taken by someone else). Rows that are missing, or that lie or
     belong in groups the actor has no part in (or in a group of the other kind), refuse the
     whole batch as invisible."""
@@ -350,23 +352,14 @@ def claimed_today(user: User, group: PoolGroup, now=None) -> int:
     return events.objects.filter(
         tenant_id=user.tenant_id,
         to_user_id=user.pk,
-        kind=OwnershipEvent.Kind.CLAIMED,
+        kind=events.Kind.CLAIMED,
         pool_group=group,
         created_at__gte=today_start(now),
     ).count()
 
 
-def holding(user: User, *, counts_signed: bool) -> int:
-    qs = Customer.objects.filter(
-        tenant_id=user.tenant_id, owner_id=user.pk, deleted_at__isnull=True
-    )
-    if not counts_signed:
-        qs = qs.exclude(lifecycle=Customer.Lifecycle.SIGNED)
-    return qs.count()
-
-
 def _check_holding(
-    user: User, groups_counts: dict[PoolGroup, int], *, for_self: bool, subject=CUSTOMER
+    user: User, groups_counts: dict[PoolGroup, int], *, for_self: bool, subject: PoolSubject
 ) -> None:
     total = sum(groups_counts.values())
     for group in groups_counts:
@@ -388,13 +381,9 @@ def _check_holding(
             )
 
 
-def _clear_team(customers: list[Customer]) -> None:
-    CUSTOMER.clear_when_pooled(customers)
-
-
-def _log_each(actor, customers, action, changes_for=None, note=""):
+def _log_each(actor, rows, action, changes_for=None, note=""):
     activity.activity_record_many(
-        actor=actor, targets=customers, action=action, changes_for=changes_for, note=note
+        actor=actor, targets=rows, action=action, changes_for=changes_for, note=note
     )
 
 
@@ -431,7 +420,8 @@ def pool_subject_claim(*, actor: User, subject: PoolSubject, rows: Sequence) -> 
     _lock_users(actor.tenant_id, [actor.pk])
     locked = subject.lock(actor.tenant_id, ids)
     available, taken = _split_taken(actor, ids, locked, admin=False, subject=subject)
-    result = PoolResult(lost=[c for c in taken if c.owner_id != actor.pk], subject=subject)
+    lost = [c for c in taken if c.owner_id != actor.pk]
+    result = PoolResult(subject, lost=lost, lost_visible=_all_visible(actor, subject, lost))
     admin_only = [
         c
         for c in available
@@ -491,18 +481,12 @@ def pool_subject_claim(*, actor: User, subject: PoolSubject, rows: Sequence) -> 
             actor=actor,
             rows=members,
             to_user=actor,
-            kind=OwnershipEvent.Kind.CLAIMED,
+            kind=subject.event_model.Kind.CLAIMED,
             group=group,
         )
         _log_each(actor, members, actions.POOL_CLAIMED, note=group.name)
     result.done = available
     return result
-
-
-@transaction.atomic
-def pool_claim(*, actor: User, customers: Sequence[Customer | int]) -> PoolResult:
-    """The actor takes customers from pools they are a member of (领取), single or batch."""
-    return pool_subject_claim(actor=actor, subject=CUSTOMER, rows=customers)
 
 
 def pool_subject_assign(
@@ -529,7 +513,7 @@ def pool_subject_assign(
         _refuse(subject.message("inactive", names="、".join(str(u) for u in inactive)), "inactive")
     locked = subject.lock(actor.tenant_id, ids)
     available, taken = _split_taken(actor, ids, locked, admin=True, subject=subject)
-    result = PoolResult(lost=taken, subject=subject)
+    result = PoolResult(subject, lost=taken, lost_visible=_all_visible(actor, subject, taken))
     if not available:
         return result
     order = list(available)
@@ -555,7 +539,7 @@ def pool_subject_assign(
                 actor=actor,
                 rows=members,
                 to_user=locked_users[user.pk],
-                kind=OwnershipEvent.Kind.ASSIGNED,
+                kind=subject.event_model.Kind.ASSIGNED,
                 group=group,
                 note=note,
             )
@@ -570,44 +554,15 @@ def pool_subject_assign(
     return result
 
 
-@transaction.atomic
-def pool_assign(
-    *,
-    actor: User,
-    customers: Sequence[Customer | int],
-    users: Sequence[User],
-    distribution: str = "even",
-    note: str = "",
-) -> PoolResult:
-    """A pool admin hands pool customers to reps (分配): to one user, or spread over several
-    evenly (平均: in turn, by id) or at random (随机)."""
-    return pool_subject_assign(
-        actor=actor,
-        subject=CUSTOMER,
-        rows=customers,
-        users=users,
-        distribution=distribution,
-        note=note,
-    )
-
-
-# ---------------------------------------------------------------- return / move
-
-
-def may_return(actor: User, customer: Customer) -> bool:
-    """The owner, and managers whose data scope covers the owner (not for a locked one)."""
-    return CUSTOMER.may_return(actor, customer)
-
-
-def return_targets(actor: User, customer=None, *, kind: str = "customer") -> list[PoolGroup]:
-    """Groups of ``kind`` that ``actor`` may return ``customer`` (or a lead) into: its own
-    group, others when its group allows members to choose or when the actor administers
+def return_targets(actor: User, row=None, *, kind: str) -> list[PoolGroup]:
+    """Groups of ``kind`` that ``actor`` may return ``row`` (a pooled model's row) into: its
+    own group, others when its group allows members to choose or when the actor administers
     the target."""
     groups = list(PoolGroup.objects.filter(tenant_id=actor.tenant_id, kind=kind, is_enabled=True))
-    if customer is None:
+    if row is None:
         return groups
-    home = customer.pool_group_id
-    allow = customer.pool_group.allow_return_elsewhere if customer.pool_group_id else True
+    home = row.pool_group_id
+    allow = row.pool_group.allow_return_elsewhere if row.pool_group_id else True
     return [g for g in groups if g.pk == home or allow or is_group_admin(actor, g.pk, kind)]
 
 
@@ -633,8 +588,6 @@ def pool_subject_return(
         _refuse(subject.message("kind"), "kind")
     note = (note or "").strip()
     locked = subject.lock(actor.tenant_id, ids)
-    from crm.visibility import visible_to
-
     visible = set(
         visible_to(actor, subject.model.objects.filter(pk__in=ids)).values_list("pk", flat=True)
     )
@@ -686,7 +639,7 @@ def pool_subject_return(
             actor=actor,
             rows=members,
             to_user=None,
-            kind=OwnershipEvent.Kind.RETURNED,
+            kind=subject.event_model.Kind.RETURNED,
             group=target,
             note=text,
             fields=pooled_fields(
@@ -703,22 +656,6 @@ def pool_subject_return(
     return locked
 
 
-@transaction.atomic
-def pool_return(
-    *,
-    actor: User,
-    customers: Sequence[Customer | int],
-    reason: Option | None,
-    note: str = "",
-    group: PoolGroup | None = None,
-) -> list[Customer]:
-    """Owners (or their managers) put customers back into the pool (退回公海) with a reason
-    from the tenant's list and a free note, into their own group or, where allowed, another."""
-    return pool_subject_return(
-        actor=actor, subject=CUSTOMER, rows=customers, reason=reason, note=note, group=group
-    )
-
-
 def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, group: PoolGroup):
     """A pool admin moves pool rows into another group of the same kind (of which they are
     admin too). Call inside a transaction."""
@@ -733,11 +670,13 @@ def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, grou
     locked = subject.lock(actor.tenant_id, ids)
     available, taken = _split_taken(actor, ids, locked, admin=True, subject=subject)
     if taken:
-        _refuse(
-            _("No longer in the pool: %(names)s. Nothing was moved.")
-            % {"names": _names(taken, subject=subject)},
-            "taken",
-        )
+        if _all_visible(actor, subject, taken):
+            message = _("No longer in the pool: %(names)s. Nothing was moved.") % {
+                "names": _names(taken, subject=subject)
+            }
+        else:  # SECURITY: never name what the actor may not see
+            message = subject.message("lost_unnamed", len(taken)) + str(_("Nothing was moved."))
+        _refuse(message, "taken")
     moving = [c for c in available if c.pool_group_id != group.pk]
     if not moving:
         return available
@@ -749,7 +688,7 @@ def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, grou
     subject.event_model.objects.bulk_create(
         subject.event(
             c,
-            kind=OwnershipEvent.Kind.MOVED,
+            kind=subject.event_model.Kind.MOVED,
             actor=actor,
             pool_group=group,
             note=sources[c.pk],
@@ -768,46 +707,37 @@ def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, grou
     return available
 
 
-@transaction.atomic
-def pool_move(
-    *, actor: User, customers: Sequence[Customer | int], group: PoolGroup
-) -> list[Customer]:
-    """A pool admin moves pool customers into another group (of which they are admin too)."""
-    return pool_subject_move(actor=actor, subject=CUSTOMER, rows=customers, group=group)
-
-
-@transaction.atomic
-def pool_initialize(*, actor: User, group: PoolGroup | None = None) -> tuple[int, int]:
-    """初始化公海分组: every live customer without a group gets ``group`` (default: the
-    default group). Owned ones only gain the group (its rules now apply); ownerless ones
-    go into its pool. Returns (owned, pooled) counts. Customers that have a group keep it."""
-    _require_manager(actor)
+def pool_subject_initialize(
+    *, actor: User, subject: PoolSubject, group: PoolGroup | None = None
+) -> tuple[int, int]:
+    """初始化公海分组: every live row of ``subject`` without a group gets ``group`` (default:
+    the default group of its kind). Owned ones only gain the group (its rules now apply);
+    ownerless ones go into its pool. Returns (owned, pooled) counts. Rows that have a group
+    keep it. Call inside a transaction."""
+    _require_manager(actor, subject.kind)
     require_same_tenant(actor, group)
-    group = group or default_group_for(actor.tenant_id)
-    if group.kind != PoolGroup.Kind.CUSTOMER:
-        _refuse(CUSTOMER.message("kind"), "kind")
+    group = group or default_group_for(actor.tenant_id, subject.kind)
+    if group.kind != subject.kind:
+        _refuse(subject.message("kind"), "kind")
     if not group.is_enabled:
         _refuse(_("This pool group is disabled."), "disabled")
-    base = Customer.objects.filter(
-        tenant_id=actor.tenant_id, pool_group__isnull=True, deleted_at__isnull=True
-    )
+    base = subject.live(actor.tenant_id).filter(pool_group__isnull=True)
     now = timezone.now()
     ownerless = list(base.filter(owner__isnull=True).select_for_update().order_by("pk"))
     base.filter(owner__isnull=False, owned_since__isnull=True).update(owned_since=F("created_at"))
     owned = base.filter(owner__isnull=False).update(pool_group=group)
     if ownerless:
-        Customer.objects.filter(pk__in=[c.pk for c in ownerless]).update(
+        subject.model.objects.filter(pk__in=[c.pk for c in ownerless]).update(
             pool_group=group,
             pooled_at=now,
             pool_reason=PoolReason.INITIALIZED,
             updated_at=now,
             updated_by=actor,
         )
-        OwnershipEvent.objects.bulk_create(
-            OwnershipEvent(
-                tenant_id=actor.tenant_id,
-                customer=c,
-                kind=OwnershipEvent.Kind.MOVED,
+        subject.event_model.objects.bulk_create(
+            subject.event(
+                c,
+                kind=subject.event_model.Kind.MOVED,
                 actor=actor,
                 pool_group=group,
                 created_at=now,

@@ -1,16 +1,20 @@
-"""What the pool machinery works on: customers (公海) and leads (线索池).
+"""What the pool machinery works on: the registry of pool subjects.
 
 The claim / assign / return / move / recycle code in ``pools.services`` and
-``pools.recycling`` is written once; everything that differs between the two kinds of pool
-is described here, one small class per subject: the model and its lock query, the one
-ownership-change function of the model, the event model (the daily claim limit counts its
-``claimed`` events), what counts towards the holding limit, what is cleared when a row goes
-into the pool, when a row will be recycled and what exempts it (the forecast, the warnings
+``pools.recycling`` is written once; everything that differs between kinds of pooled rows is
+described by a subject, one small class per kind, registered by the app that owns the model
+(``customers.subjects``: customers in the public pool, 公海; ``leads.subjects``: leads in the
+lead pools, 线索池) from its ``AppConfig.ready()``. A subject says: the model (a
+``pools.models.PooledModel``) and its lock query, the one ownership-change function of the
+model, the event model (the daily claim limit counts its ``claimed`` events), what counts
+towards the holding limit, what is cleared when a row goes into the pool, which rows a group
+recycles and why, when a row will be recycled and what exempts it (the forecast, the warnings
 before recycling and their ``RecycleWarning`` foreign key), and the wording of the messages
 (a customer is not a lead).
 
 A group's ``kind`` says which subject lies in it (``subject_for(group.kind)``); a group of one
-kind never holds rows of the other (the services refuse it).
+kind never holds rows of the other (the services refuse it). The pool engine never names a
+model of a higher app.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import datetime
 from collections.abc import Sequence
 
 from django.db.models import QuerySet
-from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from crm.models import User
 from crm.visibility import scope_user_ids
@@ -112,6 +114,23 @@ class PoolSubject:
         ``pools.selectors.Forecast``), or None when they never will."""
         raise NotImplementedError
 
+    def candidates(self, group, at: datetime.datetime) -> QuerySet:
+        """The owned rows of ``group`` whose recycling time is ``at`` or earlier (one
+        set-based query: ``pools.recycling`` locks and moves them in batches)."""
+        raise NotImplementedError
+
+    #: The columns recycling reads of a candidate (forecast, messages, events).
+    row_fields: tuple[str, ...] = ()
+
+    def recycle_rule(self, row, group) -> tuple[str, int]:
+        """(rule, days) by which a due ``row`` is recycled: ``followup`` or ``deal``."""
+        return "followup", group.recycle_no_followup_days or 0
+
+    #: The name of the tenant's default group of this kind (created on first use), lazy.
+    default_group_name = None
+    #: Whether groups of this kind take per-level rules (PoolLevelRule: customer levels).
+    level_rules: bool = False
+
     def event(self, row, **fields):
         """An unsaved event of this subject about ``row``."""
         return self.event_model(tenant_id=row.tenant_id, **{self.event_field: row}, **fields)
@@ -123,250 +142,19 @@ class PoolSubject:
         return str(text % values) if values else str(text)
 
 
-class CustomerSubject(PoolSubject):
-    kind = "customer"
-    manage_permission = "pool.manage"
-    pool_url = "/pools/"
-    event_field = "customer"
-    warning_field = "customer"
-    warn_url = "/"
-    pooled_fields = {"is_locked": False}
-    messages = {
-        "empty": _("Select at least one customer."),
-        "lost": ngettext_lazy(
-            "Someone else got %(count)d customer first: %(names)s",
-            "Someone else got %(count)d customers first: %(names)s",
-            "count",
-        ),
-        "not_visible": ngettext_lazy(
-            "%(count)d selected customer is not in a pool you may use; nothing was changed.",
-            "%(count)d selected customers are not in a pool you may use; nothing was changed.",
-            "count",
-        ),
-        "admin_only": _("Only pool admins assign customers of %(group)s; nothing was claimed."),
-        "daily_limit": _(
-            "You have claimed %(done)d customers from %(group)s today; the daily "
-            "limit is %(limit)d, so you may claim %(room)d more. Nothing was claimed."
-        ),
-        "holding_self": _(
-            "You hold %(held)d customers; the limit of %(group)s is %(limit)d, so you "
-            "may take %(room)d more. Nothing was claimed."
-        ),
-        "holding_other": _(
-            "%(user)s holds %(held)d customers; the limit of %(group)s is %(limit)d, "
-            "so they may take %(room)d more. Nothing was assigned."
-        ),
-        "inactive": _("A deactivated user cannot receive customers: %(names)s"),
-        "reason": _("Choose why the customers go back to the pool."),
-        "return_not_visible": _(
-            "Some selected customers do not exist or are not visible to you; nothing was changed."
-        ),
-        "not_editable": _(
-            "You may not return these customers (not yours, or locked): %(names)s. "
-            "Nothing was changed."
-        ),
-        "not_empty": ngettext_lazy(
-            "%(count)d customer belongs to this group; move it to another group first.",
-            "%(count)d customers belong to this group; move them to another group first.",
-            "count",
-        ),
-        "kind": _("Choose a pool group of the public pool."),
-        "recycled": ngettext_lazy(
-            "%(count)d customer returned to the pool: %(names)s",
-            "%(count)d customers returned to the pool: %(names)s",
-            "count",
-        ),
-        "warned": ngettext_lazy(
-            "%(count)d customer falls into the pool soon (first in %(days)d days): %(names)s",
-            "%(count)d customers fall into the pool soon (first in %(days)d days): %(names)s",
-            "count",
-        ),
-        "forecast": ngettext_lazy(
-            "Falls into the pool in %(count)d day (%(reason)s)",
-            "Falls into the pool in %(count)d days (%(reason)s)",
-            "count",
-        ),
-        "forecast_now": _("Falls into the pool at the next recycling run (%(reason)s)"),
-    }
-
-    @property
-    def model(self):
-        from customers.models import Customer
-
-        return Customer
-
-    @property
-    def event_model(self):
-        from customers.models import OwnershipEvent
-
-        return OwnershipEvent
-
-    def live(self, tenant_id: int) -> QuerySet:
-        return self.model.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
-
-    def change_owner(self, *, rows, **kwargs) -> list:
-        from customers.services import ownership_change
-
-        return ownership_change(customers=rows, **kwargs)
-
-    def holding(self, user: User, group) -> int:
-        qs = self.live(user.tenant_id).filter(owner_id=user.pk)
-        if not group.holding_counts_signed:
-            qs = qs.exclude(lifecycle=self.model.Lifecycle.SIGNED)
-        return qs.count()
-
-    def exempt_ids(self, group, ids: Sequence[int]) -> set[int]:
-        """Customers with an open opportunity (the ``pools.hooks`` exemptions), where the
-        group exempts them."""
-        from pools import hooks
-
-        return hooks.exempt_ids(list(ids)) if group.exempt_with_opportunity else set()
-
-    def forecast(self, row, group, *, exempt: bool = False):
-        from pools.selectors import forecast
-
-        return forecast(row, group, exempt=exempt)
-
-    def clear_when_pooled(self, rows: list) -> None:
-        """A customer going into the pool leaves its team behind (participants and their
-        edit grants): they belonged to the previous ownership."""
-        from customers.models import CustomerParticipant, CustomerUserObjectPermission
-
-        ids = [c.pk for c in rows]
-        CustomerParticipant.objects.filter(customer_id__in=ids).delete()
-        CustomerUserObjectPermission.objects.filter(content_object_id__in=ids).delete()
-
-    def label(self, row) -> str:
-        return row.name
-
-    def may_return(self, actor: User, row) -> bool:
-        """Not a deleted customer; managers may not return a locked one."""
-        if row.owner_id is None or row.deleted_at is not None:
-            return False
-        if row.owner_id != actor.pk and row.is_locked:
-            return False
-        return super().may_return(actor, row)
+_SUBJECTS: dict[str, PoolSubject] = {}
 
 
-class LeadSubject(PoolSubject):
-    kind = "lead"
-    manage_permission = "lead.manage"
-    pool_url = "/leads/pool/"
-    event_field = "lead"
-    warning_field = "lead"
-    warn_url = "/leads/"
-    messages = {
-        "empty": _("Select at least one lead."),
-        "lost": ngettext_lazy(
-            "Someone else got %(count)d lead first: %(names)s",
-            "Someone else got %(count)d leads first: %(names)s",
-            "count",
-        ),
-        "not_visible": ngettext_lazy(
-            "%(count)d selected lead is not in a lead pool you may use; nothing was changed.",
-            "%(count)d selected leads are not in a lead pool you may use; nothing was changed.",
-            "count",
-        ),
-        "admin_only": _("Only pool admins assign leads of %(group)s; nothing was claimed."),
-        "daily_limit": _(
-            "You have claimed %(done)d leads from %(group)s today; the daily limit is "
-            "%(limit)d, so you may claim %(room)d more. Nothing was claimed."
-        ),
-        "holding_self": _(
-            "You hold %(held)d open leads; the limit of %(group)s is %(limit)d, so you may "
-            "take %(room)d more. Nothing was claimed."
-        ),
-        "holding_other": _(
-            "%(user)s holds %(held)d open leads; the limit of %(group)s is %(limit)d, so "
-            "they may take %(room)d more. Nothing was assigned."
-        ),
-        "inactive": _("A deactivated user cannot receive leads: %(names)s"),
-        "reason": _("Choose why the leads go back to the pool."),
-        "return_not_visible": _(
-            "Some selected leads do not exist or are not visible to you; nothing was changed."
-        ),
-        "not_editable": _(
-            "You may not return these leads (not yours): %(names)s. Nothing was changed."
-        ),
-        "not_empty": ngettext_lazy(
-            "%(count)d lead belongs to this lead pool; move it to another lead pool first.",
-            "%(count)d leads belong to this lead pool; move them to another lead pool first.",
-            "count",
-        ),
-        "kind": _("Choose a lead pool."),
-        "recycled": ngettext_lazy(
-            "%(count)d lead returned to the lead pool: %(names)s",
-            "%(count)d leads returned to the lead pool: %(names)s",
-            "count",
-        ),
-        "converted": _("Converted leads stay with their owner: %(names)s. Nothing was changed."),
-        "warned": ngettext_lazy(
-            "%(count)d lead falls into the lead pool soon (first in %(days)d days): %(names)s",
-            "%(count)d leads fall into the lead pool soon (first in %(days)d days): %(names)s",
-            "count",
-        ),
-        "forecast": ngettext_lazy(
-            "Falls into the lead pool in %(count)d day: %(reason)s",
-            "Falls into the lead pool in %(count)d days: %(reason)s",
-            "count",
-        ),
-        "forecast_now": _("Falls into the lead pool at the next recycling run: %(reason)s"),
-    }
-
-    @property
-    def model(self):
-        from leads.models import Lead
-
-        return Lead
-
-    @property
-    def event_model(self):
-        from leads.models import LeadEvent
-
-        return LeadEvent
-
-    def live(self, tenant_id: int) -> QuerySet:
-        return self.model.objects.filter(tenant_id=tenant_id)
-
-    def change_owner(self, *, rows, **kwargs) -> list:
-        from leads.services import lead_ownership_change
-
-        return lead_ownership_change(leads=rows, **kwargs)
-
-    def holding(self, user: User, group) -> int:
-        """Open leads (new, contacted) count; closed and converted ones are done with."""
-        return self.live(user.tenant_id).open().filter(owner_id=user.pk).count()
-
-    def forecast(self, row, group, *, exempt: bool = False):
-        """Open leads (new, contacted) with an owner: the group's days without a follow-up,
-        counted from the later of the last follow-up and the start of the ownership. Closed
-        and converted leads are never recycled, so they have no forecast."""
-        from pools.selectors import Forecast, followup_reference
-
-        if group is None or group.kind != self.kind or not group.is_enabled or exempt:
-            return None
-        if row.owner_id is None or row.pooled_at is not None:
-            return None
-        if row.status not in (self.model.Status.NEW, self.model.Status.CONTACTED):
-            return None
-        days = group.recycle_no_followup_days
-        reference = followup_reference(row)
-        if not days or reference is None:
-            return None
-        return Forecast(reference + datetime.timedelta(days=days), "followup", days, self.kind)
-
-    def refuse_return(self, rows: list) -> tuple[str, str] | None:
-        converted = [lead for lead in rows if lead.is_converted]
-        if converted:
-            names = "、".join(str(lead) for lead in converted[:10])
-            return self.message("converted", names=names), "converted"
-        return None
-
-
-CUSTOMER = CustomerSubject()
-LEAD = LeadSubject()
-SUBJECTS = {CUSTOMER.kind: CUSTOMER, LEAD.kind: LEAD}
+def register(subject: PoolSubject) -> PoolSubject:
+    """Make ``subject`` the one for its kind (from the owning app's ``AppConfig.ready()``)."""
+    _SUBJECTS[subject.kind] = subject
+    return subject
 
 
 def subject_for(kind: str) -> PoolSubject:
-    return SUBJECTS[kind]
+    """The registered subject of pool groups of ``kind``."""
+    return _SUBJECTS[kind]
+
+
+def subjects() -> list[PoolSubject]:
+    return list(_SUBJECTS.values())

@@ -181,7 +181,9 @@ def group_initialize(request):
         return redirect("pools:group-list")
     group = form.cleaned_data["group"]
     try:
-        owned, pooled = services.pool_initialize(actor=request.user, group=group)
+        owned, pooled = services.pool_subject_initialize(
+            actor=request.user, subject=subject_for(group.kind), group=group
+        )
     except ServiceError as exc:
         service_message(request, exc)
     else:

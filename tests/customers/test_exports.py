@@ -45,7 +45,7 @@ URLS = {
     "customers": "customers:customer-export",
     "contacts": "customers:contact-export",
     "followups": "customers:followup-export",
-    "pool": "pools:pool-export",
+    "pool": "customers:pool-export",
 }
 CUSTOMER_HEADERS = (
     "Customer name",
@@ -211,7 +211,7 @@ def test_export_buttons_are_shown_only_with_the_permission(d, as_user, world):
         reverse("customers:followup-feed"),
     ]
     make_group(world.tenant_a, "全员公海", open_to_all=True)
-    pages.append(reverse("pools:pool-list"))
+    pages.append(reverse("customers:pool-list"))
     plain, exporter = as_user(d.w.rep_east2), as_user(d.w.rep_east)
     for url in pages:
         assert "data-export=" not in plain.get(url).content.decode(), url
@@ -553,7 +553,7 @@ def test_pool_export_follows_the_group_and_membership(world, as_user, pool):
 def test_pool_export_holds_what_the_pool_list_shows(world, as_user, pool):
     client = as_user(world.rep_east)
     for params in ({}, {"sort": "name"}, {"group": pool.strict.pk}, {"q": "乙"}):
-        shown = _list_names(client, "pools:pool-list", params)
+        shown = _list_names(client, "customers:pool-list", params)
         assert names_of(client.get(reverse(URLS["pool"]), params)) == shown, params
 
 

@@ -42,7 +42,7 @@ def test_only_one_of_many_simultaneous_imports_runs(world, settings, monkeypatch
         make_user(world.tenant_a, f"importer{i}", role=Role.Builtin.ADMIN) for i in range(THREADS)
     ]
     with scopes_disabled():
-        group = default_group_for(world.tenant_a.pk).pk
+        group = default_group_for(world.tenant_a.pk, "customer").pk
     started, busy = [], []
 
     def attempt(user):
@@ -125,7 +125,7 @@ def test_batches_commit_without_waiting_for_the_wal_in_their_own_transactions(
 
     monkeypatch.setattr(CustomerImporter, "apply", spy)
     with scopes_disabled():
-        group = default_group_for(world.tenant_a.pk).pk
+        group = default_group_for(world.tenant_a.pk, "customer").pk
     with tenant_scope(world.tenant_a.pk):
         job = importing.import_start(
             actor=world.admin_a,

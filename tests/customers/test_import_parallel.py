@@ -52,7 +52,7 @@ def _checked(world, rows, **options) -> ImportJob:
     options.setdefault("target", "pool")
     with tenant_scope(world.tenant_a.pk):
         if options["target"] == "pool":
-            options.setdefault("pool_group", default_group_for(world.tenant_a.pk).pk)
+            options.setdefault("pool_group", default_group_for(world.tenant_a.pk, "customer").pk)
         data = files.xlsx_bytes(["客户名称", "联系电话", "标签"], rows)
         job = importing.import_start(
             actor=world.admin_a,

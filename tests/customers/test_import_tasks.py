@@ -54,7 +54,7 @@ def test_a_real_worker_checks_and_applies_an_import(world, settings, monkeypatch
     rows = [[f"客户{i}", f"1390000{i:04d}"] for i in range(40)] + [["", "13800138000"]]
     upload = SimpleUploadedFile("名单.xlsx", files.xlsx_bytes(["客户名称", "联系电话"], rows))
     with scopes_disabled():
-        group = default_group_for(world.tenant_a.pk)
+        group = default_group_for(world.tenant_a.pk, "customer")
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):

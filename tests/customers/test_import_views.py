@@ -146,7 +146,7 @@ def test_jobs_are_invisible_to_reps_and_other_tenants(world, login):
         assert login(world.admin_b).post(reverse(url, args=[job.pk])).status_code == 404
     with scopes_disabled():
         assert ImportJob.objects.get().status == ImportJob.Status.PREVIEWED
-        default_group_for(world.tenant_b.pk)
+        default_group_for(world.tenant_b.pk, "customer")
 
 
 def test_contact_details_of_customers_imported_into_a_pool_stay_hidden_until_claimed(world, login):
@@ -160,10 +160,10 @@ def test_contact_details_of_customers_imported_into_a_pool_stay_hidden_until_cla
     for url in (
         reverse("customers:customer-detail", args=[customer.pk]),
         reverse("customers:customer-tab", args=[customer.pk, "contacts"]),
-        reverse("pools:pool-list") + f"?group={group.pk}",
+        reverse("customers:pool-list") + f"?group={group.pk}",
     ):
         page = rep.get(url)
         assert page.status_code == 200 and "13800138000" not in page.content.decode()
-    rep.post(reverse("pools:pool-claim"), {"ids": [customer.pk]})
+    rep.post(reverse("customers:pool-claim"), {"ids": [customer.pk]})
     page = rep.get(reverse("customers:customer-tab", args=[customer.pk, "contacts"]))
     assert "13800138000" in page.content.decode()

@@ -187,6 +187,13 @@ URL_KWARGS = {
     "followup-feed": lambda d: {},
     "followup-export": lambda d: {},
     "followup-comment": lambda d: {"pk": d.east_followup.pk},
+    # The public pool's list and actions (customers.views_pool).
+    "pool-list": lambda d: {},
+    "pool-claim": lambda d: {},
+    "pool-assign": lambda d: {},
+    "pool-move": lambda d: {},
+    "pool-return": lambda d: {},
+    "pool-export": lambda d: {},
 }
 
 

@@ -301,7 +301,10 @@ def test_a_lead_import_being_confirmed_blocks_a_customer_import(world, pool):
             actor=world.admin_a,
             kind=ImportJob.Kind.CUSTOMERS,
             upload=sheet([["甲客户"]], headers=["客户名称"]),
-            options={"target": "pool", "pool_group": default_group_for(world.tenant_a.pk).pk},
+            options={
+                "target": "pool",
+                "pool_group": default_group_for(world.tenant_a.pk, "customer").pk,
+            },
         )
     assert exc.value.code == "busy" and "线索名单.xlsx" in str(exc.value.message)
 

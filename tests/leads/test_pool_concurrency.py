@@ -100,8 +100,10 @@ def _lead_claim_storm(world):
             lost = [x.pk for x in outcome.lost]
             lost_total += len(lost)
             assert all(final[pk] not in (None, rep.pk) for pk in lost)
-            for pk in lost:
-                assert names[pk] in outcome.lost_message
+            # Counted, never named: a rep does not see a colleague's leads.
+            if lost:
+                assert not outcome.lost_visible
+                assert not any(names[pk] in outcome.lost_message for pk in lost)
             accounted = {x.pk for x in outcome.done} | set(lost)
             assert all(pk in accounted or final[pk] == rep.pk for pk in batch)
     assert done_by == dict(claimed)

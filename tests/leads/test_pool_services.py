@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import Option, OptionKind
 from crm.services import tenant_create
+from customers import pooling as customer_pooling
 from customers.models import Customer, OwnershipEvent, PoolReason
 from leads import pooling
 from leads.models import Lead, LeadEvent
@@ -68,7 +69,7 @@ def _code(call) -> str:
 def test_default_lead_pool_is_created_on_first_use_open_to_all(world, scoped):
     with scoped(world.admin_a):
         lead_default = services.default_group_for(world.tenant_a.pk, "lead")
-        customer_default = services.default_group_for(world.tenant_a.pk)
+        customer_default = services.default_group_for(world.tenant_a.pk, "customer")
         assert services.default_group_for(world.tenant_a.pk, kind="lead") == lead_default
     assert lead_default.kind == PoolGroup.Kind.LEAD and lead_default.is_default
     assert lead_default.open_to_all and lead_default.name == "默认线索池"
@@ -215,7 +216,9 @@ def test_claim_reports_a_lead_someone_else_got_first(world, scoped, east_leads):
         result = pooling.lead_claim(actor=world.rep_east, leads=[lead, other])
     assert [x.pk for x in result.done] == [other.pk]
     assert [x.pk for x in result.lost] == [lead.pk]
-    assert str(lead) in result.lost_message and "线索" in result.lost_message
+    # SECURITY: rep_east does not see rep_east2's lead: counted, never named.
+    assert str(lead) not in result.lost_message
+    assert result.lost_message == "1 条线索不存在或已被他人领取。"
 
 
 def test_claim_refused_when_not_a_member(world, scoped, east_leads):
@@ -258,7 +261,7 @@ def test_claim_refused_past_the_daily_limit_counting_lead_claims_only(world, sco
     customer_pool = make_group(world.tenant_a, "公海", open_to_all=True)
     customers = [pooled(customer_pool) for _ in range(2)]
     with scoped(world.rep_east):
-        services.pool_claim(actor=world.rep_east, customers=customers)
+        customer_pooling.customer_claim(actor=world.rep_east, customers=customers)
         pooling.lead_claim(actor=world.rep_east, leads=leads[:2])
         with pytest.raises(ServiceError) as exc_info:
             pooling.lead_claim(actor=world.rep_east, leads=[leads[2]])
@@ -548,7 +551,7 @@ def test_a_customer_never_goes_into_a_lead_pool(world, scoped, east_leads):
     with scoped(world.admin_a):
         assert (
             _code(
-                lambda: services.pool_return(
+                lambda: customer_pooling.customer_return(
                     actor=world.admin_a, customers=[customer], reason=reason, group=east_leads
                 )
             )
@@ -556,14 +559,19 @@ def test_a_customer_never_goes_into_a_lead_pool(world, scoped, east_leads):
         )
         assert (
             _code(
-                lambda: services.pool_move(
+                lambda: customer_pooling.customer_move(
                     actor=world.admin_a, customers=[waiting], group=east_leads
                 )
             )
             == "kind"
         )
         assert (
-            _code(lambda: services.pool_initialize(actor=world.admin_a, group=east_leads)) == "kind"
+            _code(
+                lambda: customer_pooling.customer_pool_initialize(
+                    actor=world.admin_a, group=east_leads
+                )
+            )
+            == "kind"
         )
     with scopes_disabled():
         assert Customer.objects.get(pk=customer.pk).owner_id == world.rep_east.pk
@@ -583,7 +591,11 @@ def test_rows_of_one_kind_lying_in_a_group_of_the_other_are_never_claimed(world,
             == "not_visible"
         )
         assert (
-            _code(lambda: services.pool_claim(actor=world.admin_a, customers=[stray_customer]))
+            _code(
+                lambda: customer_pooling.customer_claim(
+                    actor=world.admin_a, customers=[stray_customer]
+                )
+            )
             == "not_visible"
         )
 
@@ -593,7 +605,7 @@ def test_customer_pool_reads_never_list_lead_pools(world, scoped, east_leads):
     with scoped(world.admin_a):
         admin = fresh_user(world.admin_a)
         assert east_leads.pk not in [g.pk for g in selectors.visible_groups(admin)]
-        assert east_leads.pk not in [g.pk for g in services.return_targets(admin)]
+        assert east_leads.pk not in [g.pk for g in services.return_targets(admin, kind="customer")]
         assert list(selectors.pool_base(actor=admin)) == []
         assert [x.pk for x in selectors.pool_base(actor=admin, kind="lead")] == [lead.pk]
         assert [g.pk for g in services.return_targets(admin, kind="lead")] == [east_leads.pk]

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django_scopes import scopes_disabled
 
+from customers import pooling
 from customers.models import Customer, CustomerParticipant, OwnershipEvent, PoolReason
 from pools import activity_actions as actions
 from pools import hooks, recycling, selectors
@@ -297,7 +298,7 @@ def test_recycle_tenant_runs_every_group_of_that_tenant_only(world, group):
     with scopes_disabled():
         from pools.services import default_group_for
 
-        b_group = default_group_for(world.tenant_b.pk)
+        b_group = default_group_for(world.tenant_b.pk, "customer")
     set_rules(b_group, recycle_no_followup_days=1)
     first = owned(group, world.rep_east, since=NOW - 10 * DAY)
     second = owned(other, world.rep_east, since=NOW - 2 * DAY)
@@ -426,14 +427,13 @@ def test_warnings_batch_per_owner_and_skip_exempt_and_warnless_groups(world, gro
 
 def test_former_owner_waits_out_the_cooldown_after_a_recycle(world, group, scoped):
     from crm.exceptions import ServiceError
-    from pools import services
 
     set_rules(group, cooldown_days=2)
     customer = owned(group, world.rep_east, since=timezone.now() - 10 * DAY)
     assert _recycle(group, now=timezone.now()) == 1
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[customer])
     assert exc.value.code == "cooldown"
     with scoped(world.rep_west):
-        services.pool_claim(actor=world.rep_west, customers=[customer])
+        pooling.customer_claim(actor=world.rep_west, customers=[customer])
     assert fresh(customer).owner_id == world.rep_west.pk

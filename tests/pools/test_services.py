@@ -14,6 +14,7 @@ from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import OptionKind
 from crm.services import tenant_create
 from crm.visibility import get_visible_or_404, visible_to
+from customers import pooling
 from customers import services as customer_services
 from customers.models import (
     Customer,
@@ -79,14 +80,14 @@ def test_tenant_create_makes_one_open_default_group(db):
     assert len(groups) == 1
     assert groups[0].is_default and groups[0].open_to_all and groups[0].is_enabled
     with scopes_disabled():
-        assert services.default_group_for(tenant.pk) == groups[0]  # idempotent
+        assert services.default_group_for(tenant.pk, "customer") == groups[0]  # idempotent
         assert PoolGroup.objects.filter(tenant=tenant).count() == 1
 
 
 def test_world_tenants_have_their_own_default_group(world):
     with scopes_disabled():
-        a = services.default_group_for(world.tenant_a.pk)
-        b = services.default_group_for(world.tenant_b.pk)
+        a = services.default_group_for(world.tenant_a.pk, "customer")
+        b = services.default_group_for(world.tenant_b.pk, "customer")
     assert a.tenant_id == world.tenant_a.pk and b.tenant_id == world.tenant_b.pk
     assert a.pk != b.pk
 
@@ -96,7 +97,7 @@ def test_customer_create_without_owner_lies_in_the_default_pool(world, scoped):
         customer = customer_services.customer_create(
             actor=world.admin_a, data={"name": "无主客户"}, owner=None
         )
-        default = services.default_group_for(world.tenant_a.pk)
+        default = services.default_group_for(world.tenant_a.pk, "customer")
     customer = fresh(customer)
     assert customer.owner_id is None
     assert customer.pool_group_id == default.pk
@@ -110,6 +111,7 @@ def test_pool_group_save_creates_group_with_members_admins_and_level_rules(world
     level_a, level_b, *_ = levels(world.tenant_a)
     with scoped(world.admin_a):
         group = services.pool_group_save(
+            kind="customer",
             actor=world.admin_a,
             data={
                 "name": "  销售公海 ",
@@ -145,7 +147,7 @@ def test_pool_group_save_creates_group_with_members_admins_and_level_rules(world
 
 def test_pool_group_save_refused_for_non_managers(world, scoped):
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError):
-        services.pool_group_save(actor=world.rep_east, data={"name": "我的公海"})
+        services.pool_group_save(kind="customer", actor=world.rep_east, data={"name": "我的公海"})
 
 
 @pytest.mark.parametrize(
@@ -159,7 +161,7 @@ def test_pool_group_save_refused_for_non_managers(world, scoped):
 )
 def test_pool_group_save_refuses_bad_data(world, scoped, east_pool, data, code):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.pool_group_save(actor=world.admin_a, data=data)
+        services.pool_group_save(kind="customer", actor=world.admin_a, data=data)
     assert _codes(exc) == code
 
 
@@ -167,20 +169,25 @@ def test_pool_group_save_refuses_an_option_that_is_not_a_level(world, scoped):
     source = option(world.tenant_a, OptionKind.CUSTOMER_SOURCE)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
         services.pool_group_save(
-            actor=world.admin_a, data={"name": "新的"}, level_rules=[(source, 3, None)]
+            kind="customer",
+            actor=world.admin_a,
+            data={"name": "新的"},
+            level_rules=[(source, 3, None)],
         )
     assert _codes(exc) == "option"
 
 
 def test_pool_group_save_refuses_members_of_another_tenant(world, scoped):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.pool_group_save(actor=world.admin_a, data={"name": "新的"}, users=[world.rep_b])
+        services.pool_group_save(
+            kind="customer", actor=world.admin_a, data={"name": "新的"}, users=[world.rep_b]
+        )
     assert _codes(exc) == "not_found"
 
 
 def test_default_group_cannot_be_disabled_or_deleted(world, scoped):
     with scoped(world.admin_a):
-        default = services.default_group_for(world.tenant_a.pk)
+        default = services.default_group_for(world.tenant_a.pk, "customer")
         with pytest.raises(ServiceError) as exc:
             services.pool_group_save(actor=world.admin_a, group=default, data={"is_enabled": False})
         assert _codes(exc) == "default"
@@ -220,7 +227,7 @@ def test_claim_single_takes_the_customer_out_of_the_pool(world, scoped, east_poo
     customer = pooled(east_pool, "华东重工", previous_owner=world.rep_west)
     before = timezone.now()
     with scoped(world.rep_east):
-        result = services.pool_claim(actor=world.rep_east, customers=[customer.pk])
+        result = pooling.customer_claim(actor=world.rep_east, customers=[customer.pk])
     assert _pks(result.done) == [customer.pk] and result.lost == []
     assert result.lost_message == ""
     customer = fresh(customer)
@@ -244,7 +251,7 @@ def test_claim_single_takes_the_customer_out_of_the_pool(world, scoped, east_poo
 def test_claim_batch_takes_every_customer(world, scoped, east_pool):
     customers = [pooled(east_pool) for _ in range(3)]
     with scoped(world.rep_east):
-        result = services.pool_claim(actor=world.rep_east, customers=customers)
+        result = pooling.customer_claim(actor=world.rep_east, customers=customers)
     assert _pks(result.done) == _pks(customers)
     assert _owner_ids(customers) == [world.rep_east.pk] * 3
     assert len(claimed_events(c.pk for c in customers)) == 3
@@ -252,22 +259,41 @@ def test_claim_batch_takes_every_customer(world, scoped, east_pool):
 
 def test_claim_of_nothing_is_refused(world, scoped, east_pool):
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[])
+        pooling.customer_claim(actor=world.rep_east, customers=[])
     assert _codes(exc) == "empty"
 
 
-def test_claim_reports_by_name_the_customers_someone_else_got(world, scoped, east_pool):
+def test_claim_reports_the_customers_someone_else_got_without_naming_them(world, scoped, east_pool):
+    """SECURITY: a rep whose scope is their own records may not learn the name of a customer
+    a colleague took first: the count says what happened, the name stays out."""
     free = pooled(east_pool, "还在公海")
     gone = pooled(east_pool, "被抢走的")
     with scoped(world.rep_east2):
-        services.pool_claim(actor=world.rep_east2, customers=[gone])
+        pooling.customer_claim(actor=world.rep_east2, customers=[gone])
     with scoped(world.rep_east):
-        result = services.pool_claim(actor=world.rep_east, customers=[free, gone])
+        result = pooling.customer_claim(actor=world.rep_east, customers=[free, gone])
     assert _pks(result.done) == [free.pk]
     assert _pks(result.lost) == [gone.pk]
-    assert "被抢走的" in result.lost_message and "1" in result.lost_message
+    assert not result.lost_visible
+    assert result.lost_message == "1 个客户不存在或已被他人领取。"
+    assert "被抢走的" not in result.lost_message
     assert fresh(gone).owner_id == world.rep_east2.pk
     assert len(claimed_events([gone.pk])) == 1
+
+
+def test_claim_names_the_lost_customers_the_claimer_still_sees(world, scoped):
+    """A manager whose data scope covers the new owner sees the customer: it is named."""
+    group = make_group(
+        world.tenant_a, "经理的公海", departments=[world.east], users=[world.manager_sales]
+    )
+    free = pooled(group, "还在公海")
+    gone = pooled(group, "被抢走的")
+    with scoped(world.rep_east2):
+        pooling.customer_claim(actor=world.rep_east2, customers=[gone])
+    with scoped(world.manager_sales):
+        result = pooling.customer_claim(actor=world.manager_sales, customers=[free, gone])
+    assert _pks(result.lost) == [gone.pk] and result.lost_visible
+    assert "被抢走的" in result.lost_message and "1" in result.lost_message
 
 
 def test_claim_refused_when_daily_limit_reached(world, scoped, east_pool):
@@ -276,14 +302,14 @@ def test_claim_refused_when_daily_limit_reached(world, scoped, east_pool):
     first, second, third = (pooled(east_pool) for _ in range(3))
     elsewhere = pooled(other)
     with scoped(world.rep_east):
-        services.pool_claim(actor=world.rep_east, customers=[first, second])
+        pooling.customer_claim(actor=world.rep_east, customers=[first, second])
         with pytest.raises(ServiceError) as exc:
-            services.pool_claim(actor=world.rep_east, customers=[third])
+            pooling.customer_claim(actor=world.rep_east, customers=[third])
         assert _codes(exc) == "daily_limit"
         # The limit is per group: another group's pool is still open.
-        services.pool_claim(actor=world.rep_east, customers=[elsewhere])
+        pooling.customer_claim(actor=world.rep_east, customers=[elsewhere])
         # Another rep has their own count.
-        services.pool_claim(actor=world.rep_east2, customers=[third])
+        pooling.customer_claim(actor=world.rep_east2, customers=[third])
     assert fresh(third).owner_id == world.rep_east2.pk
 
 
@@ -291,12 +317,12 @@ def test_daily_limit_counts_only_todays_claims(world, scoped, east_pool):
     set_rules(east_pool, daily_claim_limit=1)
     first, second = pooled(east_pool), pooled(east_pool)
     with scoped(world.rep_east):
-        services.pool_claim(actor=world.rep_east, customers=[first])
+        pooling.customer_claim(actor=world.rep_east, customers=[first])
         with pytest.raises(ServiceError) as exc:
-            services.pool_claim(actor=world.rep_east, customers=[second])
+            pooling.customer_claim(actor=world.rep_east, customers=[second])
         assert _codes(exc) == "daily_limit"
         OwnershipEvent.objects.filter(customer=first).update(created_at=timezone.now() - 2 * DAY)
-        services.pool_claim(actor=world.rep_east, customers=[second])
+        pooling.customer_claim(actor=world.rep_east, customers=[second])
     assert fresh(second).owner_id == world.rep_east.pk
 
 
@@ -304,7 +330,7 @@ def test_daily_limit_refuses_a_batch_that_would_cross_it(world, scoped, east_poo
     set_rules(east_pool, daily_claim_limit=2)
     customers = [pooled(east_pool) for _ in range(3)]
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=customers)
+        pooling.customer_claim(actor=world.rep_east, customers=customers)
     assert _codes(exc) == "daily_limit"
     assert _owner_ids(customers) == [None] * 3
     assert claimed_events(c.pk for c in customers) == []
@@ -316,9 +342,9 @@ def test_claim_refused_when_holding_limit_reached_signed_not_counted(world, scop
     owned(east_pool, world.rep_east, lifecycle=Customer.Lifecycle.SIGNED)
     first, second = pooled(east_pool), pooled(east_pool)
     with scoped(world.rep_east):
-        services.pool_claim(actor=world.rep_east, customers=[first])  # 1 + 1 = 2
+        pooling.customer_claim(actor=world.rep_east, customers=[first])  # 1 + 1 = 2
         with pytest.raises(ServiceError) as exc:
-            services.pool_claim(actor=world.rep_east, customers=[second])
+            pooling.customer_claim(actor=world.rep_east, customers=[second])
     assert _codes(exc) == "holding_limit"
     assert fresh(second).owner_id is None
 
@@ -329,7 +355,7 @@ def test_claim_refused_when_holding_limit_reached_signed_counted(world, scoped, 
     owned(east_pool, world.rep_east, lifecycle=Customer.Lifecycle.SIGNED)
     customer = pooled(east_pool)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[customer])
     assert _codes(exc) == "holding_limit"
     assert fresh(customer).owner_id is None
 
@@ -342,13 +368,13 @@ def test_claim_refused_during_cooldown_for_the_former_owner(world, scoped, east_
     old = pooled(east_pool, "早退回的", previous_owner=world.rep_east, at=timezone.now() - 8 * DAY)
     with scoped(world.rep_east):
         with pytest.raises(ServiceError) as exc:
-            services.pool_claim(actor=world.rep_east, customers=[recent, old])
+            pooling.customer_claim(actor=world.rep_east, customers=[recent, old])
         assert _codes(exc) == "cooldown"
         assert "刚退回的" in exc.value.message and "早退回的" not in exc.value.message
         assert _owner_ids([recent, old]) == [None, None]  # all or nothing
-        services.pool_claim(actor=world.rep_east, customers=[old])
+        pooling.customer_claim(actor=world.rep_east, customers=[old])
     with scoped(world.rep_east2):
-        services.pool_claim(actor=world.rep_east2, customers=[recent])
+        pooling.customer_claim(actor=world.rep_east2, customers=[recent])
     assert _owner_ids([recent, old]) == [world.rep_east2.pk, world.rep_east.pk]
 
 
@@ -356,18 +382,18 @@ def test_claim_mode_admin_refuses_members_but_lets_admins_claim(world, scoped, e
     set_rules(east_pool, claim_mode=PoolGroup.ClaimMode.ADMIN)
     customer = pooled(east_pool)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[customer])
     assert _codes(exc) == "admin_only"
     assert fresh(customer).owner_id is None
     with scoped(world.rep_east2):  # the group's pool admin
-        services.pool_claim(actor=world.rep_east2, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east2, customers=[customer])
     assert fresh(customer).owner_id == world.rep_east2.pk
 
 
 def test_claim_refused_for_non_members_as_not_visible(world, scoped, east_pool):
     customer = pooled(east_pool)
     with scoped(world.rep_west), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_west, customers=[customer])
+        pooling.customer_claim(actor=world.rep_west, customers=[customer])
     assert _codes(exc) == "not_visible"
     assert fresh(customer).owner_id is None
     assert claimed_events([customer.pk]) == []
@@ -379,7 +405,7 @@ def test_claim_batch_with_one_invisible_row_changes_nothing(world, scoped, east_
     theirs = pooled(west)
     owned_customer = owned(east_pool, world.rep_east2)  # not in any pool, but taken
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[mine, theirs, owned_customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[mine, theirs, owned_customer])
     assert _codes(exc) == "not_visible"
     assert _owner_ids([mine, theirs]) == [None, None]
 
@@ -388,20 +414,20 @@ def test_claim_refused_for_a_disabled_group(world, scoped, east_pool):
     set_rules(east_pool, is_enabled=False)
     customer = pooled(east_pool)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[customer])
     assert _codes(exc) == "not_visible"
 
 
 def test_claim_across_tenants_is_not_visible(world, scoped, east_pool):
     a_customer = pooled(east_pool)
     with scopes_disabled():
-        b_group = services.default_group_for(world.tenant_b.pk)
+        b_group = services.default_group_for(world.tenant_b.pk, "customer")
     b_customer = pooled(b_group)
     with scoped(world.rep_b), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_b, customers=[a_customer])
+        pooling.customer_claim(actor=world.rep_b, customers=[a_customer])
     assert _codes(exc) == "not_visible"
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_claim(actor=world.rep_east, customers=[b_customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[b_customer])
     assert _codes(exc) == "not_visible"
     assert _owner_ids([a_customer, b_customer]) == [None, None]
 
@@ -410,7 +436,7 @@ def test_claim_refused_for_a_deactivated_user(world, scoped, east_pool):
     customer = pooled(east_pool)
     world.rep_east.is_active = False
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError):
-        services.pool_claim(actor=world.rep_east, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[customer])
 
 
 # ---------------------------------------------------------------- assign
@@ -424,7 +450,7 @@ def reps(world):
 def test_assign_even_distribution_deals_customers_out_in_turn(world, scoped, east_pool, reps):
     customers = [pooled(east_pool) for _ in range(7)]
     with scoped(world.rep_east2):
-        result = services.pool_assign(
+        result = pooling.customer_assign(
             actor=world.rep_east2, customers=customers, users=reps, note="新人开单"
         )
     assert _pks(result.done) == _pks(customers) and result.lost == []
@@ -453,7 +479,7 @@ def test_assign_random_distribution_gives_every_customer_to_one_target(
 ):
     customers = [pooled(east_pool) for _ in range(12)]
     with scoped(world.admin_a):
-        result = services.pool_assign(
+        result = pooling.customer_assign(
             actor=world.admin_a, customers=customers, users=reps, distribution="random"
         )
     assert _pks(result.done) == _pks(customers)
@@ -471,7 +497,7 @@ def test_assign_random_distribution_gives_every_customer_to_one_target(
 
 def test_assign_refuses_an_unknown_distribution(world, scoped, east_pool, reps):
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.pool_assign(
+        pooling.customer_assign(
             actor=world.admin_a, customers=[pooled(east_pool)], users=reps, distribution="x"
         )
     assert _codes(exc) == "distribution"
@@ -483,7 +509,7 @@ def test_assign_refused_when_a_target_would_exceed_holding_limit(world, scoped, 
     owned(east_pool, world.rep_west)
     customers = [pooled(east_pool) for _ in range(3)]
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.pool_assign(actor=world.admin_a, customers=customers, users=reps)
+        pooling.customer_assign(actor=world.admin_a, customers=customers, users=reps)
     assert _codes(exc) == "holding_limit"
     assert "rep_west" in exc.value.message
     assert _owner_ids(customers) == [None] * 3
@@ -492,7 +518,7 @@ def test_assign_refused_when_a_target_would_exceed_holding_limit(world, scoped, 
 def test_assign_refused_to_a_deactivated_user(world, scoped, east_pool):
     leaver = make_user(world.tenant_a, "leaver", department=world.east, is_active=False)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.pool_assign(actor=world.admin_a, customers=[pooled(east_pool)], users=[leaver])
+        pooling.customer_assign(actor=world.admin_a, customers=[pooled(east_pool)], users=[leaver])
     assert _codes(exc) == "inactive"
 
 
@@ -500,10 +526,10 @@ def test_assign_refused_to_nobody_or_a_user_of_another_tenant(world, scoped, eas
     customer = pooled(east_pool)
     with scoped(world.admin_a):
         with pytest.raises(ServiceError) as exc:
-            services.pool_assign(actor=world.admin_a, customers=[customer], users=[])
+            pooling.customer_assign(actor=world.admin_a, customers=[customer], users=[])
         assert _codes(exc) == "no_user"
         with pytest.raises(ServiceError) as exc:
-            services.pool_assign(actor=world.admin_a, customers=[customer], users=[world.rep_b])
+            pooling.customer_assign(actor=world.admin_a, customers=[customer], users=[world.rep_b])
         assert _codes(exc) == "not_found"
     assert fresh(customer).owner_id is None
 
@@ -511,22 +537,40 @@ def test_assign_refused_to_nobody_or_a_user_of_another_tenant(world, scoped, eas
 def test_assign_refused_for_plain_members_as_not_visible(world, scoped, east_pool):
     customer = pooled(east_pool)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_assign(actor=world.rep_east, customers=[customer], users=[world.rep_east])
+        pooling.customer_assign(actor=world.rep_east, customers=[customer], users=[world.rep_east])
     assert _codes(exc) == "not_visible"
 
 
-def test_assign_reports_lost_rows_by_name(world, scoped, east_pool):
+def test_assign_reports_lost_rows_without_naming_what_the_admin_may_not_see(
+    world, scoped, east_pool
+):
     free = pooled(east_pool, "可分配")
     gone = pooled(east_pool, "已被领取")
     with scoped(world.rep_east):
-        services.pool_claim(actor=world.rep_east, customers=[gone])
+        pooling.customer_claim(actor=world.rep_east, customers=[gone])
     with scoped(world.rep_east2):
-        result = services.pool_assign(
+        result = pooling.customer_assign(
             actor=world.rep_east2, customers=[free, gone], users=[world.rep_west]
         )
     assert _pks(result.done) == [free.pk] and _pks(result.lost) == [gone.pk]
-    assert "已被领取" in result.lost_message
+    # rep_east2 administers the pool but sees only their own records: no name.
+    assert "已被领取" not in result.lost_message
+    assert result.lost_message == "1 个客户不存在或已被他人领取。"
     assert _owner_ids([free, gone]) == [world.rep_west.pk, world.rep_east.pk]
+
+
+def test_move_refusal_does_not_name_a_customer_the_admin_may_not_see(world, scoped, east_pool):
+    target = make_group(
+        world.tenant_a, "目标公海", departments=[world.east], admins=[world.rep_east2]
+    )
+    gone = pooled(east_pool, "已被领取")
+    with scoped(world.rep_east):
+        pooling.customer_claim(actor=world.rep_east, customers=[gone])
+    with scoped(world.rep_east2), pytest.raises(ServiceError) as exc:
+        pooling.customer_move(actor=world.rep_east2, customers=[gone], group=target)
+    assert _codes(exc) == "taken"
+    assert "已被领取" not in str(exc.value.message)
+    assert fresh(gone).pool_group_id == east_pool.pk
 
 
 # ---------------------------------------------------------------- return
@@ -537,7 +581,7 @@ def test_return_with_reason_and_note_clears_the_team(world, scoped, east_pool):
     make_participant(customer, world.rep_east2, can_edit=True)
     reason = return_reason(world.tenant_a)
     with scoped(world.rep_east):
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east, customers=[customer], reason=reason, note=" 打了三次没人接 "
         )
     customer = fresh(customer)
@@ -564,10 +608,10 @@ def test_return_with_reason_and_note_clears_the_team(world, scoped, east_pool):
 def test_return_into_the_default_group_when_the_customer_has_none(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east)
     with scoped(world.rep_east):
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east, customers=[customer], reason=return_reason(world.tenant_a)
         )
-        default = services.default_group_for(world.tenant_a.pk)
+        default = services.default_group_for(world.tenant_a.pk, "customer")
     assert fresh(customer).pool_group_id == default.pk
     assert fresh(customer).pooled_at is not None
 
@@ -576,11 +620,11 @@ def test_return_refused_without_a_reason_or_with_a_wrong_option(world, scoped, e
     customer = owned(east_pool, world.rep_east)
     with scoped(world.rep_east):
         with pytest.raises(ServiceError) as exc:
-            services.pool_return(actor=world.rep_east, customers=[customer], reason=None)
+            pooling.customer_return(actor=world.rep_east, customers=[customer], reason=None)
         assert _codes(exc) == "reason"
         level = option(world.tenant_a, OptionKind.CUSTOMER_LEVEL)
         with pytest.raises(ServiceError) as exc:
-            services.pool_return(actor=world.rep_east, customers=[customer], reason=level)
+            pooling.customer_return(actor=world.rep_east, customers=[customer], reason=level)
         assert _codes(exc) == "option"
     assert fresh(customer).owner_id == world.rep_east.pk
 
@@ -588,7 +632,7 @@ def test_return_refused_without_a_reason_or_with_a_wrong_option(world, scoped, e
 def test_return_refused_for_a_customer_already_in_the_pool(world, scoped, east_pool):
     customer = pooled(east_pool)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east, customers=[customer], reason=return_reason(world.tenant_a)
         )
     assert _codes(exc) == "in_pool"
@@ -599,12 +643,14 @@ def test_return_into_another_group_refused_unless_allowed(world, scoped, east_po
     customer = owned(east_pool, world.rep_east)
     reason = return_reason(world.tenant_a)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_return(actor=world.rep_east, customers=[customer], reason=reason, group=other)
+        pooling.customer_return(
+            actor=world.rep_east, customers=[customer], reason=reason, group=other
+        )
     assert _codes(exc) == "other_group"
     assert fresh(customer).owner_id == world.rep_east.pk
     set_rules(east_pool, allow_return_elsewhere=True)
     with scoped(world.rep_east):
-        services.pool_return(
+        pooling.customer_return(
             actor=fresh_user(world.rep_east), customers=[customer], reason=reason, group=other
         )
     customer = fresh(customer)
@@ -616,7 +662,7 @@ def test_return_into_another_group_allowed_for_an_admin_of_the_target(world, sco
     other = make_group(world.tenant_a, "重点公海", admins=[world.rep_east])
     customer = owned(east_pool, world.rep_east)
     with scoped(world.rep_east):
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east,
             customers=[customer],
             reason=return_reason(world.tenant_a),
@@ -629,7 +675,7 @@ def test_return_refused_into_a_disabled_group(world, scoped, east_pool):
     other = make_group(world.tenant_a, "停用公海", is_enabled=False, admins=[world.rep_east])
     customer = owned(east_pool, world.rep_east)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east,
             customers=[customer],
             reason=return_reason(world.tenant_a),
@@ -641,7 +687,7 @@ def test_return_refused_into_a_disabled_group(world, scoped, east_pool):
 def test_manager_returns_a_subordinates_customer(world, scoped, east_pool):
     customer = owned(east_pool, world.rep_east)
     with scoped(world.manager_sales):
-        services.pool_return(
+        pooling.customer_return(
             actor=world.manager_sales, customers=[customer], reason=return_reason(world.tenant_a)
         )
     customer = fresh(customer)
@@ -652,7 +698,7 @@ def test_manager_returns_a_subordinates_customer(world, scoped, east_pool):
 def test_manager_may_not_return_a_locked_subordinates_customer(world, scoped, east_pool):
     customer = owned(east_pool, world.rep_east, is_locked=True)
     with scoped(world.manager_sales), pytest.raises(ServiceError) as exc:
-        services.pool_return(
+        pooling.customer_return(
             actor=world.manager_sales, customers=[customer], reason=return_reason(world.tenant_a)
         )
     assert _codes(exc) == "not_editable"
@@ -665,10 +711,10 @@ def test_rep_may_not_return_someone_elses_customer(world, scoped, east_pool):
     reason = return_reason(world.tenant_a)
     with scoped(world.rep_east2):
         with pytest.raises(ServiceError) as exc:
-            services.pool_return(actor=world.rep_east2, customers=[participated], reason=reason)
+            pooling.customer_return(actor=world.rep_east2, customers=[participated], reason=reason)
         assert _codes(exc) == "not_editable"
         with pytest.raises(ServiceError) as exc:
-            services.pool_return(actor=world.rep_east2, customers=[hidden], reason=reason)
+            pooling.customer_return(actor=world.rep_east2, customers=[hidden], reason=reason)
         assert _codes(exc) == "not_visible"
     assert _owner_ids([participated, hidden]) == [world.rep_east.pk, world.rep_west.pk]
 
@@ -677,7 +723,7 @@ def test_return_batch_is_all_or_nothing(world, scoped, east_pool):
     mine = owned(east_pool, world.rep_east)
     theirs = owned(east_pool, world.rep_west)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east, customers=[mine, theirs], reason=return_reason(world.tenant_a)
         )
     assert _codes(exc) == "not_visible"
@@ -692,7 +738,7 @@ def test_move_by_an_admin_of_both_groups(world, scoped, east_pool):
     target = make_group(world.tenant_a, "华西公海", admins=[world.rep_east2])
     customer = pooled(east_pool)
     with scoped(world.rep_east2):
-        moved = services.pool_move(actor=world.rep_east2, customers=[customer], group=target)
+        moved = pooling.customer_move(actor=world.rep_east2, customers=[customer], group=target)
     assert _pks(moved) == [customer.pk]
     customer = fresh(customer)
     assert customer.pool_group_id == target.pk and customer.pooled_at is not None
@@ -707,7 +753,7 @@ def test_move_refused_without_admin_rights_on_the_target(world, scoped, east_poo
     target = make_group(world.tenant_a, "华西公海")
     customer = pooled(east_pool)
     with scoped(world.rep_east2), pytest.raises(PermissionRefusedError):
-        services.pool_move(actor=world.rep_east2, customers=[customer], group=target)
+        pooling.customer_move(actor=world.rep_east2, customers=[customer], group=target)
     assert fresh(customer).pool_group_id == east_pool.pk
 
 
@@ -715,7 +761,7 @@ def test_move_refused_without_admin_rights_on_the_source(world, scoped, east_poo
     target = make_group(world.tenant_a, "华西公海", admins=[world.rep_west])
     customer = pooled(east_pool)
     with scoped(world.rep_west), pytest.raises(ServiceError) as exc:
-        services.pool_move(actor=world.rep_west, customers=[customer], group=target)
+        pooling.customer_move(actor=world.rep_west, customers=[customer], group=target)
     assert _codes(exc) == "not_visible"
 
 
@@ -723,7 +769,7 @@ def test_move_refused_for_customers_no_longer_in_the_pool(world, scoped, east_po
     target = make_group(world.tenant_a, "华西公海")
     customer = owned(east_pool, world.rep_east)
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.pool_move(actor=world.admin_a, customers=[customer], group=target)
+        pooling.customer_move(actor=world.admin_a, customers=[customer], group=target)
     assert _codes(exc) == "taken"
 
 
@@ -736,10 +782,10 @@ def test_initialize_puts_groupless_customers_into_the_group(world, scoped, east_
     legacy_free = make_customer(world.tenant_a, None, "无主老客户")
     grouped = owned(east_pool, world.rep_east)
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError):
-        services.pool_initialize(actor=world.rep_east)
+        pooling.customer_pool_initialize(actor=world.rep_east)
     with scoped(world.admin_a):
-        counts = services.pool_initialize(actor=world.admin_a)
-        default = services.default_group_for(world.tenant_a.pk)
+        counts = pooling.customer_pool_initialize(actor=world.admin_a)
+        default = services.default_group_for(world.tenant_a.pk, "customer")
     assert counts == (1, 1)
     legacy_owned, legacy_free = fresh(legacy_owned), fresh(legacy_free)
     assert legacy_owned.pool_group_id == default.pk
@@ -754,13 +800,13 @@ def test_initialize_puts_groupless_customers_into_the_group(world, scoped, east_
     assert fresh(grouped).pool_group_id == east_pool.pk  # untouched
     assert logs(legacy_free, actions.POOL_INITIALIZED)
     with scoped(world.admin_a):
-        assert services.pool_initialize(actor=world.admin_a) == (0, 0)  # nothing left
+        assert pooling.customer_pool_initialize(actor=world.admin_a) == (0, 0)  # nothing left
 
 
 def test_initialize_into_a_chosen_group(world, scoped, east_pool):
     legacy = make_customer(world.tenant_a, None)
     with scoped(world.admin_a):
-        services.pool_initialize(actor=world.admin_a, group=east_pool)
+        pooling.customer_pool_initialize(actor=world.admin_a, group=east_pool)
     assert fresh(legacy).pool_group_id == east_pool.pk
 
 
@@ -825,14 +871,14 @@ def test_pool_base_lists_the_pools_a_user_may_open(world, scoped, east_pool):
         assert list(selectors.pool_base(actor=world.manager_sales, group=west)) == [theirs]
     with scoped(world.rep_east):
         assert [g.pk for g in selectors.visible_groups(fresh_user(world.rep_east))] == [
-            services.default_group_for(world.tenant_a.pk).pk,
+            services.default_group_for(world.tenant_a.pk, "customer").pk,
             east_pool.pk,
         ]
 
 
 def test_member_and_admin_group_ids(world, scoped, east_pool):
     with scoped(world.rep_east):
-        default = services.default_group_for(world.tenant_a.pk)
+        default = services.default_group_for(world.tenant_a.pk, "customer")
         assert selectors.member_group_ids(fresh_user(world.rep_east)) == sorted(
             [default.pk, east_pool.pk]
         )
@@ -853,7 +899,7 @@ def test_hidden_fields_for_members_admins_and_owners(world, scoped, east_pool):
         }
         assert selectors.hidden_fields_for(fresh_user(world.rep_east2), customer) == frozenset()
         assert selectors.hidden_fields_for(fresh_user(world.admin_a), customer) == frozenset()
-        services.pool_claim(actor=world.rep_east, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east, customers=[customer])
         customer = Customer.objects.get(pk=customer.pk)
         assert selectors.hidden_fields_for(fresh_user(world.rep_east), customer) == frozenset()
 
@@ -872,14 +918,14 @@ def test_return_then_claim_by_another_rep_shows_cooldown_only_to_the_former_owne
     set_rules(east_pool, cooldown_days=3)
     customer = owned(east_pool, world.rep_east)
     with scoped(world.rep_east):
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east, customers=[customer], reason=return_reason(world.tenant_a)
         )
         with pytest.raises(ServiceError) as exc:
-            services.pool_claim(actor=world.rep_east, customers=[customer])
+            pooling.customer_claim(actor=world.rep_east, customers=[customer])
         assert _codes(exc) == "cooldown"
     with scoped(world.rep_east2):
-        services.pool_claim(actor=world.rep_east2, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east2, customers=[customer])
     assert [e.kind for e in events(customer)] == [
         OwnershipEvent.Kind.RETURNED,
         OwnershipEvent.Kind.CLAIMED,
@@ -899,13 +945,13 @@ def test_return_from_a_disabled_group_goes_into_the_default_pool(world, scoped, 
     customer = owned(east_pool, world.rep_east)
     set_rules(east_pool, is_enabled=False)
     with scoped(world.rep_east):
-        services.pool_return(
+        pooling.customer_return(
             actor=world.rep_east, customers=[customer], reason=return_reason(world.tenant_a)
         )
-        default = services.default_group_for(world.tenant_a.pk)
+        default = services.default_group_for(world.tenant_a.pk, "customer")
     customer = fresh(customer)
     assert customer.pool_group_id == default.pk and customer.pooled_at is not None
     # …where the members can see and claim it again.
     with scoped(world.rep_east2):
-        services.pool_claim(actor=world.rep_east2, customers=[customer])
+        pooling.customer_claim(actor=world.rep_east2, customers=[customer])
     assert fresh(customer).owner_id == world.rep_east2.pk

@@ -31,7 +31,7 @@ def east_pool(world):
 def test_pool_list_shows_the_members_pool_with_contact_phones_hidden(world, login, east_pool):
     customer = pooled(east_pool, "池中客户甲", pool_note="联系不上：换号了")
     make_contact(customer, "张三", mobile="13912345678")
-    page = login(world.rep_east).get(reverse("pools:pool-list"))
+    page = login(world.rep_east).get(reverse("customers:pool-list"))
     assert page.status_code == 200
     body = page.content.decode()
     assert "池中客户甲" in body
@@ -44,11 +44,11 @@ def test_pool_list_is_empty_for_non_members_and_never_shows_other_tenants(world,
     pooled(east_pool, "池中客户乙")
     other_tenant_group = make_group(world.tenant_b, "乙公海", open_to_all=True)
     pooled(other_tenant_group, "乙的池中客户")
-    west = login(world.rep_west).get(reverse("pools:pool-list")).content.decode()
+    west = login(world.rep_west).get(reverse("customers:pool-list")).content.decode()
     assert "池中客户乙" not in west
     assert "乙的池中客户" not in west
     # Even asking for the group by id shows nothing of it.
-    west = login(world.rep_west).get(reverse("pools:pool-list") + f"?group={east_pool.pk}")
+    west = login(world.rep_west).get(reverse("customers:pool-list") + f"?group={east_pool.pk}")
     assert "池中客户乙" not in west.content.decode()
 
 
@@ -67,7 +67,7 @@ def test_claim_through_the_view_gives_the_customer_and_shows_the_phone(world, lo
     customer = pooled(east_pool, "待领取客户")
     make_contact(customer, "李四", mobile="13812345678")
     client = login(world.rep_east)
-    response = client.post(reverse("pools:pool-claim"), {"ids": [customer.pk]})
+    response = client.post(reverse("customers:pool-claim"), {"ids": [customer.pk]})
     assert response.status_code == 302
     assert response["Location"] == reverse("customers:customer-detail", args=[customer.pk])
     after = _reload(customer)
@@ -83,10 +83,12 @@ def test_batch_claim_reports_the_customers_someone_else_got(world, login, east_p
     with scopes_disabled():
         Customer.objects.filter(pk=gone.pk).update(owner=world.rep_east2, pooled_at=None)
     response = login(world.rep_east).post(
-        reverse("pools:pool-claim"), {"ids": [free.pk, gone.pk]}, follow=True
+        reverse("customers:pool-claim"), {"ids": [free.pk, gone.pk]}, follow=True
     )
     body = response.content.decode()
-    assert "已被领走" in body
+    # SECURITY: rep_east does not see rep_east2's customer: counted, never named.
+    assert "1 个客户不存在或已被他人领取" in body
+    assert "已被领走" not in body
     assert _reload(free).owner_id == world.rep_east.pk
     assert _reload(gone).owner_id == world.rep_east2.pk
 
@@ -97,7 +99,7 @@ def test_claim_refusal_is_a_message_and_changes_nothing(world, login, east_pool)
         east_pool.save()
     a, b = pooled(east_pool), pooled(east_pool)
     response = login(world.rep_east).post(
-        reverse("pools:pool-claim"), {"ids": [a.pk, b.pk]}, follow=True
+        reverse("customers:pool-claim"), {"ids": [a.pk, b.pk]}, follow=True
     )
     assert response.status_code == 200
     assert _reload(a).owner_id is None and _reload(b).owner_id is None
@@ -112,9 +114,9 @@ def test_another_tenants_ids_in_the_body_are_refused(world, login):
     client = login(world.admin_a)
     reason = return_reason(world.tenant_a)
     posts = [
-        ("pools:pool-claim", {"ids": [theirs.pk]}),
-        ("pools:pool-assign", {"ids": [theirs.pk], "users": [world.rep_east.pk]}),
-        ("pools:pool-return", {"ids": [b_owned.pk], "reason": reason.pk}),
+        ("customers:pool-claim", {"ids": [theirs.pk]}),
+        ("customers:pool-assign", {"ids": [theirs.pk], "users": [world.rep_east.pk]}),
+        ("customers:pool-return", {"ids": [b_owned.pk], "reason": reason.pk}),
     ]
     for name, data in posts:
         assert client.post(reverse(name), data).status_code == 302
@@ -125,11 +127,11 @@ def test_another_tenants_ids_in_the_body_are_refused(world, login):
 def test_return_from_the_customer_list_batch_needs_a_reason(world, login, east_pool):
     mine = owned(east_pool, world.rep_east, "不想跟了")
     client = login(world.rep_east)
-    client.post(reverse("pools:pool-return"), {"ids": [mine.pk]})
+    client.post(reverse("customers:pool-return"), {"ids": [mine.pk]})
     assert _reload(mine).owner_id == world.rep_east.pk  # refused: no reason
     reason = return_reason(world.tenant_a)
     response = client.post(
-        reverse("pools:pool-return"),
+        reverse("customers:pool-return"),
         {"ids": [mine.pk], "reason": reason.pk, "note": "打了三次", "next": "/customers/"},
     )
     assert response.status_code == 302
@@ -164,7 +166,7 @@ def test_customer_lists_leave_pool_customers_out(world, login, east_pool):
 
 def test_pool_list_runs_a_fixed_number_of_queries(world, login, east_pool):
     client = login(world.rep_east)
-    url = reverse("pools:pool-list")
+    url = reverse("customers:pool-list")
 
     def run() -> int:
         with CaptureQueriesContext(connection) as ctx:

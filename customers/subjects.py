@@ -1,0 +1,219 @@
+"""The customer as a pool subject: what the pool engine (``pools.services``,
+``pools.recycling``) needs to know of customers in the public pool (公海). Registered from
+``CustomersConfig.ready()``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import operator
+from collections.abc import Sequence
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy, pgettext_lazy
+
+from crm.models import User
+from customers.models import (
+    Customer,
+    CustomerParticipant,
+    CustomerUserObjectPermission,
+    OwnershipEvent,
+)
+from customers.services import ownership_change
+from pools import hooks
+from pools.recycling import followup_rule_q, owned_before
+from pools.selectors import forecast
+from pools.subjects import PoolSubject, register
+
+
+def _rule_q(followup_days: int | None, deal_days: int | None, at: datetime.datetime) -> Q | None:
+    """Owned customers that a rule recycles at time ``at``: days without a follow-up (the
+    engine's rule) or days without a deal (customers only)."""
+    condition = followup_rule_q(followup_days, at)
+    if deal_days:
+        cutoff = at - datetime.timedelta(days=deal_days)
+        q = owned_before(cutoff) & ~Q(deal_status=Customer.DealStatus.DEAL)
+        condition = q if condition is None else condition | q
+    return condition
+
+
+class CustomerSubject(PoolSubject):
+    kind = "customer"
+    manage_permission = "pool.manage"
+    pool_url = "/pools/"
+    event_field = "customer"
+    warning_field = "customer"
+    warn_url = "/"
+    pooled_fields = {"is_locked": False}
+    level_rules = True
+    messages = {
+        "empty": _("Select at least one customer."),
+        "lost_unnamed": ngettext_lazy(
+            "%(count)d customer does not exist or someone else got it first.",
+            "%(count)d customers do not exist or someone else got them first.",
+            "count",
+        ),
+        "lost": ngettext_lazy(
+            "Someone else got %(count)d customer first: %(names)s",
+            "Someone else got %(count)d customers first: %(names)s",
+            "count",
+        ),
+        "not_visible": ngettext_lazy(
+            "%(count)d selected customer is not in a pool you may use; nothing was changed.",
+            "%(count)d selected customers are not in a pool you may use; nothing was changed.",
+            "count",
+        ),
+        "admin_only": _("Only pool admins assign customers of %(group)s; nothing was claimed."),
+        "daily_limit": _(
+            "You have claimed %(done)d customers from %(group)s today; the daily "
+            "limit is %(limit)d, so you may claim %(room)d more. Nothing was claimed."
+        ),
+        "holding_self": _(
+            "You hold %(held)d customers; the limit of %(group)s is %(limit)d, so you "
+            "may take %(room)d more. Nothing was claimed."
+        ),
+        "holding_other": _(
+            "%(user)s holds %(held)d customers; the limit of %(group)s is %(limit)d, "
+            "so they may take %(room)d more. Nothing was assigned."
+        ),
+        "inactive": _("A deactivated user cannot receive customers: %(names)s"),
+        "reason": _("Choose why the customers go back to the pool."),
+        "return_not_visible": _(
+            "Some selected customers do not exist or are not visible to you; nothing was changed."
+        ),
+        "not_editable": _(
+            "You may not return these customers (not yours, or locked): %(names)s. "
+            "Nothing was changed."
+        ),
+        "not_empty": ngettext_lazy(
+            "%(count)d customer belongs to this group; move it to another group first.",
+            "%(count)d customers belong to this group; move them to another group first.",
+            "count",
+        ),
+        "kind": _("Choose a pool group of the public pool."),
+        "recycled": ngettext_lazy(
+            "%(count)d customer returned to the pool: %(names)s",
+            "%(count)d customers returned to the pool: %(names)s",
+            "count",
+        ),
+        "warned": ngettext_lazy(
+            "%(count)d customer falls into the pool soon (first in %(days)d days): %(names)s",
+            "%(count)d customers fall into the pool soon (first in %(days)d days): %(names)s",
+            "count",
+        ),
+        "forecast": ngettext_lazy(
+            "Falls into the pool in %(count)d day (%(reason)s)",
+            "Falls into the pool in %(count)d days (%(reason)s)",
+            "count",
+        ),
+        "forecast_now": _("Falls into the pool at the next recycling run (%(reason)s)"),
+    }
+
+    default_group_name = pgettext_lazy("pool group", "Default pool")
+    row_fields = (
+        "id",
+        "tenant_id",
+        "name",
+        "owner_id",
+        "level_id",
+        "lifecycle",
+        "deal_status",
+        "is_locked",
+        "last_followup_at",
+        "owned_since",
+        "created_at",
+        "pooled_at",
+        "deleted_at",
+        "pool_group_id",
+    )
+
+    @property
+    def model(self):
+        return Customer
+
+    @property
+    def event_model(self):
+        return OwnershipEvent
+
+    def live(self, tenant_id: int) -> QuerySet:
+        return self.model.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
+
+    def change_owner(self, *, rows, **kwargs) -> list:
+        return ownership_change(customers=rows, **kwargs)
+
+    def holding(self, user: User, group) -> int:
+        qs = self.live(user.tenant_id).filter(owner_id=user.pk)
+        if not group.holding_counts_signed:
+            qs = qs.exclude(lifecycle=self.model.Lifecycle.SIGNED)
+        return qs.count()
+
+    def exempt_ids(self, group, ids: Sequence[int]) -> set[int]:
+        """Customers with an open opportunity (the ``pools.hooks`` exemptions), where the
+        group exempts them."""
+        return hooks.exempt_ids(Customer, ids) if group.exempt_with_opportunity else set()
+
+    def forecast(self, row, group, *, exempt: bool = False):
+        return forecast(row, group, exempt=exempt)
+
+    def candidates(self, group, at: datetime.datetime) -> QuerySet:
+        """Owned customers of ``group`` due at ``at``: one branch per customer level with its
+        own days, one for the rest; signed, locked and ``pools.hooks`` exemptions (an open
+        opportunity) left out where the group says so."""
+        branches = []
+        overridden = []
+        for rule in group.level_rules.all():
+            overridden.append(rule.level_id)
+            q = _rule_q(rule.no_followup_days, rule.no_deal_days, at)
+            if q is not None:
+                branches.append(Q(level_id=rule.level_id) & q)
+        default = _rule_q(group.recycle_no_followup_days, group.recycle_no_deal_days, at)
+        if default is not None:
+            rest = Q(level_id__isnull=True) | ~Q(level_id__in=overridden) if overridden else Q()
+            branches.append(rest & default)
+        qs = Customer.objects.filter(
+            tenant_id=group.tenant_id,
+            pool_group=group,
+            owner__isnull=False,
+            pooled_at__isnull=True,
+            deleted_at__isnull=True,
+        )
+        if not branches or not group.is_enabled:
+            return qs.none()
+        qs = qs.filter(functools.reduce(operator.or_, branches))
+        if group.exempt_signed:
+            qs = qs.exclude(lifecycle=Customer.Lifecycle.SIGNED)
+        if group.exempt_locked:
+            qs = qs.exclude(is_locked=True)
+        if group.exempt_with_opportunity:
+            exemption = hooks.exemption_q()
+            if exemption is not None:
+                qs = qs.exclude(exemption)
+        return qs
+
+    def recycle_rule(self, row, group) -> tuple[str, int]:
+        """The forecast names the rule that made ``row`` due (the earliest one)."""
+        f = forecast(row, group)
+        return (f.rule, f.days) if f else super().recycle_rule(row, group)
+
+    def clear_when_pooled(self, rows: list) -> None:
+        """A customer going into the pool leaves its team behind (participants and their
+        edit grants): they belonged to the previous ownership."""
+        ids = [c.pk for c in rows]
+        CustomerParticipant.objects.filter(customer_id__in=ids).delete()
+        CustomerUserObjectPermission.objects.filter(content_object_id__in=ids).delete()
+
+    def label(self, row) -> str:
+        return row.name
+
+    def may_return(self, actor: User, row) -> bool:
+        """Not a deleted customer; managers may not return a locked one."""
+        if row.owner_id is None or row.deleted_at is not None:
+            return False
+        if row.owner_id != actor.pk and row.is_locked:
+            return False
+        return super().may_return(actor, row)
+
+
+CUSTOMER = register(CustomerSubject())
