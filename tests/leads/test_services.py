@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, OptionKind
 from customers import services as customer_services
 from customers.models import Attachment, FollowUp
@@ -93,7 +93,7 @@ def test_create_refused_for_an_inactive_owner(world, scoped):
 
 
 def test_create_refused_for_an_owner_of_another_tenant(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.lead_create(actor=world.admin_a, data={"name": "乙"}, owner=world.rep_b)
     assert _code(exc) == "not_found"
 
@@ -120,10 +120,10 @@ def test_create_refused_for_an_option_of_the_wrong_list_or_tenant(world, scoped)
         with pytest.raises(ServiceError) as exc:
             services.lead_create(actor=world.rep_east, data={"name": "甲", "source": wrong})
         assert _code(exc) == "option"
-        with pytest.raises(ServiceError) as exc:
+        with pytest.raises(NotFoundError) as exc:
             services.lead_create(actor=world.rep_east, data={"name": "甲", "source": foreign})
         assert _code(exc) == "not_found"
-        with pytest.raises(ServiceError) as exc:
+        with pytest.raises(NotFoundError) as exc:
             services.lead_create(
                 actor=world.rep_east, data={"name": "甲", "campaign": foreign_campaign}
             )
@@ -229,7 +229,7 @@ def test_update_refused_for_users_outside_the_owners_scope(world, scoped, person
 
 def test_update_refused_for_another_tenants_lead(world, scoped):
     lead = make_lead(world.tenant_b, world.rep_b)
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.lead_update(actor=world.admin_a, lead=lead, data={"title": "x"})
     assert _code(exc) == "not_found"
 
@@ -314,7 +314,7 @@ def test_transfer_refused_for_empty_batch_and_other_tenant(world, scoped):
         with pytest.raises(ServiceError) as exc:
             services.lead_transfer(actor=world.admin_a, leads=[foreign.pk], to_user=world.rep_east)
         assert _code(exc) == "not_visible"
-        with pytest.raises(ServiceError) as exc:
+        with pytest.raises(NotFoundError) as exc:
             services.lead_transfer(actor=world.admin_a, leads=[], to_user=world.rep_b)
         assert _code(exc) == "not_found"
 
@@ -397,7 +397,7 @@ def test_close_refused_without_or_with_a_bad_reason(world, scoped):
     foreign = option(world.tenant_b, OptionKind.LEAD_CLOSE_REASON)
     with scoped(world.rep_east):
         for reason, code in [(None, "reason"), (wrong, "reason"), (foreign, "not_found")]:
-            with pytest.raises(ServiceError) as exc:
+            with pytest.raises(NotFoundError if code == "not_found" else ServiceError) as exc:
                 services.lead_close(actor=world.rep_east, leads=[lead], reason=reason)
             assert _code(exc) == code
     assert _reload(lead).status == "new"
