@@ -23,8 +23,9 @@ from customers.models import (
 )
 from customers.services import ownership_change
 from pools import hooks
+from pools.models import PoolGroup
 from pools.recycling import followup_rule_q, owned_before
-from pools.selectors import forecast
+from pools.selectors import Forecast, followup_reference, groups_with_rules
 from pools.subjects import PoolSubject, register
 
 
@@ -37,6 +38,71 @@ def _rule_q(followup_days: int | None, deal_days: int | None, at: datetime.datet
         q = owned_before(cutoff) & ~Q(deal_status=Customer.DealStatus.DEAL)
         condition = q if condition is None else condition | q
     return condition
+
+
+# ---------------------------------------------------------------- recycling forecast
+
+
+def rule_days(group: PoolGroup, level_id: int | None) -> tuple[int | None, int | None]:
+    """(days without follow-up, days without deal) for a customer level in ``group``."""
+    for rule in group.level_rules.all():
+        if rule.level_id == level_id:
+            return rule.no_followup_days, rule.no_deal_days
+    return group.recycle_no_followup_days, group.recycle_no_deal_days
+
+
+def forecast(customer, group: PoolGroup | None, *, exempt: bool = False) -> Forecast | None:
+    """The recycling forecast of an owned customer under ``group``'s rules, or None when it
+    will not be recycled (no owner, no rules, disabled group, or an exemption)."""
+    if group is None or not group.is_enabled or customer.owner_id is None or exempt:
+        return None
+    if customer.deleted_at is not None or customer.pooled_at is not None:
+        return None
+    if group.exempt_signed and customer.lifecycle == "signed":
+        return None
+    if group.exempt_locked and customer.is_locked:
+        return None
+    followup_days, deal_days = rule_days(group, customer.level_id)
+    candidates = []
+    reference = followup_reference(customer)
+    if followup_days and reference:
+        candidates.append(
+            Forecast(reference + datetime.timedelta(days=followup_days), "followup", followup_days)
+        )
+    owned = customer.owned_since or customer.created_at
+    if deal_days and owned and customer.deal_status != "deal":
+        candidates.append(Forecast(owned + datetime.timedelta(days=deal_days), "deal", deal_days))
+    return min(candidates, key=lambda f: f.at) if candidates else None
+
+
+def customer_forecast(customer) -> Forecast | None:
+    """The forecast for one customer (the customer page); a few small queries."""
+    if customer.pool_group_id is None or customer.owner_id is None:
+        return None
+    group = groups_with_rules().filter(pk=customer.pool_group_id).first()
+    exempt = hooks.is_exempt(customer) if group and group.exempt_with_opportunity else False
+    return forecast(customer, group, exempt=exempt)
+
+
+def forecasts_for(customers) -> dict[int, Forecast]:
+    """Forecasts of a page of customers: one query for the groups and their level rules,
+    one per exemption hook for the page's ids."""
+    owned = [c for c in customers if c.owner_id and c.pool_group_id and c.pooled_at is None]
+    if not owned:
+        return {}
+    groups = {g.pk: g for g in groups_with_rules().filter(pk__in={c.pool_group_id for c in owned})}
+    exempt_ids = hooks.exempt_ids(type(owned[0]), [c.pk for c in owned])
+    result = {}
+    for customer in owned:
+        group = groups.get(customer.pool_group_id)
+        f = forecast(
+            customer,
+            group,
+            exempt=bool(group and group.exempt_with_opportunity and customer.pk in exempt_ids),
+        )
+        if f is not None:
+            result[customer.pk] = f
+    return result
 
 
 class CustomerSubject(PoolSubject):

@@ -125,7 +125,7 @@ def _list_context(request, view: str):
 def _with_forecasts(page: OffsetPage) -> OffsetPage:
     """Mark each row with when (and why) the pool will take it back (a fixed number of
     queries: the page's groups with their level rules, and the exemption hooks)."""
-    from pools.selectors import forecasts_for
+    from customers.subjects import forecasts_for
 
     forecasts = forecasts_for(page.items)
     for customer in page.items:
@@ -377,6 +377,7 @@ def _pool_context(request, customer: Customer) -> dict:
     """The pool part of the customer page: when (and why) it will be recycled, or why it
     lies in the pool, and the pool actions the user may take here."""
     from customers import pooling
+    from customers.subjects import customer_forecast
     from pools import selectors as pool_selectors
     from pools.action_forms import AssignForm, ReturnForm
 
@@ -392,7 +393,7 @@ def _pool_context(request, customer: Customer) -> dict:
             ),
             "assign_form": AssignForm(tenant_id=actor.tenant_id) if admin else None,
         }
-    context = {"in_pool": False, "forecast": pool_selectors.customer_forecast(customer)}
+    context = {"in_pool": False, "forecast": customer_forecast(customer)}
     if pooling.customer_may_return(actor=actor, customer=customer):
         form = ReturnForm(tenant_id=actor.tenant_id)
         targets = pooling.customer_return_targets(actor=actor, customer=customer)

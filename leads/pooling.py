@@ -17,11 +17,11 @@ from django.db.models import QuerySet
 
 from crm.models import Option, OptionKind, User
 from leads.models import Lead
+from leads.subjects import LEAD
 from pools import selectors as pool_selectors
 from pools import services as pool_services
 from pools.models import PoolGroup
 from pools.services import PoolResult
-from leads.subjects import LEAD
 
 KIND = PoolGroup.Kind.LEAD
 

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 from crm import masking
 from crm.exceptions import ServiceError
 from crm.views.base import tenant_view
-from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
 from crm.views.lists import back_url as _back
+from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
 from leads import conversion, stats
 from leads.forms_convert import ConvertForm, StatsForm
 

@@ -42,7 +42,7 @@ BATCH = 1000
 
 def owned_before(cutoff: datetime.datetime) -> Q:
     """Owned since ``cutoff`` or earlier; an unknown start counts from the creation, as
-    the forecast (pools.selectors.forecast) does."""
+    the forecast (customers.subjects.forecast) does."""
     return Q(owned_since__lte=cutoff) | Q(owned_since__isnull=True, created_at__lte=cutoff)
 
 

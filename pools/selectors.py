@@ -13,7 +13,6 @@ from django.utils.translation import ngettext
 from crm import masking
 from crm.models import User
 from crm.visibility import visible_to
-from pools import hooks
 from pools.models import HIDDEN_FIELD_KEYS_BY_KIND, PoolGroup, PoolGroupUser, PoolLevelRule
 from pools.subjects import subject_for
 
@@ -22,7 +21,7 @@ from pools.subjects import subject_for
 # never shows up where the other kind is handled.
 
 
-def is_pool_manager(user: User, kind: str = "customer") -> bool:
+def is_pool_manager(user: User, kind: str) -> bool:
     """Holders of ``pool.manage`` (customer pools) or ``lead.manage`` (lead pools) configure
     every group of that kind and act as admins of all of them."""
     permission = subject_for(kind).manage_permission
@@ -45,7 +44,7 @@ def _cache(user: User, name: str) -> dict:
     return cache
 
 
-def member_group_ids(user: User, kind: str = "customer") -> list[int] | None:
+def member_group_ids(user: User, kind: str) -> list[int] | None:
     """Ids of the enabled groups of ``kind`` that ``user`` is a member of (directly or
     through a department or a parent department); ``None`` for the kind's pool managers
     (every group). Cached on the user for the request."""
@@ -74,7 +73,7 @@ def member_group_ids(user: User, kind: str = "customer") -> list[int] | None:
     return result
 
 
-def admin_group_ids(user: User, kind: str = "customer") -> list[int] | None:
+def admin_group_ids(user: User, kind: str) -> list[int] | None:
     """Ids of the groups of ``kind`` that ``user`` administers; ``None`` for the kind's pool
     managers (all)."""
     cache = _cache(user, "_pool_admin_ids")
@@ -94,14 +93,14 @@ def admin_group_ids(user: User, kind: str = "customer") -> list[int] | None:
     return result
 
 
-def is_group_admin(user: User, group_id: int | None, kind: str = "customer") -> bool:
+def is_group_admin(user: User, group_id: int | None, kind: str) -> bool:
     """Whether ``user`` administers group ``group_id`` of ``kind``. SECURITY: a manager of
     one kind is no admin of the other kind's groups, so callers pass the kind they handle."""
     ids = admin_group_ids(user, kind)
     return ids is None or (group_id is not None and group_id in ids)
 
 
-def is_group_member(user: User, group_id: int | None, kind: str = "customer") -> bool:
+def is_group_member(user: User, group_id: int | None, kind: str) -> bool:
     ids = member_group_ids(user, kind)
     return ids is None or (group_id is not None and group_id in ids)
 
@@ -112,7 +111,7 @@ def groups_with_rules() -> QuerySet:
     )
 
 
-def visible_groups(user: User, kind: str = "customer") -> list[PoolGroup]:
+def visible_groups(user: User, kind: str) -> list[PoolGroup]:
     """The enabled groups of ``kind`` whose pool ``user`` may open, in menu order."""
     ids = member_group_ids(user, kind)
     qs = PoolGroup.objects.filter(tenant_id=user.tenant_id, kind=kind, is_enabled=True)
@@ -121,11 +120,11 @@ def visible_groups(user: User, kind: str = "customer") -> list[PoolGroup]:
     return list(qs)
 
 
-def default_group(tenant_id: int, kind: str = "customer") -> PoolGroup | None:
+def default_group(tenant_id: int, kind: str) -> PoolGroup | None:
     return PoolGroup.objects.filter(tenant_id=tenant_id, kind=kind, is_default=True).first()
 
 
-def pool_base(*, actor: User, group: PoolGroup | None = None, kind: str = "customer") -> QuerySet:
+def pool_base(*, actor: User, kind: str, group: PoolGroup | None = None) -> QuerySet:
     """The rows of ``kind`` lying in the pools ``actor`` may open (or in one group of them)."""
     model = subject_for(kind).model
     qs = visible_to(actor, model.objects.in_pool(), include_public=False)
@@ -199,14 +198,6 @@ class Forecast:
         return subject.message("forecast", left, reason=self.reason)
 
 
-def rule_days(group: PoolGroup, level_id: int | None) -> tuple[int | None, int | None]:
-    """(days without follow-up, days without deal) for a customer level in ``group``."""
-    for rule in group.level_rules.all():
-        if rule.level_id == level_id:
-            return rule.no_followup_days, rule.no_deal_days
-    return group.recycle_no_followup_days, group.recycle_no_deal_days
-
-
 def followup_reference(customer) -> datetime.datetime | None:
     """The later of its last follow-up and the moment its owner got it (悟空: claim time);
     an unknown ownership start counts from the creation (as pools.recycling does)."""
@@ -216,63 +207,7 @@ def followup_reference(customer) -> datetime.datetime | None:
     return max(times) if times else None
 
 
-def forecast(customer, group: PoolGroup | None, *, exempt: bool = False) -> Forecast | None:
-    """The recycling forecast of an owned customer under ``group``'s rules, or None when it
-    will not be recycled (no owner, no rules, disabled group, or an exemption)."""
-    if group is None or not group.is_enabled or customer.owner_id is None or exempt:
-        return None
-    if customer.deleted_at is not None or customer.pooled_at is not None:
-        return None
-    if group.exempt_signed and customer.lifecycle == "signed":
-        return None
-    if group.exempt_locked and customer.is_locked:
-        return None
-    followup_days, deal_days = rule_days(group, customer.level_id)
-    candidates = []
-    reference = followup_reference(customer)
-    if followup_days and reference:
-        candidates.append(
-            Forecast(reference + datetime.timedelta(days=followup_days), "followup", followup_days)
-        )
-    owned = customer.owned_since or customer.created_at
-    if deal_days and owned and customer.deal_status != "deal":
-        candidates.append(Forecast(owned + datetime.timedelta(days=deal_days), "deal", deal_days))
-    return min(candidates, key=lambda f: f.at) if candidates else None
-
-
-def customer_forecast(customer) -> Forecast | None:
-    """The forecast for one customer (the customer page); a few small queries."""
-    if customer.pool_group_id is None or customer.owner_id is None:
-        return None
-    group = groups_with_rules().filter(pk=customer.pool_group_id).first()
-    exempt = hooks.is_exempt(customer) if group and group.exempt_with_opportunity else False
-    return forecast(customer, group, exempt=exempt)
-
-
-def forecasts_for(customers) -> dict[int, Forecast]:
-    """Forecasts of a page of customers: one query for the groups and their level rules,
-    one per exemption hook for the page's ids."""
-    owned = [c for c in customers if c.owner_id and c.pool_group_id and c.pooled_at is None]
-    if not owned:
-        return {}
-    groups = {g.pk: g for g in groups_with_rules().filter(pk__in={c.pool_group_id for c in owned})}
-    exempt_ids = hooks.exempt_ids(type(owned[0]), [c.pk for c in owned])
-    result = {}
-    for customer in owned:
-        group = groups.get(customer.pool_group_id)
-        f = forecast(
-            customer,
-            group,
-            exempt=bool(group and group.exempt_with_opportunity and customer.pk in exempt_ids),
-        )
-        if f is not None:
-            result[customer.pk] = f
-    return result
-
-
-def due_for_recycling(
-    *, actor: User, within_days: int | None = None, now=None, kind: str = "customer"
-) -> list:
+def due_for_recycling(*, actor: User, kind: str, within_days: int | None = None, now=None) -> list:
     """The actor's own customers (or leads, with ``kind="lead"``) that will be recycled
     soon: within each group's warning days (or ``within_days``), soonest first, each with
     ``.forecast`` set. PERF: one query for the groups (and one for their level rules), then

@@ -76,7 +76,7 @@ def test_default_lead_pool_is_created_on_first_use_open_to_all(world, scoped):
     assert customer_default.kind == PoolGroup.Kind.CUSTOMER and customer_default != lead_default
     with scoped(world.admin_a):
         assert selectors.default_group(world.tenant_a.pk, "lead") == lead_default
-        assert selectors.default_group(world.tenant_a.pk) == customer_default
+        assert selectors.default_group(world.tenant_a.pk, "customer") == customer_default
 
 
 def test_new_tenant_starts_with_its_public_pool_and_gets_its_lead_pool_on_first_use(db):
@@ -91,15 +91,15 @@ def test_member_and_admin_ids_are_per_kind(world, scoped, east_leads):
     customer_pool = make_group(world.tenant_a, "华东公海", departments=[world.east])
     with scoped(world.rep_east):
         assert selectors.member_group_ids(fresh_user(world.rep_east), "lead") == [east_leads.pk]
-        ids = selectors.member_group_ids(fresh_user(world.rep_east))
+        ids = selectors.member_group_ids(fresh_user(world.rep_east), "customer")
         assert customer_pool.pk in ids and east_leads.pk not in ids
         assert selectors.admin_group_ids(fresh_user(world.rep_east2), "lead") == [east_leads.pk]
-        assert selectors.admin_group_ids(fresh_user(world.rep_east2)) == []
+        assert selectors.admin_group_ids(fresh_user(world.rep_east2), "customer") == []
         assert [g.pk for g in selectors.visible_groups(fresh_user(world.rep_east), "lead")] == [
             east_leads.pk
         ]
         assert east_leads.pk not in [
-            g.pk for g in selectors.visible_groups(fresh_user(world.rep_east))
+            g.pk for g in selectors.visible_groups(fresh_user(world.rep_east), "customer")
         ]
         # lead.manage holders manage every lead pool.
         assert selectors.member_group_ids(fresh_user(world.manager_sales), "lead") is None
@@ -109,7 +109,7 @@ def test_pool_manage_alone_does_not_manage_lead_pools(world, scoped, east_leads)
     role = make_role(world.tenant_a, "公海管理员", "own", ["pool.manage"])
     keeper = make_user(world.tenant_a, "keeper", role=role, department=world.west)
     with scoped(keeper):
-        assert selectors.member_group_ids(fresh_user(keeper)) is None
+        assert selectors.member_group_ids(fresh_user(keeper), "customer") is None
         assert selectors.admin_group_ids(fresh_user(keeper), "lead") == []
         assert not selectors.is_group_admin(fresh_user(keeper), east_leads.pk, "lead")
         with pytest.raises(PermissionRefusedError):
@@ -604,9 +604,9 @@ def test_customer_pool_reads_never_list_lead_pools(world, scoped, east_leads):
     lead = make_pooled_lead(east_leads)
     with scoped(world.admin_a):
         admin = fresh_user(world.admin_a)
-        assert east_leads.pk not in [g.pk for g in selectors.visible_groups(admin)]
+        assert east_leads.pk not in [g.pk for g in selectors.visible_groups(admin, "customer")]
         assert east_leads.pk not in [g.pk for g in services.return_targets(admin, kind="customer")]
-        assert list(selectors.pool_base(actor=admin)) == []
+        assert list(selectors.pool_base(actor=admin, kind="customer")) == []
         assert [x.pk for x in selectors.pool_base(actor=admin, kind="lead")] == [lead.pk]
         assert [g.pk for g in services.return_targets(admin, kind="lead")] == [east_leads.pk]
 

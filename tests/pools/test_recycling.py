@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django_scopes import scopes_disabled
 
 from customers import pooling
+from customers import subjects as customer_subject
 from customers.models import Customer, CustomerParticipant, OwnershipEvent, PoolReason
 from pools import activity_actions as actions
 from pools import hooks, recycling, selectors
@@ -161,7 +162,7 @@ def test_a_level_rule_with_only_one_trigger_never_uses_the_groups_other(world, g
     assert _recycle(group) == 0
     assert _in_pool(customer) == [False]
     with scopes_disabled():
-        assert selectors.customer_forecast(fresh(customer)).rule == "followup"
+        assert customer_subject.customer_forecast(fresh(customer)).rule == "followup"
 
 
 def test_signed_and_locked_customers_are_exempt(world, group):
@@ -182,8 +183,8 @@ def test_registered_exemption_hook_keeps_customers_out_of_recycling(world, group
     kept = owned(group, rep, "机会客户", since=NOW - 90 * DAY)
     gone = owned(group, rep, "普通客户", since=NOW - 90 * DAY)
     with scopes_disabled():
-        assert selectors.customer_forecast(fresh(kept)) is None
-        assert selectors.customer_forecast(fresh(gone)) is not None
+        assert customer_subject.customer_forecast(fresh(kept)) is None
+        assert customer_subject.customer_forecast(fresh(gone)) is not None
     assert _recycle(group) == 1
     assert _in_pool(kept, gone) == [False, True]
     # The switch turns the hook off for this group.
@@ -209,7 +210,7 @@ def test_disabled_group_recycles_nothing(world, group):
         assert recycling.recycle_tenant(world.tenant_a.pk, now=NOW) == 0
     assert _in_pool(customer) == [False]
     with scopes_disabled():
-        assert selectors.customer_forecast(fresh(customer)) is None
+        assert customer_subject.customer_forecast(fresh(customer)) is None
 
 
 def test_group_without_rules_recycles_nothing(world, group):
@@ -317,7 +318,7 @@ def test_legacy_customer_without_owned_since_follows_its_forecast(world, group):
         world.tenant_a, world.rep_east, pool_group=group, created_at=NOW - 10 * DAY
     )
     with scopes_disabled():
-        forecast = selectors.customer_forecast(fresh(customer))
+        forecast = customer_subject.customer_forecast(fresh(customer))
     assert forecast is not None and forecast.at == NOW - 3 * DAY
     assert _recycle(group) == 1
     assert _in_pool(customer) == [True]
@@ -332,9 +333,9 @@ def test_forecast_names_the_rule_and_days_left_and_recycling_agrees(world, group
         group, world.rep_east, "成交到期", since=NOW - 29 * DAY, last_followup_at=NOW - HOUR
     )
     with scopes_disabled():
-        f1 = selectors.customer_forecast(fresh(followup))
-        f2 = selectors.customer_forecast(fresh(deal))
-        batch = selectors.forecasts_for([fresh(followup), fresh(deal)])
+        f1 = customer_subject.customer_forecast(fresh(followup))
+        f2 = customer_subject.customer_forecast(fresh(deal))
+        batch = customer_subject.forecasts_for([fresh(followup), fresh(deal)])
     assert (f1.rule, f1.days, f1.at, f1.days_left(NOW)) == ("followup", 7, NOW + 2 * DAY, 2)
     assert (f2.rule, f2.days, f2.at, f2.days_left(NOW)) == ("deal", 30, NOW + DAY, 1)
     assert batch == {followup.pk: f1, deal.pk: f2}
@@ -355,7 +356,7 @@ def test_no_forecast_for_exempt_or_pooled_or_dealt_customers(world, group):
     signed = owned(group, world.rep_east, lifecycle=Customer.Lifecycle.SIGNED)
     dealt = owned(group, world.rep_east, deal_status=Customer.DealStatus.DEAL)
     with scopes_disabled():
-        assert selectors.forecasts_for([fresh(signed), fresh(dealt)]) == {}
+        assert customer_subject.forecasts_for([fresh(signed), fresh(dealt)]) == {}
 
 
 def test_due_for_recycling_lists_the_actors_soon_due_customers(world, group):
@@ -365,9 +366,11 @@ def test_due_for_recycling_lists_the_actors_soon_due_customers(world, group):
     owned(group, world.rep_east, "还早", since=NOW - DAY)
     owned(group, world.rep_west, "别人的", since=NOW - 6 * DAY)
     with _scope(group):
-        rows = selectors.due_for_recycling(actor=fresh_user(world.rep_east), now=NOW)
+        rows = selectors.due_for_recycling(
+            kind="customer", actor=fresh_user(world.rep_east), now=NOW
+        )
         wide = selectors.due_for_recycling(
-            actor=fresh_user(world.rep_east), within_days=10, now=NOW
+            kind="customer", actor=fresh_user(world.rep_east), within_days=10, now=NOW
         )
     assert [c.pk for c in rows] == [overdue.pk, sooner.pk, soon.pk]
     assert [c.forecast.days_left(NOW) for c in rows] == [0, 1, 2]

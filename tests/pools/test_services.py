@@ -10,7 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import OptionKind
 from crm.services import tenant_create
 from crm.visibility import get_visible_or_404, visible_to
@@ -178,7 +178,7 @@ def test_pool_group_save_refuses_an_option_that_is_not_a_level(world, scoped):
 
 
 def test_pool_group_save_refuses_members_of_another_tenant(world, scoped):
-    with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
+    with scoped(world.admin_a), pytest.raises(NotFoundError) as exc:
         services.pool_group_save(
             kind="customer", actor=world.admin_a, data={"name": "新的"}, users=[world.rep_b]
         )
@@ -528,7 +528,7 @@ def test_assign_refused_to_nobody_or_a_user_of_another_tenant(world, scoped, eas
         with pytest.raises(ServiceError) as exc:
             pooling.customer_assign(actor=world.admin_a, customers=[customer], users=[])
         assert _codes(exc) == "no_user"
-        with pytest.raises(ServiceError) as exc:
+        with pytest.raises(NotFoundError) as exc:
             pooling.customer_assign(actor=world.admin_a, customers=[customer], users=[world.rep_b])
         assert _codes(exc) == "not_found"
     assert fresh(customer).owner_id is None
@@ -864,13 +864,18 @@ def test_pool_base_lists_the_pools_a_user_may_open(world, scoped, east_pool):
     theirs = pooled(west)
     owned(east_pool, world.rep_east)
     with scoped(world.rep_east):
-        assert list(selectors.pool_base(actor=world.rep_east)) == [mine]
-        assert list(selectors.pool_base(actor=world.rep_east, group=west)) == []
+        assert list(selectors.pool_base(kind="customer", actor=world.rep_east)) == [mine]
+        assert list(selectors.pool_base(kind="customer", actor=world.rep_east, group=west)) == []
     with scoped(world.manager_sales):
-        assert set(selectors.pool_base(actor=world.manager_sales)) == {mine, theirs}
-        assert list(selectors.pool_base(actor=world.manager_sales, group=west)) == [theirs]
+        assert set(selectors.pool_base(kind="customer", actor=world.manager_sales)) == {
+            mine,
+            theirs,
+        }
+        assert list(
+            selectors.pool_base(kind="customer", actor=world.manager_sales, group=west)
+        ) == [theirs]
     with scoped(world.rep_east):
-        assert [g.pk for g in selectors.visible_groups(fresh_user(world.rep_east))] == [
+        assert [g.pk for g in selectors.visible_groups(fresh_user(world.rep_east), "customer")] == [
             services.default_group_for(world.tenant_a.pk, "customer").pk,
             east_pool.pk,
         ]
@@ -879,14 +884,14 @@ def test_pool_base_lists_the_pools_a_user_may_open(world, scoped, east_pool):
 def test_member_and_admin_group_ids(world, scoped, east_pool):
     with scoped(world.rep_east):
         default = services.default_group_for(world.tenant_a.pk, "customer")
-        assert selectors.member_group_ids(fresh_user(world.rep_east)) == sorted(
+        assert selectors.member_group_ids(fresh_user(world.rep_east), "customer") == sorted(
             [default.pk, east_pool.pk]
         )
-        assert selectors.admin_group_ids(fresh_user(world.rep_east)) == []
-        assert selectors.admin_group_ids(fresh_user(world.rep_east2)) == [east_pool.pk]
-        assert selectors.member_group_ids(fresh_user(world.rep_west)) == [default.pk]
-        assert selectors.member_group_ids(fresh_user(world.manager_sales)) is None
-        assert selectors.admin_group_ids(fresh_user(world.manager_sales)) is None
+        assert selectors.admin_group_ids(fresh_user(world.rep_east), "customer") == []
+        assert selectors.admin_group_ids(fresh_user(world.rep_east2), "customer") == [east_pool.pk]
+        assert selectors.member_group_ids(fresh_user(world.rep_west), "customer") == [default.pk]
+        assert selectors.member_group_ids(fresh_user(world.manager_sales), "customer") is None
+        assert selectors.admin_group_ids(fresh_user(world.manager_sales), "customer") is None
 
 
 def test_hidden_fields_for_members_admins_and_owners(world, scoped, east_pool):
