@@ -150,11 +150,6 @@ def owner_scope(user: User) -> OwnerScope:
     return scope
 
 
-def scope_user_ids(user: User) -> list[int] | None:
-    """Deprecated: ``owner_scope(user).ids()``; kept until pools/subjects.py stops using it."""
-    return owner_scope(user).ids()
-
-
 def subordinate_ids(user: User) -> list[int]:
     """Direct and indirect reports of ``user`` (one query over the tenant's reporting lines)."""
     edges = User.tenant_objects.filter(tenant_id=user.tenant_id, manager__isnull=False)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from django.db.models import QuerySet
 
 from crm.models import User
-from crm.visibility import scope_user_ids
+from crm.visibility import owner_scope
 
 
 class PoolSubject:
@@ -91,14 +91,7 @@ class PoolSubject:
         """The owner, and managers whose data scope covers the owner."""
         if row.owner_id is None:
             return False
-        if row.owner_id == actor.pk:
-            return True
-        ids = scope_user_ids(actor)
-        if ids is None:
-            return True
-        if isinstance(ids, list):
-            return row.owner_id in ids
-        return ids.filter(id=row.owner_id).exists()
+        return row.owner_id == actor.pk or owner_scope(actor).covers(row.owner_id)
 
     def refuse_return(self, rows: list) -> tuple[str, str] | None:
         """(message, code) when some rows may never go back to the pool, else None."""
