@@ -153,8 +153,8 @@ class GroupForm(forms.Form):
         self,
         *args,
         tenant_id: int,
+        kind: str,
         group: PoolGroup | None = None,
-        kind: str = "customer",
         **kwargs,
     ):
         self.kind = group.kind if group is not None else kind
@@ -372,7 +372,9 @@ class InitializeForm(forms.Form):
 
     def __init__(self, *args, tenant_id: int, **kwargs):
         super().__init__(*args, **kwargs)
-        groups = PoolGroup.objects.filter(tenant_id=tenant_id, kind="customer", is_enabled=True)
+        groups = PoolGroup.objects.filter(
+            tenant_id=tenant_id, kind=PoolGroup.Kind.CUSTOMER, is_enabled=True
+        )
         self.fields["group"].queryset = groups
         if "group" not in self.initial:
             default = next((g for g in groups if g.is_default), None)

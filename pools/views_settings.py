@@ -18,6 +18,9 @@ from pools.forms import GroupForm, InitializeForm, LevelRuleFormSet
 from pools.models import PoolGroup, PoolGroupUser, PoolLevelRule
 from pools.subjects import subject_for
 
+# The public pool's groups: the pages of this module without a kind in their URL.
+CUSTOMER = PoolGroup.Kind.CUSTOMER
+
 # The URL names and menu entry of each kind's settings pages.
 PAGES = {
     "customer": {
@@ -37,7 +40,7 @@ PAGES = {
 }
 
 
-def _get(request, pk: int, kind: str = "customer") -> PoolGroup:
+def _get(request, pk: int, kind: str) -> PoolGroup:
     """SECURITY: another tenant's id is a 404, exactly like a missing one; so is a group of
     the other kind (a lead pool is not edited on the public pool's pages, nor the reverse)."""
     return get_object_or_404(
@@ -45,7 +48,7 @@ def _get(request, pk: int, kind: str = "customer") -> PoolGroup:
     )
 
 
-def _group_rows(tenant_id: int, kind: str = "customer"):
+def _group_rows(tenant_id: int, kind: str):
     """The tenant's groups with what the list shows, in a fixed number of queries.
 
     PERF: one query for the groups (with their member department count), one for the level
@@ -88,13 +91,13 @@ def _group_rows(tenant_id: int, kind: str = "customer"):
     return groups
 
 
-def group_list_page(request, kind: str = "customer"):
+def group_list_page(request, kind: str):
     tid = request.user.tenant_id
     context = {
         "kind": kind,
         "urls": PAGES[kind],
         "groups": _group_rows(tid, kind),
-        "initialize_form": InitializeForm(tenant_id=tid) if kind == "customer" else None,
+        "initialize_form": InitializeForm(tenant_id=tid) if kind == CUSTOMER else None,
         "active_nav": PAGES[kind]["nav"],
     }
     return render(request, "pools/settings/group_list.html", context)
@@ -102,15 +105,19 @@ def group_list_page(request, kind: str = "customer"):
 
 @tenant_view("pool.manage")
 def group_list(request):
-    return group_list_page(request, "customer")
+    return group_list_page(request, CUSTOMER)
 
 
-def group_form_page(request, group: PoolGroup | None, kind: str = "customer"):
+def group_form_page(request, group: PoolGroup | None, kind: str):
     """Create (``group`` None) or edit a group of ``kind``; lead pools have no level rules."""
     tid = request.user.tenant_id
     data = request.POST if request.method == "POST" else None
     form = GroupForm(data, tenant_id=tid, group=group, kind=kind)
-    levels = LevelRuleFormSet(data, tenant_id=tid, group=group) if kind == "customer" else None
+    levels = (
+        LevelRuleFormSet(data, tenant_id=tid, group=group)
+        if subject_for(kind).level_rules
+        else None
+    )
     context = {
         "form": form,
         "levels": levels,
@@ -146,15 +153,15 @@ def group_form_page(request, group: PoolGroup | None, kind: str = "customer"):
 
 @tenant_view("pool.manage")
 def group_create(request):
-    return group_form_page(request, None)
+    return group_form_page(request, None, CUSTOMER)
 
 
 @tenant_view("pool.manage")
 def group_edit(request, pk: int):
-    return group_form_page(request, _get(request, pk))
+    return group_form_page(request, _get(request, pk, CUSTOMER), CUSTOMER)
 
 
-def group_delete_action(request, pk: int, kind: str = "customer"):
+def group_delete_action(request, pk: int, kind: str):
     group = _get(request, pk, kind)
     name = group.name
     try:
@@ -169,7 +176,7 @@ def group_delete_action(request, pk: int, kind: str = "customer"):
 @tenant_view("pool.manage")
 @require_POST
 def group_delete(request, pk: int):
-    return group_delete_action(request, pk)
+    return group_delete_action(request, pk, CUSTOMER)
 
 
 @tenant_view("pool.manage")
