@@ -612,7 +612,7 @@ class Target:
     def params(self, view: str) -> dict:
         if self.key is None:
             return {"view": view, "page": self.number}
-        from customers.views import cursor_for
+        from crm.views.lists import cursor_for
 
         return {"view": view, "after": cursor_for("created", self.number, self.key)}
 
@@ -795,7 +795,7 @@ def per_page_for(args, mode: str) -> int:
         return args.per_page
     if mode == "client":
         try:
-            from customers.views import PER_PAGE
+            from crm.views.lists import PER_PAGE
 
             return PER_PAGE
         except ImportError:
