@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from crm.demo import register
 from crm.models import Department, Option, OptionKind, Tenant, User
+from customers import owned as owned_records
 from customers.models import (
     Contact,
     Customer,
@@ -537,7 +538,7 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
             followups.append(
                 FollowUp(
                     tenant_id=tid,
-                    customer_id=customer.pk,
+                    **owned_records.link(customer),
                     contact_id=ids[visit.pop("contact")],
                     created_by_id=author,
                     created_at=visit["followed_at"],

@@ -13,6 +13,7 @@ from crm.forms import PersonMultipleChoiceField as UserMultipleChoiceField
 from crm.models import Option, OptionKind, User
 from crm.selectors import options_for
 from crm.services import assignable_users
+from customers import owned
 from customers.models import Contact, Customer, SavedSearch, Tag
 from customers.services import CONTACT_FIELDS, OPTION_FIELDS
 
@@ -113,18 +114,19 @@ class FollowUpForm(forms.Form):
     )
     attachment = forms.FileField(label=_("Attachment"), required=False)
 
-    def __init__(self, *args, customer: Customer | None = None, lead=None, **kwargs):
-        """For a customer's follow-up, or a lead's (``lead``: no contacts to choose)."""
+    def __init__(self, *args, record, **kwargs):
+        """For a follow-up on an owned record (customers.owned): the contacts to choose are
+        its customer's (none for a record without a customer, such as an open lead)."""
         super().__init__(*args, **kwargs)
-        subject = customer if customer is not None else lead
         self.fields["kind"].queryset = options_for(
-            tenant_id=subject.tenant_id, kind=OptionKind.FOLLOWUP_TYPE
+            tenant_id=record.tenant_id, kind=OptionKind.FOLLOWUP_TYPE
         )
-        if customer is None:
+        customer_id = owned.kind_of(record).customer_id(record)
+        if customer_id is None:
             del self.fields["contact"]
         else:
             self.fields["contact"].queryset = Contact.objects.filter(
-                tenant_id=customer.tenant_id, customer=customer
+                tenant_id=record.tenant_id, customer_id=customer_id
             )
 
 

@@ -7,13 +7,12 @@
 * ``register_merge_related(func)``: ``func(*, actor, keep, merged_ids)`` points the
   records of another module that belong to the merged-away customers at the kept one
   (customer_merge calls it inside its transaction, before those customers are deleted).
-* ``register_work_target(field, for_work)``: follow-ups and files (``FollowUp``,
-  ``Attachment``) may sit on a record of a higher module through their foreign key
-  ``field`` (today ``lead``); ``for_work(*, actor, row, what)`` returns that record locked
-  once the actor may work on it (``what``: "followup" or "file"), or raises a refusal.
 * ``register_detail_tab(key, label, template, context)``: a tab of the customer page
   (客户画像). ``template`` is rendered as the tab's body (also alone, for htmx) with the
   page's context plus ``context(request, customer) -> dict``.
+
+Kinds of owned records (the records follow-ups and files go on: leads, opportunities…)
+register in ``customers.owned``.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ _DELETE_CHECKS: list[Callable] = []
 _RELATED_TRANSFERS: list[Callable] = []
 _MERGE_RELATED: list[Callable] = []
 _DETAIL_TABS: dict[str, DetailTab] = {}
-_WORK_TARGETS: dict[str, Callable] = {}
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,3 @@ def detail_tabs() -> list[DetailTab]:
 
 def detail_tab(key: str) -> DetailTab | None:
     return _DETAIL_TABS.get(key)
-
-
-def register_work_target(field: str, for_work: Callable) -> Callable:
-    _WORK_TARGETS[field] = for_work
-    return for_work
-
-
-def for_work(field: str, *, actor, row, what: str):
-    """The record of a higher module behind ``field`` that a follow-up or a file goes on,
-    checked by that module (``register_work_target``)."""
-    return _WORK_TARGETS[field](actor=actor, row=row, what=what)

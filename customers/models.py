@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -400,22 +402,32 @@ class Contact(TenantModel):
         return self.name
 
 
-class FollowUp(TenantModel):
-    """A follow-up record (跟进记录) on a customer, optionally with one of its contacts."""
+def record_type_key() -> models.ForeignKey:
+    """The kind of owned record a follow-up or a file is on (customers.owned); indexed
+    together with the record id and the tenant by the model's own index."""
+    return models.ForeignKey(
+        ContentType,
+        verbose_name=_("record type"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
 
-    # A follow-up is on a customer, on a lead (leads.Lead), or on both once the lead was
-    # converted into the customer (the lead keeps its history, the customer gains it).
+
+class FollowUp(TenantModel):
+    """A follow-up record (跟进记录) on an owned record (a customer, a lead…; see
+    customers.owned), optionally with one of its customer's contacts."""
+
+    # The record it is on, whatever its kind; and its customer whenever there is one (a
+    # customer's own follow-ups, a converted lead's, an opportunity's): the customer
+    # timeline and the statistics read that column without joins. A converted lead keeps
+    # its history (record = the lead), the customer gains it (customer = the customer).
+    record_type = record_type_key()
+    record_id = models.PositiveBigIntegerField(_("record"))
+    record = GenericForeignKey("record_type", "record_id")
     customer = models.ForeignKey(
         Customer,
         verbose_name=_("customer"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="followups",
-    )
-    lead = models.ForeignKey(
-        "leads.Lead",
-        verbose_name=_("lead"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -453,12 +465,9 @@ class FollowUp(TenantModel):
             models.Index(fields=["tenant", "customer", "-followed_at"], name="followup_customer"),
             models.Index(fields=["tenant", "created_by", "-followed_at"], name="followup_author"),
             models.Index(fields=["tenant", "-followed_at", "-id"], name="followup_time"),
-            models.Index(fields=["tenant", "lead", "-followed_at"], name="followup_lead"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(customer__isnull=False) | Q(lead__isnull=False),
-                name="followup_has_subject",
+            models.Index(
+                fields=["tenant", "record_type", "record_id", "-followed_at"],
+                name="followup_record",
             ),
         ]
 
@@ -480,20 +489,24 @@ class FollowUpComment(TenantModel):
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:
+    """Files of a record with a customer live with the customer, others with their record
+    (``tenants/<id>/leads/<lead id>/``)."""
     if instance.customer_id is None:
-        return f"tenants/{instance.tenant_id}/leads/{instance.lead_id}/{filename}"
+        model = ContentType.objects.get_for_id(instance.record_type_id).model
+        return f"tenants/{instance.tenant_id}/{model}s/{instance.record_id}/{filename}"
     return f"tenants/{instance.tenant_id}/customers/{instance.customer_id}/{filename}"
 
 
 class Attachment(TenantModel):
-    """A file on a customer (and optionally on one of its follow-ups)."""
+    """A file on an owned record (and optionally on one of its follow-ups)."""
 
-    # On a customer or on a lead (a lead's files move to its customer on conversion).
+    # On a record of any kind (customers.owned), and on its customer whenever there is one
+    # (a lead's files reach its customer on conversion), as follow-ups are.
+    record_type = record_type_key()
+    record_id = models.PositiveBigIntegerField(_("record"))
+    record = GenericForeignKey("record_type", "record_id")
     customer = models.ForeignKey(
         Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
-    )
-    lead = models.ForeignKey(
-        "leads.Lead", null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
     )
     followup = models.ForeignKey(
         FollowUp, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
@@ -511,13 +524,7 @@ class Attachment(TenantModel):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "customer"], name="attachment_customer"),
-            models.Index(fields=["tenant", "lead"], name="attachment_lead"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(customer__isnull=False) | Q(lead__isnull=False),
-                name="attachment_has_subject",
-            ),
+            models.Index(fields=["tenant", "record_type", "record_id"], name="attachment_record"),
         ]
 
     def __str__(self) -> str:

@@ -13,18 +13,19 @@ from collections.abc import Iterable, Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, OptionKind, User
 from crm.phones import normalize_phone
 from crm.services import notification_send, require_same_tenant
-from crm.visibility import visible_to
+from crm.visibility import get_visible_or_404, visible_to
 from customers import activity_actions as actions
-from customers import hooks, policies
+from customers import hooks, owned, policies
 from customers.models import (
     Attachment,
     Contact,
@@ -719,9 +720,11 @@ def customer_purge(*, actor: User, customers: Sequence[Customer | int]) -> int:
     files = []
     for customer in found:
         _record(actor, customer, actions.CUSTOMER_PURGED)
-        # A converted lead keeps its history: what is the lead's too stays with the lead.
-        FollowUp.objects.filter(customer=customer, lead__isnull=False).update(customer=None)
-        Attachment.objects.filter(customer=customer, lead__isnull=False).update(customer=None)
+        # A converted lead keeps its history: what is on another record (the lead) stays
+        # with that record, only the customer's own rows go with it.
+        mine = owned.on(customer)
+        FollowUp.objects.filter(customer=customer).exclude(mine).update(customer=None)
+        Attachment.objects.filter(customer=customer).exclude(mine).update(customer=None)
         files.extend(attachment.file for attachment in customer.attachments.all())
         customer.delete()
     transaction.on_commit(lambda: [f.delete(save=False) for f in files])
@@ -749,8 +752,11 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
             _refuse(f"{customer.name}: {'；'.join(refusals)}", "protected")
     ids = [c.pk for c in merged]
     Contact.objects.filter(customer_id__in=ids).update(customer=keep)
-    FollowUp.objects.filter(customer_id__in=ids).update(customer=keep)
-    Attachment.objects.filter(customer_id__in=ids).update(customer=keep)
+    # The merged customers' own follow-ups and files are now the kept one's; those on other
+    # records (a converted lead's) keep their record and gain the kept customer.
+    for model in (FollowUp, Attachment):
+        model.objects.filter(owned.on_ids(Customer, ids)).update(record_id=keep.pk)
+        model.objects.filter(customer_id__in=ids).update(customer=keep)
     OwnershipEvent.objects.filter(customer_id__in=ids).update(customer=keep)
     hooks.merge_related(actor=actor, keep=keep, merged_ids=ids)
     have = set(CustomerParticipant.objects.filter(customer=keep).values_list("user_id", flat=True))
@@ -902,15 +908,13 @@ def contact_delete(*, actor: User, contact: Contact) -> None:
 # ---------------------------------------------------------------- follow-ups
 
 
-def _followup_subject(actor: User, customer, lead, *, what: str):
-    """The customer or the lead a follow-up or a file goes on (exactly one of them),
-    locked, visible and open to the actor's work; refused otherwise."""
-    if (customer is None) == (lead is None):
-        raise ValueError("a customer or a lead")
-    if lead is not None:
-        # The lead module checks its own rows (customers never imports leads).
-        return hooks.for_work("lead", actor=actor, row=lead, what=what)
-    [customer] = _visible_batch(actor, [customer])
+def _customer_for_work(*, actor: User, row: Customer | int, what: str) -> Customer:
+    """customers.owned: a customer, locked, the actor may follow up or add files to
+    (``what``: "followup", "file") or change ("edit"); refused otherwise."""
+    if what == "edit":
+        [customer] = _editable_batch(actor, [row])
+        return customer
+    [customer] = _visible_batch(actor, [row])
     if not policies.may_follow_up(actor, customer):
         if what == "file":
             raise PermissionRefusedError(_("You may not add files to this customer."))
@@ -918,22 +922,40 @@ def _followup_subject(actor: User, customer, lead, *, what: str):
     return customer
 
 
+def _record_for_work(actor: User, record, what: str):
+    """The owned record a follow-up or a file goes on, locked, visible and open to the
+    actor's work, as its own module checks it (customers.owned); refused otherwise."""
+    if record is None:
+        raise ValueError("a record")
+    return owned.kind_of(record).for_work(actor=actor, row=record, what=what)
+
+
+def _is_on(row: FollowUp | Attachment, record) -> bool:
+    """Whether a follow-up or a file belongs to ``record``: on it, or, for a customer, on
+    any of its records (a converted lead's follow-ups are the customer's too)."""
+    if isinstance(record, Customer):
+        return row.customer_id == record.pk
+    kind = owned.kind_of(record)
+    return row.record_type_id == kind.content_type.pk and row.record_id == record.pk
+
+
 @transaction.atomic
 def followup_create(
     *,
     actor: User,
-    customer: Customer | None = None,
-    lead=None,
+    record,
     content: str,
     kind=None,
     contact: Contact | None = None,
     followed_at: datetime.datetime | None = None,
     next_followup_at: datetime.datetime | None = None,
 ) -> FollowUp:
-    """Record a follow-up on a customer or on a lead (``leads.Lead``); its last follow-up
-    moves forward and its next follow-up becomes the one given (which feeds 今日待跟进 and
-    pool recycling). A new lead that is followed up becomes contacted."""
-    subject = _followup_subject(actor, customer, lead, what="followup")
+    """Record a follow-up on an owned record (a customer, a lead…; customers.owned) and on
+    its customer when it has one; the record's last follow-up moves forward and its next
+    follow-up becomes the one given (which feeds 今日待跟进 and pool recycling); its module
+    may set more (a new lead that is followed up becomes contacted)."""
+    subject = _record_for_work(actor, record, what="followup")
+    record_kind = owned.kind_of(subject)
     content = (content or "").strip()
     if not content:
         _refuse(_("Write what happened."), "required")
@@ -941,7 +963,7 @@ def followup_create(
         require_same_tenant(actor, kind)
         if kind.kind != OptionKind.FOLLOWUP_TYPE:
             _refuse(_("Choose a valid option."), "option")
-    if contact is not None and (customer is None or contact.customer_id != subject.pk):
+    if contact is not None and contact.customer_id != record_kind.customer_id(subject):
         _refuse(_("The contact does not belong to this customer."), "contact")
     now = timezone.now()
     followed_at = followed_at or now
@@ -954,8 +976,7 @@ def followup_create(
         _refuse(_("The next follow-up must be after this one."), "next_before")
     followup = FollowUp.objects.create(
         tenant_id=actor.tenant_id,
-        customer=subject if customer is not None else None,
-        lead=subject if lead is not None else None,
+        **owned.link(subject),
         contact=contact,
         kind=kind,
         content=content,
@@ -964,12 +985,15 @@ def followup_create(
         created_by=actor,
     )
     update = {"updated_at": now}
-    if subject.last_followup_at is None or followed_at > subject.last_followup_at:
-        update["last_followup_at"] = followed_at
-    if next_followup_at is not None or followed_at >= (subject.last_followup_at or followed_at):
-        update["next_followup_at"] = next_followup_at
-    if lead is not None and subject.status == subject.Status.NEW:
-        update["status"] = subject.Status.CONTACTED
+    # Records that keep follow-up times (customers, leads) move them; others only gain the row.
+    if hasattr(subject, "last_followup_at"):
+        last = subject.last_followup_at
+        if last is None or followed_at > last:
+            update["last_followup_at"] = followed_at
+        if next_followup_at is not None or followed_at >= (last or followed_at):
+            update["next_followup_at"] = next_followup_at
+    if record_kind.followed_up is not None:
+        update.update(record_kind.followed_up(subject))
     type(subject).objects.filter(pk=subject.pk).update(**update)
     _record(actor, subject, actions.FOLLOWUP_CREATED, note=content[:200])
     return followup
@@ -1007,14 +1031,15 @@ def followup_comment(*, actor: User, followup: FollowUp, content: str) -> Follow
 def attachment_add(
     *,
     actor: User,
-    customer: Customer | None = None,
-    lead=None,
+    record,
     upload,
     followup: FollowUp | None = None,
 ) -> Attachment:
-    """Store a file on a customer or on a lead (``leads.Lead``): at most 100 MB, 10 per
-    customer or lead, known document and image types only."""
-    subject = _followup_subject(actor, customer, lead, what="file")
+    """Store a file on an owned record (a customer, a lead…; customers.owned) and on its
+    customer when it has one: at most 100 MB, 10 per record (a customer's count includes
+    the files of its converted leads), known document and image types only."""
+    subject = _record_for_work(actor, record, what="file")
+    record_kind = owned.kind_of(subject)
     name = os.path.basename(upload.name or "")[:200]
     extension = os.path.splitext(name)[1].lower()
     if extension not in ALLOWED_EXTENSIONS:
@@ -1030,24 +1055,24 @@ def attachment_add(
         _refuse(_("The file is larger than 100 MB."), "too_large")
     if upload.size == 0:
         _refuse(_("The file is empty."), "empty")
-    # The subject row is locked (_followup_subject), so two uploads cannot both pass the count.
-    on = {"customer": subject} if customer is not None else {"lead": subject}
-    if Attachment.objects.filter(**on).count() >= MAX_ATTACHMENTS_PER_CUSTOMER:
-        if lead is not None:
-            _refuse(_("A lead has at most 10 files; delete one first."), "too_many")
-        _refuse(_("A customer has at most 10 files; delete one first."), "too_many")
-    if followup is not None and getattr(followup, f"{next(iter(on))}_id") != subject.pk:
-        if lead is not None:
-            _refuse(_("The follow-up does not belong to this lead."), "followup")
-        _refuse(_("The follow-up does not belong to this customer."), "followup")
+    # The record is locked (_record_for_work), so two uploads cannot both pass the count.
+    present = (
+        Attachment.objects.filter(customer=subject)
+        if isinstance(subject, Customer)
+        else Attachment.objects.filter(owned.on(subject))
+    )
+    if present.count() >= MAX_ATTACHMENTS_PER_CUSTOMER:
+        _refuse(str(record_kind.files_full), "too_many")
+    if followup is not None and not _is_on(followup, subject):
+        _refuse(str(record_kind.followup_elsewhere), "followup")
     attachment = Attachment(
         tenant_id=actor.tenant_id,
+        **owned.link(subject),
         followup=followup,
         original_name=name,
         size=upload.size,
         content_type=(getattr(upload, "content_type", "") or "")[:100],
         uploaded_by=actor,
-        **on,
     )
     attachment.file.save(name, upload, save=False)
     attachment.save()
@@ -1057,10 +1082,12 @@ def attachment_add(
 
 @transaction.atomic
 def attachment_delete(*, actor: User, attachment: Attachment) -> None:
-    """Delete a file of a customer or of a lead (those who may change it)."""
+    """Delete a file of an owned record (those who may change it; a file with a customer,
+    a converted lead's included, by those who may change the customer)."""
     require_same_tenant(actor, attachment)
-    if attachment.lead_id is not None and attachment.customer_id is None:
-        subject = hooks.for_work("lead", actor=actor, row=attachment.lead_id, what="edit")
+    if attachment.customer_id is None:
+        record_kind = owned.kind_for_type(attachment.record_type_id)
+        subject = record_kind.for_work(actor=actor, row=attachment.record_id, what="edit")
     else:
         [subject] = _editable_batch(actor, [attachment.customer_id])
     _record(actor, subject, actions.ATTACHMENT_DELETED, {"file": [attachment.original_name, ""]})
@@ -1095,3 +1122,20 @@ def saved_search_delete(*, actor: User, search: SavedSearch) -> None:
     if search.user_id != actor.pk or search.tenant_id != actor.tenant_id:
         _refuse(_("The record does not exist."), "not_found")
     search.delete()
+
+
+# Customers are owned records too: their follow-ups and files go through customers.owned.
+owned.register(
+    owned.OwnedKind(
+        key="customer",
+        model=Customer,
+        get_for_actor=lambda *, actor, pk: get_visible_or_404(
+            actor, Customer.objects.alive(), pk=pk
+        ),
+        for_work=_customer_for_work,
+        detail_url=lambda pk: reverse("customers:customer-detail", args=[pk]),
+        customer_id=lambda customer: customer.pk,
+        files_full=gettext_lazy("A customer has at most 10 files; delete one first."),
+        followup_elsewhere=gettext_lazy("The follow-up does not belong to this customer."),
+    )
+)

@@ -22,8 +22,7 @@ from crm.selectors import activity_timeline, options_for
 from crm.services import assignable_users
 from crm.views.base import tenant_view
 from crm.views.lists import PER_PAGE, OffsetPage, back_url, cursor_for, cursor_read, offset_page
-from crm.visibility import get_visible_or_404
-from customers import hooks, policies, selectors, services
+from customers import hooks, owned, policies, selectors, services
 from customers.filters import ContactFilter, CustomerFilter
 from customers.forms import (
     AttachmentForm,
@@ -322,7 +321,7 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
                 "comments__author", "attachments"
             )[:100]
         )
-        context["form"] = FollowUpForm(customer=customer)
+        context["form"] = FollowUpForm(record=customer)
         context["comment_form"] = CommentForm()
     elif tab == "contacts":
         context["contacts"] = list(customer.contacts.all())
@@ -501,27 +500,25 @@ def followup_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     return followup_add_response(
         request,
-        customer=customer,
+        record=customer,
         tab_response=_tab_response,
         detail_url=reverse("customers:customer-detail", args=[pk]),
     )
 
 
-def followup_add_response(request, *, customer=None, lead=None, tab_response, detail_url: str):
-    """The follow-up form posted on a customer's page or a lead's: the follow-up and its
-    file are saved together, then ``tab_response`` answers with the follow-ups tab; a
-    refused form comes back in the tab with 422 for htmx, else as a message on
-    ``detail_url``'s follow-ups tab."""
-    subject = customer if customer is not None else lead
-    form = FollowUpForm(request.POST, request.FILES, customer=customer, lead=lead)
+def followup_add_response(request, *, record, tab_response, detail_url: str):
+    """The follow-up form posted on the page of an owned record (a customer's, a lead's…):
+    the follow-up and its file are saved together, then ``tab_response`` answers with the
+    follow-ups tab; a refused form comes back in the tab with 422 for htmx, else as a
+    message on ``detail_url``'s follow-ups tab."""
+    form = FollowUpForm(request.POST, request.FILES, record=record)
     if form.is_valid():
         data = form.cleaned_data
         try:
             with transaction.atomic():
                 followup = services.followup_create(
                     actor=request.user,
-                    customer=customer,
-                    lead=lead,
+                    record=record,
                     kind=data["kind"],
                     contact=data.get("contact"),  # a lead's form has no contacts
                     content=data["content"],
@@ -531,8 +528,7 @@ def followup_add_response(request, *, customer=None, lead=None, tab_response, de
                 if data["attachment"]:
                     services.attachment_add(
                         actor=request.user,
-                        customer=customer,
-                        lead=lead,
+                        record=record,
                         upload=data["attachment"],
                         followup=followup,
                     )
@@ -540,10 +536,10 @@ def followup_add_response(request, *, customer=None, lead=None, tab_response, de
             form.add_error(None, str(exc.message))
         else:
             messages.success(request, _("Follow-up saved."))
-            subject.refresh_from_db()
-            return tab_response(request, subject, "followups")
+            record.refresh_from_db()
+            return tab_response(request, record, "followups")
     if request.htmx:
-        return tab_response(request, subject, "followups", status=422, form=form)
+        return tab_response(request, record, "followups", status=422, form=form)
     messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
     return redirect(detail_url + "?tab=followups")
 
@@ -718,23 +714,23 @@ def contact_delete(request, pk: int):
 @require_POST
 def attachment_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
-    return attachment_add_response(request, customer=customer, tab_response=_tab_response)
+    return attachment_add_response(request, record=customer, tab_response=_tab_response)
 
 
-def attachment_add_response(request, *, customer=None, lead=None, tab_response):
-    """A file uploaded on a customer's or a lead's files tab; ``tab_response`` answers with
-    the tab, a refusal travelling as a message."""
+def attachment_add_response(request, *, record, tab_response):
+    """A file uploaded on the files tab of an owned record (a customer's, a lead's…);
+    ``tab_response`` answers with the tab, a refusal travelling as a message."""
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             services.attachment_add(
-                actor=request.user, customer=customer, lead=lead, upload=form.cleaned_data["file"]
+                actor=request.user, record=record, upload=form.cleaned_data["file"]
             )
         except ServiceError as exc:
             messages.error(request, str(exc.message))
     else:
         messages.error(request, _("Choose a file."))
-    return tab_response(request, customer if customer is not None else lead, "attachments")
+    return tab_response(request, record, "attachments")
 
 
 def attachment_file_response(attachment: Attachment) -> FileResponse:
@@ -755,15 +751,16 @@ def attachment_delete_or_message(request, attachment: Attachment) -> None:
 
 
 def _attachment_for(request, pk: int) -> Attachment:
-    """SECURITY: a file is served only to users who see its customer, or its lead (a file
-    of a converted lead is on both: seeing either is enough)."""
+    """SECURITY: a file is served only to users who see its customer, or its record when it
+    has no customer (a file of a converted lead is on both: seeing the customer is enough
+    here, the lead's page asks for the lead)."""
     attachment = get_object_or_404(
         Attachment.objects.filter(tenant_id=request.user.tenant_id), pk=pk
     )
     if attachment.customer_id is None:
-        # The lead's model through the foreign key: customers never imports leads.
-        lead_model = Attachment._meta.get_field("lead").related_model
-        get_visible_or_404(request.user, lead_model.objects.all(), pk=attachment.lead_id)
+        # The record's own module decides who sees it (customers never imports leads).
+        record_kind = owned.kind_for_type(attachment.record_type_id)
+        record_kind.get_for_actor(actor=request.user, pk=attachment.record_id)
     else:
         selectors.customer_get_for_actor(actor=request.user, pk=attachment.customer_id)
     return attachment
@@ -780,10 +777,9 @@ def attachment_delete(request, pk: int):
     attachment = _attachment_for(request, pk)
     customer = attachment.customer
     attachment_delete_or_message(request, attachment)
-    if customer is None:  # a lead's file: back to the lead's files
-        return redirect(
-            reverse("leads:lead-detail", args=[attachment.lead_id]) + "?tab=attachments"
-        )
+    if customer is None:  # a file of another record (a lead's): back to its files
+        record_kind = owned.kind_for_type(attachment.record_type_id)
+        return redirect(record_kind.detail_url(attachment.record_id) + "?tab=attachments")
     return _tab_response(request, customer, "attachments")
 
 

@@ -43,6 +43,7 @@ from crm.models import User
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import visible_to
 from customers import hooks as customer_hooks
+from customers import owned
 from customers import policies as customer_policies
 from customers.models import (
     Attachment,
@@ -154,7 +155,7 @@ def _lock_merge_target(actor: User, customer: Customer) -> Customer:
 
 def _check_room_for_files(lead: Lead, customer: Customer | None) -> int:
     """How many files move; refused when they would not fit on the customer."""
-    moving = Attachment.objects.filter(lead=lead, customer__isnull=True).count()
+    moving = Attachment.objects.filter(owned.on(lead), customer__isnull=True).count()
     present = Attachment.objects.filter(customer=customer).count() if customer else 0
     if moving and present + moving > MAX_ATTACHMENTS_PER_CUSTOMER:
         free = max(0, MAX_ATTACHMENTS_PER_CUSTOMER - present)
@@ -223,8 +224,8 @@ def _new_customer(actor: User, lead: Lead, data: dict | None) -> Customer:
 def _move_history(lead: Lead, customer: Customer) -> None:
     """The lead's follow-ups and files now also belong to the customer (they keep the lead);
     the customer's follow-up times take the lead's into account."""
-    FollowUp.objects.filter(lead=lead, customer__isnull=True).update(customer=customer)
-    Attachment.objects.filter(lead=lead, customer__isnull=True).update(customer=customer)
+    FollowUp.objects.filter(owned.on(lead), customer__isnull=True).update(customer=customer)
+    Attachment.objects.filter(owned.on(lead), customer__isnull=True).update(customer=customer)
     last = max((d for d in (customer.last_followup_at, lead.last_followup_at) if d), default=None)
     planned = min(
         (d for d in (customer.next_followup_at, lead.next_followup_at) if d), default=None

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from crm.demo import register
 from crm.models import Option, OptionKind, Tenant, User
+from customers import owned as owned_records
 from customers.models import Customer, FollowUp, PoolReason, normalize_name
 from leads.models import AssignmentRule, AssignmentRuleUser, Campaign, Lead, LeadEvent
 from pools.services import default_group_for
@@ -147,7 +148,7 @@ def load_leads(tenant: Tenant, users: dict[str, User]) -> None:
             followups.append(
                 FollowUp(
                     tenant_id=tid,
-                    lead=lead,
+                    record=lead,
                     kind=rng.choice(kinds) if kinds else None,
                     content=rng.choice(FOLLOWUPS),
                     followed_at=at,
@@ -197,8 +198,10 @@ def load_leads(tenant: Tenant, users: dict[str, User]) -> None:
         batch_size=500,
     )
     # A converted lead's follow-ups belong to its customer too (as lead_convert leaves them).
-    FollowUp.objects.filter(lead__in=[lead.pk for lead in converted]).update(
-        customer_id=Subquery(Lead.objects.filter(pk=OuterRef("lead_id")).values("customer_id")[:1])
+    FollowUp.objects.filter(owned_records.on_ids(Lead, [lead.pk for lead in converted])).update(
+        customer_id=Subquery(
+            Lead.objects.filter(pk=OuterRef("record_id")).values("customer_id")[:1]
+        )
     )
     rep1, rep2 = users.get("rep1"), users.get("rep2")
     if online is not None and rep1 is not None and rep2 is not None:

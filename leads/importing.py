@@ -482,6 +482,7 @@ class LeadImporter(Importer):
         given attachments, claimed / assigned / moved / returned, converted or edited) and
         restore the leads it overwrote where nobody changed them since; the others are
         kept and named with the reason."""
+        from customers import owned
         from customers.models import Attachment, FollowUp
 
         tenant_id = job.tenant_id
@@ -502,13 +503,18 @@ class LeadImporter(Importer):
         owner_changes = LeadEvent.objects.exclude(kind=LeadEvent.Kind.IMPORTED).exclude(
             kind=LeadEvent.Kind.AUTO_ASSIGNED, created_at__lte=since
         )
+        # Follow-ups and files on these leads (customers.owned), then other changes of owner.
         checks = [
-            (FollowUp.objects.all(), _("it has follow-ups")),
-            (Attachment.objects.all(), _("it has attachments")),
-            (owner_changes, _("its owner changed since (claimed, assigned, returned or moved)")),
+            (FollowUp.objects.filter(owned.of_kind(Lead)), "record_id", _("it has follow-ups")),
+            (Attachment.objects.filter(owned.of_kind(Lead)), "record_id", _("it has attachments")),
+            (
+                owner_changes,
+                "lead_id",
+                _("its owner changed since (claimed, assigned, returned or moved)"),
+            ),
         ]
-        for queryset, reason in checks:
-            for pk in _leads_in(queryset.filter(tenant_id=tenant_id), ids):
+        for queryset, column, reason in checks:
+            for pk in _leads_in(queryset.filter(tenant_id=tenant_id), ids, column):
                 touched.setdefault(pk, str(reason))
         for row in created:
             if row["last_followup_at"] is not None:
@@ -662,11 +668,11 @@ def _from_json(key: str, value):
     return "" if value is None else value
 
 
-def _leads_in(queryset, lead_ids: list[int]) -> set[int]:
-    """The ``lead_id`` values of ``queryset`` among ``lead_ids`` (in chunks)."""
+def _leads_in(queryset, lead_ids: list[int], column: str = "lead_id") -> set[int]:
+    """The ``column`` values (lead ids) of ``queryset`` among ``lead_ids`` (in chunks)."""
     found: set[int] = set()
     for chunk in _chunks(lead_ids):
-        found.update(queryset.filter(lead_id__in=chunk).values_list("lead_id", flat=True))
+        found.update(queryset.filter(**{f"{column}__in": chunk}).values_list(column, flat=True))
     return found
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
 from crm.visibility import owner_scope, visible_to
+from customers import owned
 from customers.models import Attachment, FollowUp, SavedSearch
 from customers.selectors import capped_count, saved_searches, today_bounds
 from leads.models import Lead, LeadEvent
@@ -136,7 +137,7 @@ def lead_get_for_actor(*, actor: User, pk: int) -> Lead:
 
 def lead_followups(*, lead: Lead) -> QuerySet:
     return (
-        FollowUp.objects.filter(tenant_id=lead.tenant_id, lead=lead)
+        FollowUp.objects.filter(owned.on(lead), tenant_id=lead.tenant_id)
         .select_related("kind", "created_by")
         .prefetch_related("comments__author", "attachments")
         .order_by("-followed_at", "-id")
@@ -145,7 +146,7 @@ def lead_followups(*, lead: Lead) -> QuerySet:
 
 def lead_attachments(*, lead: Lead) -> QuerySet:
     return (
-        Attachment.objects.filter(tenant_id=lead.tenant_id, lead=lead)
+        Attachment.objects.filter(owned.on(lead), tenant_id=lead.tenant_id)
         .select_related("uploaded_by")
         .order_by("-created_at", "-id")
     )
@@ -160,12 +161,12 @@ def lead_events(*, lead: Lead) -> QuerySet:
 def lead_attachment_get_for_actor(*, actor: User, pk: int) -> Attachment:
     """SECURITY: a lead's file only for users who see the lead."""
     try:
-        attachment = Attachment.objects.filter(tenant_id=actor.tenant_id, lead__isnull=False).get(
+        attachment = Attachment.objects.filter(owned.of_kind(Lead), tenant_id=actor.tenant_id).get(
             pk=pk
         )
     except Attachment.DoesNotExist as exc:
         raise Http404 from exc
-    lead_get_for_actor(actor=actor, pk=attachment.lead_id)
+    lead_get_for_actor(actor=actor, pk=attachment.record_id)
     return attachment
 
 

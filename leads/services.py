@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity
 from crm.exceptions import PermissionRefusedError, ServiceError
@@ -21,12 +22,13 @@ from crm.models import Option, OptionKind, User
 from crm.phones import normalize_mobile, normalize_phone
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import visible_to
-from customers import hooks as customer_hooks
+from customers import owned
 from customers.models import Customer, PoolReason, normalize_name
 from customers.services import ownership_columns, ownership_columns_set
 from leads import activity_actions as actions
 from leads import policies
 from leads.models import Lead, LeadEvent
+from leads.selectors import lead_get_for_actor
 
 # The fields of a lead that the form and lead_update may set (conversion, the pool and the
 # ownership service set the others).
@@ -492,7 +494,23 @@ def lead_ownership_change(
     return events
 
 
-# Follow-ups and files on a lead go through customers.services with this check.
-customer_hooks.register_work_target(
-    "lead", lambda *, actor, row, what: lead_for_work(actor=actor, lead=row, what=what)
+def _lead_followed_up(lead: Lead) -> dict:
+    """A new lead that is followed up becomes contacted."""
+    return {"status": Lead.Status.CONTACTED} if lead.status == Lead.Status.NEW else {}
+
+
+# Leads are owned records: their follow-ups and files go through customers.services
+# (customers.owned); a converted lead's rows are its customer's too.
+owned.register(
+    owned.OwnedKind(
+        key="lead",
+        model=Lead,
+        get_for_actor=lambda *, actor, pk: lead_get_for_actor(actor=actor, pk=pk),
+        for_work=lambda *, actor, row, what: lead_for_work(actor=actor, lead=row, what=what),
+        detail_url=lambda pk: reverse("leads:lead-detail", args=[pk]),
+        customer_id=lambda lead: lead.customer_id,
+        files_full=gettext_lazy("A lead has at most 10 files; delete one first."),
+        followup_elsewhere=gettext_lazy("The follow-up does not belong to this lead."),
+        followed_up=_lead_followed_up,
+    )
 )

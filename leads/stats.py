@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.models import User
 from crm.visibility import visible_to
+from customers import owned
 from customers.models import FollowUp
 from leads.models import Campaign, Lead
 
@@ -125,7 +126,11 @@ def lead_conversion_stats(
         tenant_id=actor.tenant_id, created_at__gte=start, created_at__lt=end
     )
     leads = visible_to(actor, created)
-    followed = Exists(FollowUp.objects.filter(tenant_id=actor.tenant_id, lead_id=OuterRef("pk")))
+    followed = Exists(
+        FollowUp.objects.filter(
+            owned.of_kind(Lead), tenant_id=actor.tenant_id, record_id=OuterRef("pk")
+        )
+    )
     # PERF: one GROUP BY with conditional counts, however many people or campaigns.
     counts = list(
         leads.order_by()

@@ -219,7 +219,7 @@ def _tab_context(request, lead: Lead, tab: str) -> dict:
         context["hidden"] = lead_hidden_fields(actor=actor, lead=lead)
     elif tab == "followups":
         context["followups"] = list(selectors.lead_followups(lead=lead)[:100])
-        context["form"] = FollowUpForm(lead=lead)
+        context["form"] = FollowUpForm(record=lead)
     elif tab == "attachments":
         context["attachments"] = list(selectors.lead_attachments(lead=lead))
         context["form"] = AttachmentForm()
@@ -285,7 +285,7 @@ def lead_followup_add(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
     return followup_add_response(
         request,
-        lead=lead,
+        record=lead,
         tab_response=_tab_response,
         detail_url=reverse("leads:lead-detail", args=[pk]),
     )
@@ -295,7 +295,7 @@ def lead_followup_add(request, pk: int):
 @require_POST
 def lead_attachment_add(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
-    return attachment_add_response(request, lead=lead, tab_response=_tab_response)
+    return attachment_add_response(request, record=lead, tab_response=_tab_response)
 
 
 @tenant_view()
@@ -309,6 +309,6 @@ def lead_attachment_download(request, pk: int):
 @require_POST
 def lead_attachment_delete(request, pk: int):
     attachment = selectors.lead_attachment_get_for_actor(actor=request.user, pk=pk)
-    lead_id = attachment.lead_id
+    lead_id = attachment.record_id
     attachment_delete_or_message(request, attachment)
     return redirect(reverse("leads:lead-detail", args=[lead_id]) + "?tab=attachments")

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from django_scopes import scopes_disabled
 
+from customers import owned
 from customers.models import Customer, FollowUp, OwnershipEvent
 from leads.models import Lead, LeadEvent
 
@@ -78,7 +79,7 @@ def test_rep_creates_a_lead_follows_up_and_converts_it_into_an_existing_customer
     with scopes_disabled():
         lead.refresh_from_db()
         assert lead.status == Lead.Status.CONTACTED
-        assert FollowUp.objects.filter(lead=lead, content=FOLLOWUP).count() == 1
+        assert FollowUp.objects.filter(owned.on(lead), content=FOLLOWUP).count() == 1
     page.goto(lead_url)
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     page.screenshot(path="/tmp/lead-detail-1280.png", full_page=True)

@@ -105,6 +105,7 @@ def _attachment_b(w) -> Attachment:
     customer = _customer_b(w)
     attachment = Attachment(
         tenant_id=w.tenant_b.pk,
+        record=customer,
         customer=customer,
         original_name="合同.pdf",
         size=7,
@@ -246,7 +247,7 @@ def _lead_attachment_b(w):
 
     attachment = Attachment(
         tenant_id=w.tenant_b.pk,
-        lead=_lead_b(w),
+        record=_lead_b(w),
         original_name="线索资料.pdf",
         size=7,
         content_type="application/pdf",

@@ -52,6 +52,7 @@ def make_followup(customer: Customer, author: User, content: str = "电话沟通
     with scopes_disabled():
         return FollowUp.objects.create(
             tenant_id=customer.tenant_id,
+            record=customer,
             customer=customer,
             created_by=author,
             content=content,

@@ -287,7 +287,7 @@ def test_followup_create_records_and_moves_customer_times(world, scoped):
     with scoped(world.rep_east):
         followup = services.followup_create(
             actor=world.rep_east,
-            customer=customer,
+            record=customer,
             content="  电话沟通报价  ",
             kind=kind,
             contact=contact,
@@ -311,7 +311,7 @@ def test_followup_create_defaults_time_to_now(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     before = timezone.now()
     with scoped(world.rep_east):
-        followup = services.followup_create(actor=world.rep_east, customer=customer, content="到访")
+        followup = services.followup_create(actor=world.rep_east, record=customer, content="到访")
     assert before <= fresh(followup).followed_at <= timezone.now()
     assert fresh(customer).last_followup_at == fresh(followup).followed_at
 
@@ -325,7 +325,7 @@ def test_followup_create_latest_without_next_clears_customer_next(world, scoped)
         next_followup_at=timezone.now() + DAY,
     )
     with scoped(world.rep_east):
-        services.followup_create(actor=world.rep_east, customer=customer, content="已谈妥")
+        services.followup_create(actor=world.rep_east, record=customer, content="已谈妥")
     row = fresh(customer)
     assert row.next_followup_at is None
     assert row.last_followup_at > timezone.now() - HOUR
@@ -340,7 +340,7 @@ def test_followup_create_older_record_keeps_customer_times(world, scoped):
     with scoped(world.rep_east):
         services.followup_create(
             actor=world.rep_east,
-            customer=customer,
+            record=customer,
             content="补录上周拜访",
             followed_at=timezone.now() - 7 * DAY,
         )
@@ -353,7 +353,7 @@ def test_followup_create_allows_a_few_minutes_of_clock_skew(world, scoped):
     with scoped(world.rep_east):
         services.followup_create(
             actor=world.rep_east,
-            customer=customer,
+            record=customer,
             content="刚刚",
             followed_at=timezone.now() + datetime.timedelta(minutes=2),
         )
@@ -364,7 +364,7 @@ def test_followup_create_allows_a_few_minutes_of_clock_skew(world, scoped):
 def test_followup_create_refused_without_content(world, scoped, content):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.followup_create(actor=world.rep_east, customer=customer, content=content)
+        services.followup_create(actor=world.rep_east, record=customer, content=content)
     assert exc.value.code == "required"
     assert _followup_count(customer) == 0
 
@@ -374,7 +374,7 @@ def test_followup_create_refused_in_the_future(world, scoped):
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
         services.followup_create(
             actor=world.rep_east,
-            customer=customer,
+            record=customer,
             content="明天拜访",
             followed_at=timezone.now() + DAY,
         )
@@ -390,7 +390,7 @@ def test_followup_create_refused_when_next_is_not_after_this(world, scoped, offs
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
         services.followup_create(
             actor=world.rep_east,
-            customer=customer,
+            record=customer,
             content="沟通",
             followed_at=when,
             next_followup_at=when + offset,
@@ -404,7 +404,7 @@ def test_followup_create_refused_for_contact_of_another_customer(world, scoped):
     elsewhere = make_contact(make_customer(world.tenant_a, world.rep_east, "乙"), "别家")
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
         services.followup_create(
-            actor=world.rep_east, customer=customer, content="沟通", contact=elsewhere
+            actor=world.rep_east, record=customer, content="沟通", contact=elsewhere
         )
     assert exc.value.code == "contact"
     assert _followup_count(customer) == 0
@@ -414,7 +414,7 @@ def test_followup_create_refused_for_option_of_wrong_kind(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     wrong = option(world.tenant_a, OptionKind.CUSTOMER_SOURCE)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.followup_create(actor=world.rep_east, customer=customer, content="x", kind=wrong)
+        services.followup_create(actor=world.rep_east, record=customer, content="x", kind=wrong)
     assert exc.value.code == "option"
 
 
@@ -422,7 +422,7 @@ def test_followup_create_refused_for_option_of_other_tenant(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     foreign = option(world.tenant_b, OptionKind.FOLLOWUP_TYPE)
     with scoped(world.rep_east), pytest.raises(NotFoundError) as exc:
-        services.followup_create(actor=world.rep_east, customer=customer, content="x", kind=foreign)
+        services.followup_create(actor=world.rep_east, record=customer, content="x", kind=foreign)
     assert exc.value.code == "not_found"
 
 
@@ -431,7 +431,7 @@ def test_followup_create_refused_for_member_who_only_sees_a_public_customer(worl
         world.tenant_a, world.rep_east, "公开", visibility=Customer.Visibility.PUBLIC
     )
     with scoped(world.rep_west), pytest.raises(PermissionRefusedError) as exc:
-        services.followup_create(actor=world.rep_west, customer=customer, content="顺路拜访")
+        services.followup_create(actor=world.rep_west, record=customer, content="顺路拜访")
     assert exc.value.code == "permission"
     assert _followup_count(customer) == 0
 
@@ -439,7 +439,7 @@ def test_followup_create_refused_for_member_who_only_sees_a_public_customer(worl
 def test_followup_create_refused_for_manager_on_locked_customer(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "甲", is_locked=True)
     with scoped(world.manager_sales), pytest.raises(PermissionRefusedError):
-        services.followup_create(actor=world.manager_sales, customer=customer, content="x")
+        services.followup_create(actor=world.manager_sales, record=customer, content="x")
     assert _followup_count(customer) == 0
 
 
@@ -462,7 +462,7 @@ def test_followup_create_refused_for_invisible_customer(
         deleted_at=timezone.now() if deleted else None,
     )
     with scoped(actor), pytest.raises(ServiceError) as exc:
-        services.followup_create(actor=actor, customer=customer, content="x")
+        services.followup_create(actor=actor, record=customer, content="x")
     assert exc.value.code == "not_visible"
     assert _followup_count(customer) == 0
 
@@ -470,7 +470,7 @@ def test_followup_create_refused_for_invisible_customer(
 def test_followup_create_refused_for_customer_of_other_tenant(world, scoped):
     foreign = make_customer(world.tenant_b, world.rep_b, "乙方")
     with scoped(world.admin_a), pytest.raises(ServiceError) as exc:
-        services.followup_create(actor=world.admin_a, customer=foreign, content="x")
+        services.followup_create(actor=world.admin_a, record=foreign, content="x")
     assert exc.value.code == "not_visible"
 
 
@@ -480,7 +480,7 @@ def test_followup_create_by_participant(world, scoped, can_edit):
     make_participant(customer, world.rep_west, can_edit=can_edit)
     with scoped(world.rep_west):
         followup = services.followup_create(
-            actor=world.rep_west, customer=customer, content="协同拜访"
+            actor=world.rep_west, record=customer, content="协同拜访"
         )
     assert fresh(followup).created_by_id == world.rep_west.pk
     assert fresh(customer).last_followup_at is not None
@@ -491,7 +491,7 @@ def test_followup_create_by_owners_managers(world, scoped, persona):
     actor = getattr(world, persona)
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     with scoped(actor):
-        services.followup_create(actor=actor, customer=customer, content="陪访")
+        services.followup_create(actor=actor, record=customer, content="陪访")
     assert _followup_count(customer) == 1
 
 

@@ -73,7 +73,7 @@ def _upload(name="报价单.pdf", content=b"%PDF-1.4 test", content_type="applic
 
 
 def _add_file(actor, customer, name="报价单.pdf", **kwargs):
-    return services.attachment_add(actor=actor, customer=customer, upload=_upload(name), **kwargs)
+    return services.attachment_add(actor=actor, record=customer, upload=_upload(name), **kwargs)
 
 
 def _file_path(attachment) -> Path:
@@ -526,7 +526,7 @@ def test_attachment_add_stores_file_under_tenant_and_customer(world, scoped, med
     with scoped(world.rep_east):
         attachment = services.attachment_add(
             actor=world.rep_east,
-            customer=customer,
+            record=customer,
             upload=_upload("../../报价单.PDF"),
             followup=followup,
         )
@@ -558,7 +558,7 @@ def test_attachment_add_refused_for_empty_file(world, scoped, media):
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
         services.attachment_add(
-            actor=world.rep_east, customer=customer, upload=_upload("空.txt", b"")
+            actor=world.rep_east, record=customer, upload=_upload("空.txt", b"")
         )
     assert exc.value.code == "empty"
 
@@ -568,7 +568,7 @@ def test_attachment_add_refused_over_100_mb(world, scoped, media):
     upload = _upload("大文件.zip")
     upload.size = 100 * 1024 * 1024 + 1
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
-        services.attachment_add(actor=world.rep_east, customer=customer, upload=upload)
+        services.attachment_add(actor=world.rep_east, record=customer, upload=upload)
     assert exc.value.code == "too_large"
     assert not any(media.rglob("*.zip"))
 
@@ -578,7 +578,7 @@ def test_attachment_add_accepts_exactly_100_mb(world, scoped, media):
     upload = _upload("刚好.zip")
     upload.size = 100 * 1024 * 1024
     with scoped(world.rep_east):
-        attachment = services.attachment_add(actor=world.rep_east, customer=customer, upload=upload)
+        attachment = services.attachment_add(actor=world.rep_east, record=customer, upload=upload)
     assert fresh(attachment).size == 100 * 1024 * 1024
 
 

@@ -102,6 +102,7 @@ def add_attachment(customer, user, name="报价单.pdf", content=b"%PDF-1.4 tide
     with scopes_disabled():
         attachment = Attachment(
             tenant_id=customer.tenant_id,
+            record=customer,
             customer=customer,
             original_name=name,
             size=len(content),

@@ -68,6 +68,12 @@ def make_rule(tenant: Tenant, users: list[User], name: str | None = None, **fiel
 
 def make_lead_followup(lead: Lead, author: User, content: str = "电话沟通", **fields):
     with scopes_disabled():
+        # On the lead, and on its customer once it is converted (as lead_convert leaves it).
         return FollowUp.objects.create(
-            tenant_id=lead.tenant_id, lead=lead, created_by=author, content=content, **fields
+            tenant_id=lead.tenant_id,
+            record=lead,
+            customer_id=lead.customer_id,
+            created_by=author,
+            content=content,
+            **fields,
         )

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 
 from crm.exceptions import NotFoundError, ServiceError
 from crm.models import OptionKind
+from customers import owned
 from customers import services as customer_services
 from customers.models import Attachment, Contact, Customer, FollowUp, OwnershipEvent
 from leads import activity_actions as actions
@@ -48,7 +49,7 @@ def make_file(*, lead=None, customer=None, name="资料.pdf"):
     with scopes_disabled():
         attachment = Attachment(
             tenant_id=subject.tenant_id,
-            lead=lead,
+            record=subject,
             customer=customer,
             original_name=name,
             size=5,
@@ -192,12 +193,12 @@ def test_followups_and_files_move_to_the_customer_and_stay_on_the_lead(world, sc
 
     for row in (first, second, file):
         row = fresh(row)
-        assert (row.customer_id, row.lead_id) == (customer.pk, lead.pk)
+        assert (row.customer_id, row.record) == (customer.pk, lead)
     customer = fresh(customer)
     assert customer.last_followup_at == now - DAY
     assert customer.next_followup_at == now + 3 * DAY
     with scopes_disabled():
-        assert FollowUp.objects.filter(lead=lead).count() == 2
+        assert FollowUp.objects.filter(owned.on(lead)).count() == 2
 
 
 # ---------------------------------------------------------------- merging
@@ -468,7 +469,7 @@ def test_customer_merge_carries_converted_leads_to_the_kept_customer(world, scop
         customer_services.customer_merge(actor=world.admin_a, keep=keep, others=[gone])
     assert fresh(lead).customer_id == keep.pk
     with scopes_disabled():
-        assert FollowUp.objects.filter(lead=lead).exclude(customer=keep).count() == 0
+        assert FollowUp.objects.filter(owned.on(lead)).exclude(customer=keep).count() == 0
 
 
 def test_purging_a_customer_leaves_its_leads_with_their_history(world, scoped):
@@ -485,5 +486,5 @@ def test_purging_a_customer_leaves_its_leads_with_their_history(world, scoped):
     assert lead.customer_id is None  # SET_NULL
     assert lead.status == Lead.Status.CONVERTED
     # What was the lead's too stays on the lead (only the customer's own rows go).
-    assert (fresh(followup).customer_id, fresh(followup).lead_id) == (None, lead.pk)
-    assert (fresh(file).customer_id, fresh(file).lead_id) == (None, lead.pk)
+    assert (fresh(followup).customer_id, fresh(followup).record) == (None, lead)
+    assert (fresh(file).customer_id, fresh(file).record) == (None, lead)

@@ -6,6 +6,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from crm.demo import load_demo
+from customers import owned
 from customers.models import FollowUp
 from leads.models import AssignmentRule, Campaign, Lead
 from pools.models import PoolGroup
@@ -33,7 +34,7 @@ def test_demo_leads_spread_over_reps_pool_and_campaigns(demo):
         assert statuses == {"new", "contacted", "closed", "converted"}
         rule = AssignmentRule.objects.get(tenant__slug="demo")
         assert [m.user.username for m in rule.members.all()] == ["rep1", "rep2"]
-        assert FollowUp.objects.filter(lead__in=leads).count() > 100
+        assert FollowUp.objects.filter(owned.on_ids(Lead, leads.values("pk"))).count() > 100
 
 
 def test_demo_converted_leads_point_at_their_owners_customers(demo):
@@ -45,7 +46,7 @@ def test_demo_converted_leads_point_at_their_owners_customers(demo):
             assert lead.customer.tenant_id == lead.tenant_id
             assert lead.customer.owner_id == lead.owner_id
             # Their follow-ups belong to the customer as well (as lead_convert leaves them).
-            assert not FollowUp.objects.filter(lead=lead, customer__isnull=True).exists()
+            assert not FollowUp.objects.filter(owned.on(lead), customer__isnull=True).exists()
 
 
 def test_other_tenant_has_its_own_leads(demo):

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 
 from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, OptionKind
+from customers import owned
 from customers import services as customer_services
 from customers.models import Attachment, FollowUp
 from leads import services
@@ -421,9 +422,9 @@ def test_followup_on_a_lead_moves_times_and_marks_it_contacted(world, scoped):
     nxt = now + datetime.timedelta(days=3)
     with scoped(world.rep_east):
         followup = customer_services.followup_create(
-            actor=world.rep_east, lead=lead, content="电话", kind=kind, next_followup_at=nxt
+            actor=world.rep_east, record=lead, content="电话", kind=kind, next_followup_at=nxt
         )
-        assert followup.lead == lead and followup.customer is None
+        assert followup.record == lead and followup.customer is None
         lead = _reload(lead)
         assert lead.status == "contacted" and lead.next_followup_at == nxt
         assert lead.last_followup_at == followup.followed_at
@@ -433,7 +434,7 @@ def test_followup_on_a_lead_moves_times_and_marks_it_contacted(world, scoped):
 def test_followup_keeps_a_contacted_status(world, scoped):
     lead = make_lead(world.tenant_a, world.rep_east, status=Lead.Status.CONTACTED)
     with scoped(world.manager_sales):
-        customer_services.followup_create(actor=world.manager_sales, lead=lead, content="陪访")
+        customer_services.followup_create(actor=world.manager_sales, record=lead, content="陪访")
     assert _reload(lead).status == "contacted"
 
 
@@ -448,10 +449,10 @@ def test_followup_refused_on_invisible_converted_and_foreign_leads(world, scoped
             (foreign, "not_visible"),
         ]:
             with pytest.raises(ServiceError) as exc:
-                customer_services.followup_create(actor=world.rep_east, lead=lead, content="x")
+                customer_services.followup_create(actor=world.rep_east, record=lead, content="x")
             assert _code(exc) == code
     with scopes_disabled():
-        assert not FollowUp.objects.filter(lead__isnull=False).exists()
+        assert not FollowUp.objects.filter(owned.of_kind(Lead)).exists()
 
 
 def test_followup_on_a_lead_refuses_a_contact(world, scoped):
@@ -459,18 +460,20 @@ def test_followup_on_a_lead_refuses_a_contact(world, scoped):
     contact = make_contact(make_customer(world.tenant_a, world.rep_east, "客户"), "联系人")
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
         customer_services.followup_create(
-            actor=world.rep_east, lead=lead, content="x", contact=contact
+            actor=world.rep_east, record=lead, content="x", contact=contact
         )
     assert _code(exc) == "contact"
 
 
-def test_followup_needs_exactly_one_subject(world, scoped):
-    lead = make_lead(world.tenant_a, world.rep_east)
+def test_followup_needs_a_record_of_a_registered_kind(world, scoped):
     customer = make_customer(world.tenant_a, world.rep_east, "客户")
-    with scoped(world.rep_east), pytest.raises(ValueError):
-        customer_services.followup_create(
-            actor=world.rep_east, lead=lead, customer=customer, content="x"
-        )
+    contact = make_contact(customer)
+    with scoped(world.rep_east):
+        with pytest.raises(ValueError):
+            customer_services.followup_create(actor=world.rep_east, record=None, content="x")
+        with pytest.raises(LookupError):
+            customer_services.followup_create(actor=world.rep_east, record=contact, content="x")
+        assert not FollowUp.objects.exists()
 
 
 # ---------------------------------------------------------------- files on leads
@@ -484,9 +487,9 @@ def test_attachment_on_a_lead_stored_under_the_lead(world, scoped, media):
     lead = make_lead(world.tenant_a, world.rep_east)
     with scoped(world.rep_east):
         attachment = customer_services.attachment_add(
-            actor=world.rep_east, lead=lead, upload=_upload()
+            actor=world.rep_east, record=lead, upload=_upload()
         )
-        assert attachment.lead == lead and attachment.customer is None
+        assert attachment.record == lead and attachment.customer is None
         assert f"/leads/{lead.pk}/" in attachment.file.name
 
 
@@ -497,7 +500,7 @@ def test_attachment_on_a_lead_refused_like_on_a_customer(world, scoped, media, n
     lead = make_lead(world.tenant_a, world.rep_east)
     with scoped(world.rep_east), pytest.raises(ServiceError) as exc:
         customer_services.attachment_add(
-            actor=world.rep_east, lead=lead, upload=_upload(name, content)
+            actor=world.rep_east, record=lead, upload=_upload(name, content)
         )
     assert _code(exc) == code
 
@@ -507,10 +510,10 @@ def test_attachment_on_a_lead_refused_for_the_eleventh_file(world, scoped, media
     with scoped(world.rep_east):
         for i in range(10):
             customer_services.attachment_add(
-                actor=world.rep_east, lead=lead, upload=_upload(f"{i}.pdf")
+                actor=world.rep_east, record=lead, upload=_upload(f"{i}.pdf")
             )
         with pytest.raises(ServiceError) as exc:
-            customer_services.attachment_add(actor=world.rep_east, lead=lead, upload=_upload())
+            customer_services.attachment_add(actor=world.rep_east, record=lead, upload=_upload())
     assert _code(exc) == "too_many"
 
 
@@ -520,7 +523,9 @@ def test_attachment_on_a_lead_refused_for_invisible_or_converted(world, scoped, 
     with scoped(world.rep_east):
         for lead, code in [(other, "not_visible"), (converted, "converted")]:
             with pytest.raises(ServiceError) as exc:
-                customer_services.attachment_add(actor=world.rep_east, lead=lead, upload=_upload())
+                customer_services.attachment_add(
+                    actor=world.rep_east, record=lead, upload=_upload()
+                )
             assert _code(exc) == code
 
 
@@ -528,7 +533,7 @@ def test_attachment_delete_on_a_lead(world, scoped, media):
     lead = make_lead(world.tenant_a, world.rep_east)
     with scoped(world.rep_east):
         attachment = customer_services.attachment_add(
-            actor=world.rep_east, lead=lead, upload=_upload()
+            actor=world.rep_east, record=lead, upload=_upload()
         )
     with scoped(world.rep_west), pytest.raises(ServiceError) as exc:
         customer_services.attachment_delete(actor=world.rep_west, attachment=attachment)
@@ -547,6 +552,6 @@ def test_a_deactivated_user_changes_nothing(world, scoped):
             services.lead_update(actor=world.rep_east, lead=lead, data={"title": "x"})
         assert _code(exc) == "not_visible"
         with pytest.raises(ServiceError) as exc:
-            customer_services.followup_create(actor=world.rep_east, lead=lead, content="x")
+            customer_services.followup_create(actor=world.rep_east, record=lead, content="x")
         assert _code(exc) == "not_visible"
     assert not services.lead_can_edit(world.rep_east, lead)

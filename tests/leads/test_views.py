@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from crm.models import OptionKind
+from customers import owned
 from customers.models import Attachment, FollowUp, SavedSearch
 from leads.models import Lead, LeadEvent
 from leads.views import TABS
@@ -372,7 +373,7 @@ def test_followup_on_the_lead_page_updates_times_and_status(world, as_user):
     assert lead.status == "contacted" and lead.last_followup_at is not None
     assert lead.next_followup_at.year == 2099
     with scopes_disabled():
-        assert FollowUp.objects.get(lead=lead).customer_id is None
+        assert FollowUp.objects.get(owned.on(lead)).customer_id is None
 
 
 def test_followup_refused_shows_the_form_again(world, as_user):
@@ -403,7 +404,7 @@ def test_files_upload_download_and_delete_by_permission(world, as_user):
     owner = as_user(world.rep_east)
     owner.post(reverse("leads:lead-attachment-add", args=[lead.pk]), {"file": _upload()})
     with scopes_disabled():
-        attachment = Attachment.objects.get(lead=lead)
+        attachment = Attachment.objects.get(owned.on(lead))
     url = reverse("leads:lead-attachment-download", args=[attachment.pk])
     assert b"".join(owner.get(url).streaming_content) == b"%PDF-1.4 lead"
     # The generalised customers download serves it to those who see the lead, too.
@@ -433,7 +434,7 @@ def test_file_upload_refused_for_a_bad_type(world, as_user):
     assert response.status_code == 302
     assert any("not accepted" in m for m in messages_of(response))
     with scopes_disabled():
-        assert not Attachment.objects.filter(lead=lead).exists()
+        assert not Attachment.objects.filter(owned.on(lead)).exists()
 
 
 def test_customer_file_download_still_needs_the_customer(world, as_user):
@@ -443,6 +444,7 @@ def test_customer_file_download_still_needs_the_customer(world, as_user):
     with scopes_disabled():
         attachment = Attachment(
             tenant_id=world.tenant_a.pk,
+            record=customer,
             customer=customer,
             original_name="a.pdf",
             size=3,
