@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from crm import activity
+from crm import activity, participants
 from crm.exceptions import PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, OptionKind, User
 from crm.phones import normalize_phone
@@ -520,39 +520,9 @@ def customer_participants_add(
         if not user.is_active:
             _refuse(_("A deactivated user cannot join a customer's team."), "inactive")
     found = _editable_batch(actor, customers)
-    from django.contrib.auth.models import Permission
-
-    change = Permission.objects.get(content_type__app_label="customers", codename="change_customer")
     for customer in found:
-        existing = set(
-            CustomerParticipant.objects.filter(customer=customer).values_list("user_id", flat=True)
-        )
-        added = [u for u in users if u.pk not in existing and u.pk != customer.owner_id]
-        CustomerParticipant.objects.bulk_create(
-            CustomerParticipant(
-                tenant_id=customer.tenant_id, customer=customer, user=u, added_by=actor
-            )
-            for u in added
-        )
-        granted = set(
-            CustomerUserObjectPermission.objects.filter(
-                content_object=customer, permission=change
-            ).values_list("user_id", flat=True)
-        )
-        if can_edit:
-            CustomerUserObjectPermission.objects.bulk_create(
-                CustomerUserObjectPermission(
-                    tenant_id=customer.tenant_id, user=u, permission=change, content_object=customer
-                )
-                for u in users
-                if u.pk not in granted and u.pk != customer.owner_id
-            )
-        else:
-            CustomerUserObjectPermission.objects.filter(
-                content_object=customer,
-                permission=change,
-                user__in=[u for u in users if u.pk in existing],
-            ).delete()
+        # The rows and the grant, as for every owned record (crm.participants).
+        participants.participants_add(actor=actor, record=customer, users=users, can_edit=can_edit)
         names = "、".join(str(u) for u in users)
         _record(
             actor,
@@ -566,8 +536,7 @@ def customer_participants_add(
 @transaction.atomic
 def customer_participant_remove(*, actor: User, customer: Customer, user: User) -> None:
     [customer] = _editable_batch(actor, [customer])
-    CustomerParticipant.objects.filter(customer=customer, user=user).delete()
-    CustomerUserObjectPermission.objects.filter(content_object=customer, user=user).delete()
+    participants.participant_remove(record=customer, user=user)
     _record(actor, customer, actions.CUSTOMER_PARTICIPANTS, {"participants": [str(user), ""]})
 
 
