@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity, masking
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import DomainError, PermissionRefusedError, ServiceError
 from crm.models import ExportJob, User
 from crm.services import notification_send
 from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
@@ -403,7 +403,8 @@ def export_run(job_id: int) -> None:
                 count = _write(source, str(path), spec)
                 with path.open("rb") as handle:
                     job.file.save(storage_name(job), File(handle), save=False)
-        except (ServiceError, Http404) as exc:
+        except (DomainError, Http404) as exc:
+            # A refusal says why; a record that is gone (or no longer visible) is "not found".
             message = str(exc.message) if isinstance(exc, ServiceError) else _("Not found.")
             _fail(job, actor, message)
             return

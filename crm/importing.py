@@ -45,7 +45,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm import activity
-from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
+from crm.exceptions import DomainError, NotVisibleError, PermissionRefusedError, ServiceError
 from crm.models import ImportJob, User
 from crm.services import notification_send
 from crm.tenancy import tenant_scope
@@ -557,7 +557,7 @@ def import_check(job_id: int) -> None:
         total = len(sheet.rows)
         sheet.rows = []
         del prefetched
-    except (SpreadsheetError, ServiceError) as exc:
+    except (SpreadsheetError, DomainError) as exc:
         _fail(job, str(exc.message))
         return
     except Exception:

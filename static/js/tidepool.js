@@ -12,11 +12,19 @@
       if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
     });
   });
-  // htmx: let 422 responses (validation errors) swap in like successful ones.
+  // htmx: let 422 responses (validation errors, refusals) swap in like successful ones.
+  // A 403 or 404 (a refused permission, a record one may not see) has no fragment to swap:
+  // the whole error page is shown instead, so the user is never left with a silent click.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr.status === 422) {
+    var status = event.detail.xhr.status;
+    if (status === 422) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
+    } else if (status === 403 || status === 404) {
+      event.detail.shouldSwap = false;
+      document.open();
+      document.write(event.detail.xhr.responseText);
+      document.close();
     }
   });
 })();
