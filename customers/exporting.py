@@ -81,9 +81,10 @@ def customer_columns(actor: User) -> list[Column]:
 
 
 def customer_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> ExportSource:
-    """The customer list of ``query`` (view, filters, sort), as customers.views.customer_list
-    builds it; or the selected customers, checked against the view's whole visible set (the
-    recycle bin for the bin, every listed customer otherwise)."""
+    """The customer list of ``query`` (view, filters, sort), as
+    customers.views.customers.customer_list builds it; or the selected customers, checked
+    against the view's whole visible set (the recycle bin for the bin, every listed customer
+    otherwise)."""
     view = query.get("view") or "mine"
     sort = list_sort(query, selectors.SORTS, "created")
     if ids is None:
@@ -126,7 +127,7 @@ def contact_columns(actor: User) -> list[Column]:
 
 
 def contact_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> ExportSource:
-    """The contact list of ``query`` (its filters), as customers.views.contact_list builds
+    """The contact list of ``query`` (its filters), as customers.views.customers.contact_list builds
     it; or the selected contacts among every contact the actor sees."""
     visible = selectors.contact_list(actor=actor)
     if ids is None:
@@ -154,7 +155,7 @@ def followup_columns() -> list[Column]:
 def followup_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> ExportSource:
     """The follow-up feed of ``query`` (我的跟进 or 团队跟进 with its filters), filtered by
     the feed's own function; or the selected follow-ups of that feed."""
-    from customers.views import _filtered_feed
+    from customers.views.customers import _filtered_feed
 
     scope = "team" if query.get("scope") == "team" else "mine"
     if ids is None:

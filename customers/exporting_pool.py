@@ -1,5 +1,5 @@
 """The public pool's export (crm.exporting): the pool list of a group or of all the user's
-groups, with its filters and sort, as customers.views_pool.pool_list builds it.
+groups, with its filters and sort, as customers.views.pool.pool_list builds it.
 
 SECURITY: the fields a pool group hides until a customer is claimed (contact details by
 default, pools.models.HIDDEN_FIELD_CHOICES) stay hidden in the file: their cells say "***"
@@ -106,7 +106,7 @@ def pool_columns(actor: User) -> list[Column]:
 def pool_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None) -> ExportSource:
     """The pool list of ``query`` (group, filters, sort); or the selected customers among
     every pool the actor may open."""
-    from customers.views_pool import SORTS
+    from customers.views.pool import SORTS
 
     sort = list_sort(query, SORTS, "pooled")
     if ids is None:

@@ -10,12 +10,15 @@ from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceFie
 from crm.forms import DATE_WIDGET, DATETIME_WIDGET, posted_id_choices
 from crm.forms import PersonChoiceField as UserChoiceField
 from crm.forms import PersonMultipleChoiceField as UserMultipleChoiceField
-from crm.models import Option, OptionKind, User
+from crm.importing import ALLOWED_EXTENSIONS
+from crm.models import Department, Option, OptionKind, User
 from crm.selectors import options_for
 from crm.services import assignable_users
 from customers import owned
+from customers.importing import MODES, TARGET_DEPARTMENT, TARGET_POOL, TARGET_USERS
 from customers.models import Contact, Customer, SavedSearch, Tag
 from customers.services import CONTACT_FIELDS, OPTION_FIELDS
+from pools.models import PoolGroup
 
 
 class CustomerForm(forms.ModelForm):
@@ -214,3 +217,127 @@ class MergeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["ids"].choices = choices
         self.fields["keep"].widget.choices = choices
+
+
+# ---------------------------------------------------------------- imports
+
+
+class ImportStartForm(forms.Form):
+    """Upload, target and duplicate handling of an import. A subclass words it for its kind of
+    record (the attributes below) and names the kind of pool it imports into."""
+
+    pool_kind = ""  # a pools.models.PoolGroup.Kind value
+    page_title = ""
+    pool_choice = ""  # the target "into a pool"
+    pool_label = ""
+    pool_help = ""  # under the pool field: what a pooled row hides
+    distribution_help = ""
+    mode_label = ""
+    mode_skip = ""
+    mode_update_only = ""
+    keys_label = ""
+    keys_choices: list[tuple[str, str]] = []
+    keys_help = ""
+
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "Excel (.xlsx) or CSV (UTF-8 or GB18030). The first sheet is read; the header row "
+            "is found by its column names."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(ALLOWED_EXTENSIONS)}),
+    )
+    target = forms.ChoiceField(
+        label=_("Import into"), widget=forms.RadioSelect, initial=TARGET_POOL
+    )
+    pool_group = SafeModelChoiceField(queryset=PoolGroup.objects.none(), required=False)
+    users = SafeModelMultipleChoiceField(
+        label=_("Employees"),
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    department = SafeModelChoiceField(
+        label=_("Department"), queryset=Department.objects.none(), required=False
+    )
+    distribution = forms.ChoiceField(
+        label=_("Distribution"),
+        choices=[
+            ("even", _("Even (take turns in file order)")),
+            ("random", _("Random")),
+        ],
+        widget=forms.RadioSelect,
+        initial="even",
+    )
+    duplicate_mode = forms.ChoiceField(widget=forms.RadioSelect, initial=MODES[0])
+    duplicate_keys = forms.ChoiceField(widget=forms.RadioSelect, initial="either")
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        fields = self.fields
+        fields["target"].choices = [
+            (TARGET_POOL, self.pool_choice),
+            (TARGET_USERS, _("Employees")),
+            (TARGET_DEPARTMENT, _("A department")),
+        ]
+        fields["pool_group"].label = self.pool_label
+        fields["pool_group"].queryset = PoolGroup.objects.filter(
+            tenant_id=user.tenant_id, kind=self.pool_kind, is_enabled=True
+        )
+        fields["users"].queryset = User.tenant_objects.filter(
+            tenant_id=user.tenant_id, is_active=True
+        ).order_by("name")
+        fields["department"].queryset = Department.objects.filter(tenant_id=user.tenant_id)
+        fields["distribution"].help_text = self.distribution_help
+        fields["duplicate_mode"].label = self.mode_label
+        fields["duplicate_mode"].choices = [
+            (MODES[0], self.mode_skip),
+            (
+                MODES[1],
+                _(
+                    "Overwrite it with the file's columns, import new ones too "
+                    "(owner and pool are kept; an empty cell clears the field)"
+                ),
+            ),
+            (MODES[2], self.mode_update_only),
+        ]
+        fields["duplicate_keys"].label = self.keys_label
+        fields["duplicate_keys"].choices = self.keys_choices
+        fields["duplicate_keys"].help_text = self.keys_help
+
+    def options(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "target": data["target"],
+            "pool_group": data["pool_group"].pk if data.get("pool_group") else None,
+            "users": [u.pk for u in data.get("users") or []],
+            "department": data["department"].pk if data.get("department") else None,
+            "distribution": data["distribution"],
+            "duplicate_mode": data["duplicate_mode"],
+            "duplicate_keys": data["duplicate_keys"],
+        }
+
+
+class CustomerImportForm(ImportStartForm):
+    pool_kind = "customer"
+    page_title = _("Import customers")
+    pool_choice = _("A public pool")
+    pool_label = _("Pool group")
+    pool_help = _(
+        "Customers imported into a pool have no owner; the pool's hidden fields (contact "
+        "phones by default) stay hidden until someone claims them."
+    )
+    distribution_help = _("How the customers are shared among several employees.")
+    mode_label = _("When a customer already exists")
+    mode_skip = _("Skip it (import only new customers)")
+    mode_update_only = _("Only overwrite existing customers, create nothing new")
+    keys_label = _("Same customer means")
+    keys_choices = [
+        ("either", _("Same name or same contact phone")),
+        ("name", _("Same name")),
+        ("phone", _("Same contact phone")),
+    ]
+    keys_help = _(
+        "Names are compared ignoring case, spaces, brackets and full-width characters; the "
+        "whole company is searched, the pools included, and the file itself."
+    )

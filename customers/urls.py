@@ -1,6 +1,8 @@
 from django.urls import path
 
-from customers import views, views_import, views_pool
+from customers.views import customers as views
+from customers.views import imports as views_import
+from customers.views import pool as views_pool
 
 app_name = "customers"
 

@@ -17,8 +17,5 @@ class LeadsConfig(AppConfig):
             exporting,
             importing,
             navigation,
-            navigation_convert,
-            navigation_pool,
-            navigation_settings,
             subjects,
         )

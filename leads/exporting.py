@@ -1,5 +1,5 @@
 """The lead export (导出线索, crm.exporting): the lead list of a view with its filters and
-sort, rebuilt exactly as leads.views builds the page (the same selector, filter class and
+sort, rebuilt exactly as leads.views.leads builds the page (the same selector, filter class and
 sort table), or the ticked leads, checked against every listed lead the actor sees (refused
 as a whole when one is not). Needs ``lead.export``. Pooled leads are never in it: the lists
 leave them out, so their hidden fields never reach a file.

@@ -5,12 +5,14 @@ A lead lies either with an owner or in a lead pool group (``pool_group`` of kind
 ``pooled_at`` set, no owner), exactly as a customer lies in the public pool: the pool
 machinery in ``pools`` works on both through the same field names (``owner``,
 ``pool_group``, ``pooled_at``, ``pool_reason``, ``pool_note``, ``previous_owner``,
-``owned_since``, ``last_followup_at``). Follow-ups on leads are ``customers.FollowUp`` rows
-with ``lead`` set (the same model and form as customer follow-ups).
+``owned_since``, ``last_followup_at``; declared once by ``pools.models.PooledModel``).
+Follow-ups and files on leads are ``customers.FollowUp`` / ``customers.Attachment`` rows whose
+record is the lead (``customers.owned``: the same model and form as customer follow-ups).
 """
 
 from __future__ import annotations
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -66,6 +68,15 @@ class Lead(PooledModel, OwnedModel):
     """A sales lead: a person at a company who might buy, not yet a customer."""
 
     pool_kind = "lead"  # its groups are lead pools (PoolGroup.Kind.LEAD)
+
+    # The follow-ups and files whose record is the lead (no column: deleting a lead deletes
+    # them, as a foreign key would).
+    followups = GenericRelation(
+        "customers.FollowUp", content_type_field="record_type", object_id_field="record_id"
+    )
+    attachments = GenericRelation(
+        "customers.Attachment", content_type_field="record_type", object_id_field="record_id"
+    )
 
     class Status(models.TextChoices):
         NEW = "new", _("New")

@@ -1,5 +1,7 @@
-"""Menu entry 线索 and the workbench panels of leads: follow-ups due (today and overdue) and my
-leads about to fall into the lead pool."""
+"""Menu entries and workbench panels of leads: 线索, 线索转化统计, 线索池 (and 线索池设置,
+市场活动, 线索分配规则 in the settings), the follow-ups due (today and overdue) and my leads
+about to fall into the lead pool. The registration order is the menu's order among entries of
+the same rank."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -31,3 +33,55 @@ def _due_for_recycling(request):
 
 # Right after the customers about to fall into the public pool (15).
 workbench.register("leads/workbench_recycle.html", _due_for_recycling, order=16)
+
+
+# ---------------------------------------------------------------- conversion statistics
+
+# Everyone who works on leads sees the numbers of the leads they may see.
+navigation.register(
+    navigation.NavItem(
+        "lead-stats",
+        _("Lead conversion"),
+        "leads:lead-stats",
+        "↗",
+        ("reports.view", "lead.convert", "lead.export", "lead.manage"),
+        order=6,
+    )
+)
+
+
+# ---------------------------------------------------------------- the lead pool
+
+# Right after the leads (5).
+navigation.register(
+    navigation.NavItem("lead-pool", _("Lead pool"), "leads:pool-list", "◌", order=5)
+)
+navigation.register(
+    navigation.NavItem(
+        "lead-pool-groups",
+        _("Lead pool settings"),
+        "leads:pool-group-list",
+        "◌",
+        ("lead.manage",),
+        "settings",
+    )
+)
+
+
+# ---------------------------------------------------------------- settings
+
+navigation.register(
+    navigation.NavItem(
+        "campaigns", _("Campaigns"), "leads:campaign-list", "◇", ("lead.manage",), "settings"
+    )
+)
+navigation.register(
+    navigation.NavItem(
+        "assignment-rules",
+        _("Lead assignment rules"),
+        "leads:rule-list",
+        "⇄",
+        ("lead.manage",),
+        "settings",
+    )
+)

@@ -1,6 +1,6 @@
 """Reads of leads for an actor: every list and detail starts from ``visible_to``
 (crm.visibility). Leads lying in a pool are not in these lists (the lead pool list is
-``leads.views_pool``'s)."""
+``leads.views.pool``'s)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""URLs of the leads module. Each area keeps its views in its own module: views.py (lists,
-detail, forms, follow-ups, batch actions), views_pool.py (the lead pool), views_settings.py
-(campaigns, assignment rules), views_convert.py (conversion, statistics), views_import.py
+"""URLs of the leads module. Each area keeps its views in its own module of ``leads.views``:
+``leads`` (lists, detail, forms, follow-ups, batch actions), ``pool`` (the lead pool),
+``settings`` (campaigns, assignment rules), ``convert`` (conversion, statistics), ``imports``
 (import and export)."""
 
 from django.urls import path
@@ -10,7 +10,7 @@ app_name = "leads"
 urlpatterns: list = []
 
 # ---------------------------------------------------------------- settings: campaigns, rules
-from leads import views_settings  # noqa: E402
+from leads.views import settings as views_settings  # noqa: E402
 
 urlpatterns += [
     path("settings/campaigns/", views_settings.campaign_list, name="campaign-list"),
@@ -29,7 +29,7 @@ urlpatterns += [
 ]
 
 # ---------------------------------------------------------------- import and export
-from leads import views_import  # noqa: E402
+from leads.views import imports as views_import  # noqa: E402
 
 urlpatterns += [
     path("leads/import/", views_import.lead_import, name="lead-import"),
@@ -39,7 +39,7 @@ urlpatterns += [
 
 
 # ---------------------------------------------------------------- conversion and statistics
-from leads import views_convert  # noqa: E402
+from leads.views import convert as views_convert  # noqa: E402
 
 urlpatterns += [
     path("leads/<int:pk>/convert/", views_convert.lead_convert, name="lead-convert"),
@@ -48,7 +48,7 @@ urlpatterns += [
 ]
 
 # ---------------------------------------------------------------- leads: lists, page, forms
-from leads import views  # noqa: E402
+from leads.views import leads as views  # noqa: E402
 
 urlpatterns += [
     path("leads/", views.lead_list, name="lead-list"),
@@ -73,7 +73,7 @@ urlpatterns += [
 ]
 
 # ---------------------------------------------------------------- the lead pool and its settings
-from leads import views_pool  # noqa: E402
+from leads.views import pool as views_pool  # noqa: E402
 
 urlpatterns += [
     path("leads/pool/", views_pool.pool_list, name="pool-list"),

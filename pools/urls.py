@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pools import views_settings
+from pools.views import settings as views_settings
 
 app_name = "pools"
 

@@ -1,6 +1,6 @@
 """List pages of every module: pages without a COUNT over the whole list, cursors for deep
 pages, and where to go back after a POST. The modules' list views build on these
-(``customers.views``, ``leads.views``, the pool lists)."""
+(``customers.views.customers``, ``leads.views.leads``, the pool lists)."""
 
 from __future__ import annotations
 

@@ -113,13 +113,13 @@ def planted(world, settings, tmp_path) -> Planted:
 
 
 def _customer_tabs():
-    from customers.views import detail_tabs
+    from customers.views.customers import detail_tabs
 
     return [key for key, _label in detail_tabs()]
 
 
 def _lead_tabs():
-    from leads.views import TABS
+    from leads.views.leads import TABS
 
     return [key for key, _label in TABS]
 

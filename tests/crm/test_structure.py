@@ -140,25 +140,77 @@ def test_user_objects_stays_in_the_auth_modules():
     assert offenders == []
 
 
-def _project_form_classes():
+def _project_modules():
+    """Every module of the project's apps (packages walked, migrations and management
+    commands left out), imported."""
     import importlib
+    import pkgutil
+
+    modules = []
+    for config in apps.get_app_configs():
+        path = Path(config.path).resolve()
+        if BASE_DIR not in path.parents or ".venv" in path.parts or config.name.startswith("tests"):
+            continue
+        package = importlib.import_module(config.name)
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{config.name}."):
+            if ".migrations" in info.name or ".management" in info.name:
+                continue
+            modules.append(importlib.import_module(info.name))
+    return modules
+
+
+def _project_form_classes():
+    """Every form class defined anywhere in the project's apps (``forms.py``, a ``forms/``
+    package, or a form some other module defines)."""
     import inspect
 
     from django import forms
 
     found = []
-    for config in apps.get_app_configs():
-        path = Path(config.path).resolve()
-        if BASE_DIR not in path.parents or ".venv" in path.parts:
-            continue
-        try:
-            module = importlib.import_module(f"{config.name}.forms")
-        except ModuleNotFoundError:
-            continue
+    for module in _project_modules():
         for _name, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, forms.BaseForm) and obj.__module__ == module.__name__:
                 found.append(obj)
     return found
+
+
+def test_the_form_walk_sees_every_form_module():
+    """The walk finds the forms of packages and of every module, not only ``<app>.forms``."""
+    names = {f"{cls.__module__}.{cls.__name__}" for cls in _project_form_classes()}
+    for expected in (
+        "crm.forms.UserForm",
+        "customers.forms.CustomerForm",
+        "customers.forms.CustomerImportForm",
+        "leads.forms.leads.LeadForm",
+        "leads.forms.convert.ConvertForm",
+        "leads.forms.settings.RuleForm",
+        "leads.forms.imports.LeadImportForm",
+        "pools.forms.groups.GroupForm",
+        "pools.forms.actions.AssignForm",
+    ):
+        assert expected in names
+
+
+def test_forms_live_in_forms_modules():
+    """STYLE: an app keeps its forms in ``forms.py`` or a ``forms/`` package."""
+    misplaced = [
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in _project_form_classes()
+        if cls.__module__.split(".")[1] != "forms"
+    ]
+    assert misplaced == []
+
+
+def test_apps_keep_one_views_package_and_one_navigation_module():
+    """STYLE: several view modules make a ``views/`` package; no ``views_*.py``,
+    ``forms_*.py`` or ``navigation_*.py`` side files."""
+    side_files = [
+        path.relative_to(BASE_DIR).as_posix()
+        for app in ("crm", "pools", "customers", "leads")
+        for path in (BASE_DIR / app).glob("*.py")
+        if path.stem.startswith(("views_", "forms_", "navigation_")) or path.stem == "action_forms"
+    ]
+    assert side_files == []
 
 
 def test_choice_fields_over_tenant_models_are_safe_fields():

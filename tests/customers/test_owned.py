@@ -199,3 +199,25 @@ def test_purge_deletes_the_customers_rows_and_keeps_a_converted_leads(world, sco
         services.customer_purge(actor=world.admin_a, customers=[customer])
         assert not FollowUp.objects.filter(pk=own.pk).exists()
         assert (fresh(of_lead).record, fresh(of_lead).customer_id) == (fresh(lead), None)
+
+
+def test_deleting_a_lead_deletes_its_followups_and_files_and_nothing_else(world):
+    """The generic link has no foreign key; the lead's GenericRelation cascades instead."""
+    lead = make_lead(world.tenant_a, world.rep_east)
+    other = make_lead(world.tenant_a, world.rep_east)
+    customer = make_customer(world.tenant_a, world.rep_east)
+    gone = make_lead_followup(lead, world.rep_east)
+    kept = make_lead_followup(other, world.rep_east)
+    on_customer = make_followup(customer, world.rep_east)
+    with scopes_disabled():
+        file = Attachment.objects.create(
+            tenant_id=lead.tenant_id,
+            record=lead,
+            original_name="a.txt",
+            size=1,
+            uploaded_by=world.rep_east,
+        )
+        lead.delete()
+        assert not FollowUp.objects.filter(pk=gone.pk).exists()
+        assert not Attachment.objects.filter(pk=file.pk).exists()
+        assert set(FollowUp.objects.filter(pk__in=[kept.pk, on_customer.pk])) == {kept, on_customer}

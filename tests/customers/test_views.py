@@ -41,7 +41,7 @@ from customers.models import (
     OwnershipEvent,
     SavedSearch,
 )
-from customers.views import TABS
+from customers.views.customers import TABS
 from tests.conftest import PASSWORD
 from tests.customers.factories import (
     exists,
@@ -188,7 +188,7 @@ URL_KWARGS = {
     "followup-feed": lambda d: {},
     "followup-export": lambda d: {},
     "followup-comment": lambda d: {"pk": d.east_followup.pk},
-    # The public pool's list and actions (customers.views_pool).
+    # The public pool's list and actions (customers.views.pool).
     "pool-list": lambda d: {},
     "pool-claim": lambda d: {},
     "pool-assign": lambda d: {},

@@ -19,7 +19,7 @@ from crm.models import OptionKind
 from customers import owned
 from customers.models import Attachment, FollowUp, SavedSearch
 from leads.models import Lead, LeadEvent
-from leads.views import TABS
+from leads.views.leads import TABS
 from tests.conftest import PASSWORD
 from tests.customers.factories import make_customer, option
 from tests.leads.factories import make_campaign, make_lead, make_lead_followup

@@ -1,6 +1,6 @@
 """Settings pages of the pool groups (pool.manage): list, create, edit, delete, initialise.
 
-The same pages serve the lead pools (lead.manage, ``leads.views_pool``): the helpers take
+The same pages serve the lead pools (lead.manage, ``leads.views.pool``): the helpers take
 the ``kind`` of group they handle and never show or open a group of the other kind."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from crm.exceptions import ServiceError
 from crm.views.base import form_page, service_message, tenant_view
 from pools import services
-from pools.forms import GroupForm, InitializeForm, LevelRuleFormSet
+from pools.forms.groups import GroupForm, InitializeForm, LevelRuleFormSet
 from pools.models import PoolGroup, PoolGroupUser, PoolLevelRule
 from pools.subjects import subject_for
 

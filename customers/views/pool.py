@@ -1,6 +1,6 @@
 """The public pool's pages (公海): the pool list (per group or all the user's groups) and
 its actions: claim, assign, move, return, export. Thin: parse, one selector or service,
-render or redirect; the responses are the pool engine's (``pools.views``)."""
+render or redirect; the responses are the pool engine's (``pools.views.actions``)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from customers.filters import CustomerFilter
 from customers.models import Contact
 from customers.selectors import capped_count
 from pools import selectors
-from pools.action_forms import AssignForm, ClaimForm, MoveForm, ReturnForm
-from pools.views import _run_action, assign_response, claim_response, move_response
+from pools.forms.actions import AssignForm, ClaimForm, MoveForm, ReturnForm
+from pools.views.actions import _run_action, assign_response, claim_response, move_response
 
 SORTS = {
     "pooled": ("-pooled_at", "-id"),

@@ -378,7 +378,7 @@ def _pool_context(request, customer: Customer) -> dict:
     from customers import pooling
     from customers.subjects import customer_forecast
     from pools import selectors as pool_selectors
-    from pools.action_forms import AssignForm, ReturnForm
+    from pools.forms.actions import AssignForm, ReturnForm
 
     actor = request.user
     if customer.in_pool:

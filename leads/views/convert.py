@@ -22,7 +22,7 @@ from crm.views.base import tenant_view
 from crm.views.lists import back_url as _back
 from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
 from leads import conversion, stats
-from leads.forms_convert import ConvertForm, StatsForm
+from leads.forms.convert import ConvertForm, StatsForm
 
 EXPORT_RIGHTS = ("reports.view", "lead.export")
 

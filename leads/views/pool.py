@@ -19,9 +19,9 @@ from customers.selectors import capped_count
 from leads import pooling
 from leads.filters import LeadFilter
 from pools import selectors as pool_selectors
-from pools import views_settings
-from pools.action_forms import AssignForm, ClaimForm, MoveForm, ReturnForm
-from pools.views import _run_action, assign_response, claim_response, move_response
+from pools.forms.actions import AssignForm, ClaimForm, MoveForm, ReturnForm
+from pools.views import settings as views_settings
+from pools.views.actions import _run_action, assign_response, claim_response, move_response
 
 KIND = "lead"
 SORTS = {

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from crm.exceptions import ServiceError
 from crm.views.base import form_page, service_message, tenant_view
 from leads import assignment, campaigns
-from leads.forms_settings import CampaignForm, RuleForm
+from leads.forms.settings import CampaignForm, RuleForm
 from leads.models import AssignmentRule, Campaign
 
 

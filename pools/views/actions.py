@@ -1,5 +1,5 @@
 """The pool actions' responses, the same for every kind of pool list (customers' 公海 in
-``customers.views_pool``, leads' 线索池 in ``leads.views_pool``): validate the posted form,
+``customers.views.pool``, leads' 线索池 in ``leads.views.pool``): validate the posted form,
 call one service, turn the result or the refusal into messages and a redirect."""
 
 from __future__ import annotations

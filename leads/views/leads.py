@@ -22,7 +22,7 @@ from crm.views.base import tenant_view
 from crm.views.lists import back_url as _back
 from crm.views.lists import offset_page
 from customers.forms import AttachmentForm, FollowUpForm
-from customers.views import (
+from customers.views.customers import (
     attachment_add_response,
     attachment_delete_or_message,
     attachment_file_response,
@@ -30,7 +30,7 @@ from customers.views import (
 )
 from leads import policies, selectors, services
 from leads.filters import LeadFilter
-from leads.forms import LeadBatchForm, LeadForm
+from leads.forms.leads import LeadBatchForm, LeadForm
 from leads.models import Lead
 from leads.pooling import lead_forecast, lead_hidden_fields
 
