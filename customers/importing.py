@@ -151,7 +151,9 @@ CUSTOMER_KEYS = [
 ]
 
 
-def _fold(value: str) -> str:
+def fold_name(value: str) -> str:
+    """A name as duplicates are compared in a file (case and spaces ignored); the lead
+    importer folds its companies the same way."""
     return value.casefold().replace(" ", "")
 
 
@@ -246,7 +248,7 @@ class CustomerImporter(Importer):
         prefetched = prefetched or self.prefetch(job, size=0)
         plan.state["watermark"] = prefetched["watermark"]
         choice_maps = {
-            key: {_fold(o.label): o.pk for o in opts}
+            key: {fold_name(o.label): o.pk for o in opts}
             for key, opts in self._options(tenant_id).items()
         }
         labels = {c.key: str(c.label) for c in COLUMNS}
@@ -294,7 +296,7 @@ class CustomerImporter(Importer):
                     moments[index] = None
                     continue
                 try:
-                    moments[index] = _aware(cell_date(rows[index][1][position]))
+                    moments[index] = aware_text(cell_date(rows[index][1][position]))
                 except ValueError as exc:
                     errors[index].append(f"{labels['next_followup_at']}: {exc}")
         required = _("%(column)s is required.") % {"column": labels["name"]}
@@ -308,7 +310,7 @@ class CustomerImporter(Importer):
             row_no, cells = rows[index]
             if index in errors or not names[index]:
                 reason = "；".join(errors[index]) if index in errors else required
-                plan.rejected.append((row_no, _as_uploaded(cells), reason))
+                plan.rejected.append((row_no, as_uploaded(cells), reason))
                 continue
             values = dict(zip(keys, row, strict=True))
             name_key = name_keys[index] if by_name else ""
@@ -318,7 +320,7 @@ class CustomerImporter(Importer):
                 plan.rejected.append(
                     (
                         row_no,
-                        _as_uploaded(cells),
+                        as_uploaded(cells),
                         _("The same customer as row %(row)d of this file.") % {"row": earlier},
                     )
                 )
@@ -363,7 +365,7 @@ class CustomerImporter(Importer):
         if column.kind == "choice":
             if not text:
                 return None
-            pk = choice_maps.get(column.key, {}).get(_fold(text))
+            pk = choice_maps.get(column.key, {}).get(fold_name(text))
             if pk is None:
                 allowed = "、".join(list(choice_maps.get(column.key, {}).keys())[:8])
                 raise ValueError(
@@ -734,7 +736,8 @@ def _chunk_size() -> int:
     return 900 if connection.vendor == "sqlite" else 5000
 
 
-def _chunks(values):
+def id_chunks(values):
+    """``values`` in chunks a query's IN list takes on this database (the importers' lookups)."""
     values = list(values)
     size = _chunk_size()
     for start in range(0, len(values), size):
@@ -761,7 +764,7 @@ def _name_matches(
         # Which of the names may exist, from one read of the tenant's names; their ids below.
         names = {name for name in names if hash(name) in existing}
     live = Customer.objects.filter(tenant_id=tenant_id, deleted_at__isnull=True)
-    for chunk in _chunks(names):
+    for chunk in id_chunks(names):
         for pk, name in live.filter(name_normalized__in=chunk).values_list("pk", "name_normalized"):
             hits[name].append(pk)
     return hits
@@ -815,7 +818,7 @@ def _phone_matches(
         contacts.filter(Q(mobile__in=chunk) | Q(phone__in=chunk)).values_list(
             "customer_id", "mobile", "phone"
         )
-        for chunk in _chunks(phones)
+        for chunk in id_chunks(phones)
     )
     for rows in batches:
         for customer_id, mobile, phone in rows:
@@ -827,7 +830,7 @@ def _phone_matches(
         # Contacts of customers in the recycle bin do not count.
         ids = set().union(*hits.values())
         binned = set()
-        for chunk in _chunks(ids):
+        for chunk in id_chunks(ids):
             binned.update(
                 Customer.objects.filter(
                     tenant_id=tenant_id, pk__in=chunk, deleted_at__isnull=False
@@ -1067,12 +1070,12 @@ def plan_matched_rows(
             plan.skipped.append((row_no, _("Already exists: %(names)s") % {"names": described}))
             continue
         if len(matches) > 1:
-            plan.rejected.append((row_no, _as_uploaded(cells), several % {"names": described}))
+            plan.rejected.append((row_no, as_uploaded(cells), several % {"names": described}))
             continue
         (pk,) = matches
         if existing[pk][refused]:
             plan.rejected.append(
-                (row_no, _as_uploaded(cells), refusal % {"name": existing[pk]["label"]})
+                (row_no, as_uploaded(cells), refusal % {"name": existing[pk]["label"]})
             )
             continue
         plan.rows.append([row_no, "update", pk, values])
@@ -1081,7 +1084,9 @@ def plan_matched_rows(
     plan.rows.sort(key=lambda r: r[0])
 
 
-def _aware(value) -> str | None:
+def aware_text(value) -> str | None:
+    """A date or datetime cell as the plan stores it: aware ISO text (a date alone at
+    ``DATE_ONLY_HOUR`` o'clock, a naive time in the current time zone)."""
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
@@ -1116,14 +1121,15 @@ def _from_json(key: str, value):
     return value
 
 
-def _as_uploaded(cells: list) -> list:
+def as_uploaded(cells: list) -> list:
+    """A rejected row's cells as the error file writes them back (empty for None)."""
     return ["" if c is None else c for c in cells]
 
 
 def _customers_in(queryset, customer_ids: list[int]) -> set[int]:
     """The ``customer_id`` values of ``queryset`` among ``customer_ids`` (in chunks)."""
     found: set[int] = set()
-    for chunk in _chunks(customer_ids):
+    for chunk in id_chunks(customer_ids):
         found.update(queryset.filter(customer_id__in=chunk).values_list("customer_id", flat=True))
     return found
 

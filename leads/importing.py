@@ -43,12 +43,12 @@ from crm.phones import mobile_digits, phone_digits
 from customers.importing import (
     TARGET_POOL,
     SeenRows,
-    _as_uploaded,
-    _aware,
-    _chunks,
-    _fold,
+    as_uploaded,
+    aware_text,
     clean_target_options,
     editable_ids,
+    fold_name,
+    id_chunks,
     plan_matched_rows,
     pool_admin_groups,
 )
@@ -213,7 +213,7 @@ class LeadImporter(Importer):
             Lead.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0
         )
         choice_maps = {
-            key: {_fold(label): pk for pk, label in values}
+            key: {fold_name(label): pk for pk, label in values}
             for key, values in self._choice_values(tenant_id).items()
         }
         labels = {c.key: str(c.label) for c in COLUMNS}
@@ -232,7 +232,7 @@ class LeadImporter(Importer):
                 try:
                     if column.kind == "datetime":
                         moment = cell_date(raw)
-                        values[column.key] = _aware(moment) if moment is not None else None
+                        values[column.key] = aware_text(moment) if moment is not None else None
                     elif column.kind == "multiline":
                         values[column.key] = cell_multiline_text(raw)
                     else:
@@ -242,7 +242,7 @@ class LeadImporter(Importer):
             if not values.get("name") and not any(labels["name"] in e for e in errors):
                 errors.insert(0, _("%(column)s is required.") % {"column": labels["name"]})
             if errors:
-                plan.rejected.append((row_no, _as_uploaded(cells), "；".join(errors)))
+                plan.rejected.append((row_no, as_uploaded(cells), "；".join(errors)))
                 continue
             mobile_key = values.get("mobile", "") if by_mobile else ""
             company_key = normalize_name(values.get("company", "")) if by_company else ""
@@ -251,7 +251,7 @@ class LeadImporter(Importer):
                 plan.rejected.append(
                     (
                         row_no,
-                        _as_uploaded(cells),
+                        as_uploaded(cells),
                         _("The same lead as row %(row)d of this file.") % {"row": earlier},
                     )
                 )
@@ -409,7 +409,7 @@ class LeadImporter(Importer):
         from leads.assignment import auto_assign
 
         leads = []
-        for chunk in _chunks(ids):
+        for chunk in id_chunks(ids):
             leads.extend(Lead.objects.filter(tenant_id=job.tenant_id, pk__in=chunk).order_by("pk"))
         assigned = auto_assign(leads=leads, trigger="import", actor=job.created_by)
         result["state"]["auto_assigned"] = job.summary.get("auto_assigned", 0) + len(assigned)
@@ -526,7 +526,7 @@ class LeadImporter(Importer):
         kept = [
             {"id": pk, "name": names[pk], "reason": str(reason)} for pk, reason in touched.items()
         ]
-        for chunk in _chunks(removable):
+        for chunk in id_chunks(removable):
             Lead.objects.filter(tenant_id=tenant_id, pk__in=chunk).delete()
         restored = 0
         changes = list(
@@ -603,7 +603,7 @@ def _clean_cell(column: Column, text: str, choice_maps: dict) -> str | int | Non
         if not text:
             return None
         allowed = choice_maps.get(column.key, {})
-        pk = allowed.get(_fold(text))
+        pk = allowed.get(fold_name(text))
         if pk is None:
             raise ValueError(
                 _("“%(value)s” is not one of the allowed values (%(allowed)s).")
@@ -620,7 +620,7 @@ def _matches(tenant_id: int, field: str, keys: set[str]) -> dict[str, list[int]]
     ``field`` equals it: one ``IN`` query per chunk of keys."""
     hits: dict[str, list[int]] = defaultdict(list)
     leads = Lead.objects.filter(tenant_id=tenant_id)
-    for chunk in _chunks(keys):
+    for chunk in id_chunks(keys):
         for pk, value in leads.filter(**{f"{field}__in": chunk}).values_list("pk", field):
             hits[value].append(pk)
     return hits
@@ -671,7 +671,7 @@ def _from_json(key: str, value):
 def _leads_in(queryset, lead_ids: list[int], column: str = "lead_id") -> set[int]:
     """The ``column`` values (lead ids) of ``queryset`` among ``lead_ids`` (in chunks)."""
     found: set[int] = set()
-    for chunk in _chunks(lead_ids):
+    for chunk in id_chunks(lead_ids):
         found.update(queryset.filter(**{f"{column}__in": chunk}).values_list(column, flat=True))
     return found
 
