@@ -221,6 +221,40 @@ def test_claim_reports_a_lead_someone_else_got_first(world, scoped, east_leads):
     assert result.lost_message == "1 条线索不存在或已被他人领取。"
 
 
+def test_assign_reports_a_lead_someone_else_got_without_naming_it(world, scoped, east_leads):
+    """SECURITY: the pool admin rep_east2 sees only their own leads: a lead rep_east claimed
+    meanwhile is counted, never named."""
+    lead = make_pooled_lead(east_leads)
+    free = make_pooled_lead(east_leads)
+    with scoped(world.rep_east):
+        pooling.lead_claim(actor=world.rep_east, leads=[lead])
+    with scoped(world.rep_east2):
+        result = pooling.lead_assign(
+            actor=world.rep_east2, leads=[lead, free], users=[world.rep_east]
+        )
+    assert [x.pk for x in result.done] == [free.pk] and [x.pk for x in result.lost] == [lead.pk]
+    assert str(lead) not in result.lost_message
+    assert result.lost_message == "1 条线索不存在或已被他人领取。"
+
+
+def test_move_refusal_does_not_name_a_lead_the_admin_may_not_see(world, scoped, east_leads):
+    other = make_group(
+        world.tenant_a,
+        "第二线索池",
+        kind=PoolGroup.Kind.LEAD,
+        departments=[world.east],
+        admins=[world.rep_east2],
+    )
+    lead = make_pooled_lead(east_leads)
+    with scoped(world.rep_east):
+        pooling.lead_claim(actor=world.rep_east, leads=[lead])
+    with scoped(world.rep_east2), pytest.raises(ServiceError) as exc:
+        pooling.lead_move(actor=world.rep_east2, leads=[lead], group=other)
+    assert exc.value.code == "taken"
+    assert str(lead) not in str(exc.value.message)
+    assert "1 条线索不存在或已被他人领取。" in str(exc.value.message)
+
+
 def test_claim_refused_when_not_a_member(world, scoped, east_leads):
     lead = make_pooled_lead(east_leads)
     with scoped(world.rep_west):
