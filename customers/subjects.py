@@ -114,6 +114,13 @@ class CustomerSubject(PoolSubject):
     warn_url = "/"
     pooled_fields = {"is_locked": False}
     level_rules = True
+    settings_pages = {
+        "list": "pools:group-list",
+        "create": "pools:group-create",
+        "edit": "pools:group-edit",
+        "delete": "pools:group-delete",
+        "nav": "pool-groups",
+    }
     messages = {
         "empty": _("Select at least one customer."),
         "lost_unnamed": ngettext_lazy(

@@ -90,6 +90,13 @@ class LeadSubject(PoolSubject):
     }
 
     default_group_name = pgettext_lazy("pool group", "Default lead pool")
+    settings_pages = {
+        "list": "leads:pool-group-list",
+        "create": "leads:pool-group-create",
+        "edit": "leads:pool-group-edit",
+        "delete": "leads:pool-group-delete",
+        "nav": "lead-pool-groups",
+    }
     row_fields = (
         "id",
         "tenant_id",

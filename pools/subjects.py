@@ -123,6 +123,9 @@ class PoolSubject:
     default_group_name = None
     #: Whether groups of this kind take per-level rules (PoolLevelRule: customer levels).
     level_rules: bool = False
+    #: The URL names of the group settings pages of this kind (list, create, edit, delete)
+    #: and their menu entry (nav), for ``pools.views.settings``.
+    settings_pages: dict = {}
 
     def event(self, row, **fields):
         """An unsaved event of this subject about ``row``."""

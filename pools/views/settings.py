@@ -21,23 +21,10 @@ from pools.subjects import subject_for
 # The public pool's groups: the pages of this module without a kind in their URL.
 CUSTOMER = PoolGroup.Kind.CUSTOMER
 
-# The URL names and menu entry of each kind's settings pages.
-PAGES = {
-    "customer": {
-        "list": "pools:group-list",
-        "create": "pools:group-create",
-        "edit": "pools:group-edit",
-        "delete": "pools:group-delete",
-        "nav": "pool-groups",
-    },
-    "lead": {
-        "list": "leads:pool-group-list",
-        "create": "leads:pool-group-create",
-        "edit": "leads:pool-group-edit",
-        "delete": "leads:pool-group-delete",
-        "nav": "lead-pool-groups",
-    },
-}
+
+def _pages(kind: str) -> dict:
+    """The URL names and menu entry of the settings pages of ``kind`` (its subject's)."""
+    return subject_for(kind).settings_pages
 
 
 def _get(request, pk: int, kind: str) -> PoolGroup:
@@ -95,10 +82,10 @@ def group_list_page(request, kind: str):
     tid = request.user.tenant_id
     context = {
         "kind": kind,
-        "urls": PAGES[kind],
+        "urls": _pages(kind),
         "groups": _group_rows(tid, kind),
         "initialize_form": InitializeForm(tenant_id=tid) if kind == CUSTOMER else None,
-        "active_nav": PAGES[kind]["nav"],
+        "active_nav": _pages(kind)["nav"],
     }
     return render(request, "pools/settings/group_list.html", context)
 
@@ -123,8 +110,8 @@ def group_form_page(request, group: PoolGroup | None, kind: str):
         "levels": levels,
         "group": group,
         "kind": kind,
-        "urls": PAGES[kind],
-        "active_nav": PAGES[kind]["nav"],
+        "urls": _pages(kind),
+        "active_nav": _pages(kind)["nav"],
     }
 
     def save():
@@ -146,7 +133,7 @@ def group_form_page(request, group: PoolGroup | None, kind: str):
         context,
         save=save,
         saved_message=lambda saved: _("Pool group %(name)s was saved.") % {"name": saved.name},
-        success_url=PAGES[kind]["list"],
+        success_url=_pages(kind)["list"],
         is_valid=lambda: form.is_valid() and (levels is None or levels.is_valid()),
     )
 
@@ -170,7 +157,7 @@ def group_delete_action(request, pk: int, kind: str):
         service_message(request, exc)
     else:
         messages.success(request, _("Pool group %(name)s was deleted.") % {"name": name})
-    return redirect(PAGES[kind]["list"])
+    return redirect(_pages(kind)["list"])
 
 
 @tenant_view("pool.manage")
