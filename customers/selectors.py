@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Option, User
 from crm.visibility import owner_scope, visibility_conditions, visible_parts, visible_to
+from customers import owned
 from customers.models import (
     Contact,
     Customer,
@@ -572,15 +573,48 @@ def followup_feed(*, actor: User, scope: str = "mine") -> QuerySet:
 
 
 def followup_get_for_actor(*, actor: User, pk: int) -> FollowUp:
-    visible = customer_base(actor=actor, view="all").values("pk")
+    """One follow-up on a record the actor may see, whatever its kind (customers.owned),
+    with its record loaded (``followup.record``); 404 for a missing one, another tenant's
+    and one on a record the actor may not see (see :func:`followup_record_for_actor`)."""
     try:
-        return (
-            FollowUp.objects.filter(tenant_id=actor.tenant_id, customer_id__in=visible)
+        followup = (
+            FollowUp.objects.filter(tenant_id=actor.tenant_id)
             .select_related("customer", "created_by")
             .get(pk=pk)
         )
     except FollowUp.DoesNotExist as exc:
         raise Http404 from exc
+    followup_record_for_actor(actor=actor, followup=followup)
+    return followup
+
+
+def followup_record_for_actor(*, actor: User, followup: FollowUp):
+    """The record ``followup`` is on, once the actor may see the follow-up, else a 404.
+
+    Seen through the record's own kind (``get_for_actor`` of customers.owned). A follow-up
+    that also sits on a customer (a converted lead's) is on that customer's page and in the
+    follow-up feed too, so whoever sees the customer sees it as well. The record is kept on
+    the follow-up (``followup.record`` reads no more)."""
+    if followup.tenant_id != actor.tenant_id:
+        raise Http404
+    try:
+        kind = owned.kind_for_type(followup.record_type_id)
+    except LookupError as exc:
+        raise Http404 from exc
+    try:
+        record = kind.get_for_actor(actor=actor, pk=followup.record_id)
+    except Http404:
+        if followup.customer_id is None or kind.model is Customer:
+            raise
+        owned.kind_of(Customer).get_for_actor(actor=actor, pk=followup.customer_id)
+        try:
+            record = kind.model._default_manager.get(
+                tenant_id=actor.tenant_id, pk=followup.record_id
+            )
+        except kind.model.DoesNotExist as exc:
+            raise Http404 from exc
+    followup.record = record
+    return record
 
 
 def followups_due(*, actor: User) -> tuple[QuerySet, QuerySet]:

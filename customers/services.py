@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from crm import activity, participants
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import NotVisibleError, PermissionRefusedError, ServiceError
 from crm.models import ActivityLog, OptionKind, User
 from crm.phones import normalize_phone
 from crm.services import notification_send, require_same_tenant
@@ -42,6 +43,7 @@ from customers.models import (
     Tag,
     normalize_name,
 )
+from customers.selectors import followup_record_for_actor
 
 CUSTOMER_FIELDS = [
     "name",
@@ -970,8 +972,16 @@ def followup_create(
 
 @transaction.atomic
 def followup_comment(*, actor: User, followup: FollowUp, content: str) -> FollowUpComment:
+    """A manager's comment (点评) on a follow-up of any owned record (customers.owned):
+    stored, logged on the record the follow-up is on, and sent to the follow-up's author
+    (while active) with a link to that record's page. Refused for a follow-up the actor may
+    not see (not found), for anyone but the author's managers (customers.policies
+    .may_comment) and without content."""
     require_same_tenant(actor, followup)
-    _visible_batch(actor, [followup.customer_id])
+    try:
+        record = followup_record_for_actor(actor=actor, followup=followup)
+    except Http404 as exc:
+        raise NotVisibleError(_("The record does not exist.")) from exc
     if not policies.may_comment(actor, followup):
         raise PermissionRefusedError(_("Only the author's managers comment on follow-ups."))
     content = (content or "").strip()
@@ -980,15 +990,15 @@ def followup_comment(*, actor: User, followup: FollowUp, content: str) -> Follow
     comment = FollowUpComment.objects.create(
         tenant_id=actor.tenant_id, followup=followup, author=actor, content=content[:1000]
     )
-    _record(actor, followup.customer, actions.FOLLOWUP_COMMENTED, note=content[:200])
+    _record(actor, record, actions.FOLLOWUP_COMMENTED, note=content[:200])
     if followup.created_by.is_active:
         notification_send(
             tenant_id=actor.tenant_id,
             recipients=[followup.created_by],
-            title=_("%(name)s commented on your follow-up of %(customer)s")
-            % {"name": actor, "customer": followup.customer},
+            title=_("%(name)s commented on your follow-up of %(record)s")
+            % {"name": actor, "record": record},
             body=content[:200],
-            link=f"/customers/{followup.customer_id}/",
+            link=owned.kind_of(record).detail_url(record.pk),
         )
     return comment
 

@@ -322,7 +322,7 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
             )[:100]
         )
         context["form"] = FollowUpForm(record=customer)
-        context["comment_form"] = CommentForm()
+        context["commentable"] = commentable_followups(actor, context["followups"])
     elif tab == "contacts":
         context["contacts"] = list(customer.contacts.all())
         context["form"] = ContactForm()
@@ -411,6 +411,13 @@ def customer_tab(request, pk: int, tab: str):
     context = _tab_context(request, customer, tab)
     template = context.get("tab_template") or f"customers/customer_detail.html#tab-{tab}"
     return render(request, template, context)
+
+
+def commentable_followups(actor, followups) -> set[int]:
+    """The ids of the follow-ups of a record's follow-ups tab the actor may comment on
+    (customers.policies.may_comment). PERF: the rule reads only the actor's data scope,
+    read once per request (owner_scope), so the tab's queries do not grow with its rows."""
+    return {f.pk for f in followups if policies.may_comment(actor, f)}
 
 
 # The tab shows its form only to users with this right (see _tab_context).

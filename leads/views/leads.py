@@ -26,6 +26,7 @@ from customers.views.customers import (
     attachment_add_response,
     attachment_delete_or_message,
     attachment_file_response,
+    commentable_followups,
     followup_add_response,
 )
 from leads import policies, selectors, services
@@ -220,6 +221,7 @@ def _tab_context(request, lead: Lead, tab: str) -> dict:
     elif tab == "followups":
         context["followups"] = list(selectors.lead_followups(lead=lead)[:100])
         context["form"] = FollowUpForm(record=lead)
+        context["commentable"] = commentable_followups(actor, context["followups"])
     elif tab == "attachments":
         context["attachments"] = list(selectors.lead_attachments(lead=lead))
         context["form"] = AttachmentForm()

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, NotVisibleError, PermissionRefusedError, ServiceError
 from crm.models import OptionKind
 from customers import activity_actions as actions
 from customers import services
@@ -557,11 +557,15 @@ def test_followup_comment_refused_for_peer_rep_who_sees_the_customer(world, scop
 
 
 def test_followup_comment_refused_for_peer_rep_who_does_not_see_the_customer(world, scoped):
+    """One follow-up the actor may not see is not found (a 404), like a missing one."""
     customer = make_customer(world.tenant_a, world.rep_east, "甲")
     followup = make_followup(customer, world.rep_east)
-    with scoped(world.rep_east2), pytest.raises(ServiceError) as exc:
+    with scoped(world.rep_east2), pytest.raises(NotVisibleError) as exc:
         services.followup_comment(actor=world.rep_east2, followup=followup, content="点评")
     assert exc.value.code == "not_visible"
+    with scoped(world.rep_east2):
+        assert not FollowUpComment.objects.exists()
+    assert notifications(world.rep_east) == []
 
 
 def test_followup_comment_refused_when_author_is_outside_the_managers_scope(world, scoped):
