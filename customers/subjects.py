@@ -67,11 +67,23 @@ def forecast(customer, group: PoolGroup | None, *, exempt: bool = False) -> Fore
     reference = followup_reference(customer)
     if followup_days and reference:
         candidates.append(
-            Forecast(reference + datetime.timedelta(days=followup_days), "followup", followup_days)
+            Forecast(
+                reference + datetime.timedelta(days=followup_days),
+                "followup",
+                followup_days,
+                PoolGroup.Kind.CUSTOMER,
+            )
         )
     owned = customer.owned_since or customer.created_at
     if deal_days and owned and customer.deal_status != "deal":
-        candidates.append(Forecast(owned + datetime.timedelta(days=deal_days), "deal", deal_days))
+        candidates.append(
+            Forecast(
+                owned + datetime.timedelta(days=deal_days),
+                "deal",
+                deal_days,
+                PoolGroup.Kind.CUSTOMER,
+            )
+        )
     return min(candidates, key=lambda f: f.at) if candidates else None
 
 
@@ -91,7 +103,7 @@ def forecasts_for(customers) -> dict[int, Forecast]:
     if not owned:
         return {}
     groups = {g.pk: g for g in groups_with_rules().filter(pk__in={c.pool_group_id for c in owned})}
-    exempt_ids = hooks.exempt_ids(type(owned[0]), [c.pk for c in owned])
+    exempt_ids = hooks.exempt_ids(Customer, [c.pk for c in owned])
     result = {}
     for customer in owned:
         group = groups.get(customer.pool_group_id)

@@ -119,7 +119,7 @@ def recycle_group(
                     to_user=None,
                     kind=subject.event_model.Kind.RECYCLED,
                     group=group,
-                    note=Forecast(now, rule, days).reason,
+                    note=Forecast(now, rule, days, group.kind).reason,
                     fields=pooled_fields(subject, now=now, group=group, reason=reason, days=days),
                 )
                 activity.activity_record_many(

@@ -174,7 +174,7 @@ class Forecast:
     at: datetime.datetime
     rule: str  # "followup" | "deal"
     days: int
-    kind: str = "customer"  # the subject, for the wording (pools.subjects)
+    kind: str  # the subject's kind, for the wording (pools.subjects)
 
     def days_left(self, now: datetime.datetime | None = None) -> int:
         now = now or timezone.now()
