@@ -297,6 +297,7 @@ def fill(tenant, people: dict, reps: list, n: int, seed: int) -> dict[str, int]:
     contacts, 0–8 follow-ups over the last year, 0–3 tags, 2 % with a participant, stars."""
     import random
 
+    from django.contrib.contenttypes.models import ContentType
     from django.utils import timezone
 
     from crm.models import Option, OptionKind
@@ -350,11 +351,13 @@ def fill(tenant, people: dict, reps: list, n: int, seed: int) -> dict[str, int]:
         ["id", "tenant_id", "customer_id", "name", "mobile", "title", "is_decision_maker",
          "created_by_id", "created_at", "updated_at"],
     )  # fmt: skip
+    # A customer's own follow-ups: its record is the customer (customers.owned).
     followups_t = Table(
         FollowUp,
-        ["id", "tenant_id", "customer_id", "contact_id", "kind_id", "content", "followed_at",
-         "next_followup_at", "created_by_id", "created_at"],
+        ["id", "tenant_id", "customer_id", "record_type_id", "record_id", "contact_id",
+         "kind_id", "content", "followed_at", "next_followup_at", "created_by_id", "created_at"],
     )  # fmt: skip
+    customer_type = ContentType.objects.get_for_model(Customer).pk
     tags_t = Table(CustomerTag, ["id", "tenant_id", "customer_id", "tag_id"])
     parts_t = Table(
         CustomerParticipant, ["id", "tenant_id", "customer_id", "user_id", "added_by_id"]
@@ -393,7 +396,8 @@ def fill(tenant, people: dict, reps: list, n: int, seed: int) -> dict[str, int]:
         )
         for t in times:
             followups.append(
-                (followup_id, tid, cid, rng.randrange(first_contact, contact_id),
+                (followup_id, tid, cid, customer_type, cid,
+                 rng.randrange(first_contact, contact_id),
                  rng.choice(opts["followup_type"]), contents[rng.randrange(len(contents))],
                  t, t + 7 * day, owner or rep_ids[rng.randrange(20)], t)
             )  # fmt: skip

@@ -13,6 +13,8 @@ from __future__ import annotations
 from crm.models import User
 from crm.visibility import can_edit, can_see, edit_permission, owner_scope
 from customers.models import Customer, CustomerParticipant, FollowUp
+from pools import policies as pool_policies
+from pools.models import PoolGroup
 
 
 def may_edit(user: User, customer: Customer, *, in_bin: bool = False) -> bool:
@@ -70,3 +72,32 @@ def may_transfer(user: User, customer: Customer) -> bool:
     """Give the customer to someone else (转移): the ``customer.transfer`` right, and the
     rights to change the customer."""
     return user.can("customer.transfer") and may_edit(user, customer)
+
+
+# ---------------------------------------------------------------- the public pool (公海)
+
+
+def may_claim(user: User, customer: Customer) -> bool:
+    """领取: a member of the customer's pool group where members claim themselves, or an
+    admin of the group (pools.policies)."""
+    return not customer.is_deleted and pool_policies.may_claim(
+        user, customer, PoolGroup.Kind.CUSTOMER
+    )
+
+
+def may_assign(user: User, customer: Customer) -> bool:
+    """分配 a pooled customer to someone: an admin of its pool group (pools.policies)."""
+    return not customer.is_deleted and pool_policies.may_assign(
+        user, customer, PoolGroup.Kind.CUSTOMER
+    )
+
+
+def may_return(user: User, customer: Customer) -> bool:
+    """退回公海: its owner, and the managers whose data scope covers the owner; never a
+    customer in the recycle bin, and a locked one only by its owner. (The pool service
+    refuses a customer already in the pool with its own message.)"""
+    if customer.owner_id is None or customer.is_deleted:
+        return False
+    if customer.owner_id == user.pk:
+        return True
+    return not customer.is_locked and owner_scope(user).covers(customer.owner_id)

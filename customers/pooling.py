@@ -16,6 +16,7 @@ from django.dispatch import receiver
 
 from crm.models import Option, User
 from crm.services import tenant_created
+from customers import policies
 from customers.models import Customer
 from customers.subjects import CUSTOMER
 from pools import services as pool_services
@@ -91,8 +92,9 @@ def default_pool(tenant_id: int) -> PoolGroup:
 
 
 def customer_may_return(*, actor: User, customer: Customer) -> bool:
-    """The owner, and managers whose data scope covers the owner (not for a locked one)."""
-    return CUSTOMER.may_return(actor, customer)
+    """The owner, and managers whose data scope covers the owner (not for a locked one):
+    customers.policies.may_return."""
+    return policies.may_return(actor, customer)
 
 
 def customer_return_targets(*, actor: User, customer: Customer | None = None) -> list[PoolGroup]:

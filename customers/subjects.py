@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
 from crm.models import User
+from customers import policies
 from customers.models import (
     Customer,
     CustomerParticipant,
@@ -293,12 +294,9 @@ class CustomerSubject(PoolSubject):
         return row.name
 
     def may_return(self, actor: User, row) -> bool:
-        """Not a deleted customer; managers may not return a locked one."""
-        if row.owner_id is None or row.deleted_at is not None:
-            return False
-        if row.owner_id != actor.pk and row.is_locked:
-            return False
-        return super().may_return(actor, row)
+        """customers.policies.may_return: not a deleted customer; managers may not return a
+        locked one."""
+        return policies.may_return(actor, row)
 
 
 CUSTOMER = register(CustomerSubject())

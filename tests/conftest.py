@@ -113,6 +113,19 @@ def login(client):
     return do
 
 
+@pytest.fixture(autouse=True)
+def _installation_language():
+    """Every test starts in the installation's language (zh-hans). A request made in another
+    language (the language cookie) leaves that language active on the thread afterwards,
+    which made later tests' messages come out in English, depending on the order."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def scoped():
     """``with scoped(user):`` enters the user's tenant scope in a test body."""

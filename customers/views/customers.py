@@ -377,20 +377,18 @@ def _pool_context(request, customer: Customer) -> dict:
     lies in the pool, and the pool actions the user may take here."""
     from customers import pooling
     from customers.subjects import customer_forecast
-    from pools import selectors as pool_selectors
     from pools.forms.actions import AssignForm, ReturnForm
 
     actor = request.user
     if customer.in_pool:
-        group = customer.pool_group
-        member = pool_selectors.is_group_member(actor, customer.pool_group_id, pooling.KIND)
-        admin = pool_selectors.is_group_admin(actor, customer.pool_group_id, pooling.KIND)
         return {
             "in_pool": True,
-            "can_claim": bool(
-                group and group.is_enabled and member and (group.claim_mode == "self" or admin)
+            "can_claim": policies.may_claim(actor, customer),
+            "assign_form": (
+                AssignForm(tenant_id=actor.tenant_id)
+                if policies.may_assign(actor, customer)
+                else None
             ),
-            "assign_form": AssignForm(tenant_id=actor.tenant_id) if admin else None,
         }
     context = {"in_pool": False, "forecast": customer_forecast(customer)}
     if pooling.customer_may_return(actor=actor, customer=customer):

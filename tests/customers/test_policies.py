@@ -108,3 +108,60 @@ def test_may_transfer_takes_the_transfer_right_and_the_edit_rights(world, scoped
         assert policies.may_transfer(world.manager_sales, customer)
         assert not policies.may_transfer(world.manager_sales, make_locked(world))
         assert not policies.may_transfer(world.service_a, customer)
+
+
+# ---------------------------------------------------------------- the public pool
+
+
+def test_may_return_owner_and_managers_not_a_locked_one_by_a_manager(world, scoped, customer):
+    locked = make_customer(world.tenant_a, world.rep_east, "锁定客户", is_locked=True)
+    with scoped(world.rep_east):
+        assert policies.may_return(world.rep_east, customer)
+        assert policies.may_return(world.manager_sales, customer)
+        assert not policies.may_return(world.rep_west, customer)  # outside the scope
+        assert policies.may_return(world.rep_east, locked)  # its owner
+        assert not policies.may_return(world.manager_sales, locked)
+
+
+def test_may_return_refuses_the_bin_and_an_ownerless_customer(world, scoped):
+    binned = make_customer(world.tenant_a, world.rep_east, "回收站", deleted_at=timezone.now())
+    nobody = make_customer(world.tenant_a, None, "无人")
+    with scoped(world.rep_east):
+        assert not policies.may_return(world.rep_east, binned)
+        assert not policies.may_return(world.admin_a, nobody)
+
+
+def test_may_claim_members_of_a_self_claim_group_admins_of_an_admin_group(world, scoped):
+    from tests.pools.factories import make_group, pooled
+
+    self_claim = make_group(world.tenant_a, "自领公海", departments=[world.east])
+    admin_only = make_group(
+        world.tenant_a,
+        "分配公海",
+        departments=[world.east],
+        admins=[world.rep_east2],
+        claim_mode="admin",
+    )
+    free, assigned_only = pooled(self_claim), pooled(admin_only)
+    with scoped(world.rep_east):
+        assert policies.may_claim(world.rep_east, free)
+        assert not policies.may_claim(world.rep_west, free)  # not a member
+        assert not policies.may_claim(world.rep_east, assigned_only)  # admins assign
+        assert policies.may_claim(world.rep_east2, assigned_only)
+        assert policies.may_assign(world.rep_east2, assigned_only)
+        assert not policies.may_assign(world.rep_east, assigned_only)
+        assert not policies.may_claim(world.rep_east, customer_of(world))  # not in a pool
+
+
+def test_may_claim_nothing_from_a_disabled_group(world, scoped):
+    from tests.pools.factories import make_group, pooled
+
+    closed = make_group(world.tenant_a, "停用公海", departments=[world.east], is_enabled=False)
+    row = pooled(closed)
+    with scoped(world.rep_east):
+        assert not policies.may_claim(world.rep_east, row)
+        assert not policies.may_assign(world.admin_a, row)
+
+
+def customer_of(world):
+    return make_customer(world.tenant_a, world.rep_west, "有主客户")
