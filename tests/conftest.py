@@ -127,6 +127,21 @@ def _installation_language():
 
 
 @pytest.fixture
+def as_user(settings):
+    """``as_user(user)``: a fresh client signed in as ``user``, with English chosen (the
+    language cookie), for tests that assert English messages."""
+    from django.test import Client
+
+    def do(user: User) -> Client:
+        client = Client()
+        assert client.login(username=user.username, password=PASSWORD)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        return client
+
+    return do
+
+
+@pytest.fixture
 def scoped():
     """``with scoped(user):`` enters the user's tenant scope in a test body."""
     from crm.tenancy import tenant_scope

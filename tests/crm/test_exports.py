@@ -16,7 +16,6 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.messages import get_messages
 from django.core.files.base import ContentFile
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -25,7 +24,6 @@ from crm import exporting
 from crm.models import ActivityLog, ExportJob
 from crm.tasks import export_purge_all_task, export_run_task
 from customers.models import Customer
-from tests.conftest import PASSWORD
 from tests.customers.factories import logs, make_customer, notifications
 from tests.factories import make_role
 
@@ -35,17 +33,6 @@ DAY = datetime.timedelta(days=1)
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def as_user(settings):
-    def do(user) -> Client:
-        client = Client()
-        assert client.login(username=user.username, password=PASSWORD)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return do
 
 
 @pytest.fixture

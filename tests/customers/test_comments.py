@@ -19,22 +19,10 @@ from crm.exceptions import NotVisibleError
 from customers import activity_actions as actions
 from customers import selectors, services
 from customers.models import FollowUpComment
-from tests.conftest import PASSWORD
 from tests.customers.factories import logs, make_customer, make_followup, notifications
 from tests.leads.factories import make_lead, make_lead_followup
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def as_user(settings):
-    def do(user) -> Client:
-        client = Client()
-        assert client.login(username=user.username, password=PASSWORD)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return do
 
 
 def messages_of(response) -> list[str]:

@@ -9,7 +9,6 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -20,7 +19,6 @@ from customers import owned
 from customers.models import Attachment, FollowUp, SavedSearch
 from leads.models import Lead, LeadEvent
 from leads.views.leads import TABS
-from tests.conftest import PASSWORD
 from tests.customers.factories import make_customer, option
 from tests.leads.factories import make_campaign, make_lead, make_lead_followup
 
@@ -30,17 +28,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def as_user(settings):
-    def do(user) -> Client:
-        client = Client()
-        assert client.login(username=user.username, password=PASSWORD)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return do
 
 
 def messages_of(response) -> list[str]:
