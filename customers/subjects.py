@@ -123,7 +123,6 @@ class CustomerSubject(PoolSubject):
     manage_permission = "pool.manage"
     pool_url = "/pools/"
     event_field = "customer"
-    warning_field = "customer"
     warn_url = "/"
     pooled_fields = {"is_locked": False}
     level_rules = True

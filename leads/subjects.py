@@ -24,7 +24,6 @@ class LeadSubject(PoolSubject):
     manage_permission = "lead.manage"
     pool_url = "/leads/pool/"
     event_field = "lead"
-    warning_field = "lead"
     warn_url = "/leads/"
     messages = {
         "empty": _("Select at least one lead."),

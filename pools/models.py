@@ -7,6 +7,8 @@ has an owner the group's recycling rules apply to it; while it is in the pool
 
 from __future__ import annotations
 
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -97,6 +99,10 @@ class PooledModel(models.Model):
         related_name="+",
     )
     owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
+    # The warnings sent before recycling the row (no column: deleting the row deletes them).
+    recycle_warnings = GenericRelation(
+        "pools.RecycleWarning", content_type_field="record_type", object_id_field="record_id"
+    )
 
     class Meta:
         abstract = True
@@ -306,15 +312,16 @@ class PoolLevelRule(TenantModel):
 
 
 class RecycleWarning(TenantModel):
-    """One warning sent for one customer or one lead (exactly one of the two) and one recycle
-    date: never twice for the same."""
+    """One warning sent for one pooled row (a customer, a lead…: ``record``, any pooled
+    model) and one recycle date: never twice for the same. The engine names no model of a
+    higher app: the row is a content type and an id, and the pooled models delete their
+    warnings with them (a ``GenericRelation`` on each)."""
 
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    record_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    lead = models.ForeignKey(
-        "leads.Lead", on_delete=models.CASCADE, related_name="+", null=True, blank=True
-    )
+    record_id = models.PositiveBigIntegerField()
+    record = GenericForeignKey("record_type", "record_id")
     recycle_on = models.DateField()
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -324,14 +331,7 @@ class RecycleWarning(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "customer", "recycle_on"], name="recyclewarning_unique"
-            ),
-            models.UniqueConstraint(
-                fields=["tenant", "lead", "recycle_on"], name="recyclewarning_unique_lead"
-            ),
-            models.CheckConstraint(
-                condition=Q(customer__isnull=False, lead__isnull=True)
-                | Q(customer__isnull=True, lead__isnull=False),
-                name="recyclewarning_customer_or_lead",
+                fields=["tenant", "record_type", "record_id", "recycle_on"],
+                name="recyclewarning_unique_record",
             ),
         ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -161,7 +162,7 @@ def warn_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
             continue
         subject = subject_for(group.kind)
         fields = subject.row_fields
-        key = f"{subject.warning_field}_id"
+        record_type = ContentType.objects.get_for_model(subject.model)
         with transaction.atomic():
             # Overlapping runs queue here, one per group, and then see the first's warnings.
             PoolGroup.objects.select_for_update().filter(pk=group.pk).first()
@@ -179,13 +180,19 @@ def warn_tenant(tenant_id: int, *, now: datetime.datetime | None = None) -> int:
                     dated.append((row, timezone.localdate(f.at)))
             known = set(
                 RecycleWarning.objects.filter(
-                    tenant_id=tenant_id, **{f"{key}__in": [row.pk for row, _d in dated]}
-                ).values_list(key, "recycle_on")
+                    tenant_id=tenant_id,
+                    record_type=record_type,
+                    record_id__in=[row.pk for row, _d in dated],
+                ).values_list("record_id", "recycle_on")
             )
             fresh = [(row, d) for row, d in dated if (row.pk, d) not in known]
             RecycleWarning.objects.bulk_create(
                 RecycleWarning(
-                    tenant_id=tenant_id, **{key: row.pk}, recycle_on=d, owner_id=row.owner_id
+                    tenant_id=tenant_id,
+                    record_type=record_type,
+                    record_id=row.pk,
+                    recycle_on=d,
+                    owner_id=row.owner_id,
                 )
                 for row, d in fresh
             )

@@ -9,7 +9,7 @@ lead pools, 线索池) from its ``AppConfig.ready()``. A subject says: the model
 model, the event model (the daily claim limit counts its ``claimed`` events), what counts
 towards the holding limit, what is cleared when a row goes into the pool, which rows a group
 recycles and why, when a row will be recycled and what exempts it (the forecast, the warnings
-before recycling and their ``RecycleWarning`` foreign key), and the wording of the messages
+before recycling), and the wording of the messages
 (a customer is not a lead).
 
 A group's ``kind`` says which subject lies in it (``subject_for(group.kind)``); a group of one
@@ -49,8 +49,6 @@ class PoolSubject:
 
     #: The event's foreign key to the row ("customer" / "lead").
     event_field: str
-    #: RecycleWarning's foreign key to the row ("customer" / "lead").
-    warning_field: str
     #: Where a warning before recycling links to.
     warn_url: str
 

@@ -389,9 +389,9 @@ def test_warnings_go_out_once_per_customer_and_recycle_date(world, group):
     [title] = _notifications(world.rep_east)
     assert title == "1 customer falls into the pool soon (first in 2 days): 快到期"
     with scopes_disabled():
-        assert list(RecycleWarning.objects.values_list("customer_id", "recycle_on")) == [
-            (soon.pk, (NOW + 2 * DAY).date())
-        ]
+        assert list(
+            RecycleWarning.objects.values_list("record_type__model", "record_id", "recycle_on")
+        ) == [("customer", soon.pk, (NOW + 2 * DAY).date())]
     assert _warn(world.tenant_a) == 0
     assert _warn(world.tenant_a, now=NOW + DAY) == 0
     assert len(_notifications(world.rep_east)) == 1
@@ -408,7 +408,9 @@ def test_a_new_follow_up_moves_the_recycle_date_and_warns_again_later(world, gro
     assert _warn(world.tenant_a, now=NOW + 6 * DAY) == 0
     with scopes_disabled():
         dates = sorted(
-            RecycleWarning.objects.filter(customer=customer).values_list("recycle_on", flat=True)
+            RecycleWarning.objects.filter(record_id=customer.pk).values_list(
+                "recycle_on", flat=True
+            )
         )
     assert dates == [(NOW + 2 * DAY).date(), (NOW + 8 * DAY).date()]
     assert len(_notifications(world.rep_east)) == 2
