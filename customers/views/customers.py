@@ -385,14 +385,14 @@ def _pool_context(request, customer: Customer) -> dict:
             "in_pool": True,
             "can_claim": policies.may_claim(actor, customer),
             "assign_form": (
-                AssignForm(tenant_id=actor.tenant_id)
+                AssignForm(tenant_id=actor.tenant_id, kind=pooling.KIND)
                 if policies.may_assign(actor, customer)
                 else None
             ),
         }
     context = {"in_pool": False, "forecast": customer_forecast(customer)}
     if pooling.customer_may_return(actor=actor, customer=customer):
-        form = ReturnForm(tenant_id=actor.tenant_id)
+        form = ReturnForm(tenant_id=actor.tenant_id, kind=pooling.KIND)
         targets = pooling.customer_return_targets(actor=actor, customer=customer)
         form.fields["group"].queryset = form.fields["group"].queryset.filter(
             pk__in=[g.pk for g in targets]

@@ -76,8 +76,8 @@ def pool_list(request):
         "sorts": SORT_LABELS,
         "filtered": bool(filterset.is_bound and filterset.active_filters),
         "is_admin": admin_ids is None or bool(admin_ids),
-        "assign_form": AssignForm(tenant_id=actor.tenant_id),
-        "move_form": MoveForm(tenant_id=actor.tenant_id),
+        "assign_form": AssignForm(tenant_id=actor.tenant_id, kind=pooling.KIND),
+        "move_form": MoveForm(tenant_id=actor.tenant_id, kind=pooling.KIND),
         "can_claim": any(
             g.claim_mode == g.ClaimMode.SELF or selectors.is_group_admin(actor, g.pk, pooling.KIND)
             for g in ([group] if group else groups)
@@ -88,12 +88,17 @@ def pool_list(request):
     return render(request, "pools/pool_list.html", context)
 
 
+def _form(form_class):
+    """The pool's action form for the public pool (customer groups only in its choices)."""
+    return lambda data, tenant_id: form_class(data, tenant_id=tenant_id, kind=pooling.KIND)
+
+
 @tenant_view()
 @require_POST
 def pool_claim(request):
     return claim_response(
         request,
-        ClaimForm,
+        _form(ClaimForm),
         lambda data: pooling.customer_claim(actor=request.user, customers=data["ids"]),
         back=back_url(request, reverse("customers:pool-list")),
         message=lambda count: _("You claimed %(count)d customers.") % {"count": count},
@@ -106,7 +111,7 @@ def pool_claim(request):
 def pool_assign(request):
     return assign_response(
         request,
-        AssignForm,
+        _form(AssignForm),
         lambda data: pooling.customer_assign(
             actor=request.user,
             customers=data["ids"],
@@ -125,7 +130,7 @@ def pool_assign(request):
 def pool_move(request):
     return move_response(
         request,
-        MoveForm,
+        _form(MoveForm),
         lambda data: pooling.customer_move(
             actor=request.user, customers=data["ids"], group=data["group"]
         ),
@@ -143,7 +148,7 @@ def pool_return(request):
     back = back_url(request, reverse("customers:customer-list"))
     returned = _run_action(
         request,
-        ReturnForm,
+        _form(ReturnForm),
         lambda data: pooling.customer_return(
             actor=request.user,
             customers=data["ids"],

@@ -12,21 +12,21 @@ from crm.forms import posted_id_choices
 from crm.models import Option, OptionKind, User
 from crm.services import assignable_users
 from pools.models import PoolGroup
+from pools.subjects import subject_for
 
 
 class _IdsForm(forms.Form):
-    """The ticked ids; ``kind`` says which pool the page is about (customer or lead groups
-    only in its choices)."""
+    """The ticked ids; ``kind`` says which pool the page is about (groups of that kind only
+    in its choices, its subject's words in its messages)."""
 
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=())
 
-    def __init__(self, *args, tenant_id: int, kind: str = "customer", **kwargs):
+    def __init__(self, *args, tenant_id: int, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
+        self.subject = subject_for(kind)
         self.fields["ids"].choices = posted_id_choices(self.data)
-        self.fields["ids"].error_messages["required"] = (
-            _("Select at least one lead.") if kind == "lead" else _("Select at least one customer.")
-        )
+        self.fields["ids"].error_messages["required"] = self.subject.messages["empty"]
         self.tenant_id = tenant_id
 
 
@@ -40,8 +40,8 @@ class AssignForm(_IdsForm):
     users = UserMultipleChoiceField(label=_("Assign to"), queryset=User.objects.none())
     distribution = forms.ChoiceField(label=_("Distribution"), choices=DISTRIBUTIONS, initial="even")
 
-    def __init__(self, *args, tenant_id: int, **kwargs):
-        super().__init__(*args, tenant_id=tenant_id, **kwargs)
+    def __init__(self, *args, tenant_id: int, kind: str, **kwargs):
+        super().__init__(*args, tenant_id=tenant_id, kind=kind, **kwargs)
         self.fields["users"].queryset = assignable_users(tenant_id)
         self.fields["users"].error_messages["required"] = _("Choose at least one user.")
 
@@ -49,8 +49,8 @@ class AssignForm(_IdsForm):
 class MoveForm(_IdsForm):
     group = SafeModelChoiceField(label=_("Pool group"), queryset=PoolGroup.objects.none())
 
-    def __init__(self, *args, tenant_id: int, **kwargs):
-        super().__init__(*args, tenant_id=tenant_id, **kwargs)
+    def __init__(self, *args, tenant_id: int, kind: str, **kwargs):
+        super().__init__(*args, tenant_id=tenant_id, kind=kind, **kwargs)
         self.fields["group"].queryset = PoolGroup.objects.filter(
             tenant_id=tenant_id, kind=self.kind, is_enabled=True
         )
@@ -66,16 +66,12 @@ class ReturnForm(_IdsForm):
         empty_label=_("Its own pool group"),
     )
 
-    def __init__(self, *args, tenant_id: int, **kwargs):
-        super().__init__(*args, tenant_id=tenant_id, **kwargs)
+    def __init__(self, *args, tenant_id: int, kind: str, **kwargs):
+        super().__init__(*args, tenant_id=tenant_id, kind=kind, **kwargs)
         self.fields["reason"].queryset = Option.objects.filter(
             tenant_id=tenant_id, kind=OptionKind.POOL_RETURN_REASON, is_active=True
         )
-        self.fields["reason"].error_messages["required"] = (
-            _("Choose why the leads go back to the pool.")
-            if self.kind == "lead"
-            else _("Choose why the customers go back to the pool.")
-        )
+        self.fields["reason"].error_messages["required"] = self.subject.messages["reason"]
         self.fields["group"].queryset = PoolGroup.objects.filter(
             tenant_id=tenant_id, kind=self.kind, is_enabled=True
         )
