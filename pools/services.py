@@ -675,7 +675,8 @@ def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, grou
                 "names": _names(taken, subject=subject)
             }
         else:  # SECURITY: never name what the actor may not see
-            message = subject.message("lost_unnamed", len(taken)) + str(_("Nothing was moved."))
+            unnamed = subject.message("lost_unnamed", len(taken))
+            message = f"{unnamed} {_('Nothing was moved.')}"
         _refuse(message, "taken")
     moving = [c for c in available if c.pool_group_id != group.pk]
     if not moving:
