@@ -676,7 +676,8 @@ def pool_subject_move(*, actor: User, subject: PoolSubject, rows: Sequence, grou
             }
         else:  # SECURITY: never name what the actor may not see
             unnamed = subject.message("lost_unnamed", len(taken))
-            message = f"{unnamed} {_('Nothing was moved.')}"
+            nothing = _("Nothing was moved.")
+            message = f"{unnamed} {nothing}"
         _refuse(message, "taken")
     moving = [c for c in available if c.pool_group_id != group.pk]
     if not moving:
