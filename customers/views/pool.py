@@ -20,7 +20,13 @@ from customers.models import Contact
 from customers.selectors import capped_count
 from pools import selectors
 from pools.forms.actions import AssignForm, ClaimForm, MoveForm, ReturnForm
-from pools.views.actions import _run_action, assign_response, claim_response, move_response
+from pools.views.actions import (
+    _run_action,
+    assign_response,
+    claim_response,
+    kind_form,
+    move_response,
+)
 
 SORTS = {
     "pooled": ("-pooled_at", "-id"),
@@ -88,17 +94,12 @@ def pool_list(request):
     return render(request, "pools/pool_list.html", context)
 
 
-def _form(form_class):
-    """The pool's action form for the public pool (customer groups only in its choices)."""
-    return lambda data, tenant_id: form_class(data, tenant_id=tenant_id, kind=pooling.KIND)
-
-
 @tenant_view()
 @require_POST
 def pool_claim(request):
     return claim_response(
         request,
-        _form(ClaimForm),
+        kind_form(ClaimForm, pooling.KIND),
         lambda data: pooling.customer_claim(actor=request.user, customers=data["ids"]),
         back=back_url(request, reverse("customers:pool-list")),
         message=lambda count: _("You claimed %(count)d customers.") % {"count": count},
@@ -111,7 +112,7 @@ def pool_claim(request):
 def pool_assign(request):
     return assign_response(
         request,
-        _form(AssignForm),
+        kind_form(AssignForm, pooling.KIND),
         lambda data: pooling.customer_assign(
             actor=request.user,
             customers=data["ids"],
@@ -130,7 +131,7 @@ def pool_assign(request):
 def pool_move(request):
     return move_response(
         request,
-        _form(MoveForm),
+        kind_form(MoveForm, pooling.KIND),
         lambda data: pooling.customer_move(
             actor=request.user, customers=data["ids"], group=data["group"]
         ),
@@ -148,7 +149,7 @@ def pool_return(request):
     back = back_url(request, reverse("customers:customer-list"))
     returned = _run_action(
         request,
-        _form(ReturnForm),
+        kind_form(ReturnForm, pooling.KIND),
         lambda data: pooling.customer_return(
             actor=request.user,
             customers=data["ids"],

@@ -21,7 +21,13 @@ from leads.filters import LeadFilter
 from pools import selectors as pool_selectors
 from pools.forms.actions import AssignForm, ClaimForm, MoveForm, ReturnForm
 from pools.views import settings as views_settings
-from pools.views.actions import _run_action, assign_response, claim_response, move_response
+from pools.views.actions import (
+    _run_action,
+    assign_response,
+    claim_response,
+    kind_form,
+    move_response,
+)
 
 KIND = "lead"
 SORTS = {
@@ -87,17 +93,12 @@ def pool_list(request):
     return render(request, "leads/pool_list.html", context)
 
 
-def _form(form_class):
-    """The pool's action form for lead pools (lead groups only in its choices)."""
-    return lambda data, tenant_id: form_class(data, tenant_id=tenant_id, kind=KIND)
-
-
 @tenant_view()
 @require_POST
 def pool_claim(request):
     return claim_response(
         request,
-        _form(ClaimForm),
+        kind_form(ClaimForm, KIND),
         lambda data: pooling.lead_claim(actor=request.user, leads=data["ids"]),
         back=_back(request, reverse("leads:pool-list")),
         message=lambda count: (
@@ -113,7 +114,7 @@ def pool_claim(request):
 def pool_assign(request):
     return assign_response(
         request,
-        _form(AssignForm),
+        kind_form(AssignForm, KIND),
         lambda data: pooling.lead_assign(
             actor=request.user,
             leads=data["ids"],
@@ -137,7 +138,7 @@ def pool_assign(request):
 def pool_move(request):
     return move_response(
         request,
-        _form(MoveForm),
+        kind_form(MoveForm, KIND),
         lambda data: pooling.lead_move(actor=request.user, leads=data["ids"], group=data["group"]),
         back=_back(request, reverse("leads:pool-list")),
         message=lambda count, group: (
@@ -159,7 +160,7 @@ def pool_return(request):
     back = _back(request, reverse("leads:lead-list"))
     returned = _run_action(
         request,
-        _form(ReturnForm),
+        kind_form(ReturnForm, KIND),
         lambda data: pooling.lead_return(
             actor=request.user,
             leads=data["ids"],

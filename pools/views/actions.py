@@ -12,6 +12,12 @@ from crm.exceptions import ServiceError
 from pools import services
 
 
+def kind_form(form_class, kind: str):
+    """An action form class bound to a kind of pool (its groups only in the choices, its
+    subject's words in the messages), as ``_run_action`` builds it from the POST."""
+    return lambda data, tenant_id: form_class(data, tenant_id=tenant_id, kind=kind)
+
+
 def _form_errors(form) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
