@@ -8,6 +8,7 @@ from functools import cached_property
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -141,7 +142,9 @@ class User(AbstractUser):
         related_name="users",
     )
     name = models.CharField(_("full name"), max_length=50, blank=True, default="")
-    mobile = models.CharField(_("mobile"), max_length=20, null=True, blank=True, unique=True)
+    # Unique within a company (``user_tenant_mobile``): one number may exist in two companies;
+    # signing in with it then asks for the username (crm.auth).
+    mobile = models.CharField(_("mobile"), max_length=20, null=True, blank=True)
     department = models.ForeignKey(
         Department,
         verbose_name=_("department"),
@@ -167,6 +170,8 @@ class User(AbstractUser):
         related_name="reports",
     )
     title = models.CharField(_("job title"), max_length=50, blank=True, default="")
+    # Set by an administrator's password reset: the next sign-in must choose a new password.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     # SECURITY: the default manager stays global on purpose: login looks users up before a
     # tenant is known, and a scoped UserManager breaks migrations (django-scopes issue #30).
@@ -179,6 +184,12 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         indexes = [models.Index(fields=["tenant", "department"], name="user_tenant_department")]
+        constraints = [
+            # SECURITY: sign-in matches usernames case-insensitively, so the database keeps
+            # them unique that way (not only the Python check in crm.services).
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+            models.UniqueConstraint(fields=["tenant", "mobile"], name="user_tenant_mobile"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.username

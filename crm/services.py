@@ -17,7 +17,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import activity, permissions
+from crm import activity, identity, permissions
 from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import (
     DataScope,
@@ -30,7 +30,6 @@ from crm.models import (
     Tenant,
     User,
 )
-from crm.phones import normalize_mobile
 from crm.tenancy import tenant_scope
 from crm.visibility import subordinate_ids
 
@@ -339,28 +338,6 @@ def _check_user_links(actor: User, user: User | None, department, role, manager)
             )
 
 
-def _clean_identity(*, username: str, mobile: str | None, exclude_pk: int | None = None):
-    username = (username or "").strip()
-    if not username:
-        raise ServiceError(_("Enter a username."), code="required")
-    mobile_value = None
-    if mobile:
-        try:
-            mobile_value = normalize_mobile(mobile)
-        except ValidationError as exc:
-            raise ServiceError(exc.messages[0], code="invalid_mobile") from exc
-    # SECURITY: usernames and mobiles are unique across the installation (login comes first),
-    # so this check looks across tenants but only says "taken".
-    others = User.objects.exclude(pk=exclude_pk) if exclude_pk else User.objects.all()
-    if others.filter(username__iexact=username).exists():
-        raise ServiceError(_("This username is already taken."), code="username_taken")
-    if mobile_value and others.filter(mobile=mobile_value).exists():
-        raise ServiceError(
-            _("This mobile number is already used by another account."), code="mobile_taken"
-        )
-    return username, mobile_value
-
-
 @transaction.atomic
 def user_create(
     *,
@@ -379,7 +356,7 @@ def user_create(
     (generated when none is given, shown once to the admin)."""
     _require(actor, "users.manage")
     _check_user_links(actor, None, department, role, manager)
-    username, mobile_value = _clean_identity(username=username, mobile=mobile)
+    username, mobile_value = identity.clean_identity(username=username, mobile=mobile)
     user = User(
         tenant_id=actor.tenant_id,
         username=username,
@@ -453,7 +430,9 @@ def user_update(
     _require(actor, "users.manage")
     require_same_tenant(actor, user)
     _check_user_links(actor, user, department, role, manager)
-    username, mobile_value = _clean_identity(username=username, mobile=mobile, exclude_pk=user.pk)
+    username, mobile_value = identity.clean_identity(
+        username=username, mobile=mobile, exclude_pk=user.pk
+    )
     if user.is_active and _manages_users(user.role) and not _manages_users(role):
         _keep_a_user_manager(actor.tenant_id, losing_user=user)
     before = activity.snapshot(user, USER_FIELDS)
