@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
 from crm import permissions
+from crm.auth import mobile_is_ambiguous
 from crm.models import DataScope, Department, OptionKind, Role, User
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -46,7 +47,20 @@ class LoginForm(AuthenticationForm):
         "invalid_login": _("The username/mobile or the password is not correct."),
         "inactive": _("This account is disabled."),
         "operator": _("Platform operators sign in at /admin/."),
+        "ambiguous_mobile": _(
+            "This mobile number belongs to accounts in several companies: "
+            "sign in with your username instead."
+        ),
     }
+
+    def get_invalid_login_error(self):
+        # Asked after authenticate() has failed (so axes counts the attempt), whatever the
+        # password: a number of several companies never signs in (crm.auth).
+        if mobile_is_ambiguous(self.cleaned_data.get("username")):
+            return forms.ValidationError(
+                self.error_messages["ambiguous_mobile"], code="ambiguous_mobile"
+            )
+        return super().get_invalid_login_error()
 
     def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)

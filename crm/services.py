@@ -356,7 +356,9 @@ def user_create(
     (generated when none is given, shown once to the admin)."""
     _require(actor, "users.manage")
     _check_user_links(actor, None, department, role, manager)
-    username, mobile_value = identity.clean_identity(username=username, mobile=mobile)
+    username, mobile_value = identity.clean_identity(
+        tenant_id=actor.tenant_id, username=username, mobile=mobile
+    )
     user = User(
         tenant_id=actor.tenant_id,
         username=username,
@@ -431,7 +433,7 @@ def user_update(
     require_same_tenant(actor, user)
     _check_user_links(actor, user, department, role, manager)
     username, mobile_value = identity.clean_identity(
-        username=username, mobile=mobile, exclude_pk=user.pk
+        tenant_id=user.tenant_id, username=username, mobile=mobile, exclude_pk=user.pk
     )
     if user.is_active and _manages_users(user.role) and not _manages_users(role):
         _keep_a_user_manager(actor.tenant_id, losing_user=user)
