@@ -1,5 +1,6 @@
-"""Exports: what every 导出 button does (``export_response``), 我的导出 (the user's own
-exports, refreshed while one is being built) and the download of a finished file."""
+"""Exports: what every 导出 button does (``export_response``, a POST), 我的导出 (the user's
+own exports, refreshed while one is being built) and the download of a finished file (a GET:
+it starts nothing)."""
 
 from __future__ import annotations
 
@@ -33,16 +34,20 @@ def _back(request: HttpRequest, default: str) -> str:
 
 
 def export_response(request: HttpRequest, kind: str) -> HttpResponse:
-    """The body of a list's export view (decorated with ``tenant_view("customer.export")``).
+    """The body of a list's export view (decorated with ``tenant_view("customer.export")``
+    and ``require_POST``).
 
-    GET exports the filtered list: the query string is the list's own. POST exports the
-    ticked rows (``ids``, with the list's query string in the URL for the order), refused
-    as a whole with a message when one is not visible, as the batch actions are. A small
-    export is the response itself (the download); a larger one is built by a worker and the
-    user is sent to 我的导出."""
+    SECURITY: an export starts with a POST only (CSRF-protected): a link, an image or a
+    prefetch on another site can never make a signed-in user build a file. The list's own
+    query string rides in the form's action URL (the filters and the order). Without a
+    selection the POST exports the filtered list; with ``rows=selected`` (the 导出所选
+    button) or ``ids`` it exports the ticked rows, refused as a whole with a message when one
+    is not visible, as the batch actions are. A small export is the response itself (the
+    download); a larger one is built by a worker and the user is sent to 我的导出."""
     spec = exporting.kind_for(kind)
     list_url = reverse(spec.list_url)
-    ids = request.POST.getlist("ids") if request.method == "POST" else None
+    selecting = "ids" in request.POST or request.POST.get("rows") == "selected"
+    ids = request.POST.getlist("ids") if selecting else None
     try:
         result = exporting.export_start(
             actor=request.user,

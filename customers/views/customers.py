@@ -619,14 +619,17 @@ def _filtered_feed(request, scope: str):
 
 
 @tenant_view("customer.export")
+@require_POST
 def customer_export(request):
-    """导出: GET the customer list as filtered (its query string), POST the ticked rows."""
+    """导出 (a POST, crm.views.exports): the customer list as filtered (the query string of
+    the form's action), or the ticked rows."""
     from crm.views.exports import export_response
 
     return export_response(request, "customers")
 
 
 @tenant_view("customer.export")
+@require_POST
 def contact_export(request):
     from crm.views.exports import export_response
 
@@ -634,8 +637,9 @@ def contact_export(request):
 
 
 @tenant_view("customer.export")
+@require_POST
 def followup_export(request):
-    """The feed (我的跟进 / 团队跟进) as filtered, or the ticked follow-ups, as xlsx."""
+    """The feed (我的跟进 / 团队跟进) as filtered, or the ticked follow-ups, as xlsx (POST)."""
     from crm.views.exports import export_response
 
     return export_response(request, "followups")

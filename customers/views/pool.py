@@ -170,9 +170,10 @@ def pool_return(request):
 
 
 @tenant_view("customer.export")
+@require_POST
 def pool_export(request):
-    """导出 the pool list as filtered (GET) or the ticked customers (POST); the fields the
-    group hides until a claim stay hidden (customers.exporting)."""
+    """导出 (a POST) the pool list as filtered or the ticked customers; the fields the group
+    hides until a claim stay hidden (customers.exporting)."""
     from crm.views.exports import export_response
 
     return export_response(request, "pool")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import masking
 from crm.exceptions import ServiceError
@@ -100,20 +100,24 @@ def lead_convert_batch(request):
 
 
 @tenant_view(any_of=("reports.view", "lead.convert", "lead.export", "lead.manage"))
+@require_http_methods(["GET", "POST"])
 def lead_stats(request):
-    """查看销售线索转换情况: per person or campaign, over a range; ?export=xlsx downloads it."""
+    """查看销售线索转换情况: per person or campaign, over a range. Its 导出 button POSTs the
+    page's own query string back and downloads the table (SECURITY: an export starts with a
+    CSRF-protected POST only; a GET always shows the page)."""
     actor = request.user
     form = StatsForm(request.GET)
     context = {"active_nav": "lead-stats", "form": form, "stats": None}
     context["can_export"] = any(actor.can(code) for code in EXPORT_RIGHTS)
+    exporting = request.method == "POST"
+    if exporting and not context["can_export"]:
+        raise PermissionDenied
     if not form.is_valid():
-        return render(request, "leads/lead_stats.html", context)
+        return render(request, "leads/lead_stats.html", context, status=422 if exporting else 200)
     data = form.cleaned_data
     start, end = stats.day_bounds(data["first"], data["last"])
     result = stats.lead_conversion_stats(actor=actor, start=start, end=end, group_by=data["group"])
-    if request.GET.get("export") == "xlsx":
-        if not context["can_export"]:
-            raise PermissionDenied
+    if exporting:
         headers, rows = stats.stats_sheet(result)
         buffer = BytesIO()
         write_xlsx(buffer, headers, rows, title=_("Lead conversion"))
@@ -124,15 +128,13 @@ def lead_stats(request):
         }
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
-    query = request.GET.copy()
-    query["export"] = "xlsx"
     context.update(
         stats=result,
         first=data["first"],
         last=data["last"],
         period=data["period"],
         group=data["group"],
-        export_query=query.urlencode(),
+        export_query=request.GET.urlencode(),
         today=timezone.localdate(),
     )
     return render(request, "leads/lead_stats.html", context)

@@ -5,6 +5,7 @@ error file, undo) are crm's."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from crm.models import ImportJob
 from crm.views.base import tenant_view
@@ -32,9 +33,10 @@ def lead_import_template(request):
 
 
 @tenant_view("lead.export")
+@require_POST
 def lead_export(request):
-    """导出线索: GET exports the filtered lead list (the list's query string), POST the
-    ticked rows."""
+    """导出线索 (a POST, crm.views.exports): the filtered lead list (the query string of the
+    form's action), or the ticked rows."""
     from crm.views.exports import export_response
 
     return export_response(request, "leads")

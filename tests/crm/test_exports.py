@@ -93,7 +93,7 @@ def test_a_large_export_is_built_by_the_worker_and_notified(
     settings.EXPORT_SYNC_ROWS = 2
     client = as_user(rep)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.get(reverse("customers:customer-export"), {"sort": "name"})
+        response = client.post(reverse("customers:customer-export"), query_params={"sort": "name"})
     assert response.status_code == 302
     assert response["Location"] == reverse("crm:export-list")
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
@@ -121,7 +121,7 @@ def test_the_worker_checks_the_permission_again(
 ):
     settings.EXPORT_SYNC_ROWS = 1
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        as_user(rep).get(reverse("customers:customer-export"))
+        as_user(rep).post(reverse("customers:customer-export"))
     [job] = all_jobs()
     assert job.status == ExportJob.Status.QUEUED
     with scopes_disabled():

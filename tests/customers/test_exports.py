@@ -198,7 +198,7 @@ def test_every_export_needs_the_export_permission(d, as_user):
     rep = as_user(d.w.rep_east2)  # a plain sales rep: no customer.export
     for kind, name in URLS.items():
         url = reverse(name)
-        assert rep.get(url).status_code == 403, kind
+        assert rep.post(url).status_code == 403, kind
         assert rep.post(url, {"ids": [d.east2.pk]}).status_code == 403, kind
     assert rep.get(reverse("crm:export-list")).status_code == 403
     assert jobs() == []
@@ -228,38 +228,38 @@ def test_export_buttons_are_shown_only_with_the_permission(d, as_user, world):
 def test_rep_exports_only_the_customers_they_see(d, as_user):
     rep = as_user(d.w.rep_east)
     url = reverse(URLS["customers"])
-    assert names_of(rep.get(url)) == ["华东私有客户"]  # the list's default view: mine
-    assert sorted(names_of(rep.get(url, {"view": "all"}))) == sorted(
+    assert names_of(rep.post(url)) == ["华东私有客户"]  # the list's default view: mine
+    assert sorted(names_of(rep.post(url, query_params={"view": "all"}))) == sorted(
         ["华东私有客户", "华西共享客户", "华西公开客户"]
     )
-    assert names_of(rep.get(url, {"view": "participated"})) == ["华西共享客户"]
-    assert names_of(rep.get(url, {"view": "team"})) == []
+    assert names_of(rep.post(url, query_params={"view": "participated"})) == ["华西共享客户"]
+    assert names_of(rep.post(url, query_params={"view": "team"})) == []
 
 
 def test_manager_exports_their_team(d, as_user):
     manager = as_user(d.w.manager_sales)
     url = reverse(URLS["customers"])
     team = {"华东私有客户", "华东同事客户", "华西私有客户", "华西公开客户", "华西共享客户"}
-    assert set(names_of(manager.get(url, {"view": "team"}))) == team
-    assert set(names_of(manager.get(url, {"view": "all"}))) == team  # not 售后客户
+    assert set(names_of(manager.post(url, query_params={"view": "team"}))) == team
+    assert set(names_of(manager.post(url, query_params={"view": "all"}))) == team  # not 售后客户
     admin = as_user(d.w.admin_a)
-    assert set(names_of(admin.get(url, {"view": "all"}))) == {*team, "售后客户"}
+    assert set(names_of(admin.post(url, query_params={"view": "all"}))) == {*team, "售后客户"}
 
 
 def test_contacts_and_followups_follow_the_customers_visibility(d, as_user):
     rep = as_user(d.w.rep_east)
-    contacts = rows_of(rep.get(reverse(URLS["contacts"])))
+    contacts = rows_of(rep.post(reverse(URLS["contacts"])))
     assert [(r[0], r[1]) for r in contacts[1:]] == [("华东私有客户", "东联系人")]
-    feed = rows_of(rep.get(reverse(URLS["followups"]), {"scope": "team"}))
+    feed = rows_of(rep.post(reverse(URLS["followups"]), query_params={"scope": "team"}))
     assert [r[3] for r in feed[1:]] == ["华东电话沟通"]
     manager = as_user(d.w.manager_sales)
-    team = rows_of(manager.get(reverse(URLS["followups"]), {"scope": "team"}))
+    team = rows_of(manager.post(reverse(URLS["followups"]), query_params={"scope": "team"}))
     assert sorted(r[3] for r in team[1:]) == sorted(
         ["华东电话沟通", "华西上门拜访", "共享客户的跟进"]
     )
-    mine = rows_of(manager.get(reverse(URLS["followups"]), {"scope": "mine"}))
+    mine = rows_of(manager.post(reverse(URLS["followups"]), query_params={"scope": "mine"}))
     assert mine[1:] == []
-    contacts = rows_of(manager.get(reverse(URLS["contacts"])))
+    contacts = rows_of(manager.post(reverse(URLS["contacts"])))
     assert sorted(r[1] for r in contacts[1:]) == ["东联系人", "西联系人"]
 
 
@@ -297,7 +297,11 @@ def test_selected_ids_with_one_not_visible_are_refused_as_a_whole(
 
 
 def test_export_selected_without_rows_is_refused_with_a_message(d, as_user):
-    response = as_user(d.w.rep_east).post(reverse(URLS["customers"]) + "?view=all", {})
+    # The 导出所选 button sends rows=selected: with nothing ticked it is refused, it never
+    # falls back to the whole list.
+    response = as_user(d.w.rep_east).post(
+        reverse(URLS["customers"]) + "?view=all", {"rows": "selected"}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/customers/?view=all"
     assert messages_of(response) == ["Select at least one row."]
@@ -318,7 +322,7 @@ def test_export_selected_refuses_more_ids_than_a_selection_holds(d, as_user, mon
 def test_an_unknown_list_view_is_a_404_as_on_the_list(d, as_user):
     rep = as_user(d.w.rep_east)
     assert rep.get(reverse("customers:customer-list"), {"view": "nope"}).status_code == 404
-    assert rep.get(reverse(URLS["customers"]), {"view": "nope"}).status_code == 404
+    assert rep.post(reverse(URLS["customers"]), query_params={"view": "nope"}).status_code == 404
     assert jobs() == []
 
 
@@ -335,19 +339,28 @@ def test_selected_rows_are_exported_in_the_lists_order(d, as_user):
     assert job.params["ids"] == sorted(ids)
     assert job.params["query"] == "view=all&sort=name"
     # The filtered list of the same view holds more.
-    assert len(names_of(rep.get(reverse(URLS["customers"]), {"view": "all"}))) == 5
+    assert len(names_of(rep.post(reverse(URLS["customers"]), query_params={"view": "all"}))) == 5
 
 
 def test_filtered_export_uses_the_lists_filters(d, as_user):
     rep = as_user(d.w.manager_sales)
     url = reverse(URLS["customers"])
-    assert names_of(rep.get(url, {"view": "all", "q": "华东"})) == ["华东同事客户", "华东私有客户"]
-    assert names_of(rep.get(url, {"view": "all", "q": "1391111"})) == ["华西私有客户"]
-    assert names_of(rep.get(url, {"view": "all", "level": d.level.pk})) == ["华东私有客户"]
-    contacts = rows_of(rep.get(reverse(URLS["contacts"]), {"is_decision_maker": "true"}))
+    assert names_of(rep.post(url, query_params={"view": "all", "q": "华东"})) == [
+        "华东同事客户",
+        "华东私有客户",
+    ]
+    assert names_of(rep.post(url, query_params={"view": "all", "q": "1391111"})) == ["华西私有客户"]
+    assert names_of(rep.post(url, query_params={"view": "all", "level": d.level.pk})) == [
+        "华东私有客户"
+    ]
+    contacts = rows_of(
+        rep.post(reverse(URLS["contacts"]), query_params={"is_decision_maker": "true"})
+    )
     assert [r[1] for r in contacts[1:]] == ["东联系人"]
     feed = rows_of(
-        rep.get(reverse(URLS["followups"]), {"scope": "team", "person": d.w.rep_west.pk})
+        rep.post(
+            reverse(URLS["followups"]), query_params={"scope": "team", "person": d.w.rep_west.pk}
+        )
     )
     assert sorted(r[3] for r in feed[1:]) == sorted(["华西上门拜访", "共享客户的跟进"])
 
@@ -390,7 +403,7 @@ def test_the_export_holds_what_the_list_shows(d, as_user, list_name, kind, param
     make_customer(d.w.tenant_a, d.w.manager_sales, "经理的客户")  # 我负责的 is not empty
     client = as_user(d.w.manager_sales)
     shown = _list_names(client, list_name, params)
-    exported = rows_of(client.get(reverse(URLS[kind]), params))[1:]
+    exported = rows_of(client.post(reverse(URLS[kind]), query_params=params))[1:]
     column = {"customers": 0, "contacts": 1, "followups": 3}[kind]
     assert [r[column] for r in exported] == shown
     assert shown  # the comparison is not vacuous
@@ -405,7 +418,7 @@ def test_customer_columns_have_headers_labels_names_tags_and_local_times(d, as_u
             next_followup_at=timezone.now() + datetime.timedelta(days=1), is_locked=True
         )
         d.east.refresh_from_db()
-    header, row = rows_of(as_user(world.rep_east).get(reverse(URLS["customers"])))
+    header, row = rows_of(as_user(world.rep_east).post(reverse(URLS["customers"])))
     assert header == CUSTOMER_HEADERS
     values = dict(zip(header, row, strict=True))
     assert values["Customer name"] == "华东私有客户"
@@ -426,21 +439,21 @@ def test_customer_columns_have_headers_labels_names_tags_and_local_times(d, as_u
 
 def test_headers_are_translated_for_a_chinese_user(d, as_user):
     client = as_user(d.w.rep_east, language="")  # zh-hans, the default
-    header = rows_of(client.get(reverse(URLS["customers"])))[0]
+    header = rows_of(client.post(reverse(URLS["customers"])))[0]
     assert header[:4] == ("客户名称", "客户阶段", "成交状态", "负责人")
-    response = client.get(reverse(URLS["customers"]))
+    response = client.post(reverse(URLS["customers"]))
     assert "filename*=utf-8''" in response["Content-Disposition"]  # 客户-….xlsx
 
 
 def test_contact_and_followup_columns(d, as_user):
     client = as_user(d.w.rep_east)
-    header, row = rows_of(client.get(reverse(URLS["contacts"])))
+    header, row = rows_of(client.post(reverse(URLS["contacts"])))
     values = dict(zip(header, row, strict=True))
     assert header[:3] == ("Customer", "Name", "Mobile")
     assert values["Mobile"] == "13900000001"
     assert values["Decision maker"] == "Yes"
     assert values["Gender"] == "Not given"
-    header, row = rows_of(client.get(reverse(URLS["followups"])))
+    header, row = rows_of(client.post(reverse(URLS["followups"])))
     values = dict(zip(header, row, strict=True))
     assert values["Follow-up type"] == d.east_followup.kind.label
     assert values["By"] == "rep_east"
@@ -464,17 +477,17 @@ def test_formulas_come_out_as_text_with_a_leading_apostrophe(d, as_user):
         make_contact(customer, text, mobile="13900000099")
         make_followup(customer, w.rep_east, text)
     client = as_user(w.rep_east)
-    response = client.get(reverse(URLS["customers"]), {"sort": "name"})
+    response = client.post(reverse(URLS["customers"]), query_params={"sort": "name"})
     book = openpyxl.load_workbook(io.BytesIO(response.content))
     by_name = {row[0].value: row for row in book.active.iter_rows(min_row=2)}
     for text in FORMULAS:
         row = by_name["'" + text]
         assert row[0].data_type == "s"  # a string, never a formula
         assert row[CUSTOMER_HEADERS.index("Address")].value == "'" + text
-    contacts = rows_of(client.get(reverse(URLS["contacts"])))
+    contacts = rows_of(client.post(reverse(URLS["contacts"])))
     assert {r[0] for r in contacts[1:]} >= {"'" + t for t in FORMULAS}
     assert {r[1] for r in contacts[1:]} >= {"'" + t for t in FORMULAS}
-    feed = rows_of(client.get(reverse(URLS["followups"])))
+    feed = rows_of(client.post(reverse(URLS["followups"])))
     assert {r[3] for r in feed[1:]} >= {"'" + t for t in FORMULAS}
 
 
@@ -512,7 +525,7 @@ def _pool_rows(response) -> dict[str, dict]:
 
 def test_pool_export_keeps_the_groups_hidden_fields_hidden(world, as_user, pool):
     member = as_user(world.rep_east)
-    rows = _pool_rows(member.get(reverse(URLS["pool"])))
+    rows = _pool_rows(member.post(reverse(URLS["pool"])))
     assert set(rows) == {"池中客户甲", "池中客户乙"}
     hidden = rows["池中客户甲"]
     assert hidden["Contact"] == "张三"
@@ -530,18 +543,18 @@ def test_pool_export_keeps_the_groups_hidden_fields_hidden(world, as_user, pool)
     assert selected["池中客户甲"]["Mobile"] == "***"
     assert "13912345678" not in str(selected)
     # The group's admin sees what its pages show them.
-    admin = _pool_rows(as_user(world.rep_east2).get(reverse(URLS["pool"])))
+    admin = _pool_rows(as_user(world.rep_east2).post(reverse(URLS["pool"])))
     assert admin["池中客户甲"]["Mobile"] == "13912345678"
     assert admin["池中客户甲"]["Address"] == "杭州市西湖路1号"
 
 
 def test_pool_export_follows_the_group_and_membership(world, as_user, pool):
     member = as_user(world.rep_east)
-    one = _pool_rows(member.get(reverse(URLS["pool"]), {"group": pool.open.pk}))
+    one = _pool_rows(member.post(reverse(URLS["pool"]), query_params={"group": pool.open.pk}))
     assert set(one) == {"池中客户乙"}
     # rep_west is not in the east group: its customer is neither listed nor selectable.
     west = as_user(world.rep_west)
-    assert set(_pool_rows(west.get(reverse(URLS["pool"])))) == {"池中客户乙"}
+    assert set(_pool_rows(west.post(reverse(URLS["pool"])))) == {"池中客户乙"}
     for pk in (pool.hidden.pk, pool.b.pk):
         response = west.post(reverse(URLS["pool"]), {"ids": [pool.shown.pk, pk]})
         assert response.status_code == 302
@@ -554,7 +567,7 @@ def test_pool_export_holds_what_the_pool_list_shows(world, as_user, pool):
     client = as_user(world.rep_east)
     for params in ({}, {"sort": "name"}, {"group": pool.strict.pk}, {"q": "乙"}):
         shown = _list_names(client, "customers:pool-list", params)
-        assert names_of(client.get(reverse(URLS["pool"]), params)) == shown, params
+        assert names_of(client.post(reverse(URLS["pool"]), query_params=params)) == shown, params
 
 
 # ---------------------------------------------------------------- activity log
@@ -562,7 +575,7 @@ def test_pool_export_holds_what_the_pool_list_shows(world, as_user, pool):
 
 def test_each_export_writes_one_activity_log_entry_on_its_job(d, as_user):
     client = as_user(d.w.rep_east)
-    client.get(reverse(URLS["customers"]), {"view": "all"})
+    client.post(reverse(URLS["customers"]), query_params={"view": "all"})
     client.post(reverse(URLS["contacts"]), {"ids": [d.east_contact.pk]})
     first, second = jobs()
     assert (first.kind, first.status, first.row_count) == ("customers", "done", 3)
@@ -606,7 +619,7 @@ def _more_rows(w, n: int, start: int, pool_group) -> None:
 
 def _queries(client, url, params) -> int:
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url, params)
+        response = client.post(url, query_params=params)
     assert response.status_code == 200
     return len(ctx.captured_queries)
 
@@ -629,7 +642,7 @@ def test_an_export_runs_a_fixed_number_of_queries(world, kind, params):
     client.force_login(w.manager_sales)
     url = reverse(URLS[kind])
     _more_rows(w, 5, 0, group)
-    client.get(url, params)  # warm caches (content types, permissions)
+    client.post(url, query_params=params)  # warm caches (content types, permissions)
     few = _queries(client, url, params)
     _more_rows(w, 45, 5, group)
     many = _queries(client, url, params)
@@ -643,5 +656,7 @@ def test_data_scope_own_role_sees_no_team_rows(world, as_user, d):
     with scopes_disabled():
         world.rep_west.role = role
         world.rep_west.save(update_fields=["role"])
-    names = names_of(as_user(world.rep_west).get(reverse(URLS["customers"]), {"view": "team"}))
+    names = names_of(
+        as_user(world.rep_west).post(reverse(URLS["customers"]), query_params={"view": "team"})
+    )
     assert names == []

@@ -982,7 +982,9 @@ def test_followup_export_contains_only_visible_followups(d, as_user):
     make_followup(d.west_public, d.w.rep_west, "公开客户的跟进")
     rep = as_user(_may_export(d.w.rep_east))
     for scope in ("mine", "team"):
-        rows = _export_rows(rep.get(reverse("customers:followup-export"), {"scope": scope}))
+        rows = _export_rows(
+            rep.post(reverse("customers:followup-export"), query_params={"scope": scope})
+        )
         header, *body = rows
         assert header == (
             "Customer",
@@ -996,14 +998,17 @@ def test_followup_export_contains_only_visible_followups(d, as_user):
         assert [(r[0], r[3], r[6]) for r in body] == [("华东私有客户", "华东电话沟通", "rep_east")]
 
     rows = _export_rows(
-        as_user(d.w.manager_sales).get(reverse("customers:followup-export"), {"scope": "team"})
+        as_user(d.w.manager_sales).post(
+            reverse("customers:followup-export"), query_params={"scope": "team"}
+        )
     )
     assert sorted(r[3] for r in rows[1:]) == sorted(
         ["华东电话沟通", "华西上门拜访", "公开客户的跟进"]
     )
     rows = _export_rows(
-        as_user(d.w.manager_sales).get(
-            reverse("customers:followup-export"), {"scope": "team", "customer": d.west.pk}
+        as_user(d.w.manager_sales).post(
+            reverse("customers:followup-export"),
+            query_params={"scope": "team", "customer": d.west.pk},
         )
     )
     assert [r[3] for r in rows[1:]] == ["华西上门拜访"]
@@ -1244,5 +1249,7 @@ def test_own_followups_on_a_customer_transferred_away_are_not_exported(d, as_use
         Customer.objects.filter(pk=d.east.pk).update(owner=d.w.rep_west)
     client = as_user(_may_export(d.w.rep_east))
     assert client.get(reverse("customers:customer-detail", args=[d.east.pk])).status_code == 404
-    rows = _export_rows(client.get(reverse("customers:followup-export"), {"scope": "mine"}))
+    rows = _export_rows(
+        client.post(reverse("customers:followup-export"), query_params={"scope": "mine"})
+    )
     assert [r[0] for r in rows[1:]] == []

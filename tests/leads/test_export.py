@@ -54,7 +54,7 @@ def some_leads(world):
 @pytest.mark.parametrize("persona", ["rep_east", "service_a"])
 def test_export_needs_lead_export(world, login, persona, some_leads):
     client = login(getattr(world, persona))
-    assert client.get(reverse(URL) + "?view=all").status_code == 403
+    assert client.post(reverse(URL) + "?view=all").status_code == 403
     assert client.post(reverse(URL), {"ids": [some_leads["east"].pk]}).status_code == 403
     with scopes_disabled():
         assert not ExportJob.objects.exists()
@@ -62,7 +62,7 @@ def test_export_needs_lead_export(world, login, persona, some_leads):
 
 def test_a_manager_exports_the_visible_team_leads_only(world, login, some_leads):
     client = login(world.manager_sales)
-    response = client.get(reverse(URL) + "?view=all")
+    response = client.post(reverse(URL) + "?view=all")
     assert names_of(response) == sorted(["东一", "东二", "西一"])  # no pool, no head office
     header = rows_of(response)[0]
     assert header[:3] == ("联系人姓名", "公司名称", "手机号")  # the user's language
@@ -70,7 +70,7 @@ def test_a_manager_exports_the_visible_team_leads_only(world, login, some_leads)
 
 def test_the_filters_of_the_list_apply(world, login, some_leads):
     client = login(world.admin_a)
-    response = client.get(reverse(URL) + "?view=all&q=东")
+    response = client.post(reverse(URL) + "?view=all&q=东")
     assert names_of(response) == sorted(["东一", "东二"])
 
 
@@ -89,7 +89,7 @@ def test_selected_rows_are_exported_or_refused_as_a_whole(world, login, some_lea
 
 def test_formulas_are_neutralised(world, login):
     make_lead(world.tenant_a, world.admin_a, '=HYPERLINK("http://x")', company="+1+1")
-    response = login(world.admin_a).get(reverse(URL) + "?view=all")
+    response = login(world.admin_a).post(reverse(URL) + "?view=all")
     (row,) = rows_of(response)[1:]
     assert row[0] == '\'=HYPERLINK("http://x")' and row[1] == "'+1+1"
 
@@ -102,7 +102,7 @@ def test_the_export_is_audit_logged_and_listed_in_my_exports(world, login, some_
         world.rep_west.role = role
         world.rep_west.save()
     client = login(world.rep_west)
-    names = names_of(client.get(reverse(URL) + "?view=all"))
+    names = names_of(client.post(reverse(URL) + "?view=all"))
     assert "总部" in names and "池里" not in names and "乙方" not in names
     with scopes_disabled():
         job = ExportJob.objects.get()
@@ -111,7 +111,7 @@ def test_the_export_is_audit_logged_and_listed_in_my_exports(world, login, some_
     assert entry.changes["kind"] == ["", "leads"]
     # 我的导出 opens for whoever may export leads, without customer.export.
     assert client.get(reverse("crm:export-list")).status_code == 200
-    assert client.get(reverse("customers:customer-export")).status_code == 403
+    assert client.post(reverse("customers:customer-export")).status_code == 403
 
 
 def test_a_large_export_goes_to_a_worker(world, login, settings, some_leads):
@@ -120,7 +120,7 @@ def test_a_large_export_goes_to_a_worker(world, login, settings, some_leads):
     settings.EXPORT_SYNC_ROWS = 1
     client = login(world.admin_a)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.get(reverse(URL) + "?view=all")
+        response = client.post(reverse(URL) + "?view=all")
     assert response.status_code == 302 and response["Location"] == reverse("crm:export-list")
     with scopes_disabled():
         job = ExportJob.objects.get()
@@ -137,6 +137,6 @@ def test_the_export_reads_a_fixed_number_of_queries_whatever_the_row_count(world
         for i in range(n):
             make_lead(world.tenant_a, world.rep_east, f"批{n}-{i}")
         with CaptureQueriesContext(connection) as queries:
-            rows_of(client.get(reverse(URL) + "?view=all"))
+            rows_of(client.post(reverse(URL) + "?view=all"))
         counts.append(len(queries))
     assert counts[0] == counts[1]

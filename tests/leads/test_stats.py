@@ -196,8 +196,8 @@ def test_page_refuses_a_backward_range(world, login):
 
 
 def test_export_holds_the_table_with_formulas_neutralised(world, login, march):
-    response = login(world.manager_sales).get(
-        reverse("leads:lead-stats"), {**QUERY, "group": "campaign", "export": "xlsx"}
+    response = login(world.manager_sales).post(
+        reverse("leads:lead-stats"), query_params={**QUERY, "group": "campaign"}
     )
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
@@ -214,6 +214,27 @@ def test_who_may_see_and_export(world, login, march):
     url = reverse("leads:lead-stats")
     rep = login(world.rep_east)
     assert rep.get(url, QUERY).status_code == 200  # reps see their own numbers
-    assert rep.get(url, {**QUERY, "export": "xlsx"}).status_code == 403
+    assert rep.post(url, query_params=QUERY).status_code == 403
     assert login(world.service_a).get(url).status_code == 403
-    assert login(world.admin_a).get(url, {**QUERY, "export": "xlsx"}).status_code == 200
+    assert login(world.admin_a).post(url, query_params=QUERY).status_code == 200
+
+
+def test_the_export_starts_with_a_csrf_checked_post_only(world, march):
+    """SECURITY (issue 15): a GET never downloads the table (the old ?export=xlsx link shows
+    the page), and a POST without the CSRF token is refused."""
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    url = reverse("leads:lead-stats")
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username=world.admin_a.username, password=PASSWORD)
+    page = client.get(url, {**QUERY, "export": "xlsx"})
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    html = page.content.decode()
+    assert 'method="post"' in html and 'data-testid="stats-export"' in html
+    assert client.post(url, query_params=QUERY).status_code == 403
+    token = client.cookies["csrftoken"].value
+    response = client.post(url, {"csrfmiddlewaretoken": token}, query_params=QUERY)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
