@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import transaction
 from django_scopes import scopes_disabled
 
@@ -171,9 +172,16 @@ def load_other_tenant() -> Tenant:
     return tenant
 
 
+OPERATOR_USERNAME = "platform"
+
+
 @scopes_disabled()
 def load_demo() -> list[str]:
-    """Create what is missing; returns a line per thing done (for the command's output)."""
+    """Create what is missing; returns a line per thing done (for the command's output).
+
+    SECURITY: the platform operator ``platform`` with the known password ``tidepool`` is a
+    development convenience, created only with DEBUG on. With DEBUG off an operator is made
+    with ``manage.py createsuperuser`` (own name, own password)."""
     done = []
     with transaction.atomic():
         if not Tenant.objects.filter(slug="demo").exists():
@@ -182,10 +190,21 @@ def load_demo() -> list[str]:
         if not Tenant.objects.filter(slug="other").exists():
             load_other_tenant()
             done.append("created tenant other (示例贸易有限公司)")
-        if not User.objects.filter(username="platform").exists():
-            User.objects.create_superuser("platform", password=DEMO_PASSWORD, name="平台运维")
-            done.append("created platform operator platform")
+        if settings.DEBUG and not User.objects.filter(username=OPERATOR_USERNAME).exists():
+            User.objects.create_superuser(
+                OPERATOR_USERNAME, password=DEMO_PASSWORD, name="平台运维"
+            )
+            done.append(f"created platform operator {OPERATOR_USERNAME}")
     return done
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """The logins to print: the demo operator only where :func:`load_demo` makes it."""
+    return [
+        (username, who)
+        for username, who in DEMO_LOGINS
+        if username != OPERATOR_USERNAME or settings.DEBUG
+    ]
 
 
 DEMO_LOGINS = [

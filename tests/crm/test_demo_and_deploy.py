@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 
 from crm.demo import DEMO_PASSWORD, load_demo
 from crm.models import Department, Role, Tenant, User
+from crm.phones import mobile_digits
 
 
 @pytest.fixture
@@ -28,10 +29,39 @@ def test_demo_has_two_tenants_and_the_personas(demo):
         "other_admin",
         "other_rep",
     }
-    platform = User.objects.get(username="platform")
-    assert platform.tenant_id is None and platform.is_superuser
     for user in User.objects.all():
         assert user.check_password(DEMO_PASSWORD), user.username
+    # No usernames that are mobile numbers (crm.identity refuses them).
+    assert not [u for u in User.objects.values_list("username", flat=True) if mobile_digits(u)]
+
+
+def test_demo_creates_no_platform_operator_with_debug_off(db, settings):
+    settings.DEBUG = False
+    load_demo()
+    assert not User.objects.filter(is_superuser=True).exists()
+    assert not User.objects.filter(tenant__isnull=True).exists()
+
+
+def test_demo_creates_the_platform_operator_with_debug_on(db, settings):
+    settings.DEBUG = True
+    assert "created platform operator platform" in load_demo()
+    platform = User.objects.get(username="platform")
+    assert platform.tenant_id is None and platform.is_superuser
+    assert platform.check_password(DEMO_PASSWORD)
+
+
+def test_demo_command_with_debug_off_says_how_to_create_an_operator(db, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.DEBUG = False
+    out = StringIO()
+    call_command("demo", stdout=out)
+    text = out.getvalue()
+    assert "createsuperuser" in text
+    assert "platform operator (/admin/)" not in text
+    assert not User.objects.filter(username="platform").exists()
 
 
 def test_demo_department_tree_and_roles(demo):
