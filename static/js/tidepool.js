@@ -48,3 +48,50 @@
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init);
 })();
+// The Content-Security-Policy (crm/settings.py) allows no inline script, no on…= and no
+// style= attribute: the behaviours and the computed styles that pages need are set here,
+// from data- attributes (styles set through the CSSOM from this file are allowed).
+(function () {
+  // <button data-confirm="Question?">: ask before the form is submitted.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+  // <select data-autosubmit>: submit its form on change (the language menu).
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("[data-autosubmit]");
+    if (select && select.form) { select.form.submit(); }
+  });
+  // Import form: show only the inputs of the chosen target (pool, users, department).
+  function syncImportTargets(form) {
+    var checked = form.querySelector("input[name=target]:checked");
+    var target = checked ? checked.value : "";
+    form.querySelectorAll(".import-target").forEach(function (box) {
+      box.hidden = box.dataset.target.split(" ").indexOf(target) < 0;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("#import-form");
+    if (form) { syncImportTargets(form); }
+  });
+  function apply(root) {
+    var form = root.querySelector ? root.querySelector("#import-form") : null;
+    if (form) { syncImportTargets(form); }
+    // A department's depth in the tree (classes depth-0…depth-9 cover most without JS).
+    root.querySelectorAll("[data-depth]").forEach(function (el) {
+      el.style.setProperty("--depth", el.dataset.depth);
+    });
+    // A progress bar's width.
+    root.querySelectorAll("[data-percent]").forEach(function (el) {
+      el.style.width = Math.max(0, Math.min(100, Number(el.dataset.percent) || 0)) + "%";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { apply(document); });
+  document.addEventListener("htmx:load", function (event) {
+    var el = event.target;
+    apply(el.parentNode || document);
+  });
+})();
