@@ -395,6 +395,7 @@ class CustomerImporter(Importer):
         for row, key in zip(creates, normalize_names([r[3]["name"] for r in creates]), strict=True):
             row[3]["name_normalized"] = key
         creates = self._drop_late_duplicates(job, creates, result)
+        creates = self._within_holding_limit(job, creates, result)
         tags = self._tags(job, [r for r in creates + updates if r[3].get("tags")])
         if creates:
             top_customer, top_contact = self._create(job, creates, tags, now)
@@ -453,6 +454,46 @@ class CustomerImporter(Importer):
                 )
             else:
                 kept.append(row)
+        return kept
+
+    def _within_holding_limit(self, job, creates, result):
+        """New rows for an owner the holding limit of their group (the default public pool)
+        has no room for are not imported: they fail with a message naming the owner, the
+        rest is written. The owners' rows are locked first (``pools.services.lock_users``,
+        in id order, as a claim locks its claimer), so a claim racing this batch counts
+        what it gave, and this batch counts what the claim took."""
+        from pools.services import default_group_for, lock_users
+        from pools.subjects import subject_for
+
+        if not creates or job.options["target"] == TARGET_POOL:
+            return creates
+        group = default_group_for(job.tenant_id, "customer")
+        if not group.holding_limit:
+            return creates
+        subject = subject_for("customer")
+        users = lock_users(job.tenant_id, [r[2] for r in creates if r[2]])
+        held = {pk: subject.holding(user, group) for pk, user in users.items()}
+        kept = []
+        for row in creates:
+            owner = users.get(row[2])
+            if owner is None or held[owner.pk] < group.holding_limit:
+                if owner is not None:
+                    held[owner.pk] += 1
+                kept.append(row)
+                continue
+            result["failed"] += 1
+            result["errors"].append(
+                [
+                    row[0],
+                    subject.message(
+                        "holding_import",
+                        user=owner,
+                        held=held[owner.pk],
+                        group=group.name,
+                        limit=group.holding_limit,
+                    ),
+                ]
+            )
         return kept
 
     def _tags(self, job, rows) -> dict[str, int]:

@@ -44,6 +44,8 @@ from customers.models import (
     normalize_name,
 )
 from customers.selectors import followup_record_for_actor
+from pools import services as pool_services
+from pools.subjects import subject_for
 
 CUSTOMER_FIELDS = [
     "name",
@@ -272,7 +274,8 @@ def ownership_change(
 ) -> list[OwnershipEvent]:
     """The one place a customer's owner changes: sets the owner, writes an ownership event
     per customer (with the pool ``group`` involved, if any) and notifies the new owner once
-    for the batch. Callers check rights and lock the rows.
+    for the batch. Callers check rights and lock the rows, and before them the receiving
+    user (``pools.services.lock_users``) when a holding limit counts what it receives.
 
     Giving a customer an owner takes it out of the pool and starts its ownership clock
     (``owned_since``: recycling counts from there). ``fields`` are further columns set in
@@ -477,12 +480,19 @@ def customer_transfer(
     with_related: bool = False,
     note: str = "",
 ) -> list[Customer]:
-    """Give customers to another rep (转移), one or many, all or nothing."""
+    """Give customers to another rep (转移), one or many, all or nothing.
+
+    The holding limits of the customers' pool groups bound the receiver as they bound a
+    claim (``pools.services.holding_check_receive``). The receiver's row is locked first,
+    then the customers (the pool's lock order), so that a claim racing the transfer counts
+    what the transfer gave, and the other way round."""
     if not actor.can("customer.transfer"):
         raise PermissionRefusedError()
     require_same_tenant(actor, to_user)
+    pool_services.lock_users(actor.tenant_id, [to_user.pk])
     found = _editable_batch(actor, customers)
     moving = [c for c in found if c.owner_id != to_user.pk]
+    pool_services.holding_check_receive(subject=subject_for("customer"), user=to_user, rows=moving)
     previous = {c.pk: c.owner for c in moving}
     ownership_change(
         actor=actor,

@@ -163,6 +163,13 @@ class CustomerSubject(PoolSubject):
             "%(user)s holds %(held)d customers; the limit of %(group)s is %(limit)d, "
             "so they may take %(room)d more. Nothing was assigned."
         ),
+        "holding_transfer": _(
+            "%(user)s holds %(held)d customers; the limit of %(group)s is %(limit)d, "
+            "so they may take %(room)d more. Nothing was transferred."
+        ),
+        "holding_import": _(
+            "Not imported: %(user)s holds %(held)d customers; the limit of %(group)s is %(limit)d."
+        ),
         "inactive": _("A deactivated user cannot receive customers: %(names)s"),
         "reason": _("Choose why the customers go back to the pool."),
         "return_not_visible": _(
@@ -233,6 +240,12 @@ class CustomerSubject(PoolSubject):
         if not group.holding_counts_signed:
             qs = qs.exclude(lifecycle=self.model.Lifecycle.SIGNED)
         return qs.count()
+
+    def counts_in_holding(self, row, group) -> bool:
+        """Whether ``holding`` counts ``row`` once its receiver owns it."""
+        if row.deleted_at is not None:
+            return False
+        return group.holding_counts_signed or row.lifecycle != self.model.Lifecycle.SIGNED
 
     def exempt_ids(self, group, ids: Sequence[int]) -> set[int]:
         """Customers with an open opportunity (the ``pools.hooks`` exemptions), where the

@@ -29,6 +29,8 @@ from leads import activity_actions as actions
 from leads import policies
 from leads.models import Lead, LeadEvent
 from leads.selectors import lead_get_for_actor
+from pools import services as pool_services
+from pools.subjects import subject_for
 
 # The fields of a lead that the form and lead_update may set (conversion, the pool and the
 # ownership service set the others).
@@ -310,8 +312,11 @@ def lead_transfer(
     *, actor: User, leads: Sequence[Lead | int], to_user: User, note: str = ""
 ) -> list[Lead]:
     """Hand leads to ``to_user`` (lead.transfer, or the owner handing over their own), all
-    or nothing, through lead_ownership_change (kind TRANSFERRED)."""
+    or nothing, through lead_ownership_change (kind TRANSFERRED). The holding limits of
+    the leads' pools bound the receiver as they bound a claim; the receiver's row is locked
+    first, then the leads (the pool's lock order: a racing claim counts what this gave)."""
     require_same_tenant(actor, to_user)
+    pool_services.lock_users(actor.tenant_id, [to_user.pk])
     found = _editable_leads(actor, leads)
     if not all(policies.may_transfer(actor, lead) for lead in found):
         raise PermissionRefusedError(
@@ -320,6 +325,7 @@ def lead_transfer(
     if not to_user.is_active:
         _refuse(_("A deactivated user cannot receive leads."), "inactive")
     moving = [lead for lead in found if lead.owner_id != to_user.pk]
+    pool_services.holding_check_receive(subject=subject_for("lead"), user=to_user, rows=moving)
     before = {lead.pk: str(lead.owner or "") for lead in moving}
     lead_ownership_change(
         actor=actor, leads=moving, to_user=to_user, kind=LeadEvent.Kind.TRANSFERRED, note=note

@@ -55,6 +55,10 @@ class LeadSubject(PoolSubject):
             "%(user)s holds %(held)d open leads; the limit of %(group)s is %(limit)d, so "
             "they may take %(room)d more. Nothing was assigned."
         ),
+        "holding_transfer": _(
+            "%(user)s holds %(held)d open leads; the limit of %(group)s is %(limit)d, so "
+            "they may take %(room)d more. Nothing was transferred."
+        ),
         "inactive": _("A deactivated user cannot receive leads: %(names)s"),
         "reason": _("Choose why the leads go back to the pool."),
         "return_not_visible": _(
@@ -127,6 +131,10 @@ class LeadSubject(PoolSubject):
     def holding(self, user: User, group) -> int:
         """Open leads (new, contacted) count; closed and converted ones are done with."""
         return self.live(user.tenant_id).open().filter(owner_id=user.pk).count()
+
+    def counts_in_holding(self, row, group) -> bool:
+        """Whether ``holding`` counts ``row`` once its receiver owns it (open leads)."""
+        return row.status in (self.model.Status.NEW, self.model.Status.CONTACTED)
 
     def forecast(self, row, group, *, exempt: bool = False):
         """Open leads (new, contacted) with an owner: the group's days without a follow-up,

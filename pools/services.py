@@ -14,8 +14,13 @@ see it), not refused.
 
 Concurrency (claims and assignments): the receiving users' rows are locked first (in id
 order), then the customers (in id order), so that limits are counted under the lock and two
-claimers cannot both take a customer. On SQLite every write transaction starts with
-BEGIN IMMEDIATE (crm.settings), which serialises them.
+claimers cannot both take a customer. Every other path that gives a user rows a holding
+limit counts takes the same user lock first (``lock_users``: transfers in
+``customers.services`` / ``leads.services``, the customer import's owners in
+``customers.importing``) before it counts (``holding_check_receive``, the subject's
+``holding``), so a claim racing a transfer or an import counts what the other gave.
+On SQLite every write transaction starts with BEGIN IMMEDIATE (crm.settings), which
+serialises them.
 """
 
 from __future__ import annotations
@@ -310,13 +315,24 @@ def _ids(rows, subject: PoolSubject) -> list[int]:
     return ids
 
 
-def _lock_users(tenant_id: int, user_ids) -> dict[int, User]:
+def lock_users(tenant_id: int, user_ids) -> dict[int, User]:
+    """Lock the rows of the users who receive records (in id order, so that two lockers
+    never wait on each other in a circle) and return them by id.
+
+    Every path that gives a user rows a holding limit counts (claim, assign, transfer, an
+    import naming owners) locks the receiving users first, before it locks the rows and
+    counts what they hold: under the lock the count is current, since whoever gave them
+    rows before has committed. ``FOR NO KEY UPDATE``: lockers exclude each other, but rows
+    that merely refer to the user (an activity log line, a follow-up) are not blocked."""
     users = list(
-        User.tenant_objects.select_for_update()
+        User.tenant_objects.select_for_update(no_key=True)
         .filter(tenant_id=tenant_id, pk__in=sorted(set(user_ids)))
         .order_by("pk")
     )
     return {u.pk: u for u in users}
+
+
+_lock_users = lock_users
 
 
 def _split_taken(actor: User, ids: list[int], rows: list, *, admin: bool, subject: PoolSubject):
@@ -359,8 +375,15 @@ def claimed_today(user: User, group: PoolGroup, now=None) -> int:
 
 
 def _check_holding(
-    user: User, groups_counts: dict[PoolGroup, int], *, for_self: bool, subject: PoolSubject
+    user: User,
+    groups_counts: dict[PoolGroup, int],
+    *,
+    for_self: bool,
+    subject: PoolSubject,
+    message: str = "",
 ) -> None:
+    """Refuse when ``user`` (whose row the caller locked: ``lock_users``) would hold more
+    than a group's holding limit after receiving ``groups_counts`` rows."""
     total = sum(groups_counts.values())
     for group in groups_counts:
         if not group.holding_limit:
@@ -370,7 +393,7 @@ def _check_holding(
             room = max(0, group.holding_limit - held)
             _refuse(
                 subject.message(
-                    "holding_self" if for_self else "holding_other",
+                    message or ("holding_self" if for_self else "holding_other"),
                     user=user,
                     held=held,
                     group=group.name,
@@ -379,6 +402,37 @@ def _check_holding(
                 ),
                 "holding_limit",
             )
+
+
+def holding_check_receive(
+    *, subject: PoolSubject, user: User, rows: Sequence, message: str = "holding_transfer"
+) -> None:
+    """``user`` receives owned ``rows`` of ``subject`` outside the pool (转移, an import
+    naming owners): the holding limits of the rows' groups bound them as they bound a claim
+    or an assignment (拥有上限 is a cap on a rep's book, whoever fills it). The caller locked
+    the user first (``lock_users``), then the rows. Rows the limit does not count (a signed
+    customer where the group leaves them out, a closed lead) do not count here either."""
+    by_group: dict[int, list] = defaultdict(list)
+    for row in rows:
+        if row.pool_group_id and row.owner_id != user.pk:
+            by_group[row.pool_group_id].append(row)
+    if not by_group:
+        return
+    limited = PoolGroup.objects.filter(
+        tenant_id=user.tenant_id, pk__in=list(by_group), holding_limit__gt=0
+    )
+    counts = {}
+    for group in limited:
+        counted = [r for r in by_group[group.pk] if _counts_in_holding(subject, r, group)]
+        if counted:
+            counts[group] = len(counted)
+    _check_holding(user, counts, for_self=False, subject=subject, message=message)
+
+
+def _counts_in_holding(subject: PoolSubject, row, group: PoolGroup) -> bool:
+    # A subject may say which rows its holding count leaves out (``counts_in_holding``).
+    counts = getattr(subject, "counts_in_holding", None)
+    return True if counts is None else counts(row, group)
 
 
 def _log_each(actor, rows, action, changes_for=None, note=""):
