@@ -37,7 +37,7 @@ import orjson
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.functional import Promise
@@ -54,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 UNDO_DAYS = 7
 FILE_RETENTION_DAYS = 7
+# A file whose check was begun this many times without ending (the worker was killed while
+# reading it: out of memory, a crash in the reader) fails instead of being read again.
+MAX_READ_ATTEMPTS = 2
 PREVIEW_ROWS = 20
 ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 
@@ -451,7 +454,9 @@ def import_start(*, actor: User, kind: str, upload, options: dict) -> ImportJob:
                 started_at=now,
                 heartbeat_at=now,
             )
-            job.file.save(name if name.isascii() else f"upload{_ext(name)}", upload, save=False)
+            # The name on disk is random (crm.models.job_file_path); ``original_name`` is
+            # the one shown and sent back.
+            job.file.save(name, upload, save=False)
             job.save()
     except IntegrityError as exc:
         # The row was rolled back; its file must not stay behind.
@@ -465,10 +470,6 @@ def import_start(*, actor: User, kind: str, upload, options: dict) -> ImportJob:
 
         transaction.on_commit(lambda: import_check_task.delay(job.tenant_id, job.pk))
     return job
-
-
-def _ext(name: str) -> str:
-    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
 def _progress(job_id: int):
@@ -519,6 +520,8 @@ def import_check(job_id: int) -> None:
 
     job = ImportJob.objects.get(pk=job_id)
     if job.status != ImportJob.Status.VALIDATING:
+        return
+    if not _begin_reading(job):
         return
     importer = importer_for(job.kind)
     try:
@@ -585,6 +588,34 @@ def import_check(job_id: int) -> None:
     job.checked_at = timezone.now()
     job.progress_done = job.progress_total = total
     job.save()
+
+
+def _reading_stopped_message() -> str:
+    return _(
+        "The file could not be read: the worker stopped while reading it, %(count)d times. "
+        "The file may be too large or damaged: open it in Excel or WPS, save it again as "
+        ".xlsx (or split it into smaller files) and upload it again."
+    ) % {"count": MAX_READ_ATTEMPTS}
+
+
+def _begin_reading(job: ImportJob) -> bool:
+    """Count one more start of the check; False (and the job failed with a message) when
+    :data:`MAX_READ_ATTEMPTS` starts before it never finished: the worker was killed while
+    reading the file each time (a redelivered task, ``import_resume_stale``), so it is not
+    read again and again."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != ImportJob.Status.VALIDATING:
+            return False
+        if locked.attempts >= MAX_READ_ATTEMPTS:
+            _fail(locked, _reading_stopped_message())
+            job.refresh_from_db()
+            return False
+        ImportJob.objects.filter(pk=job.pk).update(
+            attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return True
 
 
 def _json_value(value):
@@ -978,12 +1009,20 @@ def import_undo(*, actor: User, job: ImportJob) -> dict:
 
 def import_resume_stale(*, now: datetime.datetime | None = None, minutes: int = 10) -> int:
     """Restart the jobs whose worker went away (no progress for ``minutes``): the stage
-    resumes where its last batch committed."""
+    resumes where its last batch committed. A check begun :data:`MAX_READ_ATTEMPTS` times
+    already is not restarted: the job fails with a message (the file killed the worker)."""
     from crm.tasks import import_apply_task, import_check_task
 
     cutoff = (now or timezone.now()) - datetime.timedelta(minutes=minutes)
     count = 0
     for job in ImportJob.objects.filter(status__in=ImportJob.RUNNING, heartbeat_at__lt=cutoff):
+        if job.status == ImportJob.Status.VALIDATING and job.attempts >= MAX_READ_ATTEMPTS:
+            ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.VALIDATING).update(
+                status=ImportJob.Status.FAILED,
+                message=_reading_stopped_message(),
+                finished_at=timezone.now(),
+            )
+            continue
         ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
         task = import_check_task if job.status == ImportJob.Status.VALIDATING else import_apply_task
         task.delay(job.tenant_id, job.pk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from functools import cached_property
 
@@ -408,10 +410,21 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
+def random_file_name(filename: str) -> str:
+    """SECURITY: a stored file's name on disk: random, with the original's extension when it
+    is a plain one (``.xlsx``, ``.pdf``). The name the user gave is kept in the database
+    (``original_name``) and sent only by the views that check who may download it."""
+    extension = os.path.splitext(filename)[1].lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,8}", extension):
+        extension = ""
+    return secrets.token_hex(16) + extension
+
+
 def job_file_path(instance, filename: str) -> str:
-    """Uploaded sheets, validated plans, error files and exports live per tenant and job."""
+    """Uploaded sheets, validated plans, error files and exports live per tenant and job,
+    under a random name (the download names come from the job: ``original_name``)."""
     folder = "imports" if isinstance(instance, ImportJob) else "exports"
-    return f"tenants/{instance.tenant_id}/{folder}/{instance.token}/{filename}"
+    return f"tenants/{instance.tenant_id}/{folder}/{instance.token}/{random_file_name(filename)}"
 
 
 class ImportJob(TenantModel):
@@ -462,6 +475,9 @@ class ImportJob(TenantModel):
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker (or the request) began checking the file: a worker killed
+    # while reading it (out of memory) is not followed by endless retries (crm.importing).
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     objects = scoped_manager()
 

@@ -536,12 +536,34 @@ def _zip_rows(
     names = {member.filename.lower().lstrip("/") for member in members}
     if "xl/workbook.xml" not in names:
         raise _unsupported_zip(archive, names, filename)
-    return _calamine_rows(data, archive, max_cells)
+    package = _Package(data, archive, max_unzipped)
+    # SECURITY: every part calamine reads when it opens the workbook (shared strings, styles,
+    # workbook, relationships…) is inflated here first, counting the bytes that really come
+    # out; the worksheet it reads next is counted by _refuse_sparse_sheet's scan.
+    try:
+        for member in members:
+            if not _is_worksheet(member.filename):
+                package.measure(member.filename)
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
+        raise _damaged(str(exc)) from None
+    return _calamine_rows(data, package, max_cells)
+
+
+def _bomb_error(max_unzipped: int, detail: str = "") -> SpreadsheetError:
+    return SpreadsheetError(
+        _(
+            "The file is too large when unpacked (more than %(limit)s MB, or "
+            "compressed suspiciously well): it cannot be read."
+        )
+        % {"limit": _megabytes(max_unzipped)},
+        "zip_bomb",
+        detail=detail,
+    )
 
 
 def _refuse_zip_bomb(members: list[zipfile.ZipInfo], max_unzipped: int) -> None:
-    """SECURITY: a few kilobytes can unpack to gigabytes. Refused from the sizes declared in
-    the zip directory, without unpacking anything."""
+    """A first, free look: refused from the sizes declared in the zip directory, without
+    unpacking anything. The directory may lie: ``_Package`` counts what really inflates."""
     total = 0
     for member in members:
         total += member.file_size
@@ -549,14 +571,108 @@ def _refuse_zip_bomb(members: list[zipfile.ZipInfo], max_unzipped: int) -> None:
         if total > max_unzipped or (
             member.file_size > _RATIO_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO
         ):
-            raise SpreadsheetError(
-                _(
-                    "The file is too large when unpacked (more than %(limit)s MB, or "
-                    "compressed suspiciously well): it cannot be read."
-                )
-                % {"limit": _megabytes(max_unzipped)},
-                "zip_bomb",
-            )
+            raise _bomb_error(max_unzipped)
+
+
+def _is_worksheet(name: str) -> bool:
+    key = name.lower().lstrip("/")
+    return key.startswith("xl/worksheets/") and key.endswith(".xml")
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+_INFLATE_INPUT = 1024 * 1024
+
+
+class _Package:
+    """SECURITY: the members of an xlsx, inflated with the bytes that really come out counted.
+
+    A zip's directory declares each member's sizes; a crafted file declares a few hundred
+    bytes for a deflate stream of 1.5 MB that inflates to gigabytes. Each member is
+    inflated here from its raw deflate data (never through the declared size), in bounded
+    pieces that are scanned or dropped, and refused as soon as it inflates to more than it
+    declared, to more than ``MAX_COMPRESSION_RATIO`` times its compressed size (beyond
+    ``_RATIO_MIN_BYTES``), or the members read so far to more than ``max_unzipped``: the
+    memory used is a few megabytes whatever the file holds."""
+
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, max_unzipped: int) -> None:
+        self.data = data
+        self.archive = archive
+        self.max_unzipped = max_unzipped
+        self.sizes: dict[str, int] = {}  # what each member measured so far inflated to
+
+    def measure(self, member: str) -> int:
+        for _piece in self.stream(member):
+            pass
+        return self.sizes[member]
+
+    def stream(self, member: str) -> Iterator[bytes]:
+        """The member's inflated bytes, in pieces of at most ``_SCAN_CHUNK`` bytes."""
+        size = _SCAN_CHUNK
+        info = self.archive.getinfo(member)
+        raw = self._raw(info)
+        # The total of the other members measured; a member read twice counts once.
+        others = sum(n for name, n in self.sizes.items() if name != member)
+        limit = min(info.file_size, self.max_unzipped - others)
+        ratio_limit = max(_RATIO_MIN_BYTES, MAX_COMPRESSION_RATIO * len(raw))
+        out = 0
+        inflate = _Inflate(info, raw, size)
+        for piece in inflate:
+            out += len(piece)
+            if out > limit or out > ratio_limit:
+                detail = f"{member}: more than {out} bytes, {info.file_size} declared"
+                raise _bomb_error(self.max_unzipped, detail)
+            yield piece
+        # The ratio again, to the deflate stream's real length (the directory may declare
+        # a compressed size longer than the stream, to pass the ratio).
+        if out > _RATIO_MIN_BYTES and out > MAX_COMPRESSION_RATIO * inflate.consumed:
+            raise _bomb_error(self.max_unzipped, f"{member}: {out} from {inflate.consumed}")
+        self.sizes[member] = out
+
+    def _raw(self, info: zipfile.ZipInfo) -> memoryview:
+        # The local header's name and extra field lengths may differ from the directory's.
+        start = info.header_offset
+        header = self.data[start : start + _LOCAL_HEADER.size]
+        if len(header) < _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile("truncated local header")
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        if signature != b"PK\x03\x04":
+            raise zipfile.BadZipFile("bad local header")
+        begin = start + _LOCAL_HEADER.size + name_length + extra_length
+        return memoryview(self.data)[begin : begin + info.compress_size]
+
+
+class _Inflate:
+    """Iterate over the inflated bytes of a member's raw data, ``size`` bytes at most at a
+    time; then ``consumed`` is the length of its deflate stream."""
+
+    def __init__(self, info: zipfile.ZipInfo, raw: memoryview, size: int) -> None:
+        self.info, self.raw, self.size = info, raw, size
+        self.consumed = len(raw)
+
+    def __iter__(self) -> Iterator[bytes]:
+        raw, size = self.raw, self.size
+        if self.info.compress_type == zipfile.ZIP_STORED:
+            for at in range(0, len(raw), size):
+                yield bytes(raw[at : at + size])
+            return
+        if self.info.compress_type != zipfile.ZIP_DEFLATED or self.info.flag_bits & 0x1:
+            # Excel, WPS, LibreOffice and openpyxl deflate, without encryption.
+            raise zipfile.BadZipFile(f"compression method {self.info.compress_type}")
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        for at in range(0, len(raw), _INFLATE_INPUT):
+            chunk = raw[at : at + _INFLATE_INPUT]
+            pending = chunk
+            while pending and not inflater.eof:
+                piece = inflater.decompress(pending, size)
+                pending = inflater.unconsumed_tail
+                if piece:
+                    yield piece
+            if inflater.eof:
+                left = len(inflater.unused_data) + len(inflater.unconsumed_tail)
+                self.consumed = at + len(chunk) - left
+                return
+        while piece := inflater.decompress(b"", size):
+            yield piece
 
 
 def _unsupported_zip(archive: zipfile.ZipFile, names: set[str], filename: str):
@@ -589,14 +705,14 @@ def _unsupported_zip(archive: zipfile.ZipFile, names: set[str], filename: str):
     return _not_spreadsheet(filename)
 
 
-def _calamine_rows(data: bytes, archive: zipfile.ZipFile | None, max_cells: int):
+def _calamine_rows(data: bytes, package: _Package | None, max_cells: int):
     from python_calamine import CalamineWorkbook, PasswordError
 
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         index = _first_visible_sheet(workbook)
-        if archive is not None:
-            _refuse_sparse_sheet(archive, index, max_cells)
+        if package is not None:
+            _refuse_sparse_sheet(package, index, max_cells)
         sheet = workbook.get_sheet_by_index(index)
     except SpreadsheetError:
         raise
@@ -657,10 +773,10 @@ _R_ATTRIBUTE = re.compile(rb'\sr="([A-Z]{0,3})(\d{0,7})"')
 _SCAN_CHUNK = 4 * 1024 * 1024
 
 
-def _refuse_sparse_sheet(archive: zipfile.ZipFile, index: int, max_cells: int) -> None:
-    members = _sheet_members(archive, index)
+def _refuse_sparse_sheet(package: _Package, index: int, max_cells: int) -> None:
+    members = _sheet_members(package.archive, index)
     for member in members:
-        rows, columns = _sheet_extent(archive, member, max_cells)
+        rows, columns = _sheet_extent(package, member, max_cells)
         if rows * columns > max_cells:
             raise SpreadsheetError(
                 _(
@@ -710,25 +826,25 @@ def _attributes(tag: bytes) -> dict[bytes, bytes]:
     }
 
 
-def _chunks(archive: zipfile.ZipFile, member: str) -> Iterator[bytes]:
-    """The member's XML in pieces that never cut a tag (each ends before a "<")."""
+def _chunks(package: _Package, member: str) -> Iterator[bytes]:
+    """The member's XML in pieces that never cut a tag (each ends before a "<"), counted
+    by the package's limits."""
     tail = b""
-    with archive.open(member) as stream:
-        while chunk := stream.read(_SCAN_CHUNK):
-            buffer = tail + chunk
-            cut = buffer.rfind(b"<")
-            if cut <= 0 or len(buffer) - cut > _SCAN_CHUNK:
-                cut = len(buffer)
-            yield buffer[:cut]
-            tail = buffer[cut:]
+    for chunk in package.stream(member):
+        buffer = tail + chunk
+        cut = buffer.rfind(b"<")
+        if cut <= 0 or len(buffer) - cut > _SCAN_CHUNK:
+            cut = len(buffer)
+        yield buffer[:cut]
+        tail = buffer[cut:]
     if tail:
         yield tail
 
 
-def _sheet_data_chunks(archive: zipfile.ZipFile, member: str) -> Iterator[bytes]:
+def _sheet_data_chunks(package: _Package, member: str) -> Iterator[bytes]:
     """The chunks of the member's <sheetData> element (nothing if it has a prefix)."""
     started = False
-    for chunk in _chunks(archive, member):
+    for chunk in _chunks(package, member):
         if not started:
             at = chunk.find(b"<sheetData")
             if at < 0:
@@ -741,7 +857,7 @@ def _sheet_data_chunks(archive: zipfile.ZipFile, member: str) -> Iterator[bytes]
         yield chunk
 
 
-def _sheet_extent(archive: zipfile.ZipFile, member: str, max_cells: int) -> tuple[int, int]:
+def _sheet_extent(package: _Package, member: str, max_cells: int) -> tuple[int, int]:
     """(last row, last column) of the cells with a value, or an upper bound of them.
 
     PERF: Excel, WPS, openpyxl and Google Sheets start every cell with r="A1"; for such a
@@ -751,7 +867,7 @@ def _sheet_extent(archive: zipfile.ZipFile, member: str, max_cells: int) -> tupl
     other sheets (cells without r="", prefixed tags) are tokenised in full."""
     try:
         rows, columns, plain, seen = 99_999, 26, True, False
-        for chunk in _sheet_data_chunks(archive, member):
+        for chunk in _sheet_data_chunks(package, member):
             seen = True
             # Inside <sheetData> only cells start with "<c"; a prefixed one (<x:c>) has ":c".
             if b":c" in chunk:
@@ -769,25 +885,25 @@ def _sheet_extent(archive: zipfile.ZipFile, member: str, max_cells: int) -> tupl
                 if not tall[2]:
                     rows = max(rows, int(tall[1]))
         if not (seen and plain):
-            return _tokenised_extent(archive, member)
+            return _tokenised_extent(package, member)
         if rows * columns > max_cells and rows == 99_999:  # wide: bound the rows better
             rows = 9_999
-            for chunk in _sheet_data_chunks(archive, member):
+            for chunk in _sheet_data_chunks(package, member):
                 found = _ROW_10000_TO_99999.findall(chunk)
                 if found:
                     rows = max(rows, *map(int, found))
         if rows * columns <= max_cells:
             return rows, columns
-        return _referenced_extent(archive, member)
+        return _referenced_extent(package, member)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise _damaged(str(exc)) from None
 
 
-def _referenced_extent(archive: zipfile.ZipFile, member: str) -> tuple[int, int]:
+def _referenced_extent(package: _Package, member: str) -> tuple[int, int]:
     # Every cell starts with its r="": the largest row and column of those with a value.
     max_row = max_column = 0
     columns: dict[bytes, int] = {}
-    for chunk in _sheet_data_chunks(archive, member):
+    for chunk in _sheet_data_chunks(package, member):
         for letters, row, empty in _REFERENCED_CELL.findall(chunk):
             if not empty:
                 max_row = max(max_row, int(row))
@@ -797,10 +913,10 @@ def _referenced_extent(archive: zipfile.ZipFile, member: str) -> tuple[int, int]
     return max_row, max_column
 
 
-def _tokenised_extent(archive: zipfile.ZipFile, member: str) -> tuple[int, int]:
+def _tokenised_extent(package: _Package, member: str) -> tuple[int, int]:
     # Positions as calamine computes them: a cell without r="" follows the previous one.
     row = column = max_row = max_column = 0
-    for chunk in _chunks(archive, member):
+    for chunk in _chunks(package, member):
         for match in _ANY_ROW_OR_CELL.finditer(chunk):
             found = _R_ATTRIBUTE.search(match[2])
             if match[1] == b"row":

@@ -60,7 +60,10 @@ def notification_purge_all_task() -> int:
 
 # ---------------------------------------------------------------- imports (crm.importing)
 # acks_late + reject_on_worker_lost: a worker killed mid-import gives the message back to
-# the broker; the stage resumes after its last committed batch (idempotent per row).
+# the broker; the stage resumes after its last committed batch (idempotent per row). The
+# check counts its starts (ImportJob.attempts): a file that kills the worker while it is
+# read fails the job after crm.importing.MAX_READ_ATTEMPTS starts, with a message, instead
+# of being redelivered (or resumed by import_housekeeping_task) again and again.
 
 
 @tenant_task(acks_late=True, reject_on_worker_lost=True)

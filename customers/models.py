@@ -16,7 +16,7 @@ from django_scopes import ScopedManager
 from guardian.managers import UserObjectPermissionManager
 from guardian.models import UserObjectPermissionBase
 
-from crm.models import Option, OwnedModel, User
+from crm.models import Option, OwnedModel, User, random_file_name
 from crm.tenancy import TenantModel, scoped_manager, tenant_key_without_index
 from pools.models import PooledModel, PoolReason
 
@@ -490,11 +490,13 @@ class FollowUpComment(TenantModel):
 
 def attachment_path(instance: Attachment, filename: str) -> str:
     """Files of a record with a customer live with the customer, others with their record
-    (``tenants/<id>/leads/<lead id>/``)."""
+    (``tenants/<id>/leads/<lead id>/``), under a random name: the name the user gave is
+    ``Attachment.original_name``, sent with the download (SECURITY: never a path on disk)."""
+    name = random_file_name(filename)
     if instance.customer_id is None:
         model = ContentType.objects.get_for_id(instance.record_type_id).model
-        return f"tenants/{instance.tenant_id}/{model}s/{instance.record_id}/{filename}"
-    return f"tenants/{instance.tenant_id}/customers/{instance.customer_id}/{filename}"
+        return f"tenants/{instance.tenant_id}/{model}s/{instance.record_id}/{name}"
+    return f"tenants/{instance.tenant_id}/customers/{instance.customer_id}/{name}"
 
 
 class Attachment(TenantModel):

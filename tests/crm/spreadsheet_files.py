@@ -17,6 +17,7 @@ import io
 import random
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from xml.sax.saxutils import escape
 
@@ -746,3 +747,137 @@ def html_xls_bytes(headers: Sequence, rows: Iterable[Sequence]) -> bytes:
         '<html xmlns:x="urn:schemas-microsoft-com:office:excel"><head><meta charset="utf-8">'
         f"</head><body><table>{cells}</table></body></html>"
     ).encode()
+
+
+# --- zips whose directory lies -----------------------------------------------------------------
+
+_BOMB_UNITS = {
+    # One shared string of "甲" repeated (a 3-byte period: deflate's best ratio, ~1000:1):
+    # calamine would hold it whole.
+    "xl/sharedStrings.xml": (
+        f'{_XML_DECL}<sst xmlns="{_MAIN_NS}"><si><t>客户名称</t></si><si><t>',
+        "甲",
+        "</t></si></sst>",
+    ),
+    # A cell in row 2 holding "甲" repeated.
+    "xl/worksheets/sheet1.xml": (
+        f'{_XML_DECL}<worksheet xmlns="{_MAIN_NS}"><sheetData><row r="1">'
+        '<c r="A1" t="inlineStr"><is><t>客户名称</t></is></c></row>'
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>',
+        "甲",
+        "</t></is></c></row></sheetData></worksheet>",
+    ),
+}
+
+
+def _raw_deflate_repeated(head: bytes, unit: bytes, tail: bytes, size: int) -> tuple[bytes, int]:
+    """A raw deflate stream of ``head``, ``unit`` repeated to about ``size`` bytes, ``tail``,
+    and the length it inflates to. One 1 MiB block is compressed once and repeated: after a
+    full flush a block refers to nothing before it, so copies of it are a valid stream."""
+    chunk = unit * (1024 * 1024 // len(unit))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = compressor.compress(head) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.compress(tail) + compressor.flush(zlib.Z_FINISH)
+    count = max(1, size // len(chunk))
+    return start + block * count + end, len(head) + len(chunk) * count + len(tail)
+
+
+def _crc_repeated(head: bytes, unit: bytes, tail: bytes, size: int) -> int:
+    chunk = unit * (1024 * 1024 // len(unit))
+    crc = zlib.crc32(head)
+    for _ in range(max(1, size // len(chunk))):
+        crc = zlib.crc32(chunk, crc)
+    return zlib.crc32(tail, crc)
+
+
+def raw_zip(members: Sequence[tuple[str, bytes, int, int, int]]) -> bytes:
+    """A zip written byte by byte from (name, raw deflate data, CRC-32, declared size,
+    method): whatever the directory declares, true or not."""
+    out = io.BytesIO()
+    directory = []
+    for name, data, crc, declared, method in members:
+        encoded = name.encode()
+        offset = out.tell()
+        out.write(
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(data),
+                declared,
+                len(encoded),
+                0,
+            )
+        )
+        out.write(encoded)
+        out.write(data)
+        directory.append(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(data),
+                declared,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
+    start = out.tell()
+    for entry in directory:
+        out.write(entry)
+    size = out.tell() - start
+    out.write(
+        struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), size, start, 0)
+    )
+    return out.getvalue()
+
+
+@functools.cache
+def lying_bomb_xlsx(
+    member: str = "xl/sharedStrings.xml",
+    *,
+    inflated: int = 1536 * 1024 * 1024,
+    honest: bool = False,
+    padding: int = 0,
+) -> bytes:
+    """A valid xlsx (the header 客户名称 in A1) whose ``member`` is a deflate stream of
+    ~1.5 MB that inflates to ``inflated`` bytes (1.5 GB), while the zip's directory and local
+    header declare the size of an honest, tiny version of the member: a reader that trusts the
+    declared sizes lets it through. ``honest``: the real size is declared; ``padding`` bytes
+    after the stream make the declared compressed size larger than the stream."""
+    small = raw_xlsx('<row r="1"><c r="A1" t="s"><v>0</v></c></row>', shared_strings=["客户名称"])
+    head, unit, tail = (part.encode() for part in _BOMB_UNITS[member])
+    data, real = _raw_deflate_repeated(head, unit, tail, inflated)
+    crc = _crc_repeated(head, unit, tail, inflated)
+    members = []
+    with zipfile.ZipFile(io.BytesIO(small)) as archive:
+        for info in archive.infolist():
+            content = archive.read(info)
+            if info.filename == member:
+                size = real if honest else len(content)
+                members.append((member, data + bytes(padding), crc, size, zipfile.ZIP_DEFLATED))
+                continue
+            compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+            packed = compressor.compress(content) + compressor.flush()
+            members.append(
+                (info.filename, packed, zlib.crc32(content), len(content), zipfile.ZIP_DEFLATED)
+            )
+    return raw_zip(members)
