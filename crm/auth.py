@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 from datetime import datetime, timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -38,6 +39,8 @@ from django.shortcuts import render
 
 from crm.models import User
 from crm.phones import mobile_digits
+
+log = logging.getLogger(__name__)
 
 # The column axes stores the key in (AccessAttempt.username).
 _KEY_MAX_LENGTH = 255
@@ -162,6 +165,18 @@ def _networks(items: tuple[str, ...]):
         ) from exc
 
 
+@functools.cache
+def _warn_untrusted_local_proxy(remote) -> None:
+    """Once per process: a local reverse proxy forwards for clients, but TRUSTED_PROXIES is
+    empty, so every client shares the proxy's address (and its sign-in lock-out)."""
+    log.warning(
+        "Sign-in: requests come from %s with X-Forwarded-For but TRUSTED_PROXIES is empty: "
+        "all clients share one address for the lock-out. Set TRUSTED_PROXIES=%s.",
+        remote,
+        remote,
+    )
+
+
 def client_ip(request) -> str | None:
     """The client's address: REMOTE_ADDR, unless that is a trusted proxy; then the right-most
     X-Forwarded-For hop that is not a trusted proxy (hops to its left were written by the
@@ -175,6 +190,8 @@ def client_ip(request) -> str | None:
         return any(address in network for network in proxies)
 
     if not proxies or not trusted(remote):
+        if not proxies and "HTTP_X_FORWARDED_FOR" in request.META and remote.is_loopback:
+            _warn_untrusted_local_proxy(remote)
         return str(remote)
     hops = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     client = remote

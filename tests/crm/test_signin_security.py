@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 
 from crm import services
-from crm.auth import client_ip, lockout_key
+from crm.auth import _warn_untrusted_local_proxy, client_ip, lockout_key
 from crm.exceptions import ServiceError
 from crm.models import Role, User
 from tests.factories import PASSWORD, make_user
@@ -155,6 +155,12 @@ def _request(remote, forwarded=None):
 
 def test_x_forwarded_for_is_ignored_without_trusted_proxies(settings):
     assert client_ip(_request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"
+
+
+def test_a_local_proxy_that_is_not_trusted_is_reported_in_the_log(settings, caplog):
+    _warn_untrusted_local_proxy.cache_clear()  # said once per process
+    assert client_ip(_request("127.0.0.1", "1.2.3.4")) == "127.0.0.1"
+    assert "TRUSTED_PROXIES=127.0.0.1" in caplog.text
 
 
 def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(settings):
