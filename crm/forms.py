@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
-from crm import permissions
+from crm import permissions, rights
 from crm.auth import mobile_is_ambiguous
 from crm.models import DataScope, Department, OptionKind, Role, User
 
@@ -148,10 +148,16 @@ class UserForm(forms.Form):
         help_text=_("Leave empty to generate one; it is shown once after saving."),
     )
 
-    def __init__(self, *args, tenant_id: int, editing: User | None = None, **kwargs):
+    def __init__(self, *args, actor: User, editing: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        tenant_id = actor.tenant_id
         self.fields["department"].queryset = active_departments(tenant_id)
-        self.fields["role"].queryset = Role.objects.filter(tenant_id=tenant_id)
+        # SECURITY: only the roles within the actor's own rights (crm.rights); the service
+        # refuses the others too.
+        roles = Role.objects.filter(tenant_id=tenant_id)
+        self.fields["role"].queryset = roles.filter(
+            pk__in=[r.pk for r in roles if not rights.role_exceeds(actor, r)]
+        )
         managers = active_users(tenant_id)
         if editing is not None:
             managers = managers.exclude(pk=editing.pk)
@@ -190,12 +196,17 @@ class RoleForm(forms.Form):
         label=_("Permissions"), required=False, widget=forms.CheckboxSelectMultiple, choices=()
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, actor: User, **kwargs):
         super().__init__(*args, **kwargs)
+        # SECURITY: only the codes the actor holds and data scopes no wider than theirs
+        # (crm.rights); the service refuses the others too.
+        held = set(rights.grantable_codes(actor))
         self.fields["permissions"].choices = [
-            (str(group), [(p.code, p.label) for p in perms])
+            (str(group), [(p.code, p.label) for p in perms if p.code in held])
             for group, perms in permissions.grouped()
+            if any(p.code in held for p in perms)
         ]
+        self.fields["data_scope"].choices = rights.grantable_scopes(actor)
 
 
 class OptionForm(forms.Form):

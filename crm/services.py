@@ -17,7 +17,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm import activity, identity, permissions
+from crm import activity, identity, permissions, rights
 from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
 from crm.models import (
     DataScope,
@@ -146,6 +146,25 @@ def _require(actor: User, code: str) -> None:
         raise PermissionRefusedError()
 
 
+def _lock_tenant(actor: User, code: str) -> User:
+    """SECURITY: serialise the tenant's user, role and department changes.
+
+    Locks the actor's tenant row until the end of the transaction (``FOR NO KEY UPDATE`` on
+    PostgreSQL: it does not block the foreign-key checks of other inserts in the tenant), so
+    two admins' changes run one after the other: the "at least one user manager" guard and
+    the department tree's paths are checked on what the other one committed, never on a
+    stale read. Then the actor is read again, after the lock: an admin demoted or
+    deactivated by the change that held the lock can no longer act (``PermissionRefusedError``).
+    Returns that fresh actor, whose rights are the ones to compare with.
+    """
+    _require(actor, code)
+    no_key = connection.features.has_select_for_no_key_update
+    Tenant.objects.select_for_update(no_key=no_key).only("pk").get(pk=actor.tenant_id)
+    fresh = User.tenant_objects.select_related("role").get(pk=actor.pk)
+    _require(fresh, code)
+    return fresh
+
+
 def require_same_tenant(actor: User, *objs: models.Model | None) -> None:
     """SECURITY: forward foreign keys bypass scopes, so services check that the rows they
     are handed belong to the actor's tenant; a foreign row is "missing", never forbidden:
@@ -180,8 +199,10 @@ def _clean_department_name(name: str) -> str:
 def department_create(
     *, actor: User, name: str, parent: Department | None = None, leader: User | None = None
 ) -> Department:
-    _require(actor, "settings.manage")
+    _lock_tenant(actor, "settings.manage")
     require_same_tenant(actor, parent, leader)
+    if parent is not None:  # its path as committed, after the lock (a move may have run)
+        parent = Department.objects.get(pk=parent.pk)
     name = _clean_department_name(name)
     if parent is not None and not parent.is_active:
         raise ServiceError(
@@ -212,8 +233,9 @@ def department_update(
     *, actor: User, department: Department, name: str, leader: User | None
 ) -> Department:
     """Rename a department and/or change its head."""
-    _require(actor, "settings.manage")
+    _lock_tenant(actor, "settings.manage")
     require_same_tenant(actor, department, leader)
+    department.refresh_from_db()
     name = _clean_department_name(name)
     if _sibling_name_taken(actor.tenant_id, department.parent, name, exclude_pk=department.pk):
         raise ServiceError(
@@ -237,10 +259,15 @@ def department_update(
 def department_move(
     *, actor: User, department: Department, parent: Department | None
 ) -> Department:
-    """Put a department (with its whole subtree) under another parent, or at the top."""
-    _require(actor, "settings.manage")
+    """Put a department (with its whole subtree) under another parent, or at the top.
+
+    SECURITY: the tenant lock (``_lock_tenant``) makes concurrent moves run one after the
+    other, and both rows are read after it: two crossing moves (A under B, B under A) cannot
+    both pass the cycle check, and no move rewrites paths from a stale parent path.
+    """
+    _lock_tenant(actor, "settings.manage")
     require_same_tenant(actor, department, parent)
-    department = Department.objects.select_for_update().get(pk=department.pk)
+    department = Department.objects.get(pk=department.pk)
     if parent is not None:
         parent = Department.objects.get(pk=parent.pk)
         if parent.path.startswith(department.path):
@@ -280,8 +307,9 @@ def department_move(
 @transaction.atomic
 def department_set_active(*, actor: User, department: Department, active: bool) -> Department:
     """Disable (refused while it has active members or sub-departments) or enable."""
-    _require(actor, "settings.manage")
+    _lock_tenant(actor, "settings.manage")
     require_same_tenant(actor, department)
+    department.refresh_from_db()
     if department.is_active == active:
         return department
     if not active:
@@ -338,6 +366,38 @@ def _check_user_links(actor: User, user: User | None, department, role, manager)
             )
 
 
+def _refuse_role_beyond_own_rights(me: User, role: Role | None) -> None:
+    """SECURITY: a user manager gives only a role within their own rights (crm.rights)."""
+    if rights.role_exceeds(me, role):
+        raise ServiceError(
+            _(
+                "You cannot give the role %(role)s: it holds permissions or a data scope "
+                "that you do not have yourself."
+            )
+            % {"role": role},
+            code="role_exceeds_own_rights",
+        )
+
+
+def _refuse_user_above_own_rights(me: User, user: User) -> None:
+    """SECURITY: a user whose role holds more than the actor's is managed by someone who
+    holds at least as much: no edit, deactivation or password reset by the actor."""
+    if rights.user_outranks(me, user):
+        raise ServiceError(
+            _(
+                "%(name)s has permissions or a data scope that you do not have; only a user "
+                "who holds them may change this account."
+            )
+            % {"name": user},
+            code="user_outranks_actor",
+        )
+
+
+def _fresh_role(role: Role | None) -> Role | None:
+    """The role as committed (read after the tenant lock): its rights decide."""
+    return Role.objects.get(pk=role.pk) if role is not None else None
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -353,9 +413,12 @@ def user_create(
     password: str | None = None,
 ) -> tuple[User, str]:
     """Create a user in the actor's tenant; returns the user and the initial password
-    (generated when none is given, shown once to the admin)."""
-    _require(actor, "users.manage")
+    (generated when none is given, shown once to the admin; the user must then change it at
+    the first sign-in). The role must lie within the actor's own rights."""
+    me = _lock_tenant(actor, "users.manage")
     _check_user_links(actor, None, department, role, manager)
+    role = _fresh_role(role)
+    _refuse_role_beyond_own_rights(me, role)
     username, mobile_value = identity.clean_identity(
         tenant_id=actor.tenant_id, username=username, mobile=mobile
     )
@@ -369,6 +432,8 @@ def user_create(
         department=department,
         role=role,
         manager=manager,
+        # SECURITY: a generated password was seen by the admin: the user replaces it.
+        must_change_password=not password,
     )
     password = password or _generate_password()
     try:
@@ -399,7 +464,11 @@ def _manages_users(role: Role | None) -> bool:
 def _keep_a_user_manager(
     tenant_id: int, *, losing_user: User | None = None, losing_role: Role | None = None
 ) -> None:
-    """Lock-out guard: refuse a change after which no active user could manage users."""
+    """Lock-out guard: refuse a change after which no active user could manage users.
+
+    SECURITY: race-safe only under the tenant lock (``_lock_tenant``), which every service
+    that can take the right away holds before calling it: two admins demoting each other at
+    the same moment run one after the other, and the second sees the first's change."""
     role_ids = [
         r.pk
         for r in Role.objects.filter(tenant_id=tenant_id)
@@ -429,9 +498,16 @@ def user_update(
     role: Role | None,
     manager: User | None,
 ) -> User:
-    _require(actor, "users.manage")
+    """Change a user's account. Refused for a user with more rights than the actor, and for
+    a role beyond the actor's own rights; the last user manager keeps the right."""
+    me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, user)
+    user.refresh_from_db()
+    _refuse_user_above_own_rights(me, user)
     _check_user_links(actor, user, department, role, manager)
+    role = _fresh_role(role)
+    if role is not None and role.pk != user.role_id:
+        _refuse_role_beyond_own_rights(me, role)
     username, mobile_value = identity.clean_identity(
         tenant_id=user.tenant_id, username=username, mobile=mobile, exclude_pk=user.pk
     )
@@ -459,11 +535,14 @@ def user_update(
 
 @transaction.atomic
 def user_set_active(*, actor: User, user: User, active: bool) -> User:
-    """Deactivate (cannot log in, gets no new work) or reactivate a user."""
-    _require(actor, "users.manage")
+    """Deactivate (cannot log in, gets no new work) or reactivate a user. Refused for a user
+    with more rights than the actor; the last user manager stays active."""
+    me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, user)
+    user.refresh_from_db()
     if user.is_active == active:
         return user
+    _refuse_user_above_own_rights(me, user)
     if not active:
         if user.pk == actor.pk:
             raise ServiceError(_("You cannot deactivate yourself."), code="self")
@@ -486,12 +565,18 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
 
 @transaction.atomic
 def user_reset_password(*, actor: User, user: User) -> str:
-    """A new random password for ``user``, returned once; the user is notified."""
-    _require(actor, "users.manage")
+    """A new random password for ``user``, returned once; the user is notified and must
+    choose a new password at the next sign-in (``must_change_password``, enforced by
+    ``crm.middleware.PasswordChangeRequiredMiddleware``). Refused for a user with more
+    rights than the actor. Changing the password ends the user's open sessions."""
+    me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, user)
+    user.refresh_from_db()
+    _refuse_user_above_own_rights(me, user)
     password = _generate_password()
     user.set_password(password)
-    user.save(update_fields=["password"])
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
     activity.activity_record(actor=actor, target=user, action=activity.USER_PASSWORD_RESET)
     if user.pk != actor.pk:
         notification_send(
@@ -504,14 +589,20 @@ def user_reset_password(*, actor: User, user: User) -> str:
 
 @transaction.atomic
 def user_change_own_password(*, actor: User, old_password: str, new_password: str) -> User:
+    """The actor chooses a new password; this clears ``must_change_password``."""
     if not actor.check_password(old_password):
         raise ServiceError(_("The current password is not correct."), code="wrong_password")
+    if new_password == old_password:
+        raise ServiceError(
+            _("Choose a new password that differs from the current one."), code="same_password"
+        )
     try:
         validate_password(new_password, actor)
     except ValidationError as exc:
         raise ServiceError(" ".join(exc.messages), code="weak_password") from exc
     actor.set_password(new_password)
-    actor.save(update_fields=["password"])
+    actor.must_change_password = False
+    actor.save(update_fields=["password", "must_change_password"])
     activity.activity_record(actor=actor, target=actor, action=activity.USER_PASSWORD_CHANGED)
     return actor
 
@@ -524,7 +615,11 @@ def assignable_users(tenant_id: int):
 # ---------------------------------------------------------------- roles
 
 
-def _clean_role(name: str, codes: Iterable[str], data_scope: str) -> tuple[str, list[str]]:
+def _clean_role(
+    me: User, name: str, codes: Iterable[str], data_scope: str
+) -> tuple[str, list[str]]:
+    """The role's name and codes, checked; SECURITY: only codes the actor holds and a data
+    scope no wider than theirs (crm.rights)."""
     name = (name or "").strip()
     if not name:
         raise ServiceError(_("Enter a role name."), code="required")
@@ -537,6 +632,19 @@ def _clean_role(name: str, codes: Iterable[str], data_scope: str) -> tuple[str, 
         )
     if data_scope not in DataScope.values:
         raise ServiceError(_("Choose a data scope."), code="data_scope")
+    lacking = rights.missing_codes(me, codes)
+    if lacking:
+        raise ServiceError(
+            _("You cannot give permissions that you do not have yourself: %(permissions)s")
+            % {"permissions": ", ".join(str(permissions.label(c)) for c in lacking)},
+            code="exceeds_own_rights",
+        )
+    if rights.scope_exceeds(me, data_scope):
+        raise ServiceError(
+            _("You cannot give a data scope wider than your own (%(scope)s).")
+            % {"scope": DataScope(me.data_scope).label},
+            code="exceeds_own_scope",
+        )
     return name, codes
 
 
@@ -549,6 +657,18 @@ def _role_snapshot(role: Role) -> dict[str, str]:
     }
 
 
+def _refuse_role_above_own_rights(me: User, role: Role) -> None:
+    if rights.role_exceeds(me, role):
+        raise ServiceError(
+            _(
+                "The role %(role)s holds permissions or a data scope that you do not have; "
+                "only a user who holds them may change it."
+            )
+            % {"role": role},
+            code="role_outranks_actor",
+        )
+
+
 @transaction.atomic
 def role_create(
     *,
@@ -558,8 +678,8 @@ def role_create(
     data_scope: str,
     description: str = "",
 ) -> Role:
-    _require(actor, "users.manage")
-    name, codes = _clean_role(name, permission_codes, data_scope)
+    me = _lock_tenant(actor, "users.manage")
+    name, codes = _clean_role(me, name, permission_codes, data_scope)
     if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exists():
         raise ServiceError(_("A role with this name already exists."), code="duplicate")
     role = Role.objects.create(
@@ -583,9 +703,13 @@ def role_update(
     data_scope: str,
     description: str = "",
 ) -> Role:
-    _require(actor, "users.manage")
+    """Change a role. Refused for a role holding more than the actor's own rights, and for
+    codes or a data scope beyond them; the last user manager keeps the right."""
+    me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, role)
-    name, codes = _clean_role(name, permission_codes, data_scope)
+    role.refresh_from_db()
+    _refuse_role_above_own_rights(me, role)
+    name, codes = _clean_role(me, name, permission_codes, data_scope)
     if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exclude(pk=role.pk).exists():
         raise ServiceError(_("A role with this name already exists."), code="duplicate")
     if _manages_users(role) and "users.manage" not in codes:
@@ -604,8 +728,10 @@ def role_update(
 
 @transaction.atomic
 def role_delete(*, actor: User, role: Role) -> None:
-    _require(actor, "users.manage")
+    me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, role)
+    role.refresh_from_db()
+    _refuse_role_above_own_rights(me, role)
     if User.tenant_objects.filter(tenant_id=actor.tenant_id, role=role).exists():
         raise ServiceError(
             _("The role is still given to users; give them another role first."), code="in_use"

@@ -81,8 +81,10 @@ def notification_bell(request) -> HttpResponse:
 
 @tenant_view()
 def password_change(request):
+    """The user's own password; the only page open to a user who must change it
+    (``crm.middleware.PasswordChangeRequiredMiddleware``)."""
     form = PasswordChangeForm(request.POST or None)
-    context = {"form": form}
+    context = {"form": form, "required": request.user.must_change_password}
     if request.method == "POST" and form.is_valid():
         try:
             services.user_change_own_password(

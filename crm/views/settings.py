@@ -6,10 +6,11 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm import selectors, services
+from crm import rights, selectors, services
 from crm.exceptions import ServiceError
 from crm.forms import (
     DepartmentForm,
@@ -134,9 +135,19 @@ def user_list(request):
     )
 
 
+def _password_once(request, target: User, password: str, *, created: bool):
+    """SECURITY: a generated password travels in this one response only: never in the
+    session, the messages or a URL, and the response may not be stored (no back button,
+    no proxy cache). The user must replace it at the next sign-in."""
+    context = {"target": target, "password": password, "created": created}
+    response = render(request, "crm/user_password.html", context)
+    add_never_cache_headers(response)  # Cache-Control: no-store, no-cache, …, private
+    return response
+
+
 @tenant_view("users.manage")
 def user_create(request):
-    form = UserForm(request.POST or None, tenant_id=request.user.tenant_id)
+    form = UserForm(request.POST or None, actor=request.user)
     context = {"form": form}
     if request.method == "POST":
         if form.is_valid():
@@ -144,11 +155,9 @@ def user_create(request):
                 user, password = services.user_create(actor=request.user, **form.cleaned_data)
             except ServiceError as exc:
                 return render_form_error(request, "crm/user_form.html", context, form, exc)
-            messages.success(
-                request,
-                _("User %(name)s was created. Initial password: %(password)s (shown only once).")
-                % {"name": user, "password": password},
-            )
+            if not form.cleaned_data.get("password"):
+                return _password_once(request, user, password, created=True)
+            messages.success(request, _("User %(name)s was created.") % {"name": user})
             return redirect("crm:user-edit", pk=user.pk)
         return render(request, "crm/user_form.html", context, status=422)
     return render(request, "crm/user_form.html", context)
@@ -167,12 +176,12 @@ def user_edit(request, pk: int):
         "role": target.role_id,
         "manager": target.manager_id,
     }
-    form = UserForm(
-        request.POST or None, tenant_id=request.user.tenant_id, editing=target, initial=initial
-    )
+    form = UserForm(request.POST or None, actor=request.user, editing=target, initial=initial)
     context = {
         "form": form,
         "target": target,
+        # A user with more rights than the actor is shown, not managed (the services refuse).
+        "outranks": rights.user_outranks(request.user, target),
         "activity": selectors.activity_for_object(obj=target)[:50],
     }
     if request.method == "POST":
@@ -209,13 +218,12 @@ def user_toggle(request, pk: int):
 @require_POST
 def user_reset_password(request, pk: int):
     target = _get(request, User, pk)
-    password = services.user_reset_password(actor=request.user, user=target)
-    messages.success(
-        request,
-        _("New password for %(name)s: %(password)s (shown only once).")
-        % {"name": target, "password": password},
-    )
-    return redirect("crm:user-edit", pk=target.pk)
+    try:
+        password = services.user_reset_password(actor=request.user, user=target)
+    except ServiceError as exc:
+        service_message(request, exc)
+        return redirect("crm:user-edit", pk=target.pk)
+    return _password_once(request, target, password, created=False)
 
 
 # ---------------------------------------------------------------- roles
@@ -235,8 +243,14 @@ def _role_form_view(request, role: Role | None):
             "data_scope": role.data_scope,
             "permissions": role.permissions,
         }
-    form = RoleForm(request.POST or None, initial=initial)
-    context = {"form": form, "role": role}
+    form = RoleForm(request.POST or None, actor=request.user, initial=initial)
+    context = {
+        "form": form,
+        "role": role,
+        # A role holding more than the actor's rights is shown, not changed (the services
+        # refuse).
+        "outranks": role is not None and rights.role_exceeds(request.user, role),
+    }
     if role is not None:
         context["activity"] = selectors.activity_for_object(obj=role)[:50]
     if request.method == "POST":

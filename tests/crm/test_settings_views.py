@@ -407,21 +407,28 @@ def test_user_create_via_page_shows_password_once_and_it_signs_in(world, login, 
             "password": "",
         },
     )
-    assert response.status_code == 302
+    # SECURITY: the generated password is in this response only (no redirect, no message
+    # kept in the session), and the response may not be stored.
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert _messages(response) == []
     user = User.objects.get(username="newbie")
-    assert response.url == reverse("crm:user-edit", args=[user.pk])
     assert (user.tenant_id, user.mobile, user.department_id) == (
         world.tenant_a.pk,
         "13800138000",
         world.east.pk,
     )
-    [message] = _messages(response)
-    candidates = [t for t in re.findall(r"[A-Za-z0-9]{12}", message) if user.check_password(t)]
+    assert user.must_change_password
+    body = response.content.decode()
+    candidates = [t for t in re.findall(r"[A-Za-z0-9]{12}", body) if user.check_password(t)]
     assert len(candidates) == 1
     password = candidates[0]
-    # Shown once: on the page after the redirect, never again.
-    assert password in admin_client.get(response.url).content.decode()
-    assert password not in admin_client.get(response.url).content.decode()
+    # Never again: not on the next pages, not in the session.
+    assert (
+        password not in admin_client.get(reverse("crm:user-edit", args=[user.pk])).content.decode()
+    )
+    assert password not in admin_client.get(reverse("crm:user-list")).content.decode()
+    assert password not in str(dict(admin_client.session))
     admin_client.logout()
     assert client.login(username="newbie", password=password)
 
@@ -555,14 +562,18 @@ def test_user_toggle_via_page_of_self_shows_reason(world, login):
 
 
 def test_user_reset_password_via_page_shows_new_password_that_works(world, login, client):
-    response = login(world.admin_a).post(
-        reverse("crm:user-reset-password", args=[world.rep_east.pk])
-    )
-    assert response.status_code == 302
-    [message] = _messages(response)
+    admin_client = login(world.admin_a)
+    response = admin_client.post(reverse("crm:user-reset-password", args=[world.rep_east.pk]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert _messages(response) == []
     user = User.objects.get(pk=world.rep_east.pk)
-    candidates = [t for t in re.findall(r"[A-Za-z0-9]{12}", message) if user.check_password(t)]
+    body = response.content.decode()
+    candidates = [t for t in re.findall(r"[A-Za-z0-9]{12}", body) if user.check_password(t)]
     assert len(candidates) == 1
+    edit_page = admin_client.get(reverse("crm:user-edit", args=[user.pk])).content.decode()
+    assert candidates[0] not in edit_page
+    assert candidates[0] not in str(dict(admin_client.session))
     client.logout()
     assert not client.login(username="rep_east", password=PASSWORD)
     assert client.login(username="rep_east", password=candidates[0])
