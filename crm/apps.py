@@ -7,6 +7,7 @@ class CrmConfig(AppConfig):
     verbose_name = _("Tidepool core")
 
     def ready(self) -> None:
+        from crm import uploads  # noqa: F401  (registers check_media_not_served)
         from crm.celery import ensure_queue_folders
         from crm.tenancy import close_scope_gaps
 

@@ -1,8 +1,9 @@
-from django.conf import settings
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
+from django.views import defaults
 from django.views.generic import RedirectView
 
+from crm import uploads
 from crm.admin import platform_admin
 from crm.views import core, imports
 from crm.views import exports as export_views
@@ -66,7 +67,16 @@ urlpatterns = [
     path("", include("leads.urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
+# SECURITY: no route serves MEDIA_ROOT, not even with DEBUG on (no ``static(MEDIA_URL, …)``):
+# an uploaded file is sent only by the view that checks who may see it (attachments, import
+# error files, exports). crm.uploads.check_media_not_served keeps it out of static folders.
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+def bad_request(request, exception=None):
+    """The 400 handler; an upload over the limit gets its own answer (413, translated)."""
+    if isinstance(exception, uploads.UploadTooLargeError):
+        return uploads.upload_too_large_response(request, exception)
+    return defaults.bad_request(request, exception)
+
+
+handler400 = bad_request
