@@ -7,6 +7,10 @@
 * ``live_server`` (127.0.0.1, a free port) runs with ``transactional_db``; the demo data
   (tenants ``demo`` and ``other``, every password ``tidepool``) is loaded per test.
 * Every wait is bounded: default timeouts on the context and its pages, and a launch timeout.
+* Every context watches for Content-Security-Policy violations (crm/settings.py): chromium's
+  console errors ("Refused to …", "… Content Security Policy …") and the page's
+  ``securitypolicyviolation`` events; any one fails the test at teardown, so every journey
+  checks that no page needs inline code or eval.
 """
 
 from __future__ import annotations
@@ -35,6 +39,26 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 15_000
 DEMO_PASSWORD = "tidepool"
+
+# Runs in every page before its own scripts: reports each CSP violation on the console, where
+# the context's console listener below collects it (chromium also logs its own "Refused to").
+CSP_VIOLATION_PREFIX = "[csp-violation]"
+CSP_WATCH_SCRIPT = (
+    'document.addEventListener("securitypolicyviolation", function (event) {\n'
+    f'  console.error("{CSP_VIOLATION_PREFIX} " + event.effectiveDirective + " blocked "\n'
+    '    + (event.blockedURI || "inline") + " at " + event.documentURI\n'
+    '    + (event.sample ? " sample: " + event.sample : ""));\n'
+    "});\n"
+)
+
+
+def is_csp_violation(text: str) -> bool:
+    """A console error that says the Content-Security-Policy refused something."""
+    return (
+        text.startswith(CSP_VIOLATION_PREFIX)
+        or "Refused to" in text
+        or "Content Security Policy" in text
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -81,15 +105,26 @@ def demo_data(transactional_db):
 
 
 @pytest.fixture
-def new_context(playwright_instance, tmp_path):
+def csp_violations():
+    """The CSP violations seen so far by every context of the test (console texts)."""
+    return []
+
+
+@pytest.fixture
+def new_context(playwright_instance, tmp_path, csp_violations):
     """``new_context(**options)`` launches chromium on a fresh profile and returns the context.
 
     Options are those of ``launch_persistent_context`` (viewport, is_mobile, locale…);
     the defaults are a 1280×800 desktop with chromium's own language (en-US): the UI is
     Chinese anyway until the user chooses English (crm.middleware.ChosenLanguageMiddleware).
-    Every context opened here is closed at teardown.
+    Every context opened here is closed at teardown; then the test fails if any page of them
+    met a Content-Security-Policy violation.
     """
     opened = []
+
+    def on_console(message):
+        if message.type == "error" and is_csp_violation(message.text):
+            csp_violations.append(f"{message.page.url if message.page else ''}: {message.text}")
 
     def launch(**options):
         profile = tmp_path / f"chromium-profile-{len(opened)}"
@@ -104,12 +139,19 @@ def new_context(playwright_instance, tmp_path):
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(TIMEOUT_MS)
+        context.add_init_script(CSP_WATCH_SCRIPT)
+        context.on("console", on_console)
         opened.append(context)
         return context
 
     yield launch
     for context in opened:
         context.close()
+    if csp_violations:
+        pytest.fail(
+            "Content-Security-Policy violations in the browser:\n" + "\n".join(csp_violations),
+            pytrace=False,
+        )
 
 
 @pytest.fixture
