@@ -117,8 +117,14 @@ def import_errors(request, pk: int):
     if not job.error_file:
         raise Http404
     stem = job.original_name.rsplit(".", 1)[0]
+    try:
+        handle = job.error_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    # The name on disk is random (crm.models.job_file_path); the download is named after
+    # the uploaded file (RFC 5987 filename* for Chinese names).
     return FileResponse(
-        job.error_file.open("rb"),
+        handle,
         as_attachment=True,
         filename=_("%(name)s-errors.xlsx") % {"name": stem},
         content_type=XLSX_CONTENT_TYPE,

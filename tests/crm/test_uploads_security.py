@@ -153,8 +153,13 @@ def test_import_files_are_stored_under_random_names(world, as_user):
         folder, name = stored.name.rsplit("/", 1)
         assert folder == f"tenants/{world.tenant_a.pk}/imports/{job.token}"
         assert RANDOM_NAME.fullmatch(name)
-    response = as_user(world.admin_a).get(reverse("crm:import-errors", args=[job.pk]))
+    client = as_user(world.admin_a)
+    response = client.get(reverse("crm:import-errors", args=[job.pk]))
     assert quote("华东客户-errors.xlsx") in response["Content-Disposition"]
+    response.close()
+    # A file gone from the disk is a 404, not an error page.
+    Path(job.error_file.path).unlink()
+    assert client.get(reverse("crm:import-errors", args=[job.pk])).status_code == 404
 
 
 # --- the request body limit --------------------------------------------------------------------
