@@ -48,7 +48,8 @@ class PasswordChangeRequiredMiddleware:
         if (
             user is not None
             and user.is_authenticated
-            and getattr(user, "must_change_password", False)
+            and user.tenant_id is not None  # the page is a tenant page; operators use /admin/
+            and user.must_change_password
             and not self._open(request.path_info)
         ):
             return self._to_password_change(request)

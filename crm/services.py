@@ -165,6 +165,15 @@ def _lock_tenant(actor: User, code: str) -> User:
     return fresh
 
 
+def _reread(obj: models.Model) -> None:
+    """Refresh ``obj`` from the database after the tenant lock; a row another admin deleted
+    meanwhile is missing (a 404), never a server error."""
+    try:
+        obj.refresh_from_db()
+    except obj.DoesNotExist as exc:
+        raise NotFoundError() from exc
+
+
 def require_same_tenant(actor: User, *objs: models.Model | None) -> None:
     """SECURITY: forward foreign keys bypass scopes, so services check that the rows they
     are handed belong to the actor's tenant; a foreign row is "missing", never forbidden:
@@ -395,7 +404,12 @@ def _refuse_user_above_own_rights(me: User, user: User) -> None:
 
 def _fresh_role(role: Role | None) -> Role | None:
     """The role as committed (read after the tenant lock): its rights decide."""
-    return Role.objects.get(pk=role.pk) if role is not None else None
+    if role is None:
+        return None
+    try:
+        return Role.objects.get(pk=role.pk)
+    except Role.DoesNotExist as exc:  # deleted by another admin meanwhile
+        raise NotFoundError() from exc
 
 
 @transaction.atomic
@@ -502,7 +516,7 @@ def user_update(
     a role beyond the actor's own rights; the last user manager keeps the right."""
     me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, user)
-    user.refresh_from_db()
+    _reread(user)
     _refuse_user_above_own_rights(me, user)
     _check_user_links(actor, user, department, role, manager)
     role = _fresh_role(role)
@@ -539,7 +553,7 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
     with more rights than the actor; the last user manager stays active."""
     me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, user)
-    user.refresh_from_db()
+    _reread(user)
     if user.is_active == active:
         return user
     _refuse_user_above_own_rights(me, user)
@@ -571,7 +585,7 @@ def user_reset_password(*, actor: User, user: User) -> str:
     rights than the actor. Changing the password ends the user's open sessions."""
     me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, user)
-    user.refresh_from_db()
+    _reread(user)
     _refuse_user_above_own_rights(me, user)
     password = _generate_password()
     user.set_password(password)
@@ -707,7 +721,7 @@ def role_update(
     codes or a data scope beyond them; the last user manager keeps the right."""
     me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, role)
-    role.refresh_from_db()
+    _reread(role)
     _refuse_role_above_own_rights(me, role)
     name, codes = _clean_role(me, name, permission_codes, data_scope)
     if Role.objects.filter(tenant_id=actor.tenant_id, name=name).exclude(pk=role.pk).exists():
@@ -730,7 +744,7 @@ def role_update(
 def role_delete(*, actor: User, role: Role) -> None:
     me = _lock_tenant(actor, "users.manage")
     require_same_tenant(actor, role)
-    role.refresh_from_db()
+    _reread(role)
     _refuse_role_above_own_rights(me, role)
     if User.tenant_objects.filter(tenant_id=actor.tenant_id, role=role).exists():
         raise ServiceError(

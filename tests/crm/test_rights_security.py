@@ -17,7 +17,7 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from crm import services
-from crm.exceptions import ServiceError
+from crm.exceptions import NotFoundError, ServiceError
 from crm.models import ActivityLog, DataScope, Department, Notification, Role, User
 from crm.tenancy import tenant_scope
 from tests.factories import PASSWORD, make_role, make_user
@@ -147,6 +147,28 @@ def test_role_delete_refused_for_a_role_holding_more_than_the_actor(world, scope
     assert exc.value.code == "role_outranks_actor"
     with scopes_disabled():
         assert Role.objects.filter(pk=strong.pk).exists()
+
+
+def test_role_update_of_a_role_deleted_meanwhile_is_not_found(world, scoped):
+    """Another admin deleted it after this page loaded it: a 404, not a server error."""
+    gone = make_role(world.tenant_a, "临时", DataScope.OWN, [])
+    with scoped(world.admin_a):
+        Role.objects.filter(pk=gone.pk).delete()
+        with pytest.raises(NotFoundError):
+            services.role_update(
+                actor=world.admin_a,
+                role=gone,
+                name="临时",
+                permission_codes=[],
+                data_scope=DataScope.OWN,
+            )
+        with pytest.raises(NotFoundError):
+            services.user_update(
+                actor=world.admin_a,
+                user=world.rep_east,
+                **_update_kwargs(world.rep_east, role=gone),
+            )
+    assert _fresh(world.rep_east).role.builtin == Role.Builtin.SALES_REP
 
 
 # ---------------------------------------------------------------- users: what may be given
