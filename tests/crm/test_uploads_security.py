@@ -156,7 +156,7 @@ def test_import_files_are_stored_under_random_names(world, as_user):
     client = as_user(world.admin_a)
     response = client.get(reverse("crm:import-errors", args=[job.pk]))
     assert quote("华东客户-errors.xlsx") in response["Content-Disposition"]
-    response.close()
+    assert b"".join(response.streaming_content)[:2] == b"PK"
     # A file gone from the disk is a 404, not an error page.
     Path(job.error_file.path).unlink()
     assert client.get(reverse("crm:import-errors", args=[job.pk])).status_code == 404
