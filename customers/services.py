@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import Http404
 from django.urls import reverse
@@ -120,10 +120,10 @@ class DuplicateCustomerError(ServiceError):
     """Customers with the same normalised name or a contact phone already exist."""
 
     def __init__(self, matches: list[Customer]):
-        names = "、".join(c.name for c in matches[:5])
+        # SECURITY (issue 15): the message names no match: the form lists them as the actor
+        # may see them (customers.selectors.duplicate_rows: "exists, owned by …" otherwise).
         super().__init__(
-            _("Possible duplicates already exist: %(names)s. Check them, or save anyway.")
-            % {"names": names},
+            _("Possible duplicates already exist (listed above). Check them, or save anyway."),
             code="duplicate",
         )
         self.matches = matches
@@ -554,7 +554,9 @@ def customer_participant_remove(*, actor: User, customer: Customer, user: User) 
 
 @transaction.atomic
 def customer_star(*, actor: User, customers: Sequence[Customer | int], starred: bool) -> None:
-    """Star (星标) is personal: any visible customer, no edit right needed."""
+    """Star (星标) is personal: any visible customer, no edit right needed. Idempotent:
+    starring a starred customer (a double click, two tabs at once) changes nothing
+    (``ON CONFLICT DO NOTHING`` on the unique user/customer pair)."""
     found = _visible_batch(actor, customers)
     if starred:
         have = set(
@@ -563,9 +565,12 @@ def customer_star(*, actor: User, customers: Sequence[Customer | int], starred: 
             )
         )
         CustomerStar.objects.bulk_create(
-            CustomerStar(tenant_id=actor.tenant_id, user=actor, customer=c)
-            for c in found
-            if c.pk not in have
+            (
+                CustomerStar(tenant_id=actor.tenant_id, user=actor, customer=c)
+                for c in found
+                if c.pk not in have
+            ),
+            ignore_conflicts=True,
         )
     else:
         CustomerStar.objects.filter(user=actor, customer__in=found).delete()
@@ -1092,18 +1097,39 @@ def attachment_delete(*, actor: User, attachment: Attachment) -> None:
 def saved_search_create(
     *, actor: User, name: str, query: str, list_kind: str = SavedSearch.ListKind.CUSTOMERS
 ) -> SavedSearch:
-    """A named search of the customer list or (``list_kind="leads"``) of the lead list."""
+    """A named search of the customer list or (``list_kind="leads"``) of the lead list.
+
+    Idempotent: saving the same name with the same query again (a double submit, two tabs
+    at once) answers the search already saved; the same name for another query is
+    refused. A concurrent duplicate meets the unique constraint inside a savepoint and is
+    read back, never a 500."""
     if list_kind not in SavedSearch.ListKind.values:
         raise ValueError(list_kind)
     name = (name or "").strip()[:50]
     if not name:
         _refuse(_("Name the search."), "required")
     query = (query or "").lstrip("?")[:1000]
-    if SavedSearch.objects.filter(user=actor, list_kind=list_kind, name=name).exists():
-        _refuse(_("You already have a search with this name."), "duplicate")
-    return SavedSearch.objects.create(
-        tenant_id=actor.tenant_id, user=actor, list_kind=list_kind, name=name, query=query
+    mine = SavedSearch.objects.filter(
+        tenant_id=actor.tenant_id, user=actor, list_kind=list_kind, name=name
     )
+    existing = mine.first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                return SavedSearch.objects.create(
+                    tenant_id=actor.tenant_id,
+                    user=actor,
+                    list_kind=list_kind,
+                    name=name,
+                    query=query,
+                )
+        except IntegrityError:
+            existing = mine.first()
+            if existing is None:
+                raise
+    if existing.query != query:
+        _refuse(_("You already have a search with this name."), "duplicate")
+    return existing
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.models import OptionKind
 from crm.selectors import activity_timeline, options_for
 from crm.services import assignable_users
@@ -235,6 +236,7 @@ def _customer_form_view(request, customer: Customer | None):
 
 
 @tenant_view()
+@once
 def customer_create(request):
     return _customer_form_view(request, None)
 
@@ -459,7 +461,13 @@ def customer_lock(request, pk: int):
 @require_POST
 def customer_star(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
-    starred = not customer.customerstar_set.filter(user=request.user).exists()
+    # The button says what it wants (starred=1 / 0): a double click stars once instead of
+    # starring and unstarring. Without it (an old page), the button toggles.
+    wanted = request.POST.get("starred")
+    if wanted in ("0", "1"):
+        starred = wanted == "1"
+    else:
+        starred = not customer.customerstar_set.filter(user=request.user).exists()
     services.customer_star(actor=request.user, customers=[customer], starred=starred)
     return redirect(back_url(request, reverse("customers:customer-detail", args=[pk])))
 
@@ -501,6 +509,7 @@ def participant_remove(request, pk: int, user_pk: int):
 
 @tenant_view()
 @require_POST
+@once
 def followup_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     return followup_add_response(
@@ -551,6 +560,7 @@ def followup_add_response(request, *, record, tab_response, detail_url: str):
 
 @tenant_view()
 @require_POST
+@once
 def followup_comment(request, pk: int):
     followup = selectors.followup_get_for_actor(actor=request.user, pk=pk)
     form = CommentForm(request.POST)
@@ -663,6 +673,7 @@ def contact_list(request):
 
 @tenant_view()
 @require_POST
+@once
 def contact_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     form = ContactForm(request.POST)
@@ -721,6 +732,7 @@ def contact_delete(request, pk: int):
 
 @tenant_view()
 @require_POST
+@once
 def attachment_create(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     return attachment_add_response(request, record=customer, tab_response=_tab_response)

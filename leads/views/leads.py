@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.models import OptionKind
 from crm.selectors import activity_timeline, options_for
 from crm.views.base import tenant_view
@@ -170,6 +171,7 @@ def _form_view(request, lead: Lead | None):
 
 
 @tenant_view()
+@once
 def lead_create(request):
     return _form_view(request, None)
 
@@ -283,6 +285,7 @@ def _tab_response(request, lead: Lead, tab: str, status: int = 200, **extra):
 
 @tenant_view()
 @require_POST
+@once
 def lead_followup_add(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
     return followup_add_response(
@@ -295,6 +298,7 @@ def lead_followup_add(request, pk: int):
 
 @tenant_view()
 @require_POST
+@once
 def lead_attachment_add(request, pk: int):
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
     return attachment_add_response(request, record=lead, tab_response=_tab_response)

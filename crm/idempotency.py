@@ -1,0 +1,129 @@
+"""One-time form tokens: a create form submitted twice (a double click, a resubmit after a
+slow answer, the back button) creates its record once.
+
+A create form renders ``{% once_token %}`` (``crm/templatetags/idempotency.py``) next to
+``{% csrf_token %}``: a hidden field holding a fresh random token. The view that handles
+the form is decorated with ``@once`` (inside ``tenant_view``). The first POST carrying a
+token claims it atomically in the cache (``cache.add``: Redis ``SET NX`` in production)
+and runs the view; a successful answer (below 400, no error message queued) is kept for
+``DONE_SECONDS`` under the token. A second POST with the same token, by the same user to
+the same URL, runs nothing: it gets the first answer again (the same redirect, or the same
+htmx fragment), waiting up to ``WAIT_SECONDS`` while the first is still being handled. An
+answer that refused the form (a 4xx, an error message) gives the token back, so the
+corrected form may be sent again. A POST without a token behaves as before.
+
+The token is not a secret: it only names one submission of the user's own form (CSRF
+protects the form itself), and the cache key holds the user and the URL, so a token sent
+by someone else, or to another URL, is another submission.
+
+The embedded run's file cache implements ``add`` as read-then-write: two submissions
+within the same millisecond could both run there; Redis (production) and the local-memory
+cache (tests) claim atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from functools import wraps
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from crm.exceptions import ServiceError
+
+FIELD = "once_token"
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+PENDING = "pending"
+#: How long a claimed token stays claimed while its first submission is handled (a
+#: crashed worker's claim lapses after this).
+PENDING_SECONDS = 120
+#: How long the first answer is replayed to a repeated submission.
+DONE_SECONDS = 6 * 60 * 60
+#: How long a repeated submission waits for the first one to finish.
+WAIT_SECONDS = 15.0
+POLL_SECONDS = 0.05
+#: Response headers kept with the answer (htmx's ``HX-*`` included).
+KEPT_HEADERS = ("content-type", "location")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _key(request: HttpRequest, token: str) -> str:
+    where = hashlib.sha256(f"{request.path}\n{token}".encode()).hexdigest()
+    return f"crm:once:{request.user.pk}:{where}"
+
+
+def _failed(request: HttpRequest, response: HttpResponse) -> bool:
+    """A refused form: a 4xx/5xx answer, a streamed one (not kept), or an error message
+    queued by this request (the views that refuse with a message and a redirect)."""
+    if response.status_code >= 400 or getattr(response, "streaming", False):
+        return True
+    queued = getattr(getattr(request, "_messages", None), "_queued_messages", ())
+    return any(m.level >= messages.ERROR for m in queued)
+
+
+def _freeze(response: HttpResponse) -> dict:
+    headers = {
+        name: value
+        for name, value in response.items()
+        if name.lower() in KEPT_HEADERS or name.lower().startswith("hx-")
+    }
+    content = b"" if 300 <= response.status_code < 400 else response.content
+    return {"status": response.status_code, "headers": headers, "content": content}
+
+
+def _thaw(frozen: dict) -> HttpResponse:
+    response = HttpResponse(frozen["content"], status=frozen["status"])
+    for name, value in frozen["headers"].items():
+        response[name] = value
+    return response
+
+
+def _run(view, request, key, args, kwargs) -> HttpResponse:
+    try:
+        response = view(request, *args, **kwargs)
+    except BaseException:
+        cache.delete(key)
+        raise
+    if _failed(request, response):
+        cache.delete(key)
+    else:
+        # The views' services are atomic and commit before the view answers (no
+        # ATOMIC_REQUESTS), so what the answer points to is visible to a repeated
+        # submission from now on.
+        cache.set(key, _freeze(response), DONE_SECONDS)
+    return response
+
+
+def once(view):
+    """Handle each one-time token of ``view``'s form once (see the module's docstring)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        token = request.POST.get(FIELD, "") if request.method == "POST" else ""
+        if not TOKEN_RE.fullmatch(token):
+            return view(request, *args, **kwargs)
+        key = _key(request, token)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            if cache.add(key, PENDING, PENDING_SECONDS):
+                return _run(view, request, key, args, kwargs)
+            frozen = cache.get(key)
+            if isinstance(frozen, dict):
+                return _thaw(frozen)
+            # Still being handled (or just given back: then add() claims it next turn).
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    _("This form is still being saved. Reload the page in a moment."),
+                    code="in_progress",
+                )
+            time.sleep(POLL_SECONDS)
+
+    return wrapper
