@@ -332,9 +332,6 @@ def lock_users(tenant_id: int, user_ids) -> dict[int, User]:
     return {u.pk: u for u in users}
 
 
-_lock_users = lock_users
-
-
 def _split_taken(actor: User, ids: list[int], rows: list, *, admin: bool, subject: PoolSubject):
     """(still in the pool, taken by someone else). Rows that are missing, or that lie or
     belong in groups the actor has no part in (or in a group of the other kind), refuse the
@@ -471,7 +468,7 @@ def pool_subject_claim(*, actor: User, subject: PoolSubject, rows: Sequence) -> 
     ids = _ids(rows, subject)
     if not actor.is_active:
         raise PermissionRefusedError()
-    _lock_users(actor.tenant_id, [actor.pk])
+    lock_users(actor.tenant_id, [actor.pk])
     locked = subject.lock(actor.tenant_id, ids)
     available, taken = _split_taken(actor, ids, locked, admin=False, subject=subject)
     lost = [c for c in taken if c.owner_id != actor.pk]
@@ -561,7 +558,7 @@ def pool_subject_assign(
     require_same_tenant(actor, *targets)
     if distribution not in ("even", "random"):
         _refuse(_("Choose even or random distribution."), "distribution")
-    locked_users = _lock_users(actor.tenant_id, [u.pk for u in targets] + [actor.pk])
+    locked_users = lock_users(actor.tenant_id, [u.pk for u in targets] + [actor.pk])
     inactive = [u for u in targets if u.pk not in locked_users or not locked_users[u.pk].is_active]
     if inactive:
         _refuse(subject.message("inactive", names="、".join(str(u) for u in inactive)), "inactive")
