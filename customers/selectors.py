@@ -637,50 +637,105 @@ def saved_searches(*, actor: User, list_kind: str = SavedSearch.ListKind.CUSTOME
     return SavedSearch.objects.filter(tenant_id=actor.tenant_id, user=actor, list_kind=list_kind)
 
 
-def duplicate_search(*, actor: User, name: str = "", phone: str = "") -> list[dict]:
-    """The 查重 page: matches across the whole tenant (pool included); for customers the
-    actor may not see, only the name and the owner's name are shown."""
+# 查重 needs at least this many characters: of a name as it is compared (normalised, see
+# normalize_name), or digits of a phone number. Shorter input runs no query (issue 15).
+DUPLICATE_MIN_CHARS = 2
+# While typing in a form, a phone is checked from this many characters on (the form's warning
+# looks for a whole number, not a prefix).
+DUPLICATE_TYPED_PHONE_MIN = 7
+
+
+def duplicate_name_long_enough(name: str) -> bool:
+    return len(normalize_name(name)) >= DUPLICATE_MIN_CHARS
+
+
+def duplicate_phone_long_enough(phone: str) -> bool:
+    return sum(ch.isdigit() for ch in phone or "") >= DUPLICATE_MIN_CHARS
+
+
+def duplicate_phones(phone: str) -> list[str]:
+    """The numbers a typed phone is compared as: normalised, or as typed when it does not
+    parse (an extension, a foreign format)."""
+    if not phone:
+        return []
+    from crm.phones import normalize_phone
+
+    try:
+        return [normalize_phone(phone)]
+    except ValidationError:
+        return [phone.strip()]
+
+
+def duplicate_search(
+    *, actor: User, name: str = "", phone: str = "", exclude: int | None = None
+) -> list[dict]:
+    """The 查重 page and the customer form's duplicate warning: matches across the whole
+    tenant (pool included), shown as :func:`duplicate_rows` shows them. A name or a phone
+    shorter than DUPLICATE_MIN_CHARS is ignored (nothing left: no query at all)."""
     from customers.services import duplicates_for
 
-    phones = []
-    if phone:
-        from django.core.exceptions import ValidationError
-
-        from crm.phones import normalize_phone
-
-        try:
-            phones = [normalize_phone(phone)]
-        except ValidationError:
-            phones = [phone.strip()]
-    qs = duplicates_for(tenant_id=actor.tenant_id, name=name, phones=phones)
+    name = name if duplicate_name_long_enough(name) else ""
+    phones = duplicate_phones(phone) if duplicate_phone_long_enough(phone) else []
+    if not name and not phones:
+        return []
+    qs = duplicates_for(tenant_id=actor.tenant_id, name=name, phones=phones, exclude_pk=exclude)
     # Also partial matches on the name, for 查重 by a fragment (never an empty fragment,
     # which would match every customer).
     fragment = normalize_name(name) if name and not phones else ""
     if fragment:
-        qs = (
-            qs
-            | Customer.objects.alive().filter(
-                tenant_id=actor.tenant_id, name_normalized__contains=fragment
-            )
-        ).distinct()
-    return duplicate_rows(
-        actor=actor, customers=list(qs.select_related("owner").order_by("name", "pk")[:50])
+        partial = Customer.objects.alive().filter(
+            tenant_id=actor.tenant_id, name_normalized__contains=fragment
+        )
+        if exclude:
+            partial = partial.exclude(pk=exclude)
+        qs = (qs | partial).distinct()
+    rows = duplicate_rows(
+        actor=actor,
+        customers=list(qs.select_related("owner", "pool_group").order_by("name", "pk")[:50]),
+        name=name,
     )
+    # SECURITY: the object of a row the actor may not open leaves the selector only with the
+    # rows the forms' refusal and the convert page build themselves (duplicate_rows); the
+    # 查重 page and the warning while typing get the owner and nothing else.
+    for row in rows:
+        if not row["visible"]:
+            row["customer"] = None
+    return rows
 
 
-def duplicate_rows(*, actor: User, customers: list[Customer]) -> list[dict]:
-    """Matches as the duplicate warning and the 查重 page show them: the actor may open the
-    visible ones; of the others only the name and the owner's name are shown."""
+def duplicate_rows(*, actor: User, customers: list[Customer], name: str = "") -> list[dict]:
+    """Matches as the duplicate warnings and the 查重 page show them (issue 15).
+
+    ``visible``: the actor may open the customer, and its name and link are shown. Any other
+    match is shown only as "exists, owned by …": ``owner`` (the owner's name) or ``in_pool``,
+    never its name, phone, company details or id (templates show nothing else of it). A
+    customer the actor may open but whose contacts' phones are hidden from them (a pool group
+    hides them until a claim) counts as one they may not open, unless its name matched the
+    searched ``name``: otherwise a phone search would map the hidden number to the customer.
+
+    The rows the actor may open come first, the others after them ordered by owner, so that
+    their place says nothing about their names. ``customer`` is kept on every row for the
+    callers that decide on the server side (the lead conversion's matches)."""
+    from crm import masking
+
     visible = set(
         visible_to(actor, Customer.objects.filter(pk__in=[c.pk for c in customers])).values_list(
             "pk", flat=True
         )
     )
-    return [
-        {
-            "customer": c,
-            "visible": c.pk in visible,
-            "owner": c.owner.get_full_name() if c.owner else None,
-        }
-        for c in customers
-    ]
+    hidden = masking.hidden_fields_many(actor, [c for c in customers if c.pk in visible])
+    searched = normalize_name(name)
+    rows = []
+    for c in customers:
+        shown = c.pk in visible
+        if shown and "contact_phones" in hidden.get(c.pk, ()):
+            shown = bool(searched) and searched in c.name_normalized
+        rows.append(
+            {
+                "customer": c,
+                "visible": shown,
+                "owner": c.owner.get_full_name() if c.owner else None,
+                "in_pool": c.in_pool,
+            }
+        )
+    return sorted(rows, key=lambda r: (not r["visible"], "" if r["visible"] else r["owner"] or ""))

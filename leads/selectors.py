@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.models import User
 from crm.visibility import owner_scope, visible_to
 from customers import owned
-from customers.models import Attachment, FollowUp, SavedSearch
+from customers.models import Attachment, FollowUp, SavedSearch, normalize_name
 from customers.selectors import capped_count, saved_searches, today_bounds
 from leads.models import Lead, LeadEvent
 
@@ -189,9 +189,14 @@ def lead_saved_searches(*, actor: User) -> QuerySet:
     return saved_searches(actor=actor, list_kind=SavedSearch.ListKind.LEADS)
 
 
-def duplicate_rows(*, actor: User, leads: list[Lead], customers: list) -> dict:
-    """Matches as the duplicate warning shows them: the visible ones link; of the others
-    only the name and the owner's name are shown."""
+def duplicate_rows(*, actor: User, leads: list[Lead], customers: list, company: str = "") -> dict:
+    """Matches as the lead form's duplicate warning shows them (issue 15): the leads and
+    customers the actor may open with their name and link; any other only as "exists, owned
+    by …" (``owner`` or ``in_pool``), never its name, phone, company or id. A lead the actor
+    sees in a lead pool that hides its phones counts as one they may not open unless its
+    company matched the searched ``company`` (customers.selectors.duplicate_rows). The rows
+    the actor may open come first, the others after them by owner."""
+    from crm import masking
     from customers.selectors import duplicate_rows as customer_rows
 
     seen = set(
@@ -199,33 +204,51 @@ def duplicate_rows(*, actor: User, leads: list[Lead], customers: list) -> dict:
             "pk", flat=True
         )
     )
-    return {
-        "leads": [
+    hidden = masking.hidden_fields_many(actor, [x for x in leads if x.pk in seen])
+    searched = normalize_name(company)
+    rows = []
+    for x in leads:
+        shown = x.pk in seen
+        if shown and "contact_phones" in hidden.get(x.pk, ()):
+            shown = bool(searched) and searched in (x.company_normalized or "")
+        rows.append(
             {
                 "lead": x,
-                "visible": x.pk in seen,
+                "visible": shown,
                 "owner": x.owner.get_full_name() if x.owner else None,
+                "in_pool": x.in_pool,
             }
-            for x in leads
-        ],
-        "customers": customer_rows(actor=actor, customers=customers),
+        )
+    rows.sort(key=lambda r: (not r["visible"], "" if r["visible"] else r["owner"] or ""))
+    return {
+        "leads": rows,
+        "customers": customer_rows(actor=actor, customers=customers, name=company),
     }
 
 
 def duplicate_search(*, actor: User, company: str = "", phone: str = "", exclude=None) -> dict:
-    """While typing in the lead form: leads and customers with this company or number."""
-    from django.core.exceptions import ValidationError
-
-    from crm.phones import normalize_phone
+    """While typing in the lead form: leads and customers with this company or number. A
+    company or phone shorter than customers.selectors.DUPLICATE_MIN_CHARS is ignored (nothing
+    left: no query). SECURITY: the rows the actor may not open leave without their object."""
+    from customers.selectors import (
+        duplicate_name_long_enough,
+        duplicate_phone_long_enough,
+        duplicate_phones,
+    )
     from leads.services import lead_duplicates
 
-    phones = []
-    if phone:
-        try:
-            phones = [normalize_phone(phone)]
-        except ValidationError:
-            phones = [phone.strip()]
+    company = company if duplicate_name_long_enough(company) else ""
+    phones = duplicate_phones(phone) if duplicate_phone_long_enough(phone) else []
+    if not company and not phones:
+        return {"leads": [], "customers": []}
     leads, customers = lead_duplicates(
         tenant_id=actor.tenant_id, company=company, phones=phones, exclude_pk=exclude
     )
-    return duplicate_rows(actor=actor, leads=leads, customers=customers)
+    rows = duplicate_rows(actor=actor, leads=leads, customers=customers, company=company)
+    for row in rows["leads"]:
+        if not row["visible"]:
+            row["lead"] = None
+    for row in rows["customers"]:
+        if not row["visible"]:
+            row["customer"] = None
+    return rows

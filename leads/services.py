@@ -68,10 +68,10 @@ class DuplicateLeadError(ServiceError):
     """Leads or customers with the same mobile/phone or the same company already exist."""
 
     def __init__(self, leads: list[Lead], customers: list[Customer]):
-        names = "、".join([str(x) for x in leads[:5]] + [c.name for c in customers[:5]])
+        # SECURITY (issue 15): the message names no match: the form lists them as the actor
+        # may see them (leads.selectors.duplicate_rows: "exists, owned by …" otherwise).
         super().__init__(
-            _("Possible duplicates already exist: %(names)s. Check them, or save anyway.")
-            % {"names": names},
+            _("Possible duplicates already exist (listed above). Check them, or save anyway."),
             code="duplicate",
         )
         self.leads = leads

@@ -252,33 +252,65 @@ def customer_edit(request, pk: int):
 
 @tenant_view()
 def duplicate_check(request):
-    """While typing in the customer form (htmx): possible duplicates by name and phone."""
+    """While typing in the customer form (htmx): possible duplicates by name and phone.
+    SECURITY (issue 15): a customer the user may not open shows only who owns it; searches
+    are throttled per user (429 with the message in the warning's place)."""
+    from crm import throttling
+
     name = request.GET.get("name", "").strip()
     phone = request.GET.get("contact_phone", "").strip()
-    exclude = request.GET.get("exclude")
-    rows = []
-    if len(name) >= 2 or len(phone) >= 7:
-        rows = [
-            r
-            for r in selectors.duplicate_search(actor=request.user, name=name, phone=phone)
-            if str(r["customer"].pk) != exclude
-        ]
-    return render(request, "customers/customer_form.html#duplicate-warning", {"duplicates": rows})
+    phone = phone if len(phone) >= selectors.DUPLICATE_TYPED_PHONE_MIN else ""
+    exclude = request.GET.get("exclude", "")
+    template = "customers/customer_form.html#duplicate-warning"
+    if not (selectors.duplicate_name_long_enough(name) or phone):
+        return render(request, template, {"duplicates": []})
+    if not throttling.duplicate_check_allowed(request.user):
+        context = {"duplicates": [], "duplicate_error": throttling.DUPLICATE_CHECK_REFUSED}
+        return render(request, template, context, status=429)
+    rows = selectors.duplicate_search(
+        actor=request.user,
+        name=name,
+        phone=phone,
+        exclude=int(exclude) if exclude.isdigit() else None,
+    )
+    return render(request, template, {"duplicates": rows})
 
 
 @tenant_view()
 def duplicates_page(request):
-    """查重: search names and phones across the whole tenant, the pool included."""
+    """查重: search names and phones across the whole tenant, the pool included.
+
+    SECURITY (issue 15): at least DUPLICATE_MIN_CHARS characters of the name (or digits of the
+    phone), else a message and no query (422); a customer the user may not open shows only
+    that it exists and who owns it (or that it lies in the pool); at most
+    DUPLICATE_CHECK_PER_MINUTE searches per user and minute, then 429 with a message."""
+    from crm import throttling
+
     name = request.GET.get("name", "").strip()
     phone = request.GET.get("phone", "").strip()
-    rows = (
-        selectors.duplicate_search(actor=request.user, name=name, phone=phone)
-        if (name or phone)
-        else None
-    )
-    return render(
-        request, "customers/customer_duplicates.html", {"rows": rows, "name": name, "phone": phone}
-    )
+    context = {
+        "rows": None,
+        "name": name,
+        "phone": phone,
+        "error": "",
+        "min_chars": selectors.DUPLICATE_MIN_CHARS,
+    }
+    template = "customers/customer_duplicates.html"
+    if not (name or phone):
+        return render(request, template, context)
+    if (name and not selectors.duplicate_name_long_enough(name)) or (
+        phone and not selectors.duplicate_phone_long_enough(phone)
+    ):
+        context["error"] = _(
+            "Enter at least %(count)d characters of the name or %(count)d digits of the phone "
+            "number. Nothing was searched."
+        ) % {"count": selectors.DUPLICATE_MIN_CHARS}
+        return render(request, template, context, status=422)
+    if not throttling.duplicate_check_allowed(request.user):
+        context["error"] = throttling.DUPLICATE_CHECK_REFUSED
+        return render(request, template, context, status=429)
+    context["rows"] = selectors.duplicate_search(actor=request.user, name=name, phone=phone)
+    return render(request, template, context)
 
 
 # ---------------------------------------------------------------- detail and tabs

@@ -188,19 +188,29 @@ def lead_edit(request, pk: int):
 @tenant_view()
 def lead_duplicate_check(request):
     """While typing in the lead form (htmx): leads and customers with the same company or
-    number."""
+    number. SECURITY (issue 15): a company of 2 characters or a phone of 7 at least; a record
+    the user may not open shows only who owns it; throttled per user (429 with the message in
+    the warning's place, crm.throttling)."""
+    from crm import throttling
+    from customers.selectors import DUPLICATE_TYPED_PHONE_MIN, duplicate_name_long_enough
+
     company = request.GET.get("company", "").strip()
     phone = (request.GET.get("mobile", "") or request.GET.get("phone", "")).strip()
+    phone = phone if len(phone) >= DUPLICATE_TYPED_PHONE_MIN else ""
     exclude = request.GET.get("exclude", "")
-    rows = None
-    if len(company) >= 2 or len(phone) >= 7:
-        rows = selectors.duplicate_search(
-            actor=request.user,
-            company=company,
-            phone=phone,
-            exclude=int(exclude) if exclude.isdigit() else None,
-        )
-    return render(request, "leads/lead_form.html#duplicate-warning", {"duplicates": rows})
+    template = "leads/lead_form.html#duplicate-warning"
+    if not (duplicate_name_long_enough(company) or phone):
+        return render(request, template, {"duplicates": None})
+    if not throttling.duplicate_check_allowed(request.user):
+        context = {"duplicates": None, "duplicate_error": throttling.DUPLICATE_CHECK_REFUSED}
+        return render(request, template, context, status=429)
+    rows = selectors.duplicate_search(
+        actor=request.user,
+        company=company,
+        phone=phone,
+        exclude=int(exclude) if exclude.isdigit() else None,
+    )
+    return render(request, template, {"duplicates": rows})
 
 
 # ---------------------------------------------------------------- detail and tabs

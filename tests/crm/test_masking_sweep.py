@@ -250,6 +250,29 @@ def test_search_by_a_hidden_fields_prefix_never_returns_the_pooled_rows(world, l
             assert LEAD_COMPANY not in body, (url, prefix)
 
 
+def test_duplicate_checks_never_map_a_hidden_number_to_its_row(world, login, planted):
+    """查重 (issue 15): a hidden number, typed in full on the 查重 page or in the forms'
+    warnings, says that a record exists in the pool and nothing else: not its name, not its
+    other hidden values."""
+    client = login(world.rep_east)
+    contact_numbers = [CONTACT_MARKERS["mobile"], CONTACT_MARKERS["phone"]]
+    checks = [
+        *[("/customers/duplicates/", "phone", n) for n in contact_numbers],
+        *[("/customers/duplicate-check/", "contact_phone", n) for n in contact_numbers],
+        *[("/leads/duplicate-check/", "mobile", n) for n in contact_numbers],
+        ("/leads/duplicate-check/", "mobile", LEAD_MARKERS["mobile"]),
+        ("/leads/duplicate-check/", "phone", LEAD_MARKERS["phone"]),
+    ]
+    for url, field, number in checks:
+        response = client.get(url, {field: number})
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        leaked = [m for m in [*MARKERS, CUSTOMER_NAME, LEAD_COMPANY] if m != number]
+        assert [m for m in leaked if m in body] == [], (url, number)
+        # The match is there, as "exists, in the pool" (customers/_duplicate_exists.html).
+        assert body.count('data-testid="duplicate-exists"') == 1, (url, number)
+
+
 def _export_urls() -> list[str]:
     return [
         reverse(name)

@@ -586,9 +586,9 @@ def test_duplicate_warning_then_confirmed_creation(d, as_user):
     assert first.status_code == 422
     page = first.content.decode()
     warning = page[page.index('data-testid="duplicate-warning"') :]
-    assert "华西私有客户" in warning
-    assert "rep_west" in warning  # the owner's name
-    # rep_east may not open it: named, not linked.
+    # rep_east may not open it: that it exists and its owner's name, not its name, no link.
+    assert "A customer exists, owned by rep_west." in warning
+    assert "华西私有客户" not in page
     assert reverse("customers:customer-detail", args=[d.west.pk]) not in page
     assert count(Customer, name="全新名字") == 0
 
@@ -615,7 +615,9 @@ def test_live_duplicate_check_fragment(d, as_user):
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-testid="duplicate-warning"' in html and "华西私有客户" in html
+    # rep_east may not open 华西私有客户: it exists, owned by rep_west; no name, no link.
+    assert 'data-testid="duplicate-warning"' in html
+    assert "A customer exists, owned by rep_west." in html and "华西私有客户" not in html
     assert "<html" not in html
     nothing = client.get(reverse("customers:customer-duplicate-check"), {"name": "完全不同"})
     assert 'data-testid="duplicate-warning"' not in nothing.content.decode()
@@ -928,12 +930,14 @@ def test_duplicates_page_names_an_invisible_match_without_a_link(d, as_user):
     assert client.get(reverse("customers:customer-duplicates")).status_code == 200
     response = client.get(reverse("customers:customer-duplicates"), {"name": "华西"})
     html = response.content.decode()
-    assert "华西私有客户" in html and "rep_west" in html
+    # rep_east may not open 华西私有客户: it exists, owned by rep_west; no name, no link.
+    assert "A customer exists, owned by rep_west." in html and "华西私有客户" not in html
     assert reverse("customers:customer-detail", args=[d.west.pk]) not in html
     # The public one is visible: linked.
     assert reverse("customers:customer-detail", args=[d.west_public.pk]) in html
     by_phone = client.get(reverse("customers:customer-duplicates"), {"phone": "13911112222"})
-    assert "华西私有客户" in by_phone.content.decode()
+    assert "A customer exists, owned by rep_west." in by_phone.content.decode()
+    assert "华西私有客户" not in by_phone.content.decode()
     assert "华西公开客户" not in by_phone.content.decode()
 
 

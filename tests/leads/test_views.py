@@ -210,8 +210,8 @@ def test_create_shows_duplicates_and_saves_when_confirmed(world, as_user):
     assert response.status_code == 422
     html = response.content.decode()
     assert 'data-testid="duplicate-warning"' in html
-    # rep_east does not see rep_west's lead: its name only, no link.
-    assert str(other) in html
+    # rep_east does not see rep_west's lead: that it exists and its owner only, no link.
+    assert "A lead exists, owned by rep_west." in html and "别人的" not in html
     assert reverse("leads:lead-detail", args=[other.pk]) not in html
     response = client.post(
         reverse("leads:lead-create"),
