@@ -12,12 +12,13 @@
       if (!menu.contains(event.target)) { menu.removeAttribute("open"); }
     });
   });
-  // htmx: let 422 responses (validation errors, refusals) swap in like successful ones.
+  // htmx: let 422 and 429 responses (validation errors, refusals, too many searches) swap in
+  // like successful ones.
   // A 403 or 404 (a refused permission, a record one may not see) has no fragment to swap:
   // the whole error page is shown instead, so the user is never left with a silent click.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
-    if (status === 422) {
+    if (status === 422 || status === 429) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     } else if (status === 403 || status === 404) {
