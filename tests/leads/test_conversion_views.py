@@ -36,7 +36,9 @@ def test_page_lists_matches_visible_ones_linked_invisible_ones_by_owner_only(wor
     html = response.content.decode()
     assert reverse("customers:customer-detail", args=[mine.pk]) in html
     assert reverse("customers:customer-detail", args=[by_phone.pk]) in html
-    assert "匹配（公司）" in html and "rep_west" in html
+    # SECURITY (issue 15): the one rep_east may not open shows that it exists and its owner.
+    assert "匹配（公司）" not in html and "rep_west" in html
+    assert html.count('data-testid="duplicate-exists"') == 1
     assert reverse("customers:customer-detail", args=[theirs.pk]) not in html
     choices = dict(response.context["form"].fields["target"].choices)
     assert set(choices) == {"new", str(mine.pk), str(by_phone.pk)}
