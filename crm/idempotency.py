@@ -16,9 +16,8 @@ The token is not a secret: it only names one submission of the user's own form (
 protects the form itself), and the cache key holds the user and the URL, so a token sent
 by someone else, or to another URL, is another submission.
 
-The embedded run's file cache implements ``add`` as read-then-write: two submissions
-within the same millisecond could both run there; Redis (production) and the local-memory
-cache (tests) claim atomically.
+The claim is atomic in every cache the project runs on: Redis (production), the embedded
+run's file cache (``crm.cache.AtomicFileBasedCache``) and the local-memory cache (tests).
 """
 
 from __future__ import annotations

@@ -197,10 +197,11 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
-    # A file cache is shared by every process on the machine (web, worker, beat).
+    # A file cache is shared by every process on the machine (web, worker, beat); its add
+    # and incr are atomic across them (crm.cache: form tokens, rate limits).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "crm.cache.AtomicFileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }

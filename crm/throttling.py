@@ -2,9 +2,9 @@
 查重 page and the duplicate warnings of the forms, issue 15).
 
 A fixed window per minute in the shared cache (``django.core.cache``): ``cache.add`` creates the
-window's counter atomically and ``cache.incr`` counts atomically on Redis (production), so that
-the web processes share one budget per user. The file cache of a development machine counts
-approximately (its ``incr`` reads and writes), which is enough there.
+window's counter atomically and ``cache.incr`` counts atomically, so that the web processes
+share one budget per user: on Redis (production) and on the embedded run's file cache
+(``crm.cache.AtomicFileBasedCache``).
 """
 
 from __future__ import annotations
