@@ -1,7 +1,7 @@
 """One-time form tokens: a create form submitted twice (a double click, a resubmit after a
 slow answer, the back button) creates its record once.
 
-A create form renders ``{% once_token %}`` (``crm/templatetags/idempotency.py``) next to
+A create form renders ``{% once_token %}`` (``crm/templatetags/once.py``) next to
 ``{% csrf_token %}``: a hidden field holding a fresh random token. The view that handles
 the form is decorated with ``@once`` (inside ``tenant_view``). The first POST carrying a
 token claims it atomically in the cache (``cache.add``: Redis ``SET NX`` in production)
@@ -11,6 +11,18 @@ the same URL, runs nothing: it gets the first answer again (the same redirect, o
 htmx fragment), waiting up to ``WAIT_SECONDS`` while the first is still being handled. An
 answer that refused the form (a 4xx, an error message) gives the token back, so the
 corrected form may be sent again. A POST without a token behaves as before.
+
+A file download (an answer with ``Content-Disposition: attachment``, e.g. a small export
+built in the request) is replayed too, headers included, but kept for
+``DOWNLOAD_SECONDS`` only (a double click's second request comes within seconds; the file's
+rows should not sit in the cache for hours), and not at all above ``MAX_KEPT_BYTES`` (the
+token is given back: a later submission builds the file again). A streamed answer is never
+kept.
+
+``@once(vary=("ids",))``: the named POST fields join the key, for a form whose fields
+change while the page (and so its token) stays, such as a list's batch form whose
+"export selected" downloads a file without leaving the page: the same ticked rows sent
+twice are one submission, other rows another one.
 
 The token is not a secret: it only names one submission of the user's own form (CSRF
 protects the form itself), and the cache key holds the user and the URL, so a token sent
@@ -47,15 +59,20 @@ DONE_SECONDS = 6 * 60 * 60
 WAIT_SECONDS = 15.0
 POLL_SECONDS = 0.05
 #: Response headers kept with the answer (htmx's ``HX-*`` included).
-KEPT_HEADERS = ("content-type", "location")
+KEPT_HEADERS = ("content-type", "location", "content-disposition")
+#: How long a file download is replayed (see the module's docstring).
+DOWNLOAD_SECONDS = 2 * 60
+#: The largest answer kept for a replay.
+MAX_KEPT_BYTES = 20 * 1024 * 1024
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _key(request: HttpRequest, token: str) -> str:
-    where = hashlib.sha256(f"{request.path}\n{token}".encode()).hexdigest()
+def _key(request: HttpRequest, token: str, vary: tuple[str, ...] = ()) -> str:
+    fields = "\n".join(f"{name}={request.POST.getlist(name)!r}" for name in vary)
+    where = hashlib.sha256(f"{request.path}\n{token}\n{fields}".encode()).hexdigest()
     return f"crm:once:{request.user.pk}:{where}"
 
 
@@ -91,25 +108,29 @@ def _run(view, request, key, args, kwargs) -> HttpResponse:
     except BaseException:
         cache.delete(key)
         raise
-    if _failed(request, response):
+    if _failed(request, response) or len(response.content) > MAX_KEPT_BYTES:
         cache.delete(key)
     else:
         # The views' services are atomic and commit before the view answers (no
         # ATOMIC_REQUESTS), so what the answer points to is visible to a repeated
         # submission from now on.
-        cache.set(key, _freeze(response), DONE_SECONDS)
+        download = response.get("Content-Disposition", "").startswith("attachment")
+        cache.set(key, _freeze(response), DOWNLOAD_SECONDS if download else DONE_SECONDS)
     return response
 
 
-def once(view):
-    """Handle each one-time token of ``view``'s form once (see the module's docstring)."""
+def once(view=None, *, vary: tuple[str, ...] = ()):
+    """Handle each one-time token of ``view``'s form once (see the module's docstring).
+    ``@once`` or ``@once(vary=(field, …))``."""
+    if view is None:
+        return lambda view: once(view, vary=tuple(vary))
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         token = request.POST.get(FIELD, "") if request.method == "POST" else ""
         if not TOKEN_RE.fullmatch(token):
             return view(request, *args, **kwargs)
-        key = _key(request, token)
+        key = _key(request, token, vary)
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             if cache.add(key, PENDING, PENDING_SECONDS):
@@ -125,4 +146,7 @@ def once(view):
                 )
             time.sleep(POLL_SECONDS)
 
+    # Marks the view (``functools.wraps`` carries it up through the outer decorators): the
+    # sweep test of the create URLs (tests/crm/test_create_once.py) finds the tokened views.
+    wrapper.once_vary = tuple(vary)
     return wrapper

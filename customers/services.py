@@ -531,10 +531,16 @@ def customer_participants_add(
         require_same_tenant(actor, user)
         if not user.is_active:
             _refuse(_("A deactivated user cannot join a customer's team."), "inactive")
-    found = _editable_batch(actor, customers)
+    found = _editable_batch(actor, customers)  # locked: two adds of one team take turns
     for customer in found:
-        # The rows and the grant, as for every owned record (crm.participants).
-        participants.participants_add(actor=actor, record=customer, users=users, can_edit=can_edit)
+        # The rows and the grant, as for every owned record (crm.participants). Adding who
+        # is already there as they are (a double submit) changes nothing and logs nothing.
+        editors = participants.editor_ids(customer)
+        added = participants.participants_add(
+            actor=actor, record=customer, users=users, can_edit=can_edit
+        )
+        if not added and participants.editor_ids(customer) == editors:
+            continue
         names = "、".join(str(u) for u in users)
         _record(
             actor,

@@ -19,6 +19,9 @@ from crm.models import ExportJob
 from crm.views.base import tenant_view
 
 LIST_LENGTH = 50
+# The fields that join a one-time token's key on the export views: the ticked rows (the
+# list's batch form keeps its token while other rows are ticked).
+EXPORT_ONCE_VARY = ("rows", "ids")
 # 我的导出 is open to whoever may export some list.
 EXPORT_PERMISSIONS = ("customer.export", "lead.export")
 
@@ -43,7 +46,14 @@ def export_response(request: HttpRequest, kind: str) -> HttpResponse:
     selection the POST exports the filtered list; with ``rows=selected`` (the 导出所选
     button) or ``ids`` it exports the ticked rows, refused as a whole with a message when one
     is not visible, as the batch actions are. A small export is the response itself (the
-    download); a larger one is built by a worker and the user is sent to 我的导出."""
+    download); a larger one is built by a worker and the user is sent to 我的导出.
+
+    A double click makes one export: the export views are decorated with
+    ``@once(vary=EXPORT_ONCE_VARY)`` (``crm.idempotency``; the 导出 forms carry the one-time
+    token), so the second POST gets the first answer, the redirect to 我的导出 (one job for the
+    worker) or, for a small export, the same file (replayed for a couple of minutes only;
+    building it again would log a second export and list a second job). The ticked rows
+    join the key: the list's batch form keeps its token while other rows are ticked."""
     spec = exporting.kind_for(kind)
     list_url = reverse(spec.list_url)
     selecting = "ids" in request.POST or request.POST.get("rows") == "selected"

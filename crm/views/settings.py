@@ -20,6 +20,7 @@ from crm.forms import (
     UserFilterForm,
     UserForm,
 )
+from crm.idempotency import once
 from crm.models import Department, Option, OptionKind, Role, User
 from crm.views.base import paginate, render_form_error, service_message, tenant_view
 
@@ -34,6 +35,7 @@ def _get(request, model, pk):
 
 
 @tenant_view("settings.manage")
+@once
 def department_list(request):
     tid = request.user.tenant_id
     form = DepartmentForm(request.POST or None, tenant_id=tid)
@@ -145,6 +147,8 @@ def _password_once(request, target: User, password: str, *, created: bool):
     return response
 
 
+# No @once here (nor on the reset): it would keep the answer, the password in clear, in the
+# cache and show it again; a second submission is refused as "username taken" instead.
 @tenant_view("users.manage")
 def user_create(request):
     form = UserForm(request.POST or None, actor=request.user)
@@ -214,6 +218,7 @@ def user_toggle(request, pk: int):
     return redirect("crm:user-edit", pk=target.pk)
 
 
+# No @once: its answer shows the new password; a second reset just resets again.
 @tenant_view("users.manage")
 @require_POST
 def user_reset_password(request, pk: int):
@@ -276,6 +281,7 @@ def _role_form_view(request, role: Role | None):
 
 
 @tenant_view("users.manage")
+@once
 def role_create(request):
     return _role_form_view(request, None)
 
@@ -321,6 +327,7 @@ def _options_context(request, kind, form=None, edit_error=None):
 
 
 @tenant_view("settings.manage")
+@once
 def option_list(request):
     kind = _kind(request)
     form = OptionForm(request.POST or None)

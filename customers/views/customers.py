@@ -506,6 +506,7 @@ def customer_star(request, pk: int):
 
 @tenant_view()
 @require_POST
+@once
 def participants_add(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     form = ParticipantForm(request.POST, tenant_id=request.user.tenant_id)
@@ -662,6 +663,7 @@ def _filtered_feed(request, scope: str):
 
 @tenant_view("customer.export")
 @require_POST
+@once(vary=("rows", "ids"))  # crm.views.exports.EXPORT_ONCE_VARY: a double click exports once
 def customer_export(request):
     """导出 (a POST, crm.views.exports): the customer list as filtered (the query string of
     the form's action), or the ticked rows."""
@@ -672,6 +674,7 @@ def customer_export(request):
 
 @tenant_view("customer.export")
 @require_POST
+@once(vary=("rows", "ids"))  # crm.views.exports.EXPORT_ONCE_VARY: a double click exports once
 def contact_export(request):
     from crm.views.exports import export_response
 
@@ -680,6 +683,7 @@ def contact_export(request):
 
 @tenant_view("customer.export")
 @require_POST
+@once(vary=("rows", "ids"))  # crm.views.exports.EXPORT_ONCE_VARY: a double click exports once
 def followup_export(request):
     """The feed (我的跟进 / 团队跟进) as filtered, or the ticked follow-ups, as xlsx (POST)."""
     from crm.views.exports import export_response

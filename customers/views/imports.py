@@ -10,6 +10,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.importing import importer_for, jobs_for, running_job
 from crm.models import ImportJob
 from crm.views.base import tenant_view
@@ -68,6 +69,7 @@ def import_start_page(
 
 
 @tenant_view("customer.import")
+@once  # a double submit makes one import job (the second is sent to the same job's page)
 def import_start(request):
     # The customer page has always answered a refused upload with 200 (the lead page, newer,
     # with 422 as the style asks); kept so that neither page changes.

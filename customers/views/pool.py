@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm.idempotency import once
 from crm.views.base import tenant_view
 from crm.views.lists import back_url, offset_page
 from customers import pooling
@@ -171,6 +172,7 @@ def pool_return(request):
 
 @tenant_view("customer.export")
 @require_POST
+@once(vary=("rows", "ids"))  # crm.views.exports.EXPORT_ONCE_VARY: a double click exports once
 def pool_export(request):
     """导出 (a POST) the pool list as filtered or the ticked customers; the fields the group
     hides until a claim stay hidden (customers.exporting)."""

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import masking
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.views.base import tenant_view
 from crm.views.lists import back_url as _back
 from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
@@ -28,6 +29,7 @@ EXPORT_RIGHTS = ("reports.view", "lead.export")
 
 
 @tenant_view("lead.convert")
+@once
 def lead_convert(request, pk: int):
     """GET: the lead, the customers it may belong to (same name or phone; the invisible
     ones by name and owner only) and the choice merge / create. POST: convert, then the
@@ -73,6 +75,7 @@ def lead_convert(request, pk: int):
 
 @tenant_view("lead.convert")
 @require_POST
+@once(vary=("ids",))  # the list's batch form: its token stays while other rows are ticked
 def lead_convert_batch(request):
     """转为客户 for the leads ticked in a list: all or nothing; back to the list."""
     back = _back(request, reverse("leads:lead-list"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from crm.idempotency import once
 from crm.models import ImportJob
 from crm.views.base import tenant_view
 from customers.views.imports import import_start_page, import_template_download
@@ -14,6 +15,7 @@ from leads.forms.imports import LeadImportForm
 
 
 @tenant_view("lead.import")
+@once  # a double submit makes one import job (the second is sent to the same job's page)
 def lead_import(request):
     """导入线索: upload and choose the target; the check leads to the job's preview page."""
     return import_start_page(
@@ -34,6 +36,7 @@ def lead_import_template(request):
 
 @tenant_view("lead.export")
 @require_POST
+@once(vary=("rows", "ids"))  # crm.views.exports.EXPORT_ONCE_VARY: a double click exports once
 def lead_export(request):
     """导出线索 (a POST, crm.views.exports): the filtered lead list (the query string of the
     form's action), or the ticked rows."""

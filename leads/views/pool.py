@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from crm.idempotency import once
 from crm.views.base import tenant_view
 from crm.views.lists import back_url as _back
 from crm.views.lists import offset_page
@@ -195,6 +196,7 @@ def pool_group_list(request):
 
 
 @tenant_view("lead.manage")
+@once
 def pool_group_create(request):
     return views_settings.group_form_page(request, None, KIND)
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.views.base import form_page, service_message, tenant_view
 from leads import assignment, campaigns
 from leads.forms.settings import CampaignForm, RuleForm
@@ -44,6 +45,7 @@ def _campaign_form_view(request, campaign: Campaign | None):
 
 
 @tenant_view("lead.manage")
+@once
 def campaign_create(request):
     return _campaign_form_view(request, None)
 
@@ -97,6 +99,7 @@ def _rule_form_view(request, rule: AssignmentRule | None):
 
 
 @tenant_view("lead.manage")
+@once
 def rule_create(request):
     return _rule_form_view(request, None)
 

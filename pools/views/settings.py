@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.views.base import form_page, service_message, tenant_view
 from pools import services
 from pools.forms.groups import GroupForm, InitializeForm, LevelRuleFormSet
@@ -139,6 +140,7 @@ def group_form_page(request, group: PoolGroup | None, kind: str):
 
 
 @tenant_view("pool.manage")
+@once
 def group_create(request):
     return group_form_page(request, None, CUSTOMER)
 
