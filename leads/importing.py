@@ -281,6 +281,7 @@ class LeadImporter(Importer):
         updates = [r for r in rows if r[1] == "update"]
         result = {"created": 0, "updated": 0, "skipped": 0, "failed": 0, "errors": []}
         creates = self._drop_late_duplicates(job, creates, result)
+        creates = self._within_holding_limit(job, creates, result)
         if creates:
             ids = self._create(job, creates, now)
             result["created"] = len(creates)
@@ -337,10 +338,54 @@ class LeadImporter(Importer):
                 kept.append(row)
         return kept
 
+    def _within_holding_limit(self, job: ImportJob, creates: list, result: dict) -> list:
+        """New rows for an owner who has no room under the holding limit of the default
+        lead pool (the group an owned imported lead belongs to) are not imported: they fail
+        one by one with a message naming the owner, the rest is written; as the customer
+        import does (``customers.importing``). The owners' rows are locked first
+        (``pools.services.lock_users``, in id order, as a claim locks its claimer), so a
+        claim racing this batch counts what it gave, and this batch counts what the claim
+        took. Every new lead is open (new), so each counts."""
+        from pools.services import lock_users
+        from pools.subjects import subject_for
+
+        if not creates or job.options["target"] == TARGET_POOL:
+            return creates
+        group = _default_lead_group(job.tenant_id)
+        if group is None or not group.holding_limit:
+            return creates
+        subject = subject_for("lead")
+        users = lock_users(job.tenant_id, [r[2] for r in creates if r[2]])
+        held = {pk: subject.holding(user, group) for pk, user in users.items()}
+        kept = []
+        for row in creates:
+            owner = users.get(row[2])
+            if owner is None or held[owner.pk] < group.holding_limit:
+                if owner is not None:
+                    held[owner.pk] += 1
+                kept.append(row)
+                continue
+            result["failed"] += 1
+            result["errors"].append(
+                [
+                    row[0],
+                    _(
+                        "Not imported: %(user)s holds %(held)d open leads; the limit of "
+                        "%(group)s is %(limit)d."
+                    )
+                    % {
+                        "user": owner,
+                        "held": held[owner.pk],
+                        "group": group.name,
+                        "limit": group.holding_limit,
+                    },
+                ]
+            )
+        return kept
+
     def _create(self, job: ImportJob, rows: list, now: datetime.datetime) -> list[int]:
         """Leads and their IMPORTED events of a batch, written with ``crm.bulk.insert_rows``
         (COPY on PostgreSQL): no model instance per row."""
-        from pools.models import PoolGroup
 
         options = job.options
         tenant_id = job.tenant_id
@@ -351,13 +396,8 @@ class LeadImporter(Importer):
         else:
             # An owned lead belongs to the default lead pool (where it is recycled to), if
             # the tenant has one.
-            group_id = (
-                PoolGroup.objects.filter(
-                    tenant_id=tenant_id, kind=PoolGroup.Kind.LEAD, is_default=True
-                )
-                .values_list("pk", flat=True)
-                .first()
-            )
+            default = _default_lead_group(tenant_id)
+            group_id = default.pk if default is not None else None
         base = {
             "tenant_id": tenant_id,
             "created_by_id": actor_id,
@@ -570,6 +610,15 @@ class LeadImporter(Importer):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _default_lead_group(tenant_id: int):
+    """The tenant's default lead pool, or None (an import does not create it)."""
+    from pools.models import PoolGroup
+
+    return PoolGroup.objects.filter(
+        tenant_id=tenant_id, kind=PoolGroup.Kind.LEAD, is_default=True
+    ).first()
 
 
 def _clean_cell(column: Column, text: str, choice_maps: dict) -> str | int | None:
