@@ -16,17 +16,30 @@ name says it creates (``…-create``, ``…-add``, ``…-export``, ``…-import`
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
 from django.urls import get_resolver, resolve, reverse
 from django_scopes import scopes_disabled
 
 from crm import idempotency
-from crm.models import DataScope, Department, ExportJob, ImportJob, Option, OptionKind, Role, User
+from crm.models import (
+    ActivityLog,
+    DataScope,
+    Department,
+    ExportJob,
+    ImportJob,
+    Option,
+    OptionKind,
+    Role,
+    User,
+)
 from customers.models import (
     Attachment,
     Contact,
@@ -43,7 +56,9 @@ from pools.services import default_group_for
 from tests.crm import spreadsheet_files as files
 from tests.crm.test_url_matrix import _walk
 from tests.customers.factories import make_customer, make_followup, option
+from tests.factories import PASSWORD
 from tests.leads.factories import make_lead, make_lead_pool
+from tests.pools.test_concurrency import _run_threads
 from tests.pools.test_settings_views import form_data as pool_group_form
 
 
@@ -560,8 +575,6 @@ def test_a_download_is_kept_briefly_and_a_huge_answer_not_at_all(world, as_user,
 
 
 def test_adding_the_same_participant_twice_changes_and_logs_nothing_more(world, as_user):
-    from crm.models import ActivityLog
-
     form = _participants(world)
     client = as_user(form.user)
     for _ in range(2):
@@ -582,3 +595,45 @@ def test_converting_twice_without_a_token_says_it_is_converted(world, as_user):
     assert again.status_code == 422
     assert "is already converted" in again.content.decode()
     assert form.count() == 1
+
+
+# ---------------------------------------------------------------- at the same moment (PostgreSQL)
+
+THREADS = 3
+AT_ONCE = (
+    "crm:role-create",
+    "crm:option-list",
+    "customers:import-start",
+    "customers:customer-export",
+    "customers:customer-participants",
+    "leads:lead-convert",
+)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", AT_ONCE)
+def test_simultaneous_posts_of_one_form_create_once_and_answer_alike(world, name):
+    form = CREATES[name](world)
+    before = form.count()
+    token = {idempotency.FIELD: idempotency.new_token()}
+    clients = []
+    for _ in range(THREADS):
+        client = Client()
+        assert client.login(username=form.user.username, password=PASSWORD)
+        clients.append(client)
+    answers, lock = [], threading.Lock()
+
+    def post(client):
+        def run():
+            response = _post(client, form, token)
+            with lock:
+                answers.append(_answer(response))
+            connection.close()
+
+        return run
+
+    assert _run_threads([post(c) for c in clients]) == []
+    assert form.count() == before + 1
+    assert len(answers) == THREADS and len(set(answers)) == 1, answers
+    assert answers[0][0] < 400
