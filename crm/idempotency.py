@@ -26,7 +26,7 @@ twice are one submission, other rows another one.
 
 The token is not a secret: it only names one submission of the user's own form (CSRF
 protects the form itself), and the cache key holds the user and the URL, so a token sent
-by someone else, or to another URL, is another submission.
+by someone else, or to another URL (query string included), is another submission.
 
 The claim is atomic in every cache the project runs on: Redis (production), the embedded
 run's file cache (``crm.cache.AtomicFileBasedCache``) and the local-memory cache (tests).
@@ -72,7 +72,9 @@ def new_token() -> str:
 
 def _key(request: HttpRequest, token: str, vary: tuple[str, ...] = ()) -> str:
     fields = "\n".join(f"{name}={request.POST.getlist(name)!r}" for name in vary)
-    where = hashlib.sha256(f"{request.path}\n{token}\n{fields}".encode()).hexdigest()
+    # The full URL: a list's 导出 form carries the list's filters in its action's query.
+    url = request.get_full_path()
+    where = hashlib.sha256(f"{url}\n{token}\n{fields}".encode()).hexdigest()
     return f"crm:once:{request.user.pk}:{where}"
 
 

@@ -552,6 +552,18 @@ def test_export_selected_with_other_rows_is_another_export(world, as_user):
     assert _count(ExportJob, tenant=world.tenant_a)() == 2
 
 
+def test_the_same_token_with_other_filters_is_another_export(world, as_user):
+    """The 导出 form carries the list's filters in its action's query string: the token's
+    key holds the full URL."""
+    make_customer(world.tenant_a, world.admin_a, "甲导出")
+    client = as_user(world.admin_a)
+    url = reverse("customers:customer-export")
+    token = {idempotency.FIELD: idempotency.new_token()}
+    for query in ("?q=甲", "?q=甲", "?q=乙"):
+        assert client.post(url + query, token).status_code == 200
+    assert _count(ExportJob, tenant=world.tenant_a)() == 2
+
+
 def test_a_download_is_kept_briefly_and_a_huge_answer_not_at_all(world, as_user, monkeypatch):
     kept = {}
     real_set = idempotency.cache.set
