@@ -18,6 +18,10 @@ The kinds, and why they are two separate branches:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
+from django.db import IntegrityError, transaction
+
 
 class DomainError(Exception):
     """What every domain error carries: ``message``, a (lazy) translated sentence for the
@@ -65,3 +69,21 @@ class NotVisibleError(NotFoundError):
     answer as a missing one, so a refusal never tells that it exists."""
 
     default_code = "not_visible"
+
+
+@contextmanager
+def refused_if_taken(message, *, code: str = "duplicate"):
+    """Save a row under a unique constraint (a name in its list) as a refusal, not a 500.
+
+    Services check a name before saving it; a request that saves the same name at the same
+    moment passes that check too, and its INSERT meets the constraint. The save runs in a
+    savepoint, so the refusal leaves the caller's transaction usable::
+
+        with refused_if_taken(_("A campaign named %(name)s exists already.") % {...}):
+            campaign.save()
+    """
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError as exc:
+        raise ServiceError(message, code=code) from exc

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm import activity, identity, permissions, rights
-from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError
+from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError, refused_if_taken
 from crm.models import (
     DataScope,
     Department,
@@ -775,15 +775,17 @@ def option_create(*, actor: User, kind: str, label: str) -> Option:
         raise ServiceError(_("Unknown option list."), code="kind")
     label = _clean_label(label)
     existing = Option.objects.filter(tenant_id=actor.tenant_id, kind=kind)
+    taken = _("This option already exists in the list.")
     if existing.filter(label=label).exists():
-        raise ServiceError(_("This option already exists in the list."), code="duplicate")
+        raise ServiceError(taken, code="duplicate")
     last = existing.aggregate(m=models.Max("sort_order"))["m"]
-    option = Option.objects.create(
-        tenant_id=actor.tenant_id,
-        kind=kind,
-        label=label,
-        sort_order=0 if last is None else last + 1,
-    )
+    with refused_if_taken(taken):
+        option = Option.objects.create(
+            tenant_id=actor.tenant_id,
+            kind=kind,
+            label=label,
+            sort_order=0 if last is None else last + 1,
+        )
     activity.activity_record(actor=actor, target=option, action=activity.OPTION_CREATED)
     return option
 
@@ -802,7 +804,8 @@ def option_update(*, actor: User, option: Option, label: str, is_active: bool) -
         raise ServiceError(_("This option already exists in the list."), code="duplicate")
     before = activity.snapshot(option, ["label", "is_active"])
     option.label, option.is_active = label, is_active
-    option.save(update_fields=["label", "is_active"])
+    with refused_if_taken(_("This option already exists in the list.")):
+        option.save(update_fields=["label", "is_active"])
     changes = activity.diff(before, activity.snapshot(option, ["label", "is_active"]))
     if changes:
         activity.activity_record(

@@ -31,7 +31,7 @@ from django.db.models import Count, Max, Prefetch
 from django.utils.translation import gettext as _
 
 from crm import activity
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import PermissionRefusedError, ServiceError, refused_if_taken
 from crm.models import Option, OptionKind, User
 from crm.services import require_same_tenant
 from leads import activity_actions as actions
@@ -389,8 +389,9 @@ def rule_save(
     clash = AssignmentRule.objects.filter(tenant_id=actor.tenant_id, name=name)
     if rule is not None:
         clash = clash.exclude(pk=rule.pk)
+    taken = _("An assignment rule with this name exists already.")
     if clash.exists():
-        _refuse(_("An assignment rule with this name exists already."), "duplicate")
+        _refuse(taken, "duplicate")
     if creating:
         last = AssignmentRule.objects.filter(tenant_id=actor.tenant_id).aggregate(
             m=Max("sort_order")
@@ -402,7 +403,8 @@ def rule_save(
         before = {**activity.snapshot(rule, RULE_FIELDS), "users": _member_names(rule)}
     for key, value in values.items():
         setattr(rule, key, value)
-    rule.save()
+    with refused_if_taken(taken):
+        rule.save()
     if ordered is not None:
         old = [m.user_id for m in rule.members.order_by("position", "pk")]
         if old != [u.pk for u in ordered]:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from crm import activity
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import PermissionRefusedError, ServiceError, refused_if_taken
 from crm.models import User
 from crm.services import require_same_tenant
 from leads import activity_actions as actions
@@ -72,8 +72,9 @@ def campaign_save(*, actor: User, data: dict, campaign: Campaign | None = None) 
     clash = Campaign.objects.filter(tenant_id=actor.tenant_id, name=name)
     if campaign is not None:
         clash = clash.exclude(pk=campaign.pk)
+    taken = _("A campaign named %(name)s exists already.") % {"name": name}
     if clash.exists():
-        _refuse(_("A campaign named %(name)s exists already.") % {"name": name}, "duplicate")
+        _refuse(taken, "duplicate")
     starts = values.get("starts_on", campaign.starts_on if campaign else None)
     ends = values.get("ends_on", campaign.ends_on if campaign else None)
     if starts and ends and ends < starts:
@@ -83,7 +84,8 @@ def campaign_save(*, actor: User, data: dict, campaign: Campaign | None = None) 
         campaign = Campaign(tenant_id=actor.tenant_id)
     for key, value in values.items():
         setattr(campaign, key, value)
-    campaign.save()
+    with refused_if_taken(taken):
+        campaign.save()
     activity.activity_record(
         actor=actor,
         target=campaign,

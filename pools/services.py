@@ -38,7 +38,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm import activity
-from crm.exceptions import PermissionRefusedError, ServiceError
+from crm.exceptions import PermissionRefusedError, ServiceError, refused_if_taken
 from crm.models import Department, Option, OptionKind, User
 from crm.services import require_same_tenant
 from crm.visibility import visible_to
@@ -184,8 +184,9 @@ def pool_group_save(
     clash = PoolGroup.objects.filter(tenant_id=actor.tenant_id, name=name)
     if group is not None:
         clash = clash.exclude(pk=group.pk)
+    taken = _("A pool group with this name exists already.")
     if clash.exists():
-        _refuse(_("A pool group with this name exists already."), "duplicate")
+        _refuse(taken, "duplicate")
     if group is not None and group.is_default and values.get("is_enabled") is False:
         _refuse(_("The default pool group cannot be disabled."), "default")
     if level_rules and not subject_for(kind).level_rules:
@@ -200,7 +201,8 @@ def pool_group_save(
         group = PoolGroup(tenant_id=actor.tenant_id, kind=kind)
     for key, value in values.items():
         setattr(group, key, value)
-    group.save()
+    with refused_if_taken(taken):
+        group.save()
     if departments is not None:
         PoolGroupDepartment.objects.filter(group=group).exclude(department__in=departments).delete()
         have = set(
