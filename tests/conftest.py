@@ -126,6 +126,20 @@ def _installation_language():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Every test starts with an empty local-memory cache (the suite's cache without
+    REDIS_URL): SQLite gives a rolled-back test's ids to the next test, so a user's 查重
+    throttle count (crm.throttling) would otherwise carry over to another test's user.
+    Redis is never flushed here: the Celery broker of the worker tests lives in it too, and
+    PostgreSQL does not hand out an id twice."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def as_user(settings):
     """``as_user(user)``: a fresh client signed in as ``user``, with English chosen (the
