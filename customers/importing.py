@@ -457,43 +457,23 @@ class CustomerImporter(Importer):
         return kept
 
     def _within_holding_limit(self, job, creates, result):
-        """New rows for an owner the holding limit of their group (the default public pool)
-        has no room for are not imported: they fail with a message naming the owner, the
-        rest is written. The owners' rows are locked first (``pools.services.lock_users``,
-        in id order, as a claim locks its claimer), so a claim racing this batch counts
-        what it gave, and this batch counts what the claim took."""
-        from pools.services import default_group_for, lock_users
+        """New rows for an owner the holding limit of the default public pool has no room
+        for fail with a message naming the owner; the rest is written
+        (``pools.services.holding_room_for_import``)."""
+        from pools.services import default_group_for, holding_room_for_import
         from pools.subjects import subject_for
 
         if not creates or job.options["target"] == TARGET_POOL:
             return creates
-        group = default_group_for(job.tenant_id, "customer")
-        if not group.holding_limit:
-            return creates
-        subject = subject_for("customer")
-        users = lock_users(job.tenant_id, [r[2] for r in creates if r[2]])
-        held = {pk: subject.holding(user, group) for pk, user in users.items()}
-        kept = []
-        for row in creates:
-            owner = users.get(row[2])
-            if owner is None or held[owner.pk] < group.holding_limit:
-                if owner is not None:
-                    held[owner.pk] += 1
-                kept.append(row)
-                continue
-            result["failed"] += 1
-            result["errors"].append(
-                [
-                    row[0],
-                    subject.message(
-                        "holding_import",
-                        user=owner,
-                        held=held[owner.pk],
-                        group=group.name,
-                        limit=group.holding_limit,
-                    ),
-                ]
-            )
+        kept, refused = holding_room_for_import(
+            subject=subject_for("customer"),
+            group=default_group_for(job.tenant_id, "customer"),
+            tenant_id=job.tenant_id,
+            rows=creates,
+            owner_of=lambda row: row[2],
+        )
+        result["failed"] += len(refused)
+        result["errors"].extend([row[0], message] for row, message in refused)
         return kept
 
     def _tags(self, job, rows) -> dict[str, int]:

@@ -339,48 +339,23 @@ class LeadImporter(Importer):
         return kept
 
     def _within_holding_limit(self, job: ImportJob, creates: list, result: dict) -> list:
-        """New rows for an owner who has no room under the holding limit of the default
-        lead pool (the group an owned imported lead belongs to) are not imported: they fail
-        one by one with a message naming the owner, the rest is written; as the customer
-        import does (``customers.importing``). The owners' rows are locked first
-        (``pools.services.lock_users``, in id order, as a claim locks its claimer), so a
-        claim racing this batch counts what it gave, and this batch counts what the claim
-        took. Every new lead is open (new), so each counts."""
-        from pools.services import lock_users
+        """New rows for an owner who has no room under the holding limit of the default lead
+        pool fail with a message naming the owner; the rest is written, as in the customer
+        import (``pools.services.holding_room_for_import``)."""
+        from pools.services import holding_room_for_import
         from pools.subjects import subject_for
 
         if not creates or job.options["target"] == TARGET_POOL:
             return creates
-        group = _default_lead_group(job.tenant_id)
-        if group is None or not group.holding_limit:
-            return creates
-        subject = subject_for("lead")
-        users = lock_users(job.tenant_id, [r[2] for r in creates if r[2]])
-        held = {pk: subject.holding(user, group) for pk, user in users.items()}
-        kept = []
-        for row in creates:
-            owner = users.get(row[2])
-            if owner is None or held[owner.pk] < group.holding_limit:
-                if owner is not None:
-                    held[owner.pk] += 1
-                kept.append(row)
-                continue
-            result["failed"] += 1
-            result["errors"].append(
-                [
-                    row[0],
-                    _(
-                        "Not imported: %(user)s holds %(held)d open leads; the limit of "
-                        "%(group)s is %(limit)d."
-                    )
-                    % {
-                        "user": owner,
-                        "held": held[owner.pk],
-                        "group": group.name,
-                        "limit": group.holding_limit,
-                    },
-                ]
-            )
+        kept, refused = holding_room_for_import(
+            subject=subject_for("lead"),
+            group=_default_lead_group(job.tenant_id),
+            tenant_id=job.tenant_id,
+            rows=creates,
+            owner_of=lambda row: row[2],
+        )
+        result["failed"] += len(refused)
+        result["errors"].extend([row[0], message] for row, message in refused)
         return kept
 
     def _create(self, job: ImportJob, rows: list, now: datetime.datetime) -> list[int]:

@@ -59,6 +59,9 @@ class LeadSubject(PoolSubject):
             "%(user)s holds %(held)d open leads; the limit of %(group)s is %(limit)d, so "
             "they may take %(room)d more. Nothing was transferred."
         ),
+        "holding_import": _(
+            "Not imported: %(user)s holds %(held)d open leads; the limit of %(group)s is %(limit)d."
+        ),
         "inactive": _("A deactivated user cannot receive leads: %(names)s"),
         "reason": _("Choose why the leads go back to the pool."),
         "return_not_visible": _(

@@ -428,6 +428,38 @@ def holding_check_receive(
     _check_holding(user, counts, for_self=False, subject=subject, message=message)
 
 
+def holding_room_for_import(
+    *, subject: PoolSubject, group: PoolGroup | None, tenant_id: int, rows: list, owner_of
+) -> tuple[list, list[tuple[object, str]]]:
+    """An import naming owners: split its new ``rows`` into (kept, refused) by the holding
+    limit of ``group`` (the group an owned imported row belongs to, the kind's default).
+    ``owner_of(row)`` is the row's owner id or None; a refused row comes with the subject's
+    ``holding_import`` message naming the owner. The owners are locked first
+    (:func:`lock_users`, as a claim locks its claimer), so a claim racing the import counts
+    what the import gave, and the import counts what the claim took. Every new row counts."""
+    if not rows or group is None or not group.holding_limit:
+        return rows, []
+    users = lock_users(tenant_id, [owner_of(r) for r in rows if owner_of(r)])
+    held = {pk: subject.holding(user, group) for pk, user in users.items()}
+    kept, refused = [], []
+    for row in rows:
+        owner = users.get(owner_of(row))
+        if owner is None or held[owner.pk] < group.holding_limit:
+            if owner is not None:
+                held[owner.pk] += 1
+            kept.append(row)
+            continue
+        message = subject.message(
+            "holding_import",
+            user=owner,
+            held=held[owner.pk],
+            group=group.name,
+            limit=group.holding_limit,
+        )
+        refused.append((row, message))
+    return kept, refused
+
+
 def _counts_in_holding(subject: PoolSubject, row, group: PoolGroup) -> bool:
     # A subject may say which rows its holding count leaves out (``counts_in_holding``).
     counts = getattr(subject, "counts_in_holding", None)
