@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "csp",
+    "heroicons",
 ]
 
 MIDDLEWARE = [
