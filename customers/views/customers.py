@@ -136,6 +136,8 @@ def _with_forecasts(page: OffsetPage) -> OffsetPage:
 @tenant_view()
 def customer_list(request):
     view = request.GET.get("view") or "mine"
+    if view not in selectors.VIEW_KEYS:
+        view = "mine"  # an unknown or outdated view (an old bookmark): the default list
     context = _list_context(request, view)
     if request.htmx and request.htmx.target == "customer-results":
         return render(request, "customers/customer_list.html#results", context)

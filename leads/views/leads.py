@@ -76,6 +76,8 @@ def _list_context(request, view: str) -> dict:
 @tenant_view()
 def lead_list(request):
     view = request.GET.get("view") or "mine"
+    if view not in selectors.VIEW_KEYS:
+        view = "mine"  # an unknown or outdated view (an old bookmark): the default list
     context = _list_context(request, view)
     if request.htmx and request.htmx.target == "lead-results":
         return render(request, "leads/lead_list.html#results", context)

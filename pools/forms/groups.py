@@ -207,13 +207,14 @@ class GroupForm(forms.Form):
             if name not in keep:
                 del self.fields[name]
         f = self.fields
+        f["admins"].label = _("Lead pool admins")
         f["admins"].help_text = _(
             "They assign and move this pool's leads and see every hidden field; they are "
             "members too."
         )
         f["claim_mode"].choices = [
             (PoolGroup.ClaimMode.SELF, _("Members claim leads themselves")),
-            (PoolGroup.ClaimMode.ADMIN, _("Only pool admins assign leads")),
+            (PoolGroup.ClaimMode.ADMIN, _("Only lead pool admins assign leads")),
         ]
         f["holding_limit"].help_text = _(
             "How many open leads a rep may own after a claim; 0 means no limit."
