@@ -17,7 +17,7 @@ class NavItem:
     key: str
     label: str | Promise
     url_name: str
-    icon: str = "•"
+    icon: str = "squares-2x2"  # a heroicons name (https://heroicons.com)
     permissions: tuple[str, ...] = ()  # any of these; empty means every tenant user
     section: str = "main"
     order: int = 100
@@ -45,21 +45,39 @@ def items_for(user, section: str) -> list[dict]:
     return result
 
 
-register(NavItem("workbench", _("Workbench"), "crm:workbench", "⌂", order=0))
-register(NavItem("notifications", _("Notifications"), "crm:notification-list", "✉", order=900))
+register(NavItem("workbench", _("Workbench"), "crm:workbench", "home", order=0))
+register(NavItem("notifications", _("Notifications"), "crm:notification-list", "bell", order=900))
 register(
     NavItem(
         "departments",
         _("Departments"),
         "crm:department-list",
-        "▦",
+        "building-office-2",
         ("settings.manage",),
         "settings",
     )
 )
-register(NavItem("users", _("Users"), "crm:user-list", "☺", ("users.manage",), "settings"))
-register(NavItem("roles", _("Roles"), "crm:role-list", "⚙", ("users.manage",), "settings"))
+register(NavItem("users", _("Users"), "crm:user-list", "users", ("users.manage",), "settings"))
 register(
-    NavItem("options", _("Option lists"), "crm:option-list", "☰", ("settings.manage",), "settings")
+    NavItem("roles", _("Roles"), "crm:role-list", "shield-check", ("users.manage",), "settings")
 )
-register(NavItem("audit", _("Audit log"), "crm:audit-log", "⌕", ("audit.view",), "settings"))
+register(
+    NavItem(
+        "options",
+        _("Option lists"),
+        "crm:option-list",
+        "queue-list",
+        ("settings.manage",),
+        "settings",
+    )
+)
+register(
+    NavItem(
+        "audit",
+        _("Audit log"),
+        "crm:audit-log",
+        "document-magnifying-glass",
+        ("audit.view",),
+        "settings",
+    )
+)

@@ -13,6 +13,7 @@ crm_patterns = [
     path("", core.workbench, name="workbench"),
     path("notifications/", core.notification_list, name="notification-list"),
     path("notifications/bell/", core.notification_bell, name="notification-bell"),
+    path("notifications/menu/", core.notification_menu, name="notification-menu"),
     path("notifications/read-all/", core.notification_read_all, name="notification-read-all"),
     path("notifications/<int:pk>/read/", core.notification_read, name="notification-read"),
     path("account/password/", core.password_change, name="password-change"),

@@ -5,16 +5,24 @@ from django.utils.translation import gettext_lazy as _
 from crm import navigation, workbench
 
 navigation.register(
-    navigation.NavItem("customers", _("Customers"), "customers:customer-list", "◉", order=10)
+    navigation.NavItem(
+        "customers", _("Customers"), "customers:customer-list", "building-office", order=10
+    )
 )
 navigation.register(
-    navigation.NavItem("pool", _("Public pool"), "customers:pool-list", "◎", order=15)
+    navigation.NavItem(
+        "pool", _("Public pool"), "customers:pool-list", "globe-asia-australia", order=15
+    )
 )
 navigation.register(
-    navigation.NavItem("contacts", _("Contacts"), "customers:contact-list", "☏", order=20)
+    navigation.NavItem(
+        "contacts", _("Contacts"), "customers:contact-list", "identification", order=20
+    )
 )
 navigation.register(
-    navigation.NavItem("followups", _("Follow-ups"), "customers:followup-feed", "✎", order=30)
+    navigation.NavItem(
+        "followups", _("Follow-ups"), "customers:followup-feed", "pencil-square", order=30
+    )
 )
 
 

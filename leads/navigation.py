@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from crm import navigation, workbench
 
 # Between the workbench (0) and customers (10).
-navigation.register(navigation.NavItem("leads", _("Leads"), "leads:lead-list", "✧", order=5))
+navigation.register(navigation.NavItem("leads", _("Leads"), "leads:lead-list", "sparkles", order=5))
 
 
 def _followups_due(request):
@@ -43,7 +43,7 @@ navigation.register(
         "lead-stats",
         _("Lead conversion"),
         "leads:lead-stats",
-        "↗",
+        "chart-bar",
         ("reports.view", "lead.convert", "lead.export", "lead.manage"),
         order=6,
     )
@@ -54,14 +54,14 @@ navigation.register(
 
 # Right after the leads (5).
 navigation.register(
-    navigation.NavItem("lead-pool", _("Lead pool"), "leads:pool-list", "◌", order=5)
+    navigation.NavItem("lead-pool", _("Lead pool"), "leads:pool-list", "inbox-stack", order=5)
 )
 navigation.register(
     navigation.NavItem(
         "lead-pool-groups",
         _("Lead pool settings"),
         "leads:pool-group-list",
-        "◌",
+        "adjustments-horizontal",
         ("lead.manage",),
         "settings",
     )
@@ -72,7 +72,12 @@ navigation.register(
 
 navigation.register(
     navigation.NavItem(
-        "campaigns", _("Campaigns"), "leads:campaign-list", "◇", ("lead.manage",), "settings"
+        "campaigns",
+        _("Campaigns"),
+        "leads:campaign-list",
+        "megaphone",
+        ("lead.manage",),
+        "settings",
     )
 )
 navigation.register(
@@ -80,7 +85,7 @@ navigation.register(
         "assignment-rules",
         _("Lead assignment rules"),
         "leads:rule-list",
-        "⇄",
+        "arrows-right-left",
         ("lead.manage",),
         "settings",
     )

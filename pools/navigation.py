@@ -7,6 +7,11 @@ from crm import navigation
 
 navigation.register(
     navigation.NavItem(
-        "pool-groups", _("Pool groups"), "pools:group-list", "◎", ("pool.manage",), "settings"
+        "pool-groups",
+        _("Pool groups"),
+        "pools:group-list",
+        "rectangle-group",
+        ("pool.manage",),
+        "settings",
     )
 )

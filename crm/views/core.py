@@ -79,6 +79,19 @@ def notification_bell(request) -> HttpResponse:
     return render(request, "layouts/app.html#bell", {})
 
 
+# The bell's dropdown shows this many of the latest notifications.
+BELL_MENU_SIZE = 5
+
+
+@tenant_view()
+def notification_menu(request) -> HttpResponse:
+    """The bell's dropdown: the latest notifications, read or not, newest first (loaded by
+    tidepool.js when the bell is clicked; without JavaScript the bell links to the list).
+    PERF: one query, whatever the number of notifications."""
+    latest = list(selectors.notification_list(actor=request.user)[:BELL_MENU_SIZE])
+    return render(request, "crm/notification_menu.html", {"latest": latest})
+
+
 @tenant_view()
 def password_change(request):
     """The user's own password; the only page open to a user who must change it

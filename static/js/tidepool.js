@@ -96,3 +96,51 @@
     apply(el.parentNode || document);
   });
 })();
+// The bell (templates/layouts/app.html): a click opens the dropdown of the latest notifications,
+// loaded afresh with htmx at each opening; without JavaScript the bell is a link to the
+// notifications page. The bell polls its count every 60 s and replaces only itself.
+(function () {
+  function parts() {
+    var menu = document.querySelector("[data-bell-menu]");
+    if (!menu) { return null; }
+    return {
+      menu: menu,
+      bell: menu.querySelector("[data-bell-toggle]"),
+      dropdown: menu.querySelector(".bell-dropdown")
+    };
+  }
+  function setOpen(p, open) {
+    p.dropdown.hidden = !open;
+    if (p.bell) { p.bell.setAttribute("aria-expanded", open ? "true" : "false"); }
+  }
+  document.addEventListener("click", function (event) {
+    var p = parts();
+    if (!p) { return; }
+    if (event.target.closest("[data-bell-toggle]")) {
+      // A modified click (new tab, new window) follows the link.
+      if (!window.htmx || event.button || event.ctrlKey || event.metaKey || event.shiftKey) { return; }
+      event.preventDefault();
+      if (p.dropdown.hidden) {
+        setOpen(p, true);
+        window.htmx.ajax("GET", p.dropdown.dataset.url, { target: p.dropdown, swap: "innerHTML" });
+      } else {
+        setOpen(p, false);
+      }
+    } else if (!p.dropdown.hidden && !p.menu.contains(event.target)) {
+      setOpen(p, false);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var p = parts();
+    if (event.key === "Escape" && p && !p.dropdown.hidden) {
+      setOpen(p, false);
+      if (p.bell) { p.bell.focus(); }
+    }
+  });
+  document.addEventListener("htmx:load", function (event) {
+    var p = parts();
+    if (p && event.target === p.bell) {
+      p.bell.setAttribute("aria-expanded", p.dropdown.hidden ? "false" : "true");
+    }
+  });
+})();
