@@ -291,3 +291,155 @@ def test_only_local_links_are_rendered(world, login, link, shown):
         assert f'href="{shown}"' in page
     else:
         assert "evil" not in page and "javascript:" not in page
+
+
+# ---------------------------------------------------------------- the bell's dropdown
+
+
+def _menu(client) -> str:
+    response = client.get(reverse("crm:notification-menu"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _menu_items(html: str) -> list[tuple[int, bool]]:
+    """(notification id, unread) of each dropdown item, in order."""
+    return [
+        (int(pk), "unread" in classes.split())
+        for classes, pk in re.findall(
+            r'<li class="([^"]*)" data-testid="bell-item" data-notification="(\d+)"', html
+        )
+    ]
+
+
+def _send_at(world, user, title, minutes_ago):
+    [row] = _send(world, [user], title=title)
+    with tenant_scope(world.tenant_a.pk):
+        Notification.objects.filter(pk=row.pk).update(
+            created_at=timezone.now() - timezone.timedelta(minutes=minutes_ago)
+        )
+    return row
+
+
+def test_bell_links_to_the_list_and_owns_an_empty_dropdown(world, login):
+    html = login(world.rep_east).get(reverse("crm:workbench")).content.decode()
+    bell = re.search(r'<a id="bell"[^>]*>', html).group(0)
+    # Without JavaScript the bell is a link to the notifications page.
+    assert f'href="{reverse("crm:notification-list")}"' in bell
+    assert 'aria-controls="bell-dropdown"' in bell and "data-bell-toggle" in bell
+    # It keeps polling its own count, and only its own.
+    assert 'hx-trigger="every 60s"' in bell and 'hx-swap="outerHTML"' in bell
+    dropdown = re.search(r'<div id="bell-dropdown"[^>]*>', html).group(0)
+    assert f'data-url="{reverse("crm:notification-menu")}"' in dropdown
+    assert " hidden" in dropdown
+    # The dropdown lies outside the polled bell, so a poll never closes it.
+    assert html.index('id="bell-dropdown"') > html.index("</a>", html.index('<a id="bell"'))
+
+
+def test_notification_menu_shows_the_latest_five_newest_first(world, login):
+    rows = [_send_at(world, world.rep_east, f"通知{i}", minutes_ago=10 * i) for i in range(7)]
+    html = _menu(login(world.rep_east))
+    assert [pk for pk, _ in _menu_items(html)] == [r.pk for r in rows[:5]]
+    assert "通知4" in html and "通知5" not in html and "通知6" not in html
+    assert "<html" not in html
+    assert f'href="{reverse("crm:notification-list")}"' in html  # 查看全部
+    assert f'action="{reverse("crm:notification-read-all")}"' in html  # 全部标为已读
+
+
+def test_notification_menu_marks_the_unread_ones(world, login, scoped):
+    old, new = _send_at(world, world.rep_east, "旧", 30), _send_at(world, world.rep_east, "新", 5)
+    with scoped(world.rep_east):
+        services.notification_mark_read(actor=world.rep_east, ids=[old.pk])
+    html = _menu(login(world.rep_east))
+    assert _menu_items(html) == [(new.pk, True), (old.pk, False)]
+    assert html.count('class="unread-dot"') == 1
+
+
+def test_notification_menu_items_mark_read_and_follow_the_link(world, login):
+    [note] = _send(world, [world.rep_east], link="/customers/?from=bell")
+    client = login(world.rep_east)
+    html = _menu(client)
+    action = reverse("crm:notification-read", args=[note.pk])
+    assert f'<form method="post" action="{action}">' in html
+    response = client.post(action)
+    assert response.url == "/customers/?from=bell"
+    assert _unread_ids(world, world.rep_east) == set()
+    assert _menu_items(_menu(client)) == [(note.pk, False)]
+
+
+def test_notification_menu_never_shows_other_users_or_tenants_notifications(world, login, scoped):
+    _send(world, [world.rep_west], title="华西的通知")
+    with scoped(world.admin_b):
+        services.notification_send(
+            tenant_id=world.tenant_b.pk, recipients=[world.rep_b], title="乙方通知"
+        )
+    mine = _send_at(world, world.rep_east, "华东的通知", 1)
+    html = _menu(login(world.rep_east))
+    assert _menu_items(html) == [(mine.pk, True)]
+    assert "华西的通知" not in html and "乙方通知" not in html
+    theirs = _menu(login(world.rep_b))
+    assert "乙方通知" in theirs and "华东的通知" not in theirs and "华西的通知" not in theirs
+
+
+def test_notification_menu_when_there_is_nothing(world, login):
+    html = _menu(login(world.rep_east))
+    assert _menu_items(html) == []
+    assert 'class="empty"' in html
+    assert reverse("crm:notification-read-all") not in html
+
+
+def test_notification_menu_query_count_does_not_grow(world, login, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = login(world.rep_east)
+    _send(world, [world.rep_east])
+    _menu(client)  # warm the session and the caches
+    with CaptureQueriesContext(connection) as one:
+        _menu(client)
+    _send(world, [world.rep_east] * 8, link="/customers/")
+    with django_assert_num_queries(len(one)):
+        html = _menu(client)
+    assert len(_menu_items(html)) == 5
+
+
+def test_notification_menu_without_htmx_still_answers(world, login):
+    _send(world, [world.rep_east], title="直接打开")
+    response = login(world.rep_east).get(reverse("crm:notification-menu"))
+    assert response.status_code == 200
+    assert "直接打开" in response.content.decode()
+
+
+def test_notification_menu_redirects_anonymous_to_login(world, client):
+    response = client.get(reverse("crm:notification-menu"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+# ---------------------------------------------------------------- the dropdown's times
+
+
+@pytest.mark.parametrize(
+    "ago,expected",
+    [
+        ({"seconds": 20}, "Just now"),
+        ({"minutes": 1}, "1 min ago"),
+        ({"minutes": 59}, "59 min ago"),
+        ({"hours": 2}, "Today 08:30"),
+        ({"hours": 12}, "Yesterday 22:30"),
+        ({"days": 3}, "11-17 10:30"),
+        ({"days": 400}, "2025-10-16"),
+    ],
+)
+def test_notification_time_reads_as_minutes_today_yesterday_then_a_date(ago, expected):
+    import datetime
+    import zoneinfo
+
+    from django.utils import translation
+
+    from crm.templatetags.notification_tags import notification_time
+
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    now = datetime.datetime(2026, 11, 20, 10, 30, tzinfo=shanghai)
+    with timezone.override(shanghai), translation.override("en"):
+        assert notification_time(now - datetime.timedelta(**ago), now) == expected
