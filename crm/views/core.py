@@ -30,7 +30,7 @@ def workbench(request):
     context = {
         "panels": workbench_panels(request),
         "unread": selectors.notification_list(actor=user).unread()[:5],
-        "recent_activity": selectors.activity_by_actor(actor=user)[:10],
+        "recent_activity": selectors.activity_recent(actor=user, limit=10),
         "team_size": selectors.visible_user_count(actor=user),
     }
     return render(request, "crm/workbench.html", context)

@@ -392,4 +392,5 @@ def option_move(request, pk: int):
 def audit_log(request):
     q = request.GET.get("q", "").strip()
     page = paginate(request, selectors.activity_list(actor=request.user, q=q), per_page=50)
+    page.object_list = selectors.activity_masked(actor=request.user, entries=page.object_list)
     return render(request, "crm/audit_log.html", {"page": page, "q": q})

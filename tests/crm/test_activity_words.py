@@ -290,3 +290,66 @@ def test_masked_values_stay_masked(world, monkeypatch):
     text = _text([masked])
     assert "旧地址甲" not in text and "新地址乙" not in text
     assert "***" in text
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def _zh(client):
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    return client
+
+
+@pytest.fixture
+def east_pool(world):
+    from tests.pools.factories import make_group
+
+    return make_group(
+        world.tenant_a,
+        "华东公海",
+        departments=[world.east],
+        admins=[world.manager_sales],
+        hidden_fields=["address", "contact_phones"],
+    )
+
+
+def _log(actor, target, action, changes):
+    from django_scopes import scopes_disabled
+
+    with scopes_disabled():
+        return activity.activity_record(actor=actor, target=target, action=action, changes=changes)
+
+
+def test_my_recent_activity_reads_in_chinese_and_stays_masked(world, east_pool, as_user):
+    from tests.pools.factories import pooled
+
+    customer = pooled(east_pool, "池中客户")
+    _log(world.rep_east, customer, "customer.updated", {"address": ["", "掩码旧地址丙"]})
+    _log(world.rep_east, customer, "contact.updated", {"mobile": ["", "13987651234"]})
+    _log(world.rep_east, customer, "contact.created", {"contact": ["", "赵六"]})
+    page = _zh(as_user(world.rep_east)).get("/").content.decode()
+    assert "掩码旧地址丙" not in page and "13987651234" not in page
+    assert "***" in page
+    assert "联系人：赵六" in page
+    assert "customer.updated" not in page and "contact:" not in page
+
+
+def test_audit_log_reads_counters_and_masks_for_its_viewer(world, east_pool, as_user):
+    from crm import selectors
+    from tests.pools.factories import pooled
+
+    customer = pooled(east_pool, "池中客户")
+    _log(world.admin_a, customer, "customer.updated", {"address": ["", "掩码旧地址丁"]})
+    page = _zh(as_user(world.admin_a)).get("/settings/audit/").content.decode()
+    assert "掩码旧地址丁" in page  # the tenant admin manages the pools: nothing hidden
+    assert "地址：设为 掩码旧地址丁" in html.unescape(re.sub(r"<[^>]+>", "", page))
+    from crm.tenancy import tenant_scope
+
+    with tenant_scope(world.tenant_a.pk):
+        entries = selectors.activity_masked(
+            actor=world.rep_east, entries=selectors.activity_list(actor=world.admin_a)
+        )
+    [entry] = [e for e in entries if e.action == "customer.updated"]
+    assert entry.changes == {"address": ["***", "***"]}
