@@ -88,10 +88,27 @@ class CustomerFilter(ListFilterSet):
     import_job = django_filters.NumberFilter(
         label=_("Import"), field_name="import_job", widget=forms.HiddenInput
     )
+    # 即将掉公海: owned customers the pool rules recycle within this many days (the
+    # workbench's number links here; customers.selectors.recycle_soon_q).
+    recycle_within = django_filters.NumberFilter(
+        label=_("Recycled into the pool within (days)"),
+        method="recycle_soon",
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=365,
+    )
 
     class Meta:
         model = Customer
         fields = []
+
+    def recycle_soon(self, queryset, name, value):
+        if value is None:
+            return queryset
+        from customers.selectors import recycle_soon_q
+
+        condition = recycle_soon_q(tenant_id=self.request.user.tenant_id, days=int(value))
+        return queryset.none() if condition is None else queryset.filter(condition)
 
     def search(self, queryset, name, value):
         value = (value or "").strip()

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connections
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 from django.http import Http404
@@ -739,3 +739,144 @@ def duplicate_rows(*, actor: User, customers: list[Customer], name: str = "") ->
             }
         )
     return sorted(rows, key=lambda r: (not r["visible"], "" if r["visible"] else r["owner"] or ""))
+
+
+# ---------------------------------------------------------------- the workbench's numbers
+
+# 即将掉公海: owned customers the pool rules recycle within this many days (the list's
+# ``recycle_within`` filter, the workbench's KPI and its list; a group's default warning).
+RECYCLE_SOON_DAYS = 3
+
+
+def month_start() -> datetime.datetime:
+    """The first moment of the current month, local time."""
+    return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def recycle_soon_q(*, tenant_id: int, days: int, now: datetime.datetime | None = None) -> Q | None:
+    """The condition "the pool rules recycle this owned customer within ``days``": the
+    recycling candidates (``pools.recycling.candidates``: the customer subject's rules, per
+    level, with its exemptions) of every enabled customer group of the tenant at
+    now + ``days``. None when no group recycles anything. PERF: two queries (the groups
+    and their level rules); the condition itself is one subquery per group."""
+    import functools
+    import operator
+
+    from pools.models import PoolGroup
+    from pools.recycling import candidates
+    from pools.selectors import groups_with_rules
+
+    at = (now or timezone.now()) + datetime.timedelta(days=max(0, days))
+    groups = groups_with_rules().filter(
+        tenant_id=tenant_id, kind=PoolGroup.Kind.CUSTOMER, is_enabled=True
+    )
+    parts = [Q(pk__in=candidates(group, at).values("pk")) for group in groups]
+    return functools.reduce(operator.or_, parts) if parts else None
+
+
+class WorkbenchLinks(NamedTuple):
+    """The list URLs' query strings that show exactly the rows a workbench number counts."""
+
+    today: str
+    overdue: str
+    new: str
+
+    @classmethod
+    def build(cls, view: str = "mine", owner: int | None = None) -> WorkbenchLinks:
+        from urllib.parse import urlencode
+
+        today = timezone.localdate()
+        base = {"view": view, **({"owner": owner} if owner else {})}
+        yesterday = (today - datetime.timedelta(days=1)).isoformat()
+        return cls(
+            today=urlencode(
+                {
+                    **base,
+                    "next_followup_after": today.isoformat(),
+                    "next_followup_before": today.isoformat(),
+                }
+            ),
+            overdue=urlencode({**base, "next_followup_before": yesterday}),
+            new=urlencode({**base, "created_after": month_start().date().isoformat()}),
+        )
+
+
+def workbench_numbers(*, actor: User) -> dict:
+    """The rep's KPI row (issue 16), each number with the query string of the list that
+    shows exactly its rows: 今日待跟进 and 已逾期 (next follow-up today / before today), 即将掉公海
+    (recycled within RECYCLE_SOON_DAYS), 本月新增客户 of the 我的客户 list, and 本月跟进次数 of
+    我的跟进. PERF: the groups' query, their level rules', one for the four customer counts and
+    one for the follow-ups, whatever the data."""
+    start, end = today_bounds()
+    month = month_start()
+    recycle = recycle_soon_q(tenant_id=actor.tenant_id, days=RECYCLE_SOON_DAYS)
+    counts = {
+        "today": Count("pk", filter=Q(next_followup_at__gte=start, next_followup_at__lt=end)),
+        "overdue": Count("pk", filter=Q(next_followup_at__lt=start)),
+        "new": Count("pk", filter=Q(created_at__gte=month)),
+    }
+    if recycle is not None:
+        counts["recycle"] = Count("pk", filter=recycle)
+    numbers = customer_base(actor=actor, view="mine").order_by().aggregate(**counts)
+    numbers.setdefault("recycle", 0)
+    numbers["followups"] = (
+        followup_feed(actor=actor, scope="mine")
+        .filter(followed_at__date__gte=month.date())
+        .order_by()
+        .count()
+    )
+    links = WorkbenchLinks.build()
+    numbers["links"] = {
+        **links._asdict(),
+        "recycle": f"view=mine&recycle_within={RECYCLE_SOON_DAYS}",
+        "followups": f"scope=mine&start={month.date().isoformat()}",
+    }
+    numbers["recycle_days"] = RECYCLE_SOON_DAYS
+    return numbers
+
+
+def workbench_team(*, actor: User) -> list[dict] | None:
+    """A manager's per-rep table (issue 16): for every rep inside the actor's data scope
+    (``owner_scope``), the customers with a follow-up due today, overdue, and created this
+    month, each with the query string of the 全部客户 list showing exactly those rows. None
+    for a scope of the actor alone. PERF: two queries (one GROUP BY owner, one for the
+    people) plus the scope's own, whatever the number of reps."""
+    from crm.models import DataScope
+
+    scope = owner_scope(actor)
+    if scope.kind == DataScope.OWN or scope.is_alone:
+        return None
+    start, end = today_bounds()
+    month = month_start()
+    rows = {
+        row["owner_id"]: row
+        for row in Customer.objects.outside_pool()
+        .filter(tenant_id=actor.tenant_id, owner__isnull=False)
+        .filter(scope.q("owner_id"))
+        .values("owner_id")
+        .annotate(
+            today=Count("pk", filter=Q(next_followup_at__gte=start, next_followup_at__lt=end)),
+            overdue=Count("pk", filter=Q(next_followup_at__lt=start)),
+            new=Count("pk", filter=Q(created_at__gte=month)),
+        )
+        .order_by()
+    }
+    people = (
+        scope.users()
+        .filter(Q(is_active=True) | Q(pk__in=list(rows)))
+        .select_related("department")
+        .order_by("department__path", "name", "id")
+    )
+    table = []
+    for person in people:
+        row = rows.get(person.pk, {})
+        table.append(
+            {
+                "user": person,
+                "today": row.get("today", 0),
+                "overdue": row.get("overdue", 0),
+                "new": row.get("new", 0),
+                "links": WorkbenchLinks.build(view="all", owner=person.pk),
+            }
+        )
+    return table

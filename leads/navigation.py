@@ -12,13 +12,22 @@ navigation.register(navigation.NavItem("leads", _("Leads"), "leads:lead-list", "
 
 
 def _followups_due(request):
+    from customers.selectors import WorkbenchLinks
     from leads.selectors import lead_followups_due
 
-    today, overdue = lead_followups_due(actor=request.user)
-    today, overdue = list(today[:20]), list(overdue[:20])
+    today_qs, overdue_qs = lead_followups_due(actor=request.user)
+    today, overdue = list(today_qs[:20]), list(overdue_qs[:20])
     if not today and not overdue:
         return None  # nothing to do: no panel
-    return {"today": today, "overdue": overdue}
+    # "20 / 29": a count only when the list is full.
+    return {
+        "today": today,
+        "overdue": overdue,
+        "today_total": today_qs.count() if len(today) == 20 else len(today),
+        "overdue_total": overdue_qs.count() if len(overdue) == 20 else len(overdue),
+        # The lead list's 我的线索 with the same next follow-up bounds (leads.filters).
+        "links": WorkbenchLinks.build(),
+    }
 
 
 workbench.register("leads/workbench_followups.html", _followups_due, order=11)

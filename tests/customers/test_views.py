@@ -1115,9 +1115,9 @@ def test_list_views_and_their_counts(d, as_user, world):
     # The recycle bin tab is offered to those who may delete only.
     assert 'data-view="bin"' in admin.content.decode()
     assert 'data-view="bin"' not in manager.content.decode()
-    assert as_user(w.rep_east).get(
-        reverse("customers:customer-list"), {"view": "x"}
-    ).status_code == (404)
+    # An unknown view is the default one (issue 16), not a 404.
+    unknown = as_user(w.rep_east).get(reverse("customers:customer-list"), {"view": "x"})
+    assert unknown.status_code == 200 and unknown.context["view"] == "mine"
 
 
 def _batch_actions(response) -> list[str]:
