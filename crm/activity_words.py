@@ -395,6 +395,10 @@ def words(entry) -> Words:
     """``entry`` as people read it (call after masking: values are shown as given)."""
     special = _SPECIAL.get(entry.action)
     lines = special(entry) if special else _change_lines(entry)
+    verb = activity.action_label(entry.action)
+    # An action no module registers any more (old entries) never shows its code.
     return Words(
-        verb=str(activity.action_label(entry.action)), object=object_text(entry), lines=lines
+        verb=str(verb) if verb != entry.action else _("changed the record"),
+        object=object_text(entry),
+        lines=lines,
     )

@@ -353,3 +353,8 @@ def test_audit_log_reads_counters_and_masks_for_its_viewer(world, east_pool, as_
         )
     [entry] = [e for e in entries if e.action == "customer.updated"]
     assert entry.changes == {"address": ["***", "***"]}
+
+
+def test_an_action_no_module_registers_reads_without_its_code(world):
+    text = _text([_entry(world, "gone.action", Customer, {})])
+    assert "gone" not in text and "修改了记录" in text
