@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from crm import activity, activity_words, masking
 from crm.models import ActivityLog, Department, ExportJob, ImportJob, Option, Role, User
@@ -29,29 +27,6 @@ from pools.models import PoolGroup
 from pools.services import GROUP_FIELDS_BY_KIND
 
 pytestmark = pytest.mark.django_db
-
-# Translations written for the lead to merge into locale/ (helpers do not compile messages):
-# until they are merged, the test adds the missing ones to the zh-hans catalog; once merged
-# (or when the file is gone) this does nothing.
-PENDING = Path("/tmp/tidepool-i18n/words.tsv")
-
-
-@pytest.fixture(autouse=True)
-def _pending_translations():
-    added: list[str] = []
-    catalog = trans_real.translation("zh-hans")._catalog
-    if PENDING.exists():
-        first = catalog._catalogs[0]
-        for line in PENDING.read_text(encoding="utf-8").splitlines():
-            if "\t" not in line:
-                continue
-            msgid, msgstr = line.split("\t", 1)
-            if msgid not in catalog:
-                first[msgid] = msgstr.replace("\\n", "\n")
-                added.append(msgid)
-    yield
-    for msgid in added:
-        catalog._catalogs[0].pop(msgid, None)
 
 
 def _sample_value(model: type[models.Model], name: str) -> str:
