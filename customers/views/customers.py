@@ -187,8 +187,31 @@ def customer_batch(request):
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return redirect(back)
-    messages.success(request, _("Done: %(count)d customers.") % {"count": len(ids)})
+    if action == "transfer":
+        messages.success(request, _transferred_message(actor, ids, data["to_user"]))
+    else:
+        messages.success(request, _("Done: %(count)d customers.") % {"count": len(ids)})
     return redirect(back)
+
+
+def _transferred_message(actor, ids, to_user):
+    """The message "已转移 2 个客户给 陈静：A、B": the customers by name, links where the actor sees
+    them (pools.views.actions.record_names, escaped)."""
+    from django.utils.translation import ngettext
+
+    from pools.views.actions import record_names, safe_format
+
+    rows = list(Customer.objects.filter(tenant_id=actor.tenant_id, pk__in=ids).order_by("pk"))
+    return safe_format(
+        ngettext(
+            "Transferred %(count)d customer to %(user)s: %(names)s",
+            "Transferred %(count)d customers to %(user)s: %(names)s",
+            len(ids),
+        ),
+        count=len(ids),
+        user=str(to_user),
+        names=record_names(actor, rows, detail="customers:customer-detail"),
+    )
 
 
 # ---------------------------------------------------------------- create / edit
@@ -400,12 +423,74 @@ def customer_detail(request, pk: int):
     if tab not in dict(tabs):
         tab = "overview"
     context = _tab_context(request, customer, tab)
+    context.update(_header_context(request, customer))
     context["tabs"] = tabs
-    context["tags"] = list(customer.tags.order_by("name"))
-    context["is_starred"] = customer.customerstar_set.filter(user=request.user).exists()
-    context["days_since"] = customer.days_since_followup()
-    context.update(_pool_context(request, customer))
     return render(request, "customers/customer_detail.html", context)
+
+
+def _header_context(request, customer: Customer) -> dict:
+    """What the page's header shows: owner, status, last and next follow-up, the pool
+    countdown, the primary contact (its phone and e-mail only when the masking layer shows
+    them) and the actions. The same for the page and for the header re-rendered out of band
+    after an htmx action (record_page_response, _tab_response)."""
+    from pools.selectors import hidden_fields_for
+
+    actor = request.user
+    # Contact.Meta.ordering: the decision maker first, then the first entered.
+    primary = customer.contacts.first()
+    context = {
+        "customer": customer,
+        "can_edit": policies.may_edit(actor, customer),
+        "can_follow_up": policies.may_follow_up(actor, customer),
+        "hidden": hidden_fields_for(actor, customer),
+        "primary_contact": primary,
+        "tags": list(customer.tags.order_by("name")),
+        "is_starred": customer.customerstar_set.filter(user=actor).exists(),
+        "days_since": customer.days_since_followup(),
+        "page_url": reverse("customers:customer-detail", args=[customer.pk]),
+    }
+    context.update(_pool_context(request, customer))
+    return context
+
+
+def _current_tab(request) -> str:
+    """The tab open in the browser when an htmx action was posted from the page (its URL,
+    kept current by the tabs' hx-push-url, arrives as HX-Current-URL)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    url = (request.htmx.current_url if request.htmx else None) or ""
+    tab = parse_qs(urlsplit(url).query).get("tab", ["overview"])[0]
+    return tab if tab in dict(detail_tabs()) else "overview"
+
+
+def _oob_parts(request, context: dict, *names: str) -> str:
+    """Partials of the customer page rendered out of band (``oob`` set in their context)."""
+    context = {**context, "oob": True}
+    return "".join(
+        render_to_string(f"customers/customer_detail.html#{name}", context, request)
+        for name in names
+    )
+
+
+def record_page_response(request, pk: int):
+    """The answer to an htmx action posted from a customer's page (a claim, a return…):
+    nothing swapped in place, but the header, the tab bar and the open tab out of band,
+    with the messages. When the actor no longer sees the customer, the browser goes to the
+    list (the messages wait there)."""
+    from django.http import HttpResponse
+    from django_htmx.http import HttpResponseClientRedirect
+
+    from crm.visibility import visible_to
+
+    if not visible_to(request.user, Customer.objects.alive()).filter(pk=pk).exists():
+        return HttpResponseClientRedirect(reverse("customers:customer-list"))
+    customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    tab = _current_tab(request)
+    context = _tab_context(request, customer, tab)
+    context.update(_header_context(request, customer), tabs=detail_tabs())
+    response = HttpResponse(_oob_parts(request, context, "record-header", "tab-bar", "tab-body"))
+    response.write(render_to_string("customers/customer_detail.html#oob-messages", {}, request))
+    return response
 
 
 def _pool_context(request, customer: Customer) -> dict:
@@ -444,7 +529,10 @@ def customer_tab(request, pk: int, tab: str):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
     context = _tab_context(request, customer, tab)
     template = context.get("tab_template") or f"customers/customer_detail.html#tab-{tab}"
-    return render(request, template, context)
+    response = render(request, template, context)
+    # The tab bar follows the loaded tab (out of band): the clicked one is highlighted.
+    response.write(_oob_parts(request, {**context, "tabs": detail_tabs()}, "tab-bar"))
+    return response
 
 
 def commentable_followups(actor, followups) -> set[int]:
@@ -474,6 +562,10 @@ def _tab_response(request, customer, tab, status=200, **extra):
         response = render(
             request, f"customers/customer_detail.html#tab-{tab}", context, status=status
         )
+        # The header (last / next follow-up, pool countdown, owner, primary contact) and the
+        # tab bar out of band: the page never shows what the action just changed as stale.
+        header = {**context, **_header_context(request, customer), "tabs": detail_tabs()}
+        response.write(_oob_parts(request, header, "record-header", "tab-bar"))
         response.write(render_to_string("customers/customer_detail.html#oob-messages", {}, request))
         return response
     url = reverse("customers:customer-detail", args=[customer.pk]) + f"?tab={tab}"

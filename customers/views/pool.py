@@ -9,7 +9,7 @@ from django.db.models import F, Prefetch
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from crm.idempotency import once
@@ -27,6 +27,8 @@ from pools.views.actions import (
     claim_response,
     kind_form,
     move_response,
+    record_names,
+    safe_format,
 )
 
 SORTS = {
@@ -95,6 +97,18 @@ def pool_list(request):
     return render(request, "pools/pool_list.html", context)
 
 
+def _page_response(request):
+    """An htmx action posted from a customer's page: its header, tab bar and open tab out of
+    band (customers.views.customers.record_page_response), or, when the actor no longer
+    sees the customer, a full redirect to the list."""
+    from customers.views.customers import record_page_response
+
+    ids = request.POST.getlist("ids")
+    if len(ids) != 1 or not ids[0].isdigit():
+        return redirect("customers:customer-list")
+    return record_page_response(request, int(ids[0]))
+
+
 @tenant_view()
 @require_POST
 def pool_claim(request):
@@ -103,8 +117,8 @@ def pool_claim(request):
         kind_form(ClaimForm, pooling.KIND),
         lambda data: pooling.customer_claim(actor=request.user, customers=data["ids"]),
         back=back_url(request, reverse("customers:pool-list")),
-        message=lambda count: _("You claimed %(count)d customers.") % {"count": count},
         detail="customers:customer-detail",
+        page_response=_page_response,
     )
 
 
@@ -121,9 +135,12 @@ def pool_assign(request):
             distribution=data["distribution"],
         ),
         back=back_url(request, reverse("customers:pool-list")),
-        message=lambda count, users: (
-            _("%(count)d customers were assigned to %(users)s.") % {"count": count, "users": users}
+        message=lambda count: ngettext(
+            "Assigned %(count)d customer to %(users)s: %(names)s",
+            "Assigned %(count)d customers to %(users)s: %(names)s",
+            count,
         ),
+        detail="customers:customer-detail",
     )
 
 
@@ -160,10 +177,16 @@ def pool_return(request):
         ),
     )
     if returned is None:
-        return redirect(back)
+        return _page_response(request) if request.htmx else redirect(back)
     messages.success(
-        request, _("%(count)d customers went back to the pool.") % {"count": len(returned)}
+        request,
+        safe_format(
+            _("Returned to the pool: %(names)s"),
+            names=record_names(request.user, returned, detail="customers:customer-detail"),
+        ),
     )
+    if request.htmx:
+        return _page_response(request)
     # The customer page of a customer one no longer sees would be a 404: go to the list.
     if back.startswith("/customers/") and back.rstrip("/").split("/")[-1].isdigit():
         return redirect("customers:customer-list")

@@ -112,8 +112,31 @@ def lead_batch(request):
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return redirect(back)
-    messages.success(request, _("Done: %(count)d leads.") % {"count": len(ids)})
+    if action == "transfer":
+        messages.success(request, _transferred_message(actor, ids, data["to_user"]))
+    else:
+        messages.success(request, _("Done: %(count)d leads.") % {"count": len(ids)})
     return redirect(back)
+
+
+def _transferred_message(actor, ids, to_user):
+    """The message "已转移 1 条线索给 陈静：A": the leads by name, links where the actor sees them
+    (pools.views.actions.record_names, escaped)."""
+    from django.utils.translation import ngettext
+
+    from pools.views.actions import record_names, safe_format
+
+    rows = list(Lead.objects.filter(tenant_id=actor.tenant_id, pk__in=ids).order_by("pk"))
+    return safe_format(
+        ngettext(
+            "Transferred %(count)d lead to %(user)s: %(names)s",
+            "Transferred %(count)d leads to %(user)s: %(names)s",
+            len(ids),
+        ),
+        count=len(ids),
+        user=str(to_user),
+        names=record_names(actor, rows, detail="leads:lead-detail"),
+    )
 
 
 # ---------------------------------------------------------------- create / edit
@@ -254,18 +277,68 @@ def lead_detail(request, pk: int):
     if tab not in dict(TABS):
         tab = "overview"
     context = _tab_context(request, lead, tab)
-    context.update(
-        tabs=TABS,
-        may_transfer=policies.may_transfer(actor, lead),
-        may_convert=policies.may_convert(actor, lead),
-        may_return=policies.may_return(actor, lead),
-        forecast=lead_forecast(lead),
-        batch_form=LeadBatchForm(tenant_id=actor.tenant_id) if context["can_edit"] else None,
-        return_reasons=lambda: list(
+    context.update(_header_context(request, lead), tabs=TABS)
+    return render(request, "leads/lead_detail.html", context)
+
+
+def _header_context(request, lead: Lead) -> dict:
+    """What the lead page's header shows (owner, status, last and next follow-up, the pool
+    countdown, the phone and e-mail when the masking layer shows them) and its actions; the
+    same for the page and for the header re-rendered out of band after an htmx action."""
+    actor = request.user
+    can_edit = policies.may_edit(actor, lead)
+    return {
+        "lead": lead,
+        "can_edit": can_edit,
+        "hidden": lead_hidden_fields(actor=actor, lead=lead),
+        "may_transfer": policies.may_transfer(actor, lead),
+        "may_convert": policies.may_convert(actor, lead),
+        "may_return": policies.may_return(actor, lead),
+        "forecast": lead_forecast(lead),
+        "batch_form": LeadBatchForm(tenant_id=actor.tenant_id) if can_edit else None,
+        "return_reasons": lambda: list(
             options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
         ),
+        "page_url": reverse("leads:lead-detail", args=[lead.pk]),
+    }
+
+
+def _oob_parts(request, context: dict, *names: str) -> str:
+    """Partials of the lead page rendered out of band (``oob`` set in their context)."""
+    context = {**context, "oob": True}
+    return "".join(
+        render_to_string(f"leads/lead_detail.html#{name}", context, request) for name in names
     )
-    return render(request, "leads/lead_detail.html", context)
+
+
+def _current_tab(request) -> str:
+    """The tab open in the browser when an htmx action was posted from the page
+    (HX-Current-URL, kept current by the tabs' hx-push-url)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    url = (request.htmx.current_url if request.htmx else None) or ""
+    tab = parse_qs(urlsplit(url).query).get("tab", ["overview"])[0]
+    return tab if tab in dict(TABS) else "overview"
+
+
+def record_page_response(request, pk: int):
+    """The answer to an htmx action posted from a lead's page (a claim, a return…): the
+    header, the tab bar and the open tab out of band, with the messages; when the actor no
+    longer sees the lead, the browser goes to the list (the messages wait there)."""
+    from django.http import HttpResponse
+    from django_htmx.http import HttpResponseClientRedirect
+
+    from crm.visibility import visible_to
+
+    if not visible_to(request.user, Lead.objects.all()).filter(pk=pk).exists():
+        return HttpResponseClientRedirect(reverse("leads:lead-list"))
+    lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
+    tab = _current_tab(request)
+    context = _tab_context(request, lead, tab)
+    context.update(_header_context(request, lead), tabs=TABS)
+    response = HttpResponse(_oob_parts(request, context, "record-header", "tab-bar", "tab-body"))
+    response.write(render_to_string("leads/lead_detail.html#oob-messages", {}, request))
+    return response
 
 
 @tenant_view()
@@ -273,7 +346,11 @@ def lead_tab(request, pk: int, tab: str):
     if tab not in dict(TABS):
         raise Http404
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
-    return render(request, f"leads/lead_detail.html#tab-{tab}", _tab_context(request, lead, tab))
+    context = _tab_context(request, lead, tab)
+    response = render(request, f"leads/lead_detail.html#tab-{tab}", context)
+    # The tab bar follows the loaded tab (out of band): the clicked one is highlighted.
+    response.write(_oob_parts(request, {**context, "tabs": TABS}, "tab-bar"))
+    return response
 
 
 def _tab_response(request, lead: Lead, tab: str, status: int = 200, **extra):
@@ -287,6 +364,10 @@ def _tab_response(request, lead: Lead, tab: str, status: int = 200, **extra):
             for error in form.non_field_errors():
                 messages.error(request, error)
         response = render(request, f"leads/lead_detail.html#tab-{tab}", context, status=status)
+        # The header (last / next follow-up, pool countdown, owner, status) and the tab bar
+        # out of band: the page never shows what the action just changed as stale.
+        header = {**context, **_header_context(request, lead), "tabs": TABS}
+        response.write(_oob_parts(request, header, "record-header", "tab-bar"))
         response.write(render_to_string("leads/lead_detail.html#oob-messages", {}, request))
         return response
     return redirect(reverse("leads:lead-detail", args=[lead.pk]) + f"?tab={tab}")

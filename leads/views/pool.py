@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.db.models import F
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from crm.idempotency import once
@@ -28,6 +28,8 @@ from pools.views.actions import (
     claim_response,
     kind_form,
     move_response,
+    record_names,
+    safe_format,
 )
 
 KIND = "lead"
@@ -94,6 +96,18 @@ def pool_list(request):
     return render(request, "leads/pool_list.html", context)
 
 
+def _page_response(request):
+    """An htmx action posted from a lead's page: its header, tab bar and open tab out of band
+    (leads.views.leads.record_page_response), or, when the actor no longer sees the lead, a
+    full redirect to the list."""
+    from leads.views.leads import record_page_response
+
+    ids = request.POST.getlist("ids")
+    if len(ids) != 1 or not ids[0].isdigit():
+        return redirect("leads:lead-list")
+    return record_page_response(request, int(ids[0]))
+
+
 @tenant_view()
 @require_POST
 def pool_claim(request):
@@ -102,11 +116,8 @@ def pool_claim(request):
         kind_form(ClaimForm, KIND),
         lambda data: pooling.lead_claim(actor=request.user, leads=data["ids"]),
         back=_back(request, reverse("leads:pool-list")),
-        message=lambda count: (
-            ngettext("You claimed %(count)d lead.", "You claimed %(count)d leads.", count)
-            % {"count": count}
-        ),
         detail="leads:lead-detail",
+        page_response=_page_response,
     )
 
 
@@ -123,14 +134,12 @@ def pool_assign(request):
             distribution=data["distribution"],
         ),
         back=_back(request, reverse("leads:pool-list")),
-        message=lambda count, users: (
-            ngettext(
-                "%(count)d lead was assigned to %(users)s.",
-                "%(count)d leads were assigned to %(users)s.",
-                count,
-            )
-            % {"count": count, "users": users}
+        message=lambda count: ngettext(
+            "Assigned %(count)d lead to %(users)s: %(names)s",
+            "Assigned %(count)d leads to %(users)s: %(names)s",
+            count,
         ),
+        detail="leads:lead-detail",
     )
 
 
@@ -171,16 +180,16 @@ def pool_return(request):
         ),
     )
     if returned is None:
-        return redirect(back)
+        return _page_response(request) if request.htmx else redirect(back)
     messages.success(
         request,
-        ngettext(
-            "%(count)d lead went back to the lead pool.",
-            "%(count)d leads went back to the lead pool.",
-            len(returned),
-        )
-        % {"count": len(returned)},
+        safe_format(
+            gettext("Returned to the lead pool: %(names)s"),
+            names=record_names(request.user, returned, detail="leads:lead-detail"),
+        ),
     )
+    if request.htmx:
+        return _page_response(request)
     # The page of a lead one may no longer see would be a 404: go to the list.
     if back.startswith("/leads/") and back.split("?")[0].rstrip("/").split("/")[-1].isdigit():
         return redirect("leads:lead-list")

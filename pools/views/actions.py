@@ -1,15 +1,83 @@
 """The pool actions' responses, the same for every kind of pool list (customers' 公海 in
 ``customers.views.pool``, leads' 线索池 in ``leads.views.pool``): validate the posted form,
-call one service, turn the result or the refusal into messages and a redirect."""
+call one service, turn the result or the refusal into messages and a redirect.
+
+Success messages name what changed ("已领取：武汉宏图…、南宁…"), each name a link to the record
+when the actor still sees it (:func:`record_names`); they are built with escaped names
+(:func:`safe_format`), so the messages component renders them as HTML safely."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from crm.exceptions import ServiceError
+from crm.visibility import visible_to
 from pools import services
+
+# How many records a success message names before "等 N 个".
+NAMES_SHOWN = 5
+
+
+def safe_format(template: str, **values) -> SafeString:
+    """``template`` (a translation with ``%(name)s`` placeholders) filled with ``values``:
+    like ``format_html`` for gettext's placeholders. SECURITY: the template and every value
+    are escaped, except values that are already safe (built here with ``format_html``)."""
+    escaped = {
+        key: value if isinstance(value, int | float) else conditional_escape(value)
+        for key, value in values.items()
+    }
+    return mark_safe(conditional_escape(template) % escaped)  # noqa: S308 (all escaped above)
+
+
+def record_names(actor, rows, *, detail: str | None = None, label=str) -> SafeString:
+    """The names of ``rows`` joined with 、 (at most :data:`NAMES_SHOWN`, then "等 N 个"),
+    each a link to its page ``detail`` (a URL name taking ``pk``) when ``actor`` still sees
+    the record (one query); escaped."""
+    rows = list(rows)
+    shown = rows[:NAMES_SHOWN]
+    seen: set = set()
+    if detail and shown:
+        model = type(shown[0])
+        ids = [row.pk for row in shown]
+        seen = set(visible_to(actor, model.objects.filter(pk__in=ids)).values_list("pk", flat=True))
+    names = format_html_join(
+        "、",
+        "{}",
+        (
+            (
+                format_html('<a href="{}">{}</a>', reverse(detail, args=[row.pk]), label(row))
+                if row.pk in seen
+                else label(row),
+            )
+            for row in shown
+        ),
+    )
+    if len(rows) > len(shown):
+        return safe_format(_("%(names)s and more, %(count)d in all"), names=names, count=len(rows))
+    return names
+
+
+def claim_quota(actor, rows) -> str:
+    """The quota "今日已领 2/20" of each group of ``rows`` with a daily claim limit."""
+    groups = {}
+    for row in rows:
+        group = getattr(row, "pool_group", None)
+        if group is not None and group.daily_claim_limit:
+            groups[group.pk] = group
+    parts = []
+    for group in groups.values():
+        values = {"done": services.claimed_today(actor, group), "limit": group.daily_claim_limit}
+        if len(groups) > 1:
+            values["group"] = group.name
+            parts.append(_("%(group)s: claimed today %(done)d/%(limit)d") % values)
+        else:
+            parts.append(_("Claimed today %(done)d/%(limit)d") % values)
+    return "; ".join(parts)
 
 
 def kind_form(form_class, kind: str):
@@ -22,9 +90,9 @@ def _form_errors(form) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
-def _done(request, result: services.PoolResult, message: str) -> None:
+def _done(request, result: services.PoolResult, message) -> None:
     if result.done:
-        messages.success(request, message)
+        messages.success(request, message() if callable(message) else message)
     if result.lost:
         messages.warning(request, result.lost_message)
     if not result.done and not result.lost:
@@ -45,22 +113,44 @@ def _run_action(request, form_class, action):
         return None
 
 
-def claim_response(request, form_class, claim, *, back: str, message, detail: str):
-    """A claim from a pool list (customers or leads): ``claim(cleaned_data)`` is the service,
-    ``message(count)`` the success; one record claimed opens its page ``detail``, else back."""
+def _page_or_redirect(request, page_response, to: str, **kwargs):
+    """An htmx action posted from a record's page answers with ``page_response(request)``
+    (its header, tabs and messages out of band); else a redirect."""
+    if page_response is not None and request.htmx:
+        return page_response(request)
+    return redirect(to, **kwargs)
+
+
+def claim_response(request, form_class, claim, *, back: str, detail: str, page_response=None):
+    """A claim from a pool list or a record's page (customers or leads): ``claim(cleaned_data)``
+    is the service. The message names (and links) what was claimed, with the day's quota
+    where the group has a daily limit; one record claimed opens its page ``detail``, else
+    back. ``page_response`` answers an htmx claim from the record's own page."""
     result = _run_action(request, form_class, claim)
     if result is None:
-        return redirect(back)
-    count = len(result.done)
-    _done(request, result, message(count))
-    if count == 1 and not result.lost:
+        return _page_or_redirect(request, page_response, back)
+
+    def message():
+        names = record_names(request.user, result.done, detail=detail, label=result.subject.label)
+        text = safe_format(_("Claimed: %(names)s"), names=names)
+        quota = claim_quota(request.user, result.done)
+        if quota:
+            text = safe_format(_("%(message)s. %(quota)s"), message=text, quota=quota)
+        return text
+
+    _done(request, result, message)
+    if page_response is not None and request.htmx:
+        return page_response(request)
+    if len(result.done) == 1 and not result.lost:
         return redirect(detail, pk=result.done[0].pk)
     return redirect(back)
 
 
-def assign_response(request, form_class, assign, *, back: str, message):
-    """An assignment from a pool list: ``assign(cleaned_data)`` is the service,
-    ``message(count, users)`` the success (``users`` joined with 、)."""
+def assign_response(request, form_class, assign, *, back: str, message, detail: str | None = None):
+    """An assignment from a pool list or a record's page: ``assign(cleaned_data)`` is the
+    service; ``message(count)`` the success's translation with ``%(count)d``, ``%(users)s``
+    (joined with 、) and ``%(names)s``: what was assigned, linking to ``detail`` where the
+    actor still sees it."""
     users = []
 
     def run(data):
@@ -69,7 +159,18 @@ def assign_response(request, form_class, assign, *, back: str, message):
 
     result = _run_action(request, form_class, run)
     if result is not None:
-        _done(request, result, message(len(result.done), "、".join(str(u) for u in users)))
+        done = result.done
+
+        def text():
+            names = record_names(request.user, done, detail=detail, label=result.subject.label)
+            return safe_format(
+                message(len(done)),
+                count=len(done),
+                users="、".join(str(u) for u in users),
+                names=names,
+            )
+
+        _done(request, result, text)
     return redirect(back)
 
 

@@ -284,7 +284,9 @@ def test_public_customer_is_readable_but_not_changeable_by_another_rep(d, as_use
     detail = client.get(reverse("customers:customer-detail", args=[pk]))
     assert detail.status_code == 200
     page = detail.content.decode()
-    assert "华西公开客户" in page and "公开联系人" not in page  # contacts are on their tab
+    assert "华西公开客户" in page
+    # Issue 16: the primary contact is in the header (the others on the contacts tab).
+    assert 'data-testid="primary-contact"' in page and "公开联系人" in page
     assert reverse("customers:customer-edit", args=[pk]) not in page  # no edit button
     for key, _label in TABS:
         assert client.get(reverse("customers:customer-tab", args=[pk, key])).status_code == 200
@@ -434,7 +436,13 @@ def test_manager_transfers_customers_and_ownership_events_are_written(d, as_user
         to_user=d.w.rep_east2.pk,
     )
     assert response.status_code == 302
-    assert messages_of(response) == ["Done: 2 customers."]
+    # Issue 16: the message names (and links) what was transferred, and to whom.
+    east_url = reverse("customers:customer-detail", args=[d.east.pk])
+    west_url = reverse("customers:customer-detail", args=[d.west.pk])
+    assert messages_of(response) == [
+        f'Transferred 2 customers to {d.w.rep_east2}: <a href="{east_url}">{d.east.name}</a>'
+        f'、<a href="{west_url}">{d.west.name}</a>'
+    ]
     for customer, before in ((d.east, d.w.rep_east), (d.west, d.w.rep_west)):
         assert fresh(customer).owner_id == d.w.rep_east2.pk
         with scopes_disabled():
