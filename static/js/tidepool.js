@@ -144,3 +144,22 @@
     }
   });
 })();
+// Record pages (customer, lead): the tab bar ([data-tab-bar]) marks the tab of the URL's
+// ?tab=. The server re-renders the bar out of band with every loaded tab; this keeps a page
+// restored by back / forward (htmx's history snapshot) honest as well.
+(function () {
+  function syncTabs() {
+    var bar = document.querySelector("[data-tab-bar]");
+    if (!bar) { return; }
+    var links = Array.prototype.slice.call(bar.querySelectorAll("[data-tab]"));
+    var wanted = new URLSearchParams(window.location.search).get("tab");
+    var current = links.filter(function (link) { return link.dataset.tab === wanted; })[0] || links[0];
+    links.forEach(function (link) {
+      var on = link === current;
+      link.classList.toggle("active", on);
+      link.setAttribute("aria-selected", on ? "true" : "false");
+    });
+  }
+  document.addEventListener("htmx:historyRestore", syncTabs);
+  window.addEventListener("popstate", function () { window.setTimeout(syncTabs, 0); });
+})();
