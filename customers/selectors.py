@@ -753,23 +753,23 @@ def month_start() -> datetime.datetime:
     return timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def recycle_soon_q(*, tenant_id: int, days: int, now: datetime.datetime | None = None) -> Q | None:
-    """The condition "the pool rules recycle this owned customer within ``days``": the
-    recycling candidates (``pools.recycling.candidates``: the customer subject's rules, per
-    level, with its exemptions) of every enabled customer group of the tenant at
-    now + ``days``. None when no group recycles anything. PERF: two queries (the groups
-    and their level rules); the condition itself is one subquery per group."""
+def recycle_soon_q(
+    *, tenant_id: int, days: int, now: datetime.datetime | None = None, kind: str = "customer"
+) -> Q | None:
+    """The condition "the pool rules recycle this owned customer (or lead, with
+    ``kind="lead"``) within ``days``": the recycling candidates (``pools.recycling.
+    candidates``: the subject's rules, per level, with its exemptions) of every enabled group
+    of that kind of the tenant at now + ``days``. None when no group recycles anything.
+    PERF: two queries (the groups and their level rules); the condition itself is one
+    subquery per group."""
     import functools
     import operator
 
-    from pools.models import PoolGroup
     from pools.recycling import candidates
     from pools.selectors import groups_with_rules
 
     at = (now or timezone.now()) + datetime.timedelta(days=max(0, days))
-    groups = groups_with_rules().filter(
-        tenant_id=tenant_id, kind=PoolGroup.Kind.CUSTOMER, is_enabled=True
-    )
+    groups = groups_with_rules().filter(tenant_id=tenant_id, kind=kind, is_enabled=True)
     parts = [Q(pk__in=candidates(group, at).values("pk")) for group in groups]
     return functools.reduce(operator.or_, parts) if parts else None
 

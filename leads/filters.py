@@ -4,6 +4,7 @@ so nothing queries a scoped model when the class is built."""
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -43,10 +44,30 @@ class LeadFilter(ListFilterSet):
     next_followup = django_filters.DateFromToRangeFilter(
         label=_("Next follow-up"), field_name="next_followup_at"
     )
+    # Open leads the lead pool's rules recycle within this many days (the workbench's list
+    # links here; customers.selectors.recycle_soon_q).
+    recycle_within = django_filters.NumberFilter(
+        label=_("Recycled into the lead pool within (days)"),
+        method="recycle_soon",
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=365,
+    )
 
     class Meta:
         model = Lead
         fields = []
+
+    def recycle_soon(self, queryset, name, value):
+        if value is None:
+            return queryset
+        from customers.selectors import recycle_soon_q
+        from leads.pooling import KIND
+
+        condition = recycle_soon_q(
+            tenant_id=self.request.user.tenant_id, days=int(value), kind=KIND
+        )
+        return queryset.none() if condition is None else queryset.filter(condition)
 
     def search(self, queryset, name, value):
         value = (value or "").strip()

@@ -34,10 +34,20 @@ workbench.register("leads/workbench_followups.html", _followups_due, order=11)
 
 
 def _due_for_recycling(request):
-    from leads.pooling import lead_due_for_recycling
+    """My open leads the lead pool takes back within RECYCLE_SOON_DAYS (as the customers'
+    list and KPI), with 全部 linking to the lead list of exactly those (its recycle_within)."""
+    from customers.selectors import RECYCLE_SOON_DAYS
+    from leads.pooling import KIND
+    from pools.selectors import due_for_recycling
 
-    rows = lead_due_for_recycling(actor=request.user)
-    return {"rows": rows[:20], "total": len(rows)} if rows else None
+    rows = due_for_recycling(actor=request.user, kind=KIND, within_days=RECYCLE_SOON_DAYS)
+    if not rows:
+        return None
+    return {
+        "rows": rows[:20],
+        "total": len(rows),
+        "link": f"view=mine&recycle_within={RECYCLE_SOON_DAYS}",
+    }
 
 
 # Right after the customers about to fall into the public pool (15).

@@ -57,3 +57,37 @@ def test_lead_lists_count_link_and_offer_write_follow_up(world, login):
     assert companies(overdue_link) == {lead.company for lead in overdue}
     write = reverse("leads:lead-detail", args=[overdue[0].pk]) + "?tab=followups#followup-form"
     assert write in panel
+
+
+def test_leads_about_to_fall_into_the_pool_link_to_exactly_those(world, login):
+    from django.utils import timezone
+
+    from tests.leads.factories import make_lead_pool
+
+    pool = make_lead_pool(world.tenant_a, "七天线索池", recycle_no_followup_days=7)
+
+    def owned(company, days_ago, owner=world.rep_east, **fields):
+        since = timezone.now() - days_ago * DAY
+        return make_lead(
+            world.tenant_a,
+            owner,
+            company=company,
+            pool_group=pool,
+            owned_since=since,
+            created_at=since,
+            **fields,
+        )
+
+    owned("快掉线索池", 5)
+    owned("还早的线索", 1)
+    owned("关闭的线索", 5, status=Lead.Status.CLOSED)
+    owned("别人的线索", 5, owner=world.rep_east2)
+    client = login(world.rep_east)
+    html = client.get(reverse("crm:workbench")).content.decode()
+    panel = html[html.index('data-testid="lead-recycle-soon"') :]
+    panel = panel[: panel.index("</section>")]
+    assert "1 / 1" in panel
+    link = re.search(r'href="(' + reverse("leads:lead-list") + r'\?[^"]+)"', panel).group(1)
+    response = client.get(link.replace("&amp;", "&"))
+    assert response.status_code == 200
+    assert {lead.company for lead in response.context["page"]} == {"快掉线索池"}
