@@ -7,7 +7,6 @@ from django.http import Http404
 
 from crm import masking
 from crm.models import ActivityLog, Department, Notification, Option, Role, User
-from crm.visibility import owner_scope
 
 
 def notification_list(*, actor: User) -> QuerySet:
@@ -101,11 +100,6 @@ def activity_list(*, actor: User, q: str = "") -> QuerySet:
             | Q(actor__username__icontains=q)
         )
     return qs
-
-
-def visible_user_count(*, actor: User) -> int:
-    """How many people's records the actor sees through their data scope (themselves too)."""
-    return owner_scope(actor).count()
 
 
 def department_tree(*, actor: User) -> list[Department]:

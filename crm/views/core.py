@@ -31,7 +31,6 @@ def workbench(request):
         "panels": workbench_panels(request),
         "unread": selectors.notification_list(actor=user).unread()[:5],
         "recent_activity": selectors.activity_recent(actor=user, limit=10),
-        "team_size": selectors.visible_user_count(actor=user),
     }
     return render(request, "crm/workbench.html", context)
 
