@@ -580,6 +580,8 @@ def customer_lock(request, pk: int):
         services.customer_lock(actor=request.user, customer=customer, locked=not customer.is_locked)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
+    if request.htmx:  # from the page: its header (and tab) out of band
+        return record_page_response(request, pk)
     return redirect("customers:customer-detail", pk=pk)
 
 
@@ -595,6 +597,8 @@ def customer_star(request, pk: int):
     else:
         starred = not customer.customerstar_set.filter(user=request.user).exists()
     services.customer_star(actor=request.user, customers=[customer], starred=starred)
+    if request.htmx:  # from the page: its header out of band
+        return record_page_response(request, pk)
     return redirect(back_url(request, reverse("customers:customer-detail", args=[pk])))
 
 

@@ -95,7 +95,8 @@ def lead_batch(request):
     if not form.is_valid():
         errors = [e for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(map(str, errors)) or _("Select at least one lead."))
-        return redirect(back)
+        posted = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+        return _page_or_redirect(request, posted, back)
     data = form.cleaned_data
     ids, action = data["ids"], data["action"]
     try:
@@ -111,11 +112,19 @@ def lead_batch(request):
             services.lead_reopen(actor=actor, leads=ids)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
-        return redirect(back)
+        return _page_or_redirect(request, ids, back)
     if action == "transfer":
         messages.success(request, _transferred_message(actor, ids, data["to_user"]))
     else:
         messages.success(request, _("Done: %(count)d leads.") % {"count": len(ids)})
+    return _page_or_redirect(request, ids, back)
+
+
+def _page_or_redirect(request, ids, back: str):
+    """The lead page's own actions (transfer, close, reopen) posted with htmx answer with
+    its header and tab out of band (record_page_response); else back."""
+    if request.htmx and len(ids) == 1:
+        return record_page_response(request, ids[0])
     return redirect(back)
 
 

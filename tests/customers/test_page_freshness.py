@@ -380,3 +380,54 @@ def test_coordinates_are_not_printed_raw(world, as_user):
     html = html.content.decode()
     assert "光谷大道 1 号" in html
     assert "114.412345" not in html and "30.498765" not in html
+
+
+# ---------------------------------------------------------------- edits made from the page
+
+
+def test_lock_from_the_customer_page_swaps_the_header(world, as_user):
+    customer = make_customer(world.tenant_a, world.rep_east, "加锁客户")
+    page_url = reverse("customers:customer-detail", args=[customer.pk])
+    response = as_user(world.rep_east).post(
+        reverse("customers:customer-lock", args=[customer.pk]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{page_url}?tab=activity",
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Locked" in _oob(html, "record-header")
+    assert 'aria-selected="true" class="active" data-tab="activity"' in _oob(html, "detail-tabs")
+    assert _reload(Customer, customer.pk).is_locked
+
+
+def test_lead_closed_from_its_page_swaps_the_header_with_the_status(world, as_user):
+    lead = make_lead(world.tenant_a, world.rep_east)
+    page_url = reverse("leads:lead-detail", args=[lead.pk])
+    response = as_user(world.rep_east).post(
+        reverse("leads:lead-batch"),
+        {
+            "action": "close",
+            "ids": [lead.pk],
+            "close_reason": option(world.tenant_a, OptionKind.LEAD_CLOSE_REASON).pk,
+            "close_note": "无需求",
+        },
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver{page_url}",
+    )
+    assert response.status_code == 200
+    header = _oob(response.content.decode(), "record-header")
+    assert 'data-testid="lead-closed"' in header and "无需求" in header
+    assert _reload(Lead, lead.pk).status == "closed"
+
+
+def test_lead_transferred_out_of_sight_sends_the_browser_to_the_list(world, as_user):
+    lead = make_lead(world.tenant_a, world.rep_east)
+    response = as_user(world.rep_east).post(
+        reverse("leads:lead-batch"),
+        {"action": "transfer", "ids": [lead.pk], "to_user": world.rep_west.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert _reload(Lead, lead.pk).owner_id == world.rep_west.pk
+    assert response["HX-Redirect"] == reverse("leads:lead-list")
+    # Named, not linked: rep_east no longer sees it (the message waits on the list).
+    assert _messages(response) == [f"Transferred 1 lead to {world.rep_west}: {lead}"]
