@@ -27,6 +27,7 @@ from pools.views.actions import (
     claim_response,
     kind_form,
     move_response,
+    posted_from,
     record_names,
     safe_format,
 )
@@ -100,12 +101,14 @@ def pool_list(request):
 def _page_response(request):
     """An htmx action posted from a customer's page: its header, tab bar and open tab out of
     band (customers.views.customers.record_page_response), or, when the actor no longer
-    sees the customer, a full redirect to the list."""
+    sees the customer, a full redirect to the list. None when not posted from that page."""
     from customers.views.customers import record_page_response
 
     ids = request.POST.getlist("ids")
     if len(ids) != 1 or not ids[0].isdigit():
-        return redirect("customers:customer-list")
+        return None
+    if not posted_from(request, reverse("customers:customer-detail", args=[int(ids[0])])):
+        return None  # not from the page: the usual redirect
     return record_page_response(request, int(ids[0]))
 
 
@@ -177,7 +180,7 @@ def pool_return(request):
         ),
     )
     if returned is None:
-        return _page_response(request) if request.htmx else redirect(back)
+        return _page_response(request) or redirect(back)
     messages.success(
         request,
         safe_format(
@@ -185,8 +188,8 @@ def pool_return(request):
             names=record_names(request.user, returned, detail="customers:customer-detail"),
         ),
     )
-    if request.htmx:
-        return _page_response(request)
+    if (response := _page_response(request)) is not None:
+        return response
     # The customer page of a customer one no longer sees would be a 404: go to the list.
     if back.startswith("/customers/") and back.rstrip("/").split("/")[-1].isdigit():
         return redirect("customers:customer-list")

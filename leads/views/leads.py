@@ -123,7 +123,9 @@ def lead_batch(request):
 def _page_or_redirect(request, ids, back: str):
     """The lead page's own actions (transfer, close, reopen) posted with htmx answer with
     its header and tab out of band (record_page_response); else back."""
-    if request.htmx and len(ids) == 1:
+    from pools.views.actions import posted_from
+
+    if len(ids) == 1 and posted_from(request, reverse("leads:lead-detail", args=[ids[0]])):
         return record_page_response(request, ids[0])
     return redirect(back)
 

@@ -28,6 +28,7 @@ from pools.views.actions import (
     claim_response,
     kind_form,
     move_response,
+    posted_from,
     record_names,
     safe_format,
 )
@@ -99,12 +100,14 @@ def pool_list(request):
 def _page_response(request):
     """An htmx action posted from a lead's page: its header, tab bar and open tab out of band
     (leads.views.leads.record_page_response), or, when the actor no longer sees the lead, a
-    full redirect to the list."""
+    full redirect to the list. None when not posted from that page."""
     from leads.views.leads import record_page_response
 
     ids = request.POST.getlist("ids")
     if len(ids) != 1 or not ids[0].isdigit():
-        return redirect("leads:lead-list")
+        return None
+    if not posted_from(request, reverse("leads:lead-detail", args=[int(ids[0])])):
+        return None  # not from the page: the usual redirect
     return record_page_response(request, int(ids[0]))
 
 
@@ -180,7 +183,7 @@ def pool_return(request):
         ),
     )
     if returned is None:
-        return _page_response(request) if request.htmx else redirect(back)
+        return _page_response(request) or redirect(back)
     messages.success(
         request,
         safe_format(
@@ -188,8 +191,8 @@ def pool_return(request):
             names=record_names(request.user, returned, detail="leads:lead-detail"),
         ),
     )
-    if request.htmx:
-        return _page_response(request)
+    if (response := _page_response(request)) is not None:
+        return response
     # The page of a lead one may no longer see would be a 404: go to the list.
     if back.startswith("/leads/") and back.split("?")[0].rstrip("/").split("/")[-1].isdigit():
         return redirect("leads:lead-list")

@@ -8,6 +8,8 @@ when the actor still sees it (:func:`record_names`); they are built with escaped
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -113,12 +115,20 @@ def _run_action(request, form_class, action):
         return None
 
 
+def posted_from(request, url: str) -> bool:
+    """Whether an htmx request was posted from the page at ``url`` (the path of its
+    HX-Current-URL): the record page's own actions answer with its parts out of band."""
+    if not request.htmx:
+        return False
+    return urlsplit(request.htmx.current_url or "").path == url
+
+
 def _page_or_redirect(request, page_response, to: str, **kwargs):
     """An htmx action posted from a record's page answers with ``page_response(request)``
-    (its header, tabs and messages out of band); else a redirect."""
-    if page_response is not None and request.htmx:
-        return page_response(request)
-    return redirect(to, **kwargs)
+    (its header, tabs and messages out of band; None when not posted from there); else a
+    redirect."""
+    response = page_response(request) if page_response is not None else None
+    return response or redirect(to, **kwargs)
 
 
 def claim_response(request, form_class, claim, *, back: str, detail: str, page_response=None):
@@ -139,8 +149,8 @@ def claim_response(request, form_class, claim, *, back: str, detail: str, page_r
         return text
 
     _done(request, result, message)
-    if page_response is not None and request.htmx:
-        return page_response(request)
+    if page_response is not None and (response := page_response(request)) is not None:
+        return response
     if len(result.done) == 1 and not result.lost:
         return redirect(detail, pk=result.done[0].pk)
     return redirect(back)

@@ -426,8 +426,21 @@ def test_lead_transferred_out_of_sight_sends_the_browser_to_the_list(world, as_u
         reverse("leads:lead-batch"),
         {"action": "transfer", "ids": [lead.pk], "to_user": world.rep_west.pk},
         HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver" + reverse("leads:lead-detail", args=[lead.pk]),
     )
     assert _reload(Lead, lead.pk).owner_id == world.rep_west.pk
     assert response["HX-Redirect"] == reverse("leads:lead-list")
     # Named, not linked: rep_east no longer sees it (the message waits on the list).
     assert _messages(response) == [f"Transferred 1 lead to {world.rep_west}: {lead}"]
+
+
+def test_htmx_claim_from_elsewhere_than_the_page_keeps_the_redirect(world, as_user, east_pool):
+    customer = pooled(east_pool, "列表里领取")
+    response = as_user(world.rep_east).post(
+        reverse("customers:pool-claim"),
+        {"ids": [customer.pk]},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver" + reverse("customers:pool-list"),
+    )
+    assert response.status_code == 302  # no customer-page parts for the pool list
+    assert response["Location"] == reverse("customers:customer-detail", args=[customer.pk])
