@@ -163,9 +163,3 @@
   document.addEventListener("htmx:historyRestore", syncTabs);
   window.addEventListener("popstate", function () { window.setTimeout(syncTabs, 0); });
 })();
-// htmx "settles" a swapped element by first giving it the attributes of the element it replaces
-// (same id): class, style, width, height. Copying style goes through setAttribute, which the
-// Content-Security-Policy refuses (chromium's autofill leaves style="" on inputs), so a page
-// restored by back / forward or a tab re-rendered out of band reported violations. Class is
-// what the transitions need.
-if (window.htmx) { window.htmx.config.attributesToSettle = ["class", "width", "height"]; }

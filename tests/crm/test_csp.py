@@ -191,7 +191,13 @@ def test_htmx_is_configured_without_eval_nor_injected_styles(world, login):
         '<meta name="htmx-config" content=\''
     )
     config = json.loads(html[start : html.index("'", start)])
-    assert config == {"allowEval": False, "allowScriptTags": False, "includeIndicatorStyles": False}
+    assert config == {
+        "allowEval": False,
+        "allowScriptTags": False,
+        "includeIndicatorStyles": False,
+        # Settling copies the old element's style attribute: refused by the policy.
+        "attributesToSettle": ["class", "width", "height"],
+    }
     # The meta comes before htmx itself, which reads it when it loads.
     assert html.index('name="htmx-config"') < html.index("django_htmx/htmx-2")
     # hx-headers is plain JSON (no "js:" prefix): htmx parses it without eval.
