@@ -231,13 +231,17 @@ def _relation_of(action: str, relations: dict[str, str]) -> str | None:
     return None
 
 
-def mask_activity(user, obj: models.Model, entries: Iterable) -> list:
+def mask_activity(
+    user, obj: models.Model, entries: Iterable, paths: frozenset[str] | None = None
+) -> list:
     """The activity-log ``entries`` about ``obj`` with the old and new values of the fields
     ``user`` may not see on it replaced by :data:`MASK`: its own hidden fields, and for the
     entries about a related row (a contact of a customer, by the action's prefix) that row's
-    hidden fields. The entries are changed in memory only (the log stays as it was)."""
+    hidden fields. The entries are changed in memory only (the log stays as it was).
+    ``paths``: the hidden paths when already known (rows prepared in bulk by :func:`prepare`)."""
     entries = list(entries)
-    paths = hidden_paths(user, obj)
+    if paths is None:
+        paths = hidden_paths(user, obj)
     if not paths or not entries:
         return entries
     model = _model(obj)

@@ -45,7 +45,8 @@ def activity_masked(*, actor: User, entries) -> list[ActivityLog]:
             continue
         by_model.setdefault(model, {}).setdefault(entry.object_id, []).append(entry)
     for model, by_id in by_model.items():
-        rows = model._base_manager.filter(tenant_id=actor.tenant_id, pk__in=list(by_id))
+        rows = list(model._base_manager.filter(tenant_id=actor.tenant_id, pk__in=list(by_id)))
+        masking.prepare(actor, rows)  # what each row hides, computed for all of them at once
         found = {row.pk: row for row in rows}
         maskable = masking.maskable_paths(model)
         relations: dict[str, str] = {}
@@ -54,7 +55,7 @@ def activity_masked(*, actor: User, entries) -> list[ActivityLog]:
         for object_id, group in by_id.items():
             row = found.get(object_id)
             if row is not None:
-                masking.mask_activity(actor, row, group)
+                masking.mask_activity(actor, row, group, paths=masking.prepared_paths(row))
                 continue
             for entry in group:
                 relation = next((r for a, r in relations.items() if entry.action.startswith(a)), "")

@@ -333,3 +333,28 @@ def test_audit_log_reads_counters_and_masks_for_its_viewer(world, east_pool, as_
 def test_an_action_no_module_registers_reads_without_its_code(world):
     text = _text([_entry(world, "gone.action", Customer, {})])
     assert "gone" not in text and "修改了记录" in text
+
+
+def test_masking_a_page_of_entries_costs_no_query_per_record(world, east_pool):
+    """The audit log and 我的最近操作 mask their entries per record in bulk (masking.prepare):
+    the queries do not grow with the number of pooled records on the page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm import selectors
+    from crm.tenancy import tenant_scope
+    from tests.pools.factories import pooled
+
+    def queries_for(count: int) -> int:
+        for i in range(count):
+            customer = pooled(east_pool, f"池中客户{count}-{i}")
+            _log(world.admin_a, customer, "customer.updated", {"address": ["", f"地址{i}"]})
+        with tenant_scope(world.tenant_a.pk):
+            entries = list(selectors.activity_list(actor=world.admin_a))
+            with CaptureQueriesContext(connection) as queries:
+                masked = selectors.activity_masked(actor=world.rep_east, entries=entries)
+        assert all(e.changes == {"address": ["***", "***"]} for e in masked)
+        return len(queries)
+
+    few = queries_for(2)
+    assert queries_for(10) <= few
