@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from crm import permissions
-from crm.tenancy import TenantModel, scoped_manager
+from crm.tenancy import TenantModel, scoped_manager, tenant_key_without_index
 
 
 class Tenant(models.Model):
@@ -542,3 +542,35 @@ class ExportJob(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+
+
+class RecentView(TenantModel):
+    """最近浏览: a user opened the page of one record (``kind`` as registered in
+    ``crm.recent``: "customer", "lead"…) at ``viewed_at``. One row per user and record, moved
+    forward at each visit (``crm.recent.record_view``); a user keeps at most
+    ``crm.recent.KEEP`` rows. Whether the record still exists and is still visible is asked
+    when the list is read, never stored here."""
+
+    tenant = tenant_key_without_index()
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=20)
+    object_id = models.PositiveBigIntegerField()
+    viewed_at = models.DateTimeField(_("viewed at"), default=timezone.now)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("recent view")
+        verbose_name_plural = _("recent views")
+        ordering = ["-viewed_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "user", "-viewed_at"], name="recentview_user_time")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "kind", "object_id"], name="recentview_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from crm import uploads
 from crm.admin import platform_admin
-from crm.views import core, imports
+from crm.views import core, imports, recent
 from crm.views import exports as export_views
 from crm.views import settings as settings_views
 
@@ -17,6 +17,7 @@ crm_patterns = [
     path("notifications/read-all/", core.notification_read_all, name="notification-read-all"),
     path("notifications/<int:pk>/read/", core.notification_read, name="notification-read"),
     path("account/password/", core.password_change, name="password-change"),
+    path("recent/", recent.recent_list, name="recent"),
     path("exports/", export_views.export_list, name="export-list"),
     path("exports/<int:pk>/download/", export_views.export_download, name="export-download"),
     path("settings/", RedirectView.as_view(pattern_name="crm:department-list"), name="settings"),

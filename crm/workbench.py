@@ -41,3 +41,13 @@ def panels_for(request) -> list[dict]:
         if context is not None:
             result.append({"template": panel.template, "context": context, "area": panel.area})
     return result
+
+
+def _recent(request):
+    from crm.recent import workbench_panel
+
+    return workbench_panel(request)
+
+
+# 最近浏览 (crm/recent.py): the core's own panel, after the work lists.
+register("crm/recent_panel.html", _recent, order=50)

@@ -18,5 +18,6 @@ class CustomersConfig(AppConfig):
             importing,
             navigation,
             pooling,
+            recent,
             subjects,
         )

@@ -17,5 +17,6 @@ class LeadsConfig(AppConfig):
             exporting,
             importing,
             navigation,
+            recent,
             subjects,
         )
