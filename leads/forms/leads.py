@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
 from crm.models import Option, OptionKind, User
+from crm.regions import RegionFormMixin
 from crm.selectors import options_for
 from crm.services import assignable_users
 from customers.forms import DATETIME_WIDGET, UserChoiceField, posted_id_choices
@@ -16,7 +17,7 @@ from leads.models import Campaign, Lead
 from leads.services import LEAD_FIELDS
 
 
-class LeadForm(forms.ModelForm):
+class LeadForm(RegionFormMixin, forms.ModelForm):
     owner = UserChoiceField(
         label=_("Owner"),
         queryset=User.objects.none(),
