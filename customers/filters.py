@@ -3,13 +3,17 @@ queries a scoped model when the class is built."""
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm import masking
+from crm.filters import ListFilterSet
 from crm.models import OptionKind, User
+from crm.regions import RegionFilterMixin
 from customers.models import Contact, Customer, Tag, normalize_name
 
 
@@ -36,23 +40,24 @@ def _tags(request):
     return Tag.objects.filter(tenant_id=request.user.tenant_id)
 
 
-class ListFilterSet(django_filters.FilterSet):
-    """A list page's filter set (customers, leads, pools)."""
-
-    @property
-    def active_filters(self) -> list[str]:
-        """Names of the filters in use (for the 'clear' link and saved searches)."""
-        if not hasattr(self.form, "cleaned_data"):
-            return []
-        return [
-            k
-            for k, v in self.form.cleaned_data.items()
-            if v not in (None, "", [])
-            and not (hasattr(v, "start") and v.start is None and v.stop is None)
-        ]
+DUE_CHOICES = [("today", _("Due today")), ("overdue", _("Overdue"))]
 
 
-class CustomerFilter(ListFilterSet):
+def due_filter(queryset, value: str):
+    """The rows of ``queryset`` whose next follow-up is due today (``today``, still to
+    come or already passed today) or has passed (``overdue``: before now)."""
+    from django.utils import timezone
+
+    if value == "today":
+        start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        end = start + datetime.timedelta(days=1)
+        return queryset.filter(next_followup_at__gte=start, next_followup_at__lt=end)
+    if value == "overdue":
+        return queryset.filter(next_followup_at__lt=timezone.now())
+    return queryset
+
+
+class CustomerFilter(RegionFilterMixin, ListFilterSet):
     q = django_filters.CharFilter(label=_("Name, contact or phone"), method="search")
     owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=_users)
     level = django_filters.ModelChoiceFilter(
@@ -98,9 +103,20 @@ class CustomerFilter(ListFilterSet):
         max_value=365,
     )
 
+    # 今日待跟进 / 已逾期: the next follow-up falls today / has passed (the list's chips).
+    due = django_filters.ChoiceFilter(
+        label=_("Next follow-up"),
+        choices=DUE_CHOICES,
+        method="due_filter",
+        widget=forms.HiddenInput,
+    )
+
     class Meta:
         model = Customer
         fields = []
+
+    def due_filter(self, queryset, name, value):
+        return due_filter(queryset, value)
 
     def recycle_soon(self, queryset, name, value):
         if value is None:
@@ -132,7 +148,7 @@ class CustomerFilter(ListFilterSet):
         )
 
 
-class ContactFilter(django_filters.FilterSet):
+class ContactFilter(ListFilterSet):
     q = django_filters.CharFilter(label=_("Name, phone or customer"), method="search")
     is_decision_maker = django_filters.BooleanFilter(label=_("Decision maker"))
 

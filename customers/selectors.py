@@ -53,6 +53,8 @@ VIEW_KEYS = {key for key, _label in VIEWS} | {"bin"}
 SORTS = {
     "last_followup": (F("last_followup_at").desc(nulls_last=True), "-id"),
     "next_followup": (F("next_followup_at").desc(nulls_last=True), "-id"),
+    # The work order of a day: the soonest next follow-up first (今日待跟进 by time of day).
+    "next_followup_soon": (F("next_followup_at").asc(nulls_last=True), "id"),
     "created": ("-created_at", "-id"),
     "name": ("name", "id"),
     "level": (F("level__sort_order").asc(nulls_last=True), "-created_at", "-id"),
@@ -65,12 +67,14 @@ SORTS = {
 KEYSETS: dict[str, tuple[tuple[str, bool], tuple[str, bool]]] = {
     "last_followup": (("last_followup_at", True), ("id", True)),
     "next_followup": (("next_followup_at", True), ("id", True)),
+    "next_followup_soon": (("next_followup_at", False), ("id", False)),
     "created": (("created_at", True), ("id", True)),
     "name": (("name", False), ("id", False)),
 }
 SORT_LABELS = {
     "last_followup": _("Last follow-up"),
-    "next_followup": _("Next follow-up"),
+    "next_followup": _("Next follow-up, latest first"),
+    "next_followup_soon": _("Next follow-up, soonest first"),
     "created": _("Created"),
     "name": _("Name"),
     "level": _("Level"),
@@ -417,15 +421,31 @@ def _page_queryset(qs: QuerySet) -> CustomerPageQuerySet:
 
 
 def customer_list(
-    *, actor: User, view: str = "all", queryset: QuerySet | None = None, sort: str = "created"
+    *,
+    actor: User,
+    view: str = "all",
+    queryset: QuerySet | None = None,
+    sort: str = "created",
+    contacts: bool = False,
 ) -> QuerySet:
     """A page-ready list: owner joined, options attached, tags prefetched, the actor's star
-    marked (a CustomerPageQuerySet: deep pages and the options are fetched cheaply)."""
+    marked (a CustomerPageQuerySet: deep pages and the options are fetched cheaply);
+    ``contacts``: their contacts too, the primary one first (the phone cards' tel: link)."""
     qs = queryset if queryset is not None else customer_base(actor=actor, view=view)
+    prefetch = [Prefetch("tags", queryset=Tag.objects.order_by("name"))]
+    if contacts:
+        prefetch.append(
+            Prefetch(
+                "contacts",
+                queryset=Contact.objects.only(
+                    "customer_id", "name", "mobile", "phone", "email", "is_decision_maker"
+                ),
+            )
+        )
     rows = (
         _page_queryset(qs)
         .select_related("owner")
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+        .prefetch_related(*prefetch)
         .annotate(
             is_starred=Exists(CustomerStar.objects.filter(user=actor, customer=OuterRef("pk")))
         )

@@ -9,9 +9,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm import masking
+from crm.filters import ListFilterSet
 from crm.models import OptionKind, User
+from crm.regions import RegionFilterMixin
 from crm.visibility import owner_scope
-from customers.filters import ListFilterSet, _options
+from customers.filters import _options
 from customers.models import normalize_name
 from leads.models import Campaign, Lead
 
@@ -30,7 +32,7 @@ def _owners(request):
     return users.filter(owner_scope(request.user).q("pk"))
 
 
-class LeadFilter(ListFilterSet):
+class LeadFilter(RegionFilterMixin, ListFilterSet):
     q = django_filters.CharFilter(label=_("Name, company or mobile"), method="search")
     status = django_filters.ChoiceFilter(label=_("Status"), choices=Lead.Status.choices)
     source = django_filters.ModelChoiceFilter(

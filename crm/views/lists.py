@@ -13,7 +13,18 @@ from dataclasses import dataclass
 
 from django.utils.http import url_has_allowed_host_and_scheme
 
-PER_PAGE = 25
+PER_PAGE = 20
+# The page sizes a list offers (``?per=``); anything else reads as PER_PAGE.
+PER_PAGE_CHOICES = (20, 50, 100)
+
+
+def page_size(request) -> int:
+    """The rows per page the user chose with ``?per=`` (one of PER_PAGE_CHOICES)."""
+    try:
+        per = int(request.GET.get("per", PER_PAGE))
+    except ValueError:
+        return PER_PAGE
+    return per if per in PER_PAGE_CHOICES else PER_PAGE
 
 
 @dataclass
@@ -27,6 +38,24 @@ class OffsetPage:
     has_next: bool
     next_cursor: str = ""
     previous_cursor: str = ""
+    per_page: int = PER_PAGE
+    # The list's size when it was counted (capped: "10,000+"), for 第 N / M 页 · 共 T 条.
+    total: int | None = None
+    capped: bool = False
+
+    sizes = PER_PAGE_CHOICES
+
+    @property
+    def num_pages(self) -> int | None:
+        """The number of pages, when the list was counted exactly."""
+        if self.total is None or self.capped:
+            return None
+        return max(1, -(-self.total // self.per_page))
+
+    def counted(self, total: int | None, capped: bool = False) -> OffsetPage:
+        """This page, knowing the list's size (the views count it anyway for the tabs)."""
+        self.total, self.capped = total, capped
+        return self
 
     @property
     def has_previous(self) -> bool:
@@ -48,9 +77,11 @@ class OffsetPage:
 
 
 def offset_page(
-    request, queryset, per_page: int = PER_PAGE, total: int | None = None
+    request, queryset, per_page: int | None = None, total: int | None = None
 ) -> OffsetPage:
-    """Page ``?page=N`` of ``queryset``; ``total``: its exact size when known."""
+    """Page ``?page=N`` of ``queryset``, ``?per=`` rows a page (page_size) unless
+    ``per_page`` says; ``total``: its exact size when known."""
+    per_page = per_page or page_size(request)
     try:
         number = max(1, min(int(request.GET.get("page", 1)), 100_000))
     except ValueError:
@@ -60,9 +91,9 @@ def offset_page(
         # PERF: a page typed past the end of a counted list is empty without reading it (the
         # OFFSET would walk the whole list, or the tenant's index, to find nothing: 6.5 ms for
         # an admin's 跟进今天 page 500 on a 200k-customer tenant).
-        return OffsetPage([], number, has_next=False)
+        return OffsetPage([], number, has_next=False, per_page=per_page)
     rows = list(queryset[start : start + per_page + 1])
-    return OffsetPage(rows[:per_page], number, len(rows) > per_page)
+    return OffsetPage(rows[:per_page], number, len(rows) > per_page, per_page=per_page)
 
 
 def cursor_for(sort: str, number: int, key: list) -> str:
@@ -106,3 +137,69 @@ def back_url(request, default: str) -> str:
     ):
         return target
     return default
+
+
+# Parameters that say where in a list one is: a new filter, chip or sort starts over.
+PAGING = ("page", "after", "before")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A quick filter above a list (今日待跟进, 已逾期, …): a link that sets its parameters,
+    or, when the list already has them, takes them off again."""
+
+    key: str
+    label: str
+    url: str
+    active: bool
+
+
+def chips(request, specs) -> list[Chip]:
+    """The chips of ``specs``, each ``(key, label, {parameter: value})``, for this request:
+    every chip keeps the rest of the query (view, search, sort, page size) and drops the
+    page (PAGING)."""
+    out = []
+    for key, label, params in specs:
+        query = request.GET.copy()
+        for name in PAGING:
+            query.pop(name, None)
+        active = all(request.GET.get(k) == str(v) for k, v in params.items())
+        for k, v in params.items():
+            if active:
+                query.pop(k, None)
+            else:
+                query[k] = str(v)
+        out.append(Chip(key, label, "?" + query.urlencode(), active))
+    return out
+
+
+@dataclass(frozen=True)
+class SortHeader:
+    """A list's column header that sorts: ``url`` sorts by it (or, sorted by it already and
+    with a reverse sort, the other way round); ``direction`` is "asc" / "desc" when the list
+    is sorted by it now, else ""."""
+
+    label: str
+    url: str
+    direction: str
+
+
+def sort_headers(request, current: str, columns: dict) -> dict[str, SortHeader]:
+    """The sortable headers of a list, by column key. ``columns``: column key → (label,
+    sort, reverse sort or None, direction of sort: "asc" / "desc")."""
+    out = {}
+    for key, (label, sort, reverse, direction) in columns.items():
+        query = request.GET.copy()
+        for name in PAGING:
+            query.pop(name, None)
+        if current == sort:
+            now = direction
+            target = reverse or sort
+        elif reverse and current == reverse:
+            now = "asc" if direction == "desc" else "desc"
+            target = sort
+        else:
+            now, target = "", sort
+        query["sort"] = target
+        out[key] = SortHeader(label, "?" + query.urlencode(), now)
+    return out

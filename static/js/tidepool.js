@@ -163,3 +163,38 @@
   document.addEventListener("htmx:historyRestore", syncTabs);
   window.addEventListener("popstate", function () { window.setTimeout(syncTabs, 0); });
 })();
+// The list pattern: "已选 N 项" in the batch bar (which tidepool.css shows only while rows are
+// ticked), 取消 unticks them, one batch popover open at a time, and on a phone the 高级筛选
+// panel closes after a search (the results come first).
+(function () {
+  function countSelected(form) {
+    var n = form.querySelectorAll('input[name="ids"][type="checkbox"]:checked').length;
+    form.querySelectorAll("[data-batch-count]").forEach(function (el) { el.textContent = String(n); });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches('input[name="ids"], [data-check-all]')) {
+      var form = event.target.closest("form");
+      if (form) { countSelected(form); }
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var clear = event.target.closest("[data-batch-clear]");
+    if (clear) {
+      var form = clear.closest("form");
+      form.querySelectorAll('input[name="ids"][type="checkbox"], [data-check-all]').forEach(function (box) { box.checked = false; });
+      countSelected(form);
+    }
+    var summary = event.target.closest(".batch-pop > summary");
+    document.querySelectorAll(".batch-pop[open]").forEach(function (pop) {
+      if (!pop.contains(event.target) || (summary && summary.parentElement !== pop)) { pop.removeAttribute("open"); }
+    });
+  });
+  function init() {
+    document.querySelectorAll("form.list-form").forEach(countSelected);
+    if (window.matchMedia("(max-width: 639.98px)").matches) {
+      document.querySelectorAll("details[data-advanced][open]").forEach(function (panel) { panel.removeAttribute("open"); });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:afterSwap", function () { document.querySelectorAll("form.list-form").forEach(countSelected); });
+})();

@@ -26,7 +26,7 @@ from django_scopes import scopes_disabled
 from crm.tenancy import tenant_scope
 from customers import selectors
 from customers.models import Customer
-from customers.views.customers import PER_PAGE
+from crm.views.lists import PER_PAGE
 from tests.customers.factories import make_customer, make_participant, make_star
 
 URL = reverse("customers:customer-list")
