@@ -172,10 +172,13 @@ def _options(placeholder: str, known: Sequence[str], extra: str) -> list[tuple[s
     return options
 
 
-def bind(form, names: Sequence[str], *, combined: bool, lenient: bool = False) -> None:
+def bind(
+    form, names: Sequence[str], *, combined: bool, lenient: bool = False, empty_label=None
+) -> None:
     """Turn the fields ``names`` (province, city[, district]) of ``form`` into the picker
     and give each level the options under the chosen values. A value outside the table is
-    kept as an option when it is the stored one (or always, ``lenient``: filters)."""
+    kept as an option when it is the stored one (or always, ``lenient``: filters). The empty
+    choice reads ``empty_label`` (全部, 不限), else the field's label (省份, 城市, 区县)."""
     if getattr(form, "_regions_bound", False):
         return
     form._regions_bound = True
@@ -187,7 +190,7 @@ def bind(form, names: Sequence[str], *, combined: bool, lenient: bool = False) -
         path = values[:i]
         known = children(path) if all(path) else ()
         keep = values[i] if (lenient or values[: i + 1] == stored[: i + 1]) else ""
-        choices = _options(str(field.label or ""), known, keep)
+        choices = _options(str(empty_label or field.label or ""), known, keep)
         shown = values[i] if values[i] in dict(choices) else ""
         parts.append(
             {
@@ -258,10 +261,16 @@ class RegionFormMixin:
 
     region_fields: tuple[str, ...] = ("province", "city", "district")
     region_picker: bool = True
+    region_empty_label = None  # the empty choice's text; None: the field's label
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        bind(self, self.region_fields, combined=self.region_picker)
+        bind(
+            self,
+            self.region_fields,
+            combined=self.region_picker,
+            empty_label=self.region_empty_label,
+        )
 
     def clean(self):
         data = super().clean()
@@ -278,5 +287,5 @@ class RegionFilterMixin:
     @property
     def form(self):
         form = super().form
-        bind(form, self.region_fields, combined=False, lenient=True)
+        bind(form, self.region_fields, combined=False, lenient=True, empty_label=_("All"))
         return form

@@ -266,3 +266,48 @@ def test_list_filters_offer_selects_and_keep_any_queried_text(world, as_user):
     assert '<option value="长沙" selected>' in page and "长沙老客户" in page
     leads_page = client.get(reverse("leads:lead-list"), {"province": "北京市"}).content.decode()
     assert '<option value="北京市">' in leads_page and 'data-region-level="city"' in leads_page
+
+
+# ------------------------------------------------------------------ lead assignment rules
+
+
+def _rule_form(world, data=None, rule=None):
+    from leads.forms.settings import RuleForm
+
+    base = {
+        "name": "华东新线索",
+        "daily_limit": "0",
+        "holding_limit": "0",
+        "users": [str(world.rep_east.pk)],
+    }
+    with scopes_disabled():
+        form = RuleForm(
+            None if data is None else {**base, **data}, tenant_id=world.tenant_a.pk, rule=rule
+        )
+        if data is not None:
+            form.is_valid()
+    return form
+
+
+def test_rule_conditions_pick_province_and_city_from_the_table(world):
+    with translation.override("en"):
+        html = str(_rule_form(world)["province"])
+        wrong = _rule_form(world, {"province": "浙江省", "city": "武汉市"})
+        assert not wrong.is_valid()
+        assert wrong.errors["city"] == ["武汉市 is not a city of 浙江省: choose one of its cities."]
+    # A select each (the rule page lays its fields out itself); empty reads "any".
+    assert '<select name="province"' in html and 'data-region-level="province"' in html
+    assert '<option value="" selected>Any</option>' in html or "不限" in html
+    right = _rule_form(world, {"province": "浙江省", "city": "杭州市"})
+    assert right.is_valid(), right.errors
+
+
+def test_a_rule_written_before_the_picker_keeps_its_condition(world):
+    from tests.leads.factories import make_rule
+
+    rule = make_rule(world.tenant_a, [world.rep_east], "四川成都", province="四川", city="成都")
+    html = str(_rule_form(world, rule=rule)["city"])
+    assert '<option value="成都" selected>' in html
+    form = _rule_form(world, {"name": "四川成都（改）", "province": "四川", "city": "成都"}, rule)
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["province"], form.cleaned_data["city"]) == ("四川", "成都")
