@@ -148,6 +148,18 @@ class CustomerFilter(RegionFilterMixin, ListFilterSet):
         )
 
 
+class PoolCustomerFilter(CustomerFilter):
+    """The public pool's filters: the customer list's, with the time a customer came into the
+    pool, and without what only an owned customer has (owner, next follow-up, recycling)."""
+
+    pooled = django_filters.DateFromToRangeFilter(label=_("Into the pool"), field_name="pooled_at")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("owner", "due", "recycle_within", "next_followup"):
+            self.filters.pop(name, None)
+
+
 class ContactFilter(ListFilterSet):
     q = django_filters.CharFilter(label=_("Name, phone or customer"), method="search")
     is_decision_maker = django_filters.BooleanFilter(label=_("Decision maker"))

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 
 from crm.idempotency import once
 from crm.views.base import tenant_view
-from crm.views.lists import back_url, offset_page
+from crm.views.lists import back_url, chips, offset_page, sort_headers
 from customers import pooling
-from customers.filters import CustomerFilter
+from customers.filters import PoolCustomerFilter
 from customers.models import Contact
 from customers.selectors import capped_count
 from pools import selectors
@@ -48,6 +48,36 @@ SORT_LABELS = {
 }
 
 
+# The sortable columns of the pool: column → (label, sort, reverse sort, direction).
+SORT_COLUMNS = {
+    "name": (gettext_lazy("Customer"), "name", None, "asc"),
+    "level": (gettext_lazy("Level"), "level", None, "asc"),
+    "pooled": (gettext_lazy("Days in pool"), "pooled", None, "asc"),
+    "last_followup": (gettext_lazy("Last follow-up"), "last_followup", None, "desc"),
+}
+
+
+def pool_chips(request, *, tenant_id: int) -> list:
+    """The pool's quick filters: 今天入池, 本周入池, the top level (one query)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.models import OptionKind
+    from crm.selectors import options_for
+
+    today = timezone.localdate()
+    monday = today - datetime.timedelta(days=today.weekday())
+    specs = [
+        ("pooled_today", _("Into the pool today"), {"pooled_after": today.isoformat()}),
+        ("pooled_week", _("Into the pool this week"), {"pooled_after": monday.isoformat()}),
+    ]
+    top = options_for(tenant_id=tenant_id, kind=OptionKind.CUSTOMER_LEVEL).first()
+    if top is not None:
+        specs.append(("top_level", top.label, {"level": top.pk}))
+    return chips(request, specs)
+
+
 @tenant_view()
 def pool_list(request):
     actor = request.user
@@ -55,8 +85,7 @@ def pool_list(request):
     wanted = request.GET.get("group") or ""
     group = next((g for g in groups if str(g.pk) == wanted), None)
     base = selectors.pool_base(actor=actor, group=group, kind=pooling.KIND)
-    filterset = CustomerFilter(request.GET or None, queryset=base, request=request)
-    filterset.filters.pop("owner", None)  # nobody owns a pool customer
+    filterset = PoolCustomerFilter(request.GET or None, queryset=base, request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
     sort = request.GET.get("sort") or "pooled"
     if sort not in SORTS:
@@ -66,8 +95,8 @@ def pool_list(request):
         .prefetch_related(Prefetch("contacts", queryset=Contact.objects.order_by("pk")))
         .order_by(*SORTS[sort])
     )
-    page = offset_page(request, rows)
     total, capped = capped_count(qs)
+    page = offset_page(request, rows, total=None if capped else total).counted(total, capped)
     hidden = selectors.hidden_fields_by_group(actor, groups)
     admin_ids = selectors.admin_group_ids(actor, pooling.KIND)
     for customer in page:
@@ -84,6 +113,9 @@ def pool_list(request):
         "capped": capped,
         "sort": sort,
         "sorts": SORT_LABELS,
+        "headers": sort_headers(request, sort, SORT_COLUMNS),
+        "chips": pool_chips(request, tenant_id=actor.tenant_id),
+        "keep": {"group": group.pk if group else ""},
         "filtered": bool(filterset.is_bound and filterset.active_filters),
         "is_admin": admin_ids is None or bool(admin_ids),
         "assign_form": AssignForm(tenant_id=actor.tenant_id, kind=pooling.KIND),

@@ -173,14 +173,14 @@
   }
   document.addEventListener("change", function (event) {
     if (event.target.matches('input[name="ids"], [data-check-all]')) {
-      var form = event.target.closest("form");
-      if (form) { countSelected(form); }
+      var list = event.target.closest(".list-form") || event.target.closest("form");
+      if (list) { countSelected(list); }
     }
   });
   document.addEventListener("click", function (event) {
     var clear = event.target.closest("[data-batch-clear]");
     if (clear) {
-      var form = clear.closest("form");
+      var form = clear.closest(".list-form") || clear.closest("form");
       form.querySelectorAll('input[name="ids"][type="checkbox"], [data-check-all]').forEach(function (box) { box.checked = false; });
       countSelected(form);
     }
@@ -190,11 +190,11 @@
     });
   });
   function init() {
-    document.querySelectorAll("form.list-form").forEach(countSelected);
+    document.querySelectorAll(".list-form").forEach(countSelected);
     if (window.matchMedia("(max-width: 639.98px)").matches) {
       document.querySelectorAll("details[data-advanced][open]").forEach(function (panel) { panel.removeAttribute("open"); });
     }
   }
   document.addEventListener("DOMContentLoaded", init);
-  document.addEventListener("htmx:afterSwap", function () { document.querySelectorAll("form.list-form").forEach(countSelected); });
+  document.addEventListener("htmx:afterSwap", function () { document.querySelectorAll(".list-form").forEach(countSelected); });
 })();

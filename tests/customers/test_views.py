@@ -1213,9 +1213,15 @@ def _plain_client(user) -> Client:
         ("customers:customer-list", {"view": "all"}),
         ("customers:customer-list", {"view": "all", "sort": "level"}),
         ("customers:customer-list", {"view": "starred"}),
+        # The list pattern (issue 16): 100 a page, a chip, a sort header, the phone cards'
+        # contacts and masking are read for the whole page at once.
+        ("customers:customer-list", {"view": "all", "per": "100", "sort": "next_followup_soon"}),
+        ("customers:customer-list", {"view": "all", "due": "overdue", "recycle_within": "3"}),
         ("customers:contact-list", {}),
+        ("customers:contact-list", {"is_decision_maker": "false", "per": "50"}),
         ("customers:followup-feed", {"scope": "team"}),
         ("customers:followup-feed", {"scope": "mine"}),
+        ("customers:followup-feed", {"scope": "team", "q": "跟进", "per": "100"}),
     ],
 )
 def test_list_pages_run_a_fixed_number_of_queries(url_name, params, world):
