@@ -11,15 +11,16 @@ customers nor leads):
 user no longer sees (returned to the pool, transferred away, deleted, another tenant's) is
 simply left out of the list: nothing is stored about it but its id.
 
-PERF: reading the list is one query for the user's rows plus one per kind present among them;
-recording a view is one upsert; trimming the user's rows to :data:`KEEP` is one DELETE, run at
-about one visit in ``1 / TRIM_CHANCE`` (the rows never shown only cost a little space).
+PERF: recording a view is one upsert (a record page costs one query more, always the same);
+reading the list is one query for the user's newest rows plus one per kind present among them;
+when that read finds more than :data:`KEEP` rows it trims them to :data:`KEEP` with one DELETE
+(so a user's rows stay near KEEP: the workbench, the home page, reads them). Deterministic on
+purpose: a trim drawn by chance would make the pages' fixed query counts flaky.
 """
 
 from __future__ import annotations
 
 import datetime
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,8 +29,6 @@ from django.utils import timezone
 # Rows kept per user (the newest); the list shows the first SHOWN of them still visible.
 KEEP = 50
 SHOWN = 10
-# The share of visits that trims the visitor's rows to KEEP.
-TRIM_CHANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,6 @@ def record_view(request, kind: str, obj) -> None:
         unique_fields=["tenant", "user", "kind", "object_id"],
         update_fields=["viewed_at"],
     )
-    if random.random() < TRIM_CHANCE:  # noqa: S311 (not security: a chance of tidying)
-        trim(user)
 
 
 def trim(user, keep: int = KEEP) -> int:
@@ -109,14 +106,18 @@ def trim(user, keep: int = KEEP) -> int:
 
 def recent_items(actor, limit: int = SHOWN) -> list[Item]:
     """The newest ``limit`` records ``actor`` opened and still sees, newest first.
-    PERF: one query for the rows, then one per kind present among them."""
+    PERF: one query for the rows, then one per kind present among them (and one DELETE when
+    the user has more than KEEP rows)."""
     from crm.models import RecentView
 
     rows = list(
         RecentView.objects.filter(tenant_id=actor.tenant_id, user=actor)
         .order_by("-viewed_at", "-id")
-        .values_list("kind", "object_id", "viewed_at")[:KEEP]
+        .values_list("kind", "object_id", "viewed_at")[: KEEP + 1]
     )
+    if len(rows) > KEEP:
+        trim(actor)
+        rows = rows[:KEEP]
     ids: dict[str, list[int]] = {}
     for kind, object_id, _at in rows:
         if kind in _KINDS:

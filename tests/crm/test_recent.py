@@ -223,18 +223,36 @@ def test_trim_keeps_the_newest_rows(world):
     assert len(_rows(world.rep_east2)) == 1  # another user's rows are theirs
 
 
-def test_a_visit_trims_at_the_configured_chance(world, mine, monkeypatch):
+def test_reading_the_list_trims_beyond_keep_and_a_page_view_never_does(world, mine):
     for i in range(recent.KEEP):
         _view(world.rep_east, "customer", 1000 + i, 10 + i)
     client = _client(world.rep_east)
-    monkeypatch.setattr(recent, "TRIM_CHANCE", 0)
     _open(client, mine["first"])
-    assert len(_rows(world.rep_east)) == recent.KEEP + 1
-    monkeypatch.setattr(recent, "TRIM_CHANCE", 1)
     _open(client, mine["second"])
+    assert len(_rows(world.rep_east)) == recent.KEEP + 2  # a page view only upserts
+    assert _listed(_menu(client))[:2] == [
+        ("customer", mine["second"].pk),
+        ("customer", mine["first"].pk),
+    ]
     rows = _rows(world.rep_east)
     assert len(rows) == recent.KEEP
-    assert rows[:2] == [("customer", mine["second"].pk), ("customer", mine["first"].pk)]
+    assert rows[:3] == [
+        ("customer", mine["second"].pk),
+        ("customer", mine["first"].pk),
+        ("customer", 1000),
+    ]
+
+
+def test_a_record_page_costs_the_same_queries_however_many_views(world, mine):
+    """One upsert per page view, never a trim drawn by chance: the record pages keep their
+    fixed query counts (tests/customers/test_views.py)."""
+    client = _client(world.rep_east)
+    url = reverse("customers:customer-detail", args=[mine["first"].pk])
+    _queries(client, url)
+    first = _queries(client, url)
+    for i in range(recent.KEEP + 5):
+        _view(world.rep_east, "customer", 1000 + i, 10 + i)
+    assert all(_queries(client, url) == first for _i in range(5))
 
 
 def _queries(client, url, **headers) -> int:
