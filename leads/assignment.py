@@ -72,6 +72,21 @@ RULE_FIELDS = [
 # ---------------------------------------------------------------- the engine
 
 
+def same_place(a: str, b: str, *, province: bool = False) -> bool:
+    """Whether two place names are the same place, written in full or short (浙江 / 浙江省,
+    杭州 / 杭州市): imported leads carry free text, rules and forms the region table's names."""
+    from crm.regions import province_named
+
+    a, b = (a or "").strip(), (b or "").strip()
+    if a == b:
+        return True
+    if province:
+        return bool(province_named(a)) and province_named(a) == province_named(b)
+    suffixes = ("市", "地区", "自治州", "盟")
+    short = [next((x[: -len(s)] for s in suffixes if x.endswith(s)), x) for x in (a, b)]
+    return bool(short[0]) and short[0] == short[1]
+
+
 @dataclass
 class _Rule:
     """A locked rule with its members and the counts the bounds need, kept up to date while
@@ -88,9 +103,9 @@ class _Rule:
             return False
         if rule.campaign_id and lead.campaign_id != rule.campaign_id:
             return False
-        if rule.province and lead.province.strip() != rule.province:
+        if rule.province and not same_place(lead.province, rule.province, province=True):
             return False
-        if rule.city and lead.city.strip() != rule.city:
+        if rule.city and not same_place(lead.city, rule.city):
             return False
         # A rule with a pool only takes leads lying in that pool.
         return not rule.pool_group_id or (

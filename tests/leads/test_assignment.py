@@ -468,3 +468,23 @@ def test_a_returned_lead_never_goes_back_to_who_gave_it_up(world, reps):
     stays = make_pooled_lead(pool, previous_owner=world.rep_west)
     assert _assign([stays], "periodic") == {}
     assert _owners([stays]) == [None]
+
+
+@pytest.mark.parametrize(
+    ("lead_place", "rule_place", "matches"),
+    [
+        (("浙江", "杭州"), ("浙江省", "杭州市"), True),  # an imported lead, a rule from the picker
+        (("浙江省", "杭州市"), ("浙江", "杭州"), True),  # a picker lead, an old free-text rule
+        ((" 浙江省 ", "杭州市"), ("浙江省", "杭州市"), True),
+        (("浙江省", "宁波市"), ("浙江省", "杭州市"), False),
+        (("江苏省", "杭州市"), ("浙江省", "杭州市"), False),
+        (("", ""), ("浙江省", ""), False),
+    ],
+)
+def test_rules_match_places_written_in_full_or_short(lead_place, rule_place, matches):
+    from leads.assignment import same_place
+
+    got = same_place(lead_place[0], rule_place[0], province=True) and (
+        not rule_place[1] or same_place(lead_place[1], rule_place[1])
+    )
+    assert got is matches
