@@ -106,6 +106,7 @@ def _run_action(request, form_class, action):
     or a refusal becomes an error message; returns the service's result or None."""
     form = form_class(request.POST, tenant_id=request.user.tenant_id)
     if not form.is_valid():
+        request.refused_form = form  # a reason modal may show it inline instead (modal_refused)
         messages.error(request, _form_errors(form))
         return None
     try:
@@ -113,6 +114,28 @@ def _run_action(request, form_class, action):
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return None
+
+
+def modal_refused(request, modal: str) -> bool:
+    """Whether this htmx POST came from the reason modal ``modal``
+    (templates/components/reason_modal.html) and ``_run_action`` refused its form. If so, the
+    refusal's error message is taken back: the caller answers with the modal re-rendered,
+    the errors under its fields, status 422. Any other answer keeps the message, so a modal
+    post to a view that does not answer this way is never refused in silence."""
+    form = getattr(request, "refused_form", None)
+    if form is None or not request.htmx or request.POST.get("modal") != modal:
+        return False
+    text = _form_errors(form)
+    # Iterating marks every message as shown; all but the refusal (the last one added with
+    # its text) are queued again.
+    kept = list(messages.get_messages(request))
+    for i in range(len(kept) - 1, -1, -1):
+        if kept[i].level == messages.ERROR and kept[i].message == text:
+            del kept[i]
+            break
+    for m in kept:
+        messages.add_message(request, m.level, m.message, extra_tags=m.extra_tags)
+    return True
 
 
 def posted_from(request, url: str) -> bool:
