@@ -71,8 +71,8 @@ def test_rep_creates_a_lead_follows_up_and_converts_it_into_an_existing_customer
     page.goto(f"{lead_url}?tab=followups")
     form = page.locator("#followup-form")
     form.wait_for(state="visible")
-    kind = page.locator("#id_kind option:not([value=''])").first.get_attribute("value")
-    page.select_option("#id_kind", kind)
+    # The follow-up types are tap chips (radio inputs in labels): tap the first.
+    form.locator(".chip-group label").first.click()
     page.fill("#id_content", FOLLOWUP)
     page.click("#followup-form button[type=submit]")
     page.locator(".timeline-item", has_text=FOLLOWUP).wait_for(state="visible")
