@@ -13,7 +13,7 @@ from crm.filters import ListFilterSet
 from crm.models import OptionKind, User
 from crm.regions import RegionFilterMixin
 from crm.visibility import owner_scope
-from customers.filters import _options
+from customers.filters import DUE_CHOICES, _options, due_filter
 from customers.models import normalize_name
 from leads.models import Campaign, Lead
 
@@ -55,10 +55,20 @@ class LeadFilter(RegionFilterMixin, ListFilterSet):
         min_value=0,
         max_value=365,
     )
+    # 今日待跟进 / 已逾期: the next follow-up falls today / has passed (the list's chips).
+    due = django_filters.ChoiceFilter(
+        label=_("Next follow-up"),
+        choices=DUE_CHOICES,
+        method="due_filter",
+        widget=forms.HiddenInput,
+    )
 
     class Meta:
         model = Lead
         fields = []
+
+    def due_filter(self, queryset, name, value):
+        return due_filter(queryset, value)
 
     def recycle_soon(self, queryset, name, value):
         if value is None:
@@ -84,3 +94,28 @@ class LeadFilter(RegionFilterMixin, ListFilterSet):
         if normalized:
             condition |= Q(company_normalized__contains=normalized)
         return queryset.filter(condition)
+
+
+class LeadPoolFilter(LeadFilter):
+    """The lead pool's filters: the lead list's, less what a pooled lead does not have (an
+    owner, its former owner's next follow-up, the recycling countdown), plus when it came
+    into the pool and whether anybody ever followed it up (the pool's chips)."""
+
+    pooled = django_filters.DateFromToRangeFilter(
+        label=_("Time in the pool"), field_name="pooled_at"
+    )
+    followed = django_filters.BooleanFilter(
+        label=_("Ever followed up"),
+        field_name="last_followup_at",
+        lookup_expr="isnull",
+        exclude=True,
+    )
+
+    # Nobody owns a pooled lead, its next follow-up was its former owner's, and the pool
+    # recycles nothing that already lies in it.
+    NOT_IN_POOL = ("owner", "next_followup", "due", "recycle_within")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.NOT_IN_POOL:
+            self.filters.pop(name, None)

@@ -30,12 +30,15 @@ VIEW_KEYS = {key for key, _label in VIEWS}
 SORTS = {
     "created": ("-created_at", "-id"),
     "next_followup": (F("next_followup_at").desc(nulls_last=True), "-id"),
+    # The work order of a day: the soonest next follow-up first (今日待跟进 by time of day).
+    "next_followup_soon": (F("next_followup_at").asc(nulls_last=True), "id"),
     "last_followup": (F("last_followup_at").desc(nulls_last=True), "-id"),
     "company": ("company_normalized", "id"),
 }
 SORT_LABELS = {
     "created": _("Created"),
-    "next_followup": _("Next follow-up"),
+    "next_followup": _("Next follow-up, latest first"),
+    "next_followup_soon": _("Next follow-up, soonest first"),
     "last_followup": _("Last follow-up"),
     "company": _("Company"),
 }

@@ -18,7 +18,7 @@ from crm.views.lists import back_url as _back
 from crm.views.lists import offset_page
 from customers.selectors import capped_count
 from leads import pooling
-from leads.filters import LeadFilter
+from leads.filters import LeadPoolFilter
 from pools import selectors as pool_selectors
 from pools.forms.actions import AssignForm, ClaimForm, MoveForm, ReturnForm
 from pools.views import settings as views_settings
@@ -36,6 +36,7 @@ from pools.views.actions import (
 KIND = "lead"
 SORTS = {
     "pooled": ("-pooled_at", "-id"),
+    "pooled_oldest": ("pooled_at", "id"),
     "name": ("name", "id"),
     "company": ("company", "id"),
     "last_followup": (F("last_followup_at").desc(nulls_last=True), "-id"),
@@ -43,33 +44,64 @@ SORTS = {
 }
 SORT_LABELS = {
     "pooled": gettext_lazy("Time in the pool"),
+    "pooled_oldest": gettext_lazy("Longest in the pool first"),
     "name": gettext_lazy("Contact person"),
     "company": gettext_lazy("Company"),
     "last_followup": gettext_lazy("Last follow-up"),
     "created": gettext_lazy("Created"),
 }
-# Nobody owns a pooled lead, and its next follow-up was its former owner's.
-_NOT_IN_POOL_FILTERS = ("owner", "next_followup")
+# The sortable columns of the pool list: column → (label, sort, reverse sort, direction).
+# 在池时长 runs shortest first (the newest in the pool), and the other way round.
+SORT_COLUMNS = {
+    "lead": (gettext_lazy("Lead"), "name", None, "asc"),
+    "pooled": (gettext_lazy("Days in pool"), "pooled", "pooled_oldest", "asc"),
+    "last_followup": (gettext_lazy("Last follow-up"), "last_followup", None, "desc"),
+}
+
+
+def pool_chips(request) -> list:
+    """The quick filters of the lead pool: 本周入池, 从未跟进 and 本周新建 (no query)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.views.lists import chips
+
+    today = timezone.localdate()
+    monday = (today - datetime.timedelta(days=today.weekday())).isoformat()
+    return chips(
+        request,
+        [
+            ("pooled_this_week", gettext("Into the pool this week"), {"pooled_after": monday}),
+            ("never_followed", gettext("Never followed up"), {"followed": "false"}),
+            ("this_week", gettext("Created this week"), {"created_after": monday}),
+        ],
+    )
 
 
 @tenant_view()
 def pool_list(request):
+    from crm.views.lists import sort_headers
+    from leads.views.lists import mark_rows
+
     actor = request.user
     groups = pooling.lead_pool_groups(actor=actor)
     wanted = request.GET.get("group") or ""
     group = next((g for g in groups if str(g.pk) == wanted), None)
     base = pooling.lead_pool_list(actor=actor, group=group)
-    filterset = LeadFilter(request.GET or None, queryset=base, request=request)
-    for name in _NOT_IN_POOL_FILTERS:
-        filterset.filters.pop(name, None)
+    filterset = LeadPoolFilter(request.GET or None, queryset=base, request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
     sort = request.GET.get("sort") or "pooled"
     if sort not in SORTS:
         sort = "pooled"
-    page = offset_page(request, qs.order_by(*SORTS[sort]))
     total, capped = capped_count(qs)
+    page = offset_page(request, qs.order_by(*SORTS[sort]), total=None if capped else total)
+    page.counted(total, capped)
     hidden = pool_selectors.hidden_fields_by_group(actor, groups)
     admin_ids = pool_selectors.admin_group_ids(actor, KIND)
+    # What the masking layer hides (the ``masked`` filter, the card's tel: link): the page's
+    # groups are joined, so no query.
+    mark_rows(page, actor)
     for lead in page:
         lead.hidden = hidden.get(lead.pool_group_id, frozenset())
     tid = actor.tenant_id
@@ -83,6 +115,9 @@ def pool_list(request):
         "capped": capped,
         "sort": sort,
         "sorts": SORT_LABELS,
+        "headers": sort_headers(request, sort, SORT_COLUMNS),
+        "chips": pool_chips(request),
+        "keep": {"group": group.pk if group else ""},
         "filtered": bool(filterset.is_bound and filterset.active_filters),
         "is_admin": admin_ids is None or bool(admin_ids),
         "assign_form": AssignForm(tenant_id=tid, kind=KIND),
