@@ -11,20 +11,39 @@ from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceFie
 from crm import permissions, rights
 from crm.auth import mobile_is_ambiguous
 from crm.models import DataScope, Department, OptionKind, Role, User
+from crm.widgets import UserPicker, UserPickerMultiple
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class PersonChoiceField(SafeModelChoiceField):
-    """A user of the tenant, by full name (the record forms of every module)."""
+class WithDepartments:
+    """A user field whose every queryset brings the users' departments along (one query for
+    the whole picker, crm.widgets)."""
+
+    def _set_queryset(self, queryset):
+        if queryset is not None:
+            queryset = queryset.select_related("department")
+        super()._set_queryset(queryset)
+
+    queryset = property(forms.ModelChoiceField._get_queryset, _set_queryset)
+
+
+class PersonChoiceField(WithDepartments, SafeModelChoiceField):
+    """A user of the tenant, by full name (the record forms of every module), in a
+    searchable picker showing departments."""
+
+    widget = UserPicker
 
     def label_from_instance(self, obj):
         return obj.get_full_name()
 
 
-class PersonMultipleChoiceField(SafeModelMultipleChoiceField):
-    """Users of the tenant, by full name (participants, assignments of every module)."""
+class PersonMultipleChoiceField(WithDepartments, SafeModelMultipleChoiceField):
+    """Users of the tenant, by full name (participants, assignments of every module), in a
+    searchable picker showing departments."""
+
+    widget = UserPickerMultiple
 
     def label_from_instance(self, obj):
         return obj.get_full_name()
@@ -77,7 +96,9 @@ class DepartmentChoiceField(SafeModelChoiceField):
         return _department_choices_label(obj)
 
 
-class UserChoiceField(SafeModelChoiceField):
+class UserChoiceField(WithDepartments, SafeModelChoiceField):
+    widget = UserPicker
+
     def label_from_instance(self, obj):
         return f"{obj.name or obj.username} ({obj.username})"
 

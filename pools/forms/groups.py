@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
+from crm.forms import WithDepartments
 from crm.models import Department, Option, OptionKind, User
+from crm.widgets import DepartmentPickerMultiple, UserPickerMultiple
 from pools.models import (
     DEFAULT_HIDDEN_FIELDS,
     HIDDEN_FIELD_CHOICES,
@@ -31,11 +33,15 @@ def _days(**kwargs):
 
 
 class DepartmentMultipleChoiceField(SafeModelMultipleChoiceField):
+    widget = DepartmentPickerMultiple
+
     def label_from_instance(self, obj):
         return "　" * obj.depth + obj.name
 
 
-class UserMultipleChoiceField(SafeModelMultipleChoiceField):
+class UserMultipleChoiceField(WithDepartments, SafeModelMultipleChoiceField):
+    widget = UserPickerMultiple
+
     def label_from_instance(self, obj):
         name = obj.get_full_name()
         return name if obj.is_active else _("%(name)s (deactivated)") % {"name": name}
