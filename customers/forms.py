@@ -12,16 +12,17 @@ from crm.forms import PersonChoiceField as UserChoiceField
 from crm.forms import PersonMultipleChoiceField as UserMultipleChoiceField
 from crm.importing import ALLOWED_EXTENSIONS
 from crm.models import Department, Option, OptionKind, User
+from crm.regions import RegionFormMixin
 from crm.selectors import options_for
 from crm.services import assignable_users
 from customers import owned
 from customers.importing import MODES, TARGET_DEPARTMENT, TARGET_POOL, TARGET_USERS
-from customers.models import Contact, Customer, SavedSearch, Tag
+from customers.models import Contact, Customer, FollowUp, SavedSearch, Tag
 from customers.services import CONTACT_FIELDS, OPTION_FIELDS
 from pools.models import PoolGroup
 
 
-class CustomerForm(forms.ModelForm):
+class CustomerForm(RegionFormMixin, forms.ModelForm):
     contact_name = forms.CharField(label=_("Contact name"), max_length=50, required=False)
     contact_phone = forms.CharField(label=_("Contact phone"), max_length=30, required=False)
     tags = SafeModelMultipleChoiceField(
@@ -104,7 +105,12 @@ class ContactForm(forms.ModelForm):
 
 
 class FollowUpForm(forms.Form):
-    kind = SafeModelChoiceField(label=_("Type"), queryset=Option.objects.none())
+    # Tap chips (record.css .chip-group), not a select: one tap on a phone.
+    kind = SafeModelChoiceField(
+        label=_("Type"),
+        queryset=Option.objects.none(),
+        widget=forms.RadioSelect(attrs={"class": "chip-group"}),
+    )
     contact = SafeModelChoiceField(
         label=_("Contact"), queryset=Contact.objects.none(), required=False
     )
@@ -117,13 +123,22 @@ class FollowUpForm(forms.Form):
     )
     attachment = forms.FileField(label=_("Attachment"), required=False)
 
-    def __init__(self, *args, record, **kwargs):
+    def __init__(self, *args, record, actor=None, **kwargs):
         """For a follow-up on an owned record (customers.owned): the contacts to choose are
-        its customer's (none for a record without a customer, such as an open lead)."""
+        its customer's (none for a record without a customer, such as an open lead). Given
+        the ``actor``, an empty form starts on the type of their latest follow-up (one
+        query, on the index followup_author)."""
         super().__init__(*args, **kwargs)
         self.fields["kind"].queryset = options_for(
             tenant_id=record.tenant_id, kind=OptionKind.FOLLOWUP_TYPE
         )
+        if actor is not None and not self.is_bound and "kind" not in self.initial:
+            self.initial["kind"] = (
+                FollowUp.objects.filter(tenant_id=record.tenant_id, created_by=actor)
+                .order_by("-followed_at", "-id")
+                .values_list("kind_id", flat=True)
+                .first()
+            )
         customer_id = owned.kind_of(record).customer_id(record)
         if customer_id is None:
             del self.fields["contact"]
@@ -134,11 +149,7 @@ class FollowUpForm(forms.Form):
 
 
 class ParticipantForm(forms.Form):
-    users = UserMultipleChoiceField(
-        label=_("People"),
-        queryset=User.objects.none(),
-        widget=forms.SelectMultiple(attrs={"size": 6}),
-    )
+    users = UserMultipleChoiceField(label=_("People"), queryset=User.objects.none())
     can_edit = forms.BooleanField(label=_("May edit the customer"), required=False)
 
     def __init__(self, *args, tenant_id: int, **kwargs):
@@ -251,11 +262,8 @@ class ImportStartForm(forms.Form):
         label=_("Import into"), widget=forms.RadioSelect, initial=TARGET_POOL
     )
     pool_group = SafeModelChoiceField(queryset=PoolGroup.objects.none(), required=False)
-    users = SafeModelMultipleChoiceField(
-        label=_("Employees"),
-        queryset=User.objects.none(),
-        required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+    users = UserMultipleChoiceField(
+        label=_("Employees"), queryset=User.objects.none(), required=False
     )
     department = SafeModelChoiceField(
         label=_("Department"), queryset=Department.objects.none(), required=False

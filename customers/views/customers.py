@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -16,13 +17,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm import recent
 from crm.exceptions import ServiceError
 from crm.idempotency import once
 from crm.models import OptionKind
 from crm.selectors import activity_timeline, options_for
 from crm.services import assignable_users
 from crm.views.base import tenant_view
-from crm.views.lists import PER_PAGE, OffsetPage, back_url, cursor_for, cursor_read, offset_page
+from crm.views.lists import (
+    OffsetPage,
+    back_url,
+    cursor_for,
+    cursor_read,
+    offset_page,
+    page_size,
+)
 from customers import hooks, owned, policies, selectors, services
 from customers.filters import ContactFilter, CustomerFilter
 from customers.forms import (
@@ -51,7 +60,7 @@ def _cursor_read(request, sort: str) -> tuple[int, list, bool] | None:
 
 
 def keyset_page(
-    request, rows, sort: str, per_page: int = PER_PAGE, total: int | None = None
+    request, rows, sort: str, per_page: int | None = None, total: int | None = None
 ) -> OffsetPage:
     """A page of a customer_list in the order ``sort``: from the request's cursor when it
     carries one (``?after=`` the last row of the page before, ``?before=`` the first of the
@@ -60,6 +69,7 @@ def keyset_page(
 
     PERF: same queries as offset_page, but a deep page reached by its links seeks the key
     instead of skipping (N - 1) × per_page rows."""
+    per_page = per_page or page_size(request)
     cursor = _cursor_read(request, sort) if sort in selectors.KEYSETS else None
     if cursor is None:
         page = offset_page(request, rows, per_page, total)
@@ -72,9 +82,9 @@ def keyset_page(
         if backwards:
             got.reverse()
             # Nothing further back: this is the first page, whatever the cursor said.
-            page = OffsetPage(got, max(number, 2) if more else 1, has_next=True)
+            page = OffsetPage(got, max(number, 2) if more else 1, has_next=True, per_page=per_page)
         else:
-            page = OffsetPage(got, number, more)
+            page = OffsetPage(got, number, more, per_page=per_page)
     if sort in selectors.KEYSETS and page.items:
         if page.has_next:
             last = selectors.sort_key(sort, page.items[-1])
@@ -88,29 +98,83 @@ def keyset_page(
 # ---------------------------------------------------------------- list
 
 
+# The sortable columns of the customer list: column → (label, sort, reverse sort, direction).
+SORT_COLUMNS = {
+    "name": (gettext_lazy("Customer"), "name", None, "asc"),
+    "status": (gettext_lazy("Status"), "status", None, "asc"),
+    "level": (gettext_lazy("Level"), "level", None, "asc"),
+    "last_followup": (gettext_lazy("Last follow-up"), "last_followup", None, "desc"),
+    "next_followup": (
+        gettext_lazy("Next follow-up"),
+        "next_followup_soon",
+        "next_followup",
+        "asc",
+    ),
+    "created": (gettext_lazy("Created"), "created", None, "desc"),
+}
+
+
+def list_chips(request, *, tenant_id: int, level_kind: str) -> list:
+    """The quick filters of a customer or lead list: 今日待跟进, 已逾期, 3 天内掉公海, the top
+    level (A 级) and 本周新建 (one query: the top level option)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.views.lists import chips
+
+    top = options_for(tenant_id=tenant_id, kind=level_kind).first()
+    monday = timezone.localdate() - datetime.timedelta(days=timezone.localdate().weekday())
+    specs = [
+        ("due_today", _("Due today"), {"due": "today"}),
+        ("overdue", _("Overdue"), {"due": "overdue"}),
+        ("recycle_soon", _("Into the pool within 3 days"), {"recycle_within": 3}),
+    ]
+    if top is not None:
+        specs.append(("top_level", top.label, {"level": top.pk}))
+    specs.append(("this_week", _("Created this week"), {"created_after": monday.isoformat()}))
+    return chips(request, specs)
+
+
+def default_sort(request, view: str) -> str:
+    """The list's order when the user picked none: a day's work list (跟进今天, 今日待跟进)
+    by the time of its next follow-up, the others newest first."""
+    if view == "today" or request.GET.get("due") == "today":
+        return "next_followup_soon"
+    return "created"
+
+
 def _list_context(request, view: str):
+    from crm.views.lists import sort_headers
+
     actor = request.user
     base = selectors.customer_base(actor=actor, view=view)
     filterset = CustomerFilter(request.GET or None, queryset=base, request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
-    sort = request.GET.get("sort") or "created"
+    sort = request.GET.get("sort") or default_sort(request, view)
     if sort not in selectors.SORTS:
-        sort = "created"
-    rows = selectors.customer_list(actor=actor, queryset=qs, sort=sort)
+        sort = default_sort(request, view)
+    rows = selectors.customer_list(actor=actor, queryset=qs, sort=sort, contacts=True)
     counts = selectors.view_counts(actor=actor)
     filtered = bool(filterset.is_bound and filterset.active_filters)
     # Unfiltered, the list is the view's own: its tab count is the total (one count less).
     total, capped = counts[view] if view in counts and not filtered else selectors.capped_count(qs)
+    page = keyset_page(request, rows, sort, total=None if capped else total)
     return {
         "view": view,
         "views": selectors.VIEWS,
         "counts": counts,
         "filter": filterset,
-        "page": _with_forecasts(keyset_page(request, rows, sort, total=None if capped else total)),
+        "page": _with_forecasts(page.counted(total, capped), actor),
         "total": total,
         "capped": capped,
         "sort": sort,
         "sorts": selectors.SORT_LABELS,
+        "headers": sort_headers(request, sort, SORT_COLUMNS),
+        "chips": list_chips(
+            request, tenant_id=actor.tenant_id, level_kind=OptionKind.CUSTOMER_LEVEL
+        ),
+        "keep": {"view": view},
         "saved_searches": selectors.saved_searches(actor=actor),
         "batch_form": BatchForm(tenant_id=actor.tenant_id),
         # 退回公海 from the batch bar (pools app); a callable, read only when rendered.
@@ -122,14 +186,25 @@ def _list_context(request, view: str):
     }
 
 
-def _with_forecasts(page: OffsetPage) -> OffsetPage:
+def _with_forecasts(page: OffsetPage, actor) -> OffsetPage:
     """Mark each row with when (and why) the pool will take it back (a fixed number of
     queries: the page's groups with their level rules, and the exemption hooks)."""
+    from django.utils import timezone
+
+    from crm import masking
     from customers.subjects import forecasts_for
 
+    now = timezone.now()
     forecasts = forecasts_for(page.items)
+    # The card's phone (a tel: link) only as the masking layer shows it.
+    hidden = masking.hidden_fields_many(actor, page.items) if page.items else {}
     for customer in page.items:
         customer.forecast = forecasts.get(customer.pk)
+        customer.hidden = hidden.get(customer.pk, frozenset())
+        # 已逾期: the next follow-up has passed (the row and its phone card marked red).
+        customer.overdue = bool(customer.next_followup_at and customer.next_followup_at < now)
+        contacts = getattr(customer, "_prefetched_objects_cache", {}).get("contacts")
+        customer.primary_contact = contacts[0] if contacts else None
     return page
 
 
@@ -380,7 +455,7 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
                 "comments__author", "attachments"
             )[:100]
         )
-        context["form"] = FollowUpForm(record=customer)
+        context["form"] = FollowUpForm(record=customer, actor=actor)
         context["commentable"] = commentable_followups(actor, context["followups"])
     elif tab == "contacts":
         context["contacts"] = list(customer.contacts.all())
@@ -418,6 +493,7 @@ def _tab_context(request, customer: Customer, tab: str) -> dict:
 @tenant_view()
 def customer_detail(request, pk: int):
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    recent.record_view(request, "customer", customer)  # 最近浏览
     tab = request.GET.get("tab", "overview")
     tabs = detail_tabs()
     if tab not in dict(tabs):
@@ -481,10 +557,18 @@ def record_page_response(request, pk: int):
     from django_htmx.http import HttpResponseClientRedirect
 
     from crm.visibility import visible_to
+    from pools.views.actions import modal_refused
 
     if not visible_to(request.user, Customer.objects.alive()).filter(pk=pk).exists():
         return HttpResponseClientRedirect(reverse("customers:customer-list"))
     customer = selectors.customer_get_for_actor(actor=request.user, pk=pk)
+    if modal_refused(request, "return-modal"):
+        # 退回公海 without a reason: the modal again, its errors under its fields (no message).
+        form, fields = _return_form(request.user, customer, request.POST)
+        form.is_valid()
+        context = {"customer": customer, "return_form": form, "return_fields": fields}
+        context.update(page_url=reverse("customers:customer-detail", args=[pk]), form_only=True)
+        return render(request, "customers/customer_detail.html#return-modal", context, status=422)
     tab = _current_tab(request)
     context = _tab_context(request, customer, tab)
     context.update(_header_context(request, customer), tabs=detail_tabs())
@@ -498,7 +582,7 @@ def _pool_context(request, customer: Customer) -> dict:
     lies in the pool, and the pool actions the user may take here."""
     from customers import pooling
     from customers.subjects import customer_forecast
-    from pools.forms.actions import AssignForm, ReturnForm
+    from pools.forms.actions import AssignForm
 
     actor = request.user
     if customer.in_pool:
@@ -513,13 +597,22 @@ def _pool_context(request, customer: Customer) -> dict:
         }
     context = {"in_pool": False, "forecast": customer_forecast(customer)}
     if pooling.customer_may_return(actor=actor, customer=customer):
-        form = ReturnForm(tenant_id=actor.tenant_id, kind=pooling.KIND)
-        targets = pooling.customer_return_targets(actor=actor, customer=customer)
-        form.fields["group"].queryset = form.fields["group"].queryset.filter(
-            pk__in=[g.pk for g in targets]
-        )
-        context["return_form"] = form
+        context["return_form"], context["return_fields"] = _return_form(actor, customer)
     return context
+
+
+def _return_form(actor, customer: Customer, data=None):
+    """The 退回公海 form of the customer page (its groups: those the customer may go back to)
+    and the fields its modal shows (the group only when there is a choice)."""
+    from customers import pooling
+    from pools.forms.actions import ReturnForm
+
+    form = ReturnForm(data, tenant_id=actor.tenant_id, kind=pooling.KIND)
+    targets = pooling.customer_return_targets(actor=actor, customer=customer)
+    form.fields["group"].queryset = form.fields["group"].queryset.filter(
+        pk__in=[g.pk for g in targets]
+    )
+    return form, "reason note group" if len(targets) > 1 else "reason note"
 
 
 @tenant_view()
@@ -709,14 +802,34 @@ def followup_comment(request, pk: int):
 
 @tenant_view()
 def followup_feed(request):
+    import datetime
+
+    from django.utils import timezone
+
+    from crm.views.lists import chips
+
     scope = "team" if request.GET.get("scope") == "team" else "mine"
     qs = _filtered_feed(request, scope)
+    today = timezone.localdate()
+    monday = today - datetime.timedelta(days=today.weekday())
     return render(
         request,
         "customers/followup_feed.html",
         {
             "scope": scope,
-            "page": offset_page(request, qs, per_page=20),
+            "page": offset_page(request, qs),
+            "chips": chips(
+                request,
+                [
+                    ("today", _("Today"), {"start": today.isoformat()}),
+                    ("this_week", _("This week"), {"start": monday.isoformat()}),
+                    ("this_month", _("This month"), {"start": today.replace(day=1).isoformat()}),
+                ],
+            ),
+            "advanced": any(request.GET.get(k) for k in ("end", "kind", "person")),
+            "filtered": any(
+                request.GET.get(k) for k in ("q", "start", "end", "kind", "person", "customer")
+            ),
             "comment_form": CommentForm(),
             "query": request.GET.urlencode(),
             "kinds": options_for(tenant_id=request.user.tenant_id, kind=OptionKind.FOLLOWUP_TYPE),
@@ -753,6 +866,8 @@ def _filtered_feed(request, scope: str):
         qs = qs.filter(customer_id=int(customer))
     if (contact := request.GET.get("contact", "")).isdigit():
         qs = qs.filter(contact_id=int(contact))
+    if text := (request.GET.get("q") or "").strip()[:100]:
+        qs = qs.filter(Q(content__contains=text) | Q(customer__name__contains=text))
     return qs
 
 
@@ -797,12 +912,24 @@ def contact_list(request):
     filterset = ContactFilter(
         request.GET or None, queryset=selectors.contact_list(actor=request.user), request=request
     )
+    from crm import masking
+    from crm.views.lists import chips
+
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
-    return render(
-        request,
-        "customers/contact_list.html",
-        {"filter": filterset, "page": offset_page(request, qs)},
-    )
+    page = offset_page(request, qs)
+    # A number or address shows (and links) only as the masking layer shows its customer's.
+    hidden = masking.hidden_fields_many(request.user, [ct.customer for ct in page.items])
+    for contact in page.items:
+        contact.hidden = hidden.get(contact.customer_id, frozenset())
+    context = {
+        "filter": filterset,
+        "page": page,
+        "filtered": bool(filterset.is_bound and filterset.active_filters),
+        "chips": chips(
+            request, [("decision_maker", _("Decision makers"), {"is_decision_maker": "true"})]
+        ),
+    }
+    return render(request, "customers/contact_list.html", context)
 
 
 @tenant_view()

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
 from crm.models import Option, OptionKind, User
+from crm.regions import RegionFormMixin
 from leads.assignment import RULE_FIELDS
 from leads.campaigns import CAMPAIGN_FIELDS
 from leads.models import AssignmentRule, Campaign
@@ -83,7 +84,12 @@ class OrderedUsersField(forms.Field):
         return [found[pk] for pk in ids]
 
 
-class RuleForm(forms.Form):
+class RuleForm(RegionFormMixin, forms.Form):
+    # Province and city picked from the region table (crm.regions), a select each.
+    region_fields = ("province", "city")
+    region_picker = False
+    region_empty_label = _("Any")
+
     name = _model_field(AssignmentRule, "name")
     is_enabled = _model_field(AssignmentRule, "is_enabled")
     source = SafeModelChoiceField(
@@ -156,7 +162,8 @@ class RuleForm(forms.Form):
         return [(key, title, [self[n] for n in names]) for key, title, names in self.FIELDSETS]
 
     def user_choices(self) -> list[User]:
-        return list(self.fields["users"].queryset)
+        # With their departments: each turn's picker shows them (crm.widgets).
+        return list(self.fields["users"].queryset.select_related("department"))
 
     def user_slots(self) -> list[str]:
         """The chosen user ids as strings, in turn order, then empty slots."""

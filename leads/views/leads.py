@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from crm import recent
 from crm.exceptions import ServiceError
 from crm.idempotency import once
 from crm.models import OptionKind
@@ -40,30 +41,41 @@ from leads.pooling import lead_forecast, lead_hidden_fields
 
 
 def _list_context(request, view: str) -> dict:
+    from crm.views.lists import sort_headers
+    from leads.views.lists import SORT_COLUMNS, default_sort, list_chips, mark_rows
+
     actor = request.user
     base = selectors.lead_base(actor=actor, view=view)
     filterset = LeadFilter(request.GET or None, queryset=base, request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
-    sort = request.GET.get("sort") or "created"
+    sort = request.GET.get("sort") or default_sort(request, view)
     if sort not in selectors.SORTS:
-        sort = "created"
+        sort = default_sort(request, view)
     rows = selectors.lead_list(actor=actor, queryset=qs, sort=sort)
     counts = selectors.view_counts(actor=actor)
     filtered = bool(filterset.is_bound and filterset.active_filters)
     # Unfiltered, the list is the view's own: its tab count is the total (one count less).
     total, capped = counts[view] if not filtered else selectors.capped_count(qs)
+    page = offset_page(request, rows, total=None if capped else total).counted(total, capped)
+    mark_rows(page, actor)
+    batch_form = LeadBatchForm(tenant_id=actor.tenant_id)
+    # The 关闭 popover's reason reads 请选择原因, not "---------".
+    batch_form.fields["close_reason"].empty_label = _("Choose a reason")
     return {
         "view": view,
         "views": selectors.VIEWS,
         "counts": counts,
         "filter": filterset,
-        "page": offset_page(request, rows),
+        "page": page,
         "total": total,
         "capped": capped,
         "sort": sort,
         "sorts": selectors.SORT_LABELS,
+        "headers": sort_headers(request, sort, SORT_COLUMNS),
+        "chips": list_chips(request),
+        "keep": {"view": view},
         "saved_searches": selectors.lead_saved_searches(actor=actor),
-        "batch_form": LeadBatchForm(tenant_id=actor.tenant_id),
+        "batch_form": batch_form,
         # 退回线索池 from the batch bar (the lead pool's view); read only when rendered.
         "return_reasons": lambda: list(
             options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
@@ -93,9 +105,11 @@ def lead_batch(request):
     form = LeadBatchForm(request.POST, tenant_id=actor.tenant_id)
     back = _back(request, reverse("leads:lead-list"))
     if not form.is_valid():
+        posted = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+        if (response := _close_refused(request, posted, form)) is not None:
+            return response
         errors = [e for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(map(str, errors)) or _("Select at least one lead."))
-        posted = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
         return _page_or_redirect(request, posted, back)
     data = form.cleaned_data
     ids, action = data["ids"], data["action"]
@@ -118,6 +132,19 @@ def lead_batch(request):
     else:
         messages.success(request, _("Done: %(count)d leads.") % {"count": len(ids)})
     return _page_or_redirect(request, ids, back)
+
+
+def _close_refused(request, ids, form):
+    """关闭线索 from the lead page's modal without a reason: the modal again with the error
+    under its field (422), no message. None for any other refusal."""
+    from pools.views.actions import posted_from
+
+    if not (request.htmx and request.POST.get("modal") == "close-modal" and len(ids) == 1):
+        return None
+    if not posted_from(request, reverse("leads:lead-detail", args=[ids[0]])):
+        return None
+    lead = selectors.lead_get_for_actor(actor=request.user, pk=ids[0])
+    return _modal_answer(request, lead, "close-modal", form)
 
 
 def _page_or_redirect(request, ids, back: str):
@@ -268,7 +295,7 @@ def _tab_context(request, lead: Lead, tab: str) -> dict:
         context["hidden"] = lead_hidden_fields(actor=actor, lead=lead)
     elif tab == "followups":
         context["followups"] = list(selectors.lead_followups(lead=lead)[:100])
-        context["form"] = FollowUpForm(record=lead)
+        context["form"] = FollowUpForm(record=lead, actor=actor)
         context["commentable"] = commentable_followups(actor, context["followups"])
     elif tab == "attachments":
         context["attachments"] = list(selectors.lead_attachments(lead=lead))
@@ -284,6 +311,7 @@ def _tab_context(request, lead: Lead, tab: str) -> dict:
 def lead_detail(request, pk: int):
     actor = request.user
     lead = selectors.lead_get_for_actor(actor=actor, pk=pk)
+    recent.record_view(request, "lead", lead)  # 最近浏览
     tab = request.GET.get("tab", "overview")
     if tab not in dict(TABS):
         tab = "overview"
@@ -307,11 +335,26 @@ def _header_context(request, lead: Lead) -> dict:
         "may_return": policies.may_return(actor, lead),
         "forecast": lead_forecast(lead),
         "batch_form": LeadBatchForm(tenant_id=actor.tenant_id) if can_edit else None,
-        "return_reasons": lambda: list(
-            options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
-        ),
+        "return_form": _return_form(actor) if can_edit else None,
         "page_url": reverse("leads:lead-detail", args=[lead.pk]),
     }
+
+
+def _return_form(actor, data=None):
+    """The 退回线索池 form of the lead page's modal (its reasons read only when rendered)."""
+    from leads.pooling import KIND
+    from pools.forms.actions import ReturnForm
+
+    return ReturnForm(data, tenant_id=actor.tenant_id, kind=KIND)
+
+
+def _modal_answer(request, lead: Lead, modal: str, form):
+    """A reason modal of the lead page whose form was refused: the modal's form again, its
+    errors under its fields, with 422 (templates/components/reason_modal.html)."""
+    page_url = reverse("leads:lead-detail", args=[lead.pk])
+    context = {"lead": lead, "form_only": True, "page_url": page_url}
+    context["batch_form" if modal == "close-modal" else "return_form"] = form
+    return render(request, f"leads/lead_detail.html#{modal}", context, status=422)
 
 
 def _oob_parts(request, context: dict, *names: str) -> str:
@@ -340,10 +383,15 @@ def record_page_response(request, pk: int):
     from django_htmx.http import HttpResponseClientRedirect
 
     from crm.visibility import visible_to
+    from pools.views.actions import modal_refused
 
     if not visible_to(request.user, Lead.objects.all()).filter(pk=pk).exists():
         return HttpResponseClientRedirect(reverse("leads:lead-list"))
     lead = selectors.lead_get_for_actor(actor=request.user, pk=pk)
+    if modal_refused(request, "lead-return-modal"):  # 退回线索池 without a reason
+        form = _return_form(request.user, request.POST)
+        form.is_valid()
+        return _modal_answer(request, lead, "lead-return-modal", form)
     tab = _current_tab(request)
     context = _tab_context(request, lead, tab)
     context.update(_header_context(request, lead), tabs=TABS)
