@@ -4,6 +4,7 @@ settings pages (lead.manage): list with lead counts, create, edit, delete."""
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -195,7 +196,7 @@ def test_campaign_list_shows_lead_counts_in_one_query_per_page(
     html = response.content.decode()
     assert "春季展会" in html and "空的活动" in html
     assert f'data-campaign="{spring.pk}"' in html
-    assert '<td class="num small lead-count">3</td>' in html
+    assert re.search(r'<td class="num small lead-count"[^>]*>3</td>', html)
     # The query count does not grow with the number of campaigns.
     client.get(reverse("leads:campaign-list"))
     with CaptureQueriesContext(connection) as few:
