@@ -177,13 +177,19 @@ def _list_context(request, view: str):
         "keep": {"view": view},
         "saved_searches": selectors.saved_searches(actor=actor),
         "batch_form": BatchForm(tenant_id=actor.tenant_id),
-        # 退回公海 from the batch bar (pools app); a callable, read only when rendered.
-        "return_reasons": lambda: list(
-            options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
-        ),
+        # 退回公海 from the batch bar: its modal's form (the reasons are read when rendered).
+        "return_form": batch_return_form(actor),
         "query": request.GET.urlencode(),
         "filtered": filtered,
     }
+
+
+def batch_return_form(actor, data=None):
+    """The 退回公海 form of the customer list's batch bar (its reason modal)."""
+    from customers import pooling
+    from pools.forms.actions import ReturnForm
+
+    return ReturnForm(data, tenant_id=actor.tenant_id, kind=pooling.KIND)
 
 
 def _with_forecasts(page: OffsetPage, actor) -> OffsetPage:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from crm.idempotency import once
 from crm.views.base import tenant_view
@@ -26,6 +27,7 @@ from pools.views.actions import (
     assign_response,
     claim_response,
     kind_form,
+    modal_refused,
     move_response,
     posted_from,
     record_names,
@@ -211,7 +213,19 @@ def pool_return(request):
             group=data["group"],
         ),
     )
+    from_list = request.htmx and request.POST.get("modal") == "batch-return-modal"
     if returned is None:
+        if modal_refused(request, "batch-return-modal"):
+            # The list's modal without a reason: the modal's form again, its errors inline.
+            from customers.views.customers import batch_return_form
+
+            form = batch_return_form(request.user, request.POST)
+            form.is_valid()
+            # list_url: where the modal's form comes back to (this request is the POST's).
+            context = {"return_form": form, "form_only": True, "view": "mine", "list_url": back}
+            return render(
+                request, "customers/customer_list.html#batch-return-modal", context, status=422
+            )
         return _page_response(request) or redirect(back)
     messages.success(
         request,
@@ -220,6 +234,9 @@ def pool_return(request):
             names=record_names(request.user, returned, detail="customers:customer-detail"),
         ),
     )
+    if from_list:
+        # The list's modal (htmx): the list again, without the returned rows.
+        return HttpResponseClientRedirect(back)
     if (response := _page_response(request)) is not None:
         return response
     # The customer page of a customer one no longer sees would be a 404: go to the list.

@@ -118,3 +118,39 @@ def test_phone_lists_are_cards_without_overflow(
     # The batch bar does not take the first screen: nothing is ticked.
     assert not page.locator("[data-batch-bar]").first.is_visible()
     page.screenshot(path=f"/tmp/list-390-{name}.png", full_page=True)
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_the_return_modal_of_the_list_refuses_an_empty_reason_in_chinese(
+    new_context, live_server, demo_data, sign_in, viewport
+):
+    from django_scopes import scopes_disabled
+
+    from customers.models import Customer
+
+    page = _page(new_context, **(viewport or {}))
+    sign_in(page, "rep1")
+    page.goto(f"{live_server.url}/customers/?view=mine")
+    box = page.locator("#batch-form input[name=ids]").first
+    pk = int(box.get_attribute("value"))
+    box.check()
+    page.click("[data-testid=batch-return]")
+    dialog = page.locator("#batch-return-modal")
+    assert dialog.is_visible()
+    dialog.locator("[data-testid=modal-submit]").click()
+    # The server's error, in Chinese, under the field; no browser bubble, no page change.
+    error = dialog.locator("[data-testid=modal-error]")
+    error.wait_for()
+    assert "请选择退回公海的原因" in error.inner_text()
+    assert page.url.endswith("/customers/?view=mine") and dialog.is_visible()
+    with scopes_disabled():
+        assert Customer.objects.get(pk=pk).pooled_at is None
+    # With a reason the ticked row goes to the pool and the list says so by name.
+    dialog.locator("select[name=reason]").select_option(index=1)
+    with page.expect_navigation():
+        dialog.locator("[data-testid=modal-submit]").click()
+    with scopes_disabled():
+        customer = Customer.objects.get(pk=pk)
+    assert customer.pooled_at is not None
+    assert customer.name in page.locator("#messages").inner_text()
+    assert not page.locator(f"#batch-form input[name=ids][value='{pk}']").count()

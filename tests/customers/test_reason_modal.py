@@ -297,3 +297,45 @@ def test_lead_return_error_is_chinese_for_a_chinese_user(world, login):
     )
     assert response.status_code == 422
     assert _field_error(response.content.decode(), "请选择线索退回线索池的原因。")
+
+
+# ---------------------------------------------------------------- 退回公海 from the list's batch bar
+
+
+def test_the_customer_list_returns_ticked_rows_through_the_modal(world, login, east_pool):
+    keep = owned(east_pool, world.rep_east, "留着的")
+    gone = [owned(east_pool, world.rep_east, f"退回的{i}") for i in range(2)]
+    list_url = reverse("customers:customer-list") + "?view=mine"
+    client = login(world.rep_east)
+    html = client.get(list_url).content.decode()
+    # The bar's 退回公海 opens the modal, which takes the ticked rows of the batch form.
+    bar = html[html.index("data-batch-bar") : html.index("</form>", html.index("data-batch-bar"))]
+    assert (
+        'data-dialog-open="batch-return-modal"' in bar
+        and '<details class="batch-pop batch-return' not in bar
+    )
+    dialog = html[html.index('<dialog id="batch-return-modal"') :]
+    assert 'data-ids-from="batch-form"' in dialog and "novalidate" in dialog
+    post = {"modal": "batch-return-modal", "next": list_url, "ids": [c.pk for c in gone]}
+    # No reason: 422, the modal's form with the Chinese error under the field, nothing returned.
+    refused = client.post(
+        reverse("customers:pool-return"), {**post, "reason": ""}, **_htmx(list_url)
+    )
+    assert refused.status_code == 422
+    text = refused.content.decode()
+    assert 'id="batch-return-modal-form"' in text and _field_error(text, "请选择退回公海的原因。")
+    # The form again still comes back to the list, not to the URL it was posted to.
+    assert f'name="next" value="{list_url}"'.replace("&", "&amp;") in text
+    assert _pending(client) == []
+    assert all(_reload(Customer, c.pk).pooled_at is None for c in gone)
+    # A reason: both go, the list comes back (an htmx redirect) with a message naming them.
+    ok = client.post(
+        reverse("customers:pool-return"),
+        {**post, "reason": return_reason(world.tenant_a).pk},
+        **_htmx(list_url),
+    )
+    assert ok.status_code == 200 and ok.headers["HX-Redirect"] == list_url
+    assert all(_reload(Customer, c.pk).pooled_at is not None for c in gone)
+    assert _reload(Customer, keep.pk).pooled_at is None
+    pending = " ".join(_pending(client))
+    assert "退回的0" in pending and "退回的1" in pending
