@@ -16,13 +16,15 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 SQUEEZED = """(root) => {
   const out = [];
   for (const el of root.querySelectorAll(
-      'td, th, .chip-sm, .chip-filter, .badge, .btn, .tag, .page-size a, .page-size b')) {
+      'td, th, .chip-sm, .chip-filter, .badge, .btn, .tag, .page-size a, .page-size b'
+      )) {
     const box = el.getBoundingClientRect();
     const text = (el.innerText || '').trim();
     if (!text || box.width === 0 || box.height === 0) continue;
     const style = getComputedStyle(el);
     const size = parseFloat(style.fontSize);
-    if (box.width < 2 * size) out.push(`${el.tagName}.${el.className} "${text}" ${box.width}px wide`);
+    const what = `${el.tagName}.${el.className} "${text}"`;
+    if (box.width < 2 * size) out.push(`${what} ${box.width}px wide`);
     const line = parseFloat(style.lineHeight) || size * 1.5;
     if (text.length <= 6 && !text.includes('\\n') && box.height > 2.2 * line
         && !el.matches('td, th')) {

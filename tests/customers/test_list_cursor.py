@@ -24,9 +24,9 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from crm.tenancy import tenant_scope
+from crm.views.lists import PER_PAGE
 from customers import selectors
 from customers.models import Customer
-from crm.views.lists import PER_PAGE
 from tests.customers.factories import make_customer, make_participant, make_star
 
 URL = reverse("customers:customer-list")

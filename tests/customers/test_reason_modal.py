@@ -299,7 +299,7 @@ def test_lead_return_error_is_chinese_for_a_chinese_user(world, login):
     assert _field_error(response.content.decode(), "请选择线索退回线索池的原因。")
 
 
-# ---------------------------------------------------------------- 退回公海 from the list's batch bar
+# ------------------------------------------------------- 退回公海 from the list's batch bar
 
 
 def test_the_customer_list_returns_ticked_rows_through_the_modal(world, login, east_pool):
