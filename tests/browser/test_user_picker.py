@@ -37,9 +37,7 @@ def picker_of(page, scope: str, name: str):
     return wrapper, wrapper.locator(".ts-control input")
 
 
-def test_rep_adds_a_participant_from_the_batch_bar_by_typing_her_name(
-    page, sign_in, live_server
-):
+def test_rep_adds_a_participant_from_the_batch_bar_by_typing_her_name(page, sign_in, live_server):
     with scopes_disabled():
         rep3 = User.objects.get(username="rep3")  # 陈静, 销售二部
     sign_in(page, "rep1")
@@ -88,9 +86,7 @@ def test_rep_adds_a_participant_from_the_batch_bar_by_typing_her_name(
 
 def test_admin_picks_pool_members_admins_and_departments_by_typing(page, sign_in, live_server):
     with scopes_disabled():
-        group = PoolGroup.objects.filter(
-            tenant__slug="demo", kind=PoolGroup.Kind.CUSTOMER
-        ).first()
+        group = PoolGroup.objects.filter(tenant__slug="demo", kind=PoolGroup.Kind.CUSTOMER).first()
         rep2 = User.objects.get(username="rep2")  # 刘洋, 销售一部
         manager = User.objects.get(username="manager1")  # 李经理, 销售部
         assert group is not None
@@ -183,9 +179,7 @@ def test_participants_tab_loaded_by_htmx_gets_the_picker_once(page, sign_in, liv
 
 def test_without_javascript_the_plain_select_still_works(new_context, live_server, demo_data):
     with scopes_disabled():
-        group = PoolGroup.objects.filter(
-            tenant__slug="demo", kind=PoolGroup.Kind.CUSTOMER
-        ).first()
+        group = PoolGroup.objects.filter(tenant__slug="demo", kind=PoolGroup.Kind.CUSTOMER).first()
     context = new_context(java_script_enabled=False)
     page = context.pages[0] if context.pages else context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
@@ -199,3 +193,59 @@ def test_without_javascript_the_plain_select_still_works(new_context, live_serve
     assert page.locator(".ts-wrapper").count() == 0
     texts = members.locator("option").all_inner_texts()
     assert any(text == "陈静 · 销售二部" for text in texts), texts
+
+
+def test_admin_assigns_a_pooled_lead_by_typing_a_colleagues_name(page, sign_in, live_server):
+    """The lead pool's 分配 (pools.forms.actions.AssignForm, "Assign to")."""
+    from leads.models import Lead
+
+    with scopes_disabled():
+        rep3 = User.objects.get(username="rep3")  # 陈静
+    sign_in(page, "admin")
+    page.goto(f"{live_server.url}/leads/pool/")
+    box = page.locator("form input[name=ids][type=checkbox]").first
+    lead_id = int(box.get_attribute("value"))
+    box.check()
+    pop = page.locator("details:has(select[name=users][data-user-picker])")
+    pop.locator("summary").click()
+    wrapper, search = picker_of(page, "details", "users")
+    search.fill("陈静")
+    wrapper.locator(f".ts-dropdown .option[data-value='{rep3.pk}']").click()
+    with page.expect_navigation():
+        pop.locator("button[type=submit]").click()
+
+    with scopes_disabled():
+        assert Lead.objects.get(pk=lead_id).owner_id == rep3.pk
+
+
+def test_manager_transfers_a_customer_with_the_single_picker(page, sign_in, live_server):
+    """The new owner (one person): typing part of the name, then a click, picks them."""
+    with scopes_disabled():
+        rep2 = User.objects.get(username="rep2")  # 刘洋, 销售一部
+    sign_in(page, "manager1")
+    page.goto(f"{live_server.url}/customers/?view=all")
+    form = "form#batch-form"
+    rows = page.locator(f"{form} input[name=ids]")
+    customer_id = None
+    with scopes_disabled():
+        for i in range(rows.count()):
+            pk = int(rows.nth(i).get_attribute("value"))
+            if Customer.objects.get(pk=pk).owner_id != rep2.pk:
+                customer_id = pk
+                rows.nth(i).check()
+                break
+    assert customer_id is not None
+    pop = page.locator(f"{form} details:has(button[name=action][value=transfer])")
+    pop.locator("summary").click()
+    wrapper, search = picker_of(page, form, "to_user")
+    assert "single" in wrapper.get_attribute("class")
+    search.fill("刘")
+    wrapper.locator(f".ts-dropdown .option[data-value='{rep2.pk}']").click()
+    assert page.locator(f"{form} select[name=to_user]").input_value() == str(rep2.pk)
+    pop.locator("button[name=action][value=transfer]").click()
+
+    def moved():
+        with scopes_disabled():
+            return Customer.objects.get(pk=customer_id).owner_id == rep2.pk
+
+    assert wait_until(moved), "the customer did not move to 刘洋"
