@@ -15,10 +15,11 @@ What a page must satisfy (``CHECK_SCRIPT``):
 * the document is no wider than the screen (``scrollWidth <= clientWidth``); no box sticks out
   to the right; no element scrolls sideways inside the page, except the designed horizontal
   scrollers (``SIDEWAYS_SCROLLERS``: the record pages' tab bar);
-* every visible table cell, button, chip, badge, tag, tab and label with text is at least two
-  characters wide (its first two characters as its font draws them, without padding);
-* a short text (<= 6 characters) in those elements sits on one line, and a date or time is not
-  broken inside (``2026-11-/24``).
+* every visible element with text (table cell, button, chip, badge, tag, tab, label, link,
+  heading, list item, span…) is at least two characters wide (its first two characters as its
+  font draws them, without its padding);
+* a short text (<= 6 characters: "有意向", "领取") or a date or time in them breaks only at its
+  spaces, never inside a word ("无/购/买/意/向", "2026-11-/24").
 
 All failures of a page are reported in one assertion message (URL, selector, text, width).
 To stay quick, the pages of one persona are visited once, in one browser context, by whichever
@@ -365,9 +366,10 @@ CHECK_SCRIPT = """
   }
 
   // 3. Cells, buttons, chips narrower than two characters; short words broken per character.
-  const cells = "td, th, button, .btn, .badge, .chip, .tag, .tabs a, label, summary";
+  const cells = ("td, th, button, .btn, .badge, .chip, .tag, .tabs a, label, summary, "
+    + "a, dt, dd, li, h1, h2, h3, p, span, strong, small, time");
   // A text node (a word, a name, a date: what the markup keeps together) that is short
-  // (<= 6 characters) must sit on one line; a date or time may break only at its spaces.
+  // (<= 6 characters) or a date or time may break only at its spaces.
   const dateLike = /^[0-9][0-9:\\-\\/.年月日]*$/;
   const brokenWord = (el, fontSize) => {
     const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
@@ -375,13 +377,11 @@ CHECK_SCRIPT = """
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const words = node.textContent.replace(/\\s+/g, " ").trim();
       if (!words) continue;
+      // It may break at its spaces ("· 陈敏磊"), never inside a word.
       const tokens = words.split(" ");
-      let allowed = null;
-      if ([...words].length <= 6) allowed = 1;
-      else if (words.length <= 20 && tokens.every((t) => dateLike.test(t))) {
-        allowed = tokens.length;
-      }
-      if (allowed === null) continue;
+      const short = [...words].length <= 6;
+      if (!short && !(words.length <= 20 && tokens.every((t) => dateLike.test(t)))) continue;
+      const allowed = tokens.length;
       range.selectNodeContents(node);
       const tops = [];
       for (const rect of range.getClientRects()) {
