@@ -146,6 +146,7 @@ class Demo:
     other_customer: object
     contact: object
     lead: object
+    lead_like_customer: object  # its company is the name of two customers: matches to show
     department: object
     user: object
     role: object
@@ -191,11 +192,18 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
         for tab in _lead_tabs()
     },
     "leads:lead-edit": {"": lambda d: _url("leads:lead-edit", d.lead)},
-    "leads:lead-convert": {"": lambda d: _url("leads:lead-convert", d.lead)},
+    "leads:lead-convert": {
+        "": lambda d: _url("leads:lead-convert", d.lead),
+        "matches": lambda d: _url("leads:lead-convert", d.lead_like_customer),
+    },
     "leads:campaign-edit": {"": lambda d: _url("leads:campaign-edit", d.campaign)},
     "leads:rule-edit": {"": lambda d: _url("leads:rule-edit", d.rule)},
     "leads:pool-group-edit": {"": lambda d: _url("leads:pool-group-edit", d.lead_pool)},
     # Pages without a parameter that show their content only for a query.
+    "customers:customer-duplicates": {
+        "": lambda d: reverse("customers:customer-duplicates"),
+        "found": lambda d: reverse("customers:customer-duplicates") + "?name=有限公司",
+    },
     "customers:customer-merge": {
         "": lambda d: (
             reverse("customers:customer-merge") + f"?ids={d.customer.pk}&ids={d.other_customer.pk}"
@@ -481,6 +489,8 @@ def _demo_objects() -> Demo:
     from customers.models import Contact, Customer
     from leads.models import AssignmentRule, Campaign, Lead
     from pools.models import PoolGroup
+    from tests.customers.factories import make_customer
+    from tests.leads.factories import make_lead
 
     with scopes_disabled():
         tenant = Tenant.objects.get(slug="demo")
@@ -493,6 +503,8 @@ def _demo_objects() -> Demo:
         )
         _attachment(customer, rep1)
         lead = Lead.objects.filter(tenant=tenant, owner=rep1).order_by("pk").first()
+        like = make_lead(tenant, rep1, name="周海涛", company=customer.name, mobile="13912345678")
+        make_customer(tenant, None, name=customer.name)  # the same name, in nobody's hands
         export = ExportJob.objects.create(
             tenant=tenant, kind="customers", status="done", created_by=admin, row_count=1
         )
@@ -508,6 +520,7 @@ def _demo_objects() -> Demo:
             .first(),
             contact=Contact.objects.filter(customer=customer).order_by("pk").first(),
             lead=lead,
+            lead_like_customer=like,
             department=Department.objects.get(tenant=tenant, name="销售部"),
             user=rep1,
             role=Role.objects.get(tenant=tenant, builtin=Role.Builtin.SALES_REP),
