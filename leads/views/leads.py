@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from crm import recent
 from crm.exceptions import ServiceError
 from crm.idempotency import once
-from crm.models import OptionKind
-from crm.selectors import activity_timeline, options_for
+from crm.selectors import activity_timeline
 from crm.views.base import tenant_view
 from crm.views.lists import back_url as _back
 from crm.views.lists import offset_page
@@ -76,10 +76,9 @@ def _list_context(request, view: str) -> dict:
         "keep": {"view": view},
         "saved_searches": selectors.lead_saved_searches(actor=actor),
         "batch_form": batch_form,
-        # 退回线索池 from the batch bar (the lead pool's view); read only when rendered.
-        "return_reasons": lambda: list(
-            options_for(tenant_id=actor.tenant_id, kind=OptionKind.POOL_RETURN_REASON)
-        ),
+        # 关闭 and 退回线索池 from the batch bar: their modals' forms (read when rendered).
+        "close_form": batch_form,
+        "return_form": _return_form(actor),
         "query": request.GET.urlencode(),
         "filtered": filtered,
     }
@@ -104,10 +103,16 @@ def lead_batch(request):
     actor = request.user
     form = LeadBatchForm(request.POST, tenant_id=actor.tenant_id)
     back = _back(request, reverse("leads:lead-list"))
+    from_list = request.htmx and request.POST.get("modal") == "batch-close-modal"
     if not form.is_valid():
         posted = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
         if (response := _close_refused(request, posted, form)) is not None:
             return response
+        if from_list:
+            # The list's 关闭 modal without a reason: its form again, the errors inline.
+            form.fields["close_reason"].empty_label = _("Choose a reason")
+            context = {"close_form": form, "form_only": True, "view": "mine", "list_url": back}
+            return render(request, "leads/lead_list.html#batch-close-modal", context, status=422)
         errors = [e for errs in form.errors.values() for e in errs]
         messages.error(request, " ".join(map(str, errors)) or _("Select at least one lead."))
         return _page_or_redirect(request, posted, back)
@@ -131,6 +136,8 @@ def lead_batch(request):
         messages.success(request, _transferred_message(actor, ids, data["to_user"]))
     else:
         messages.success(request, _("Done: %(count)d leads.") % {"count": len(ids)})
+    if from_list:
+        return HttpResponseClientRedirect(back)  # the list's modal (htmx): the list again
     return _page_or_redirect(request, ids, back)
 
 

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from crm.idempotency import once
 from crm.views.base import tenant_view
@@ -27,6 +28,7 @@ from pools.views.actions import (
     assign_response,
     claim_response,
     kind_form,
+    modal_refused,
     move_response,
     posted_from,
     record_names,
@@ -217,7 +219,16 @@ def pool_return(request):
             group=data["group"],
         ),
     )
+    from_list = request.htmx and request.POST.get("modal") == "batch-return-modal"
     if returned is None:
+        if modal_refused(request, "batch-return-modal"):
+            # The list's modal without a reason: the modal's form again, its errors inline.
+            from leads.views.leads import _return_form
+
+            form = _return_form(request.user, request.POST)
+            form.is_valid()
+            context = {"return_form": form, "form_only": True, "view": "mine", "list_url": back}
+            return render(request, "leads/lead_list.html#batch-return-modal", context, status=422)
         return _page_response(request) or redirect(back)
     messages.success(
         request,
@@ -226,6 +237,8 @@ def pool_return(request):
             names=record_names(request.user, returned, detail="leads:lead-detail"),
         ),
     )
+    if from_list:
+        return HttpResponseClientRedirect(back)  # the list's modal (htmx): the list again
     if (response := _page_response(request)) is not None:
         return response
     # The page of a lead one may no longer see would be a 404: go to the list.

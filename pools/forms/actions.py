@@ -57,7 +57,9 @@ class MoveForm(_IdsForm):
 
 
 class ReturnForm(_IdsForm):
-    reason = SafeModelChoiceField(label=_("Reason"), queryset=Option.objects.none())
+    reason = SafeModelChoiceField(
+        label=_("Reason"), queryset=Option.objects.none(), empty_label=_("Choose a reason")
+    )
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
     group = SafeModelChoiceField(
         label=_("Into pool group"),

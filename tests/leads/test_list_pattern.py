@@ -204,9 +204,12 @@ def test_batch_bar_actions_per_view(world, as_user):
     make_lead(world.tenant_a, world.rep_east, "开着的")
     client = as_user(world.rep_east)
     html = client.get(LIST).content.decode()
-    assert _batch_actions(html) == ["transfer", "status", "close"]
+    assert _batch_actions(html) == ["transfer", "status"]
     assert 'class="list-form"' in html and "data-batch-count" in html and "novalidate" in html
-    assert "data-return" in html  # 退回线索池, a popover posting to the lead pool
+    # 关闭 and 退回线索池 open reason modals that take the ticked rows of the batch form.
+    assert 'data-dialog-open="batch-close-modal"' in html
+    assert 'data-dialog-open="batch-return-modal"' in html
+    assert html.count('data-ids-from="batch-form"') == 2
     # The filters and the 关闭 popover's reasons offer 全部 / 请选择原因, not "---------" (the
     # user picker's empty choice is its placeholder).
     for select in re.findall(r"<select[^>]*>.*?</select>", html, re.S):
@@ -345,3 +348,67 @@ def test_pool_page_size_count_and_fixed_queries(world, as_user, east_leads):
     assert (len(page.items), page.total, page.num_pages) == (100, 112, 2)
     assert "Page 1 of 2" in response.content.decode()
     assert hundred == twenty
+
+
+# ---------------------------------------------------------------- the batch bar's reason modals
+
+
+def _htmx(url: str) -> dict:
+    return {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver{url}"}
+
+
+def _inline_error(html: str) -> str:
+    found = re.search(r'<div class="error" role="alert" data-testid="modal-error">([^<]*)', html)
+    return found.group(1) if found else ""
+
+
+def test_closing_ticked_leads_asks_the_reason_in_a_modal(world, login):
+    from crm.models import OptionKind
+    from tests.customers.factories import option
+
+    leads = [make_lead(world.tenant_a, world.rep_east, f"关{i}") for i in range(2)]
+    url = LIST + "?view=mine"
+    client = login(world.rep_east)
+    post = {
+        "modal": "batch-close-modal",
+        "action": "close",
+        "ids": [lead.pk for lead in leads],
+        "next": url,
+    }
+    refused = client.post(reverse("leads:lead-batch"), post, **_htmx(url))
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert 'id="batch-close-modal-form"' in html and _inline_error(html) == "请选择关闭线索的原因。"
+    assert f'name="next" value="{url}"'.replace("&", "&amp;") in html
+    with scopes_disabled():
+        assert not Lead.objects.filter(pk__in=post["ids"], status="closed").exists()
+    reason = option(world.tenant_a, OptionKind.LEAD_CLOSE_REASON)
+    done = client.post(
+        reverse("leads:lead-batch"), {**post, "close_reason": reason.pk}, **_htmx(url)
+    )
+    assert done.status_code == 200 and done.headers["HX-Redirect"] == url
+    with scopes_disabled():
+        assert Lead.objects.filter(pk__in=post["ids"], status="closed").count() == 2
+
+
+def test_returning_ticked_leads_asks_the_reason_in_a_modal(world, login, east_leads):
+    from tests.pools.factories import return_reason
+
+    lead = make_lead(world.tenant_a, world.rep_east, "退回的线索")
+    url = LIST + "?view=mine"
+    client = login(world.rep_east)
+    post = {"modal": "batch-return-modal", "ids": [lead.pk], "next": url}
+    refused = client.post(reverse("leads:pool-return"), post, **_htmx(url))
+    assert refused.status_code == 422
+    html = refused.content.decode()
+    assert 'id="batch-return-modal-form"' in html and _inline_error(html)
+    with scopes_disabled():
+        assert Lead.objects.get(pk=lead.pk).pooled_at is None
+    done = client.post(
+        reverse("leads:pool-return"),
+        {**post, "reason": return_reason(world.tenant_a).pk},
+        **_htmx(url),
+    )
+    assert done.status_code == 200 and done.headers["HX-Redirect"] == url
+    with scopes_disabled():
+        assert Lead.objects.get(pk=lead.pk).pooled_at is not None
