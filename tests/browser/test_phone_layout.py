@@ -9,7 +9,8 @@ not a page (``NOT_PAGES``: downloads, fragments, JSON, actions). A new URL with 
 is in none of them fails ``test_every_tenant_url_is_checked_or_declared``.
 
 Each page is checked in chromium at 390×844 (a phone: ``is_mobile``, touch) with the demo data,
-signed in as the demo's admin, and as rep1 for the pages a rep sees differently (``REP_PAGES``).
+signed in as the demo's admin, and as rep1 and manager1 for the pages they see otherwise
+(``PERSONA_PAGES``).
 What a page must satisfy (``CHECK_SCRIPT``):
 
 * the document is no wider than the screen (``scrollWidth <= clientWidth``); no box sticks out
@@ -200,6 +201,10 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
     "leads:rule-edit": {"": lambda d: _url("leads:rule-edit", d.rule)},
     "leads:pool-group-edit": {"": lambda d: _url("leads:pool-group-edit", d.lead_pool)},
     # Pages without a parameter that show their content only for a query.
+    "leads:lead-stats": {
+        "": lambda d: reverse("leads:lead-stats"),
+        "campaign-year": lambda d: reverse("leads:lead-stats") + "?period=this_year&group=campaign",
+    },
     "customers:customer-duplicates": {
         "": lambda d: reverse("customers:customer-duplicates"),
         "found": lambda d: reverse("customers:customer-duplicates") + "?name=有限公司",
@@ -212,7 +217,8 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
 }
 
 # The pages rep1 sees otherwise than the admin (own data scope, fewer buttons), checked as rep1 too.
-REP_PAGES: set[str] = {
+PERSONA_PAGES: dict[str, set[str]] = {}
+PERSONA_PAGES["rep1"] = {
     "crm:workbench",
     "crm:notification-list",
     "crm:password-change",
@@ -230,6 +236,8 @@ REP_PAGES: set[str] = {
     "leads:lead-edit",
     "leads:pool-list",
 }
+# A manager's workbench has the per-rep table; the stats cover the team.
+PERSONA_PAGES["manager1"] = {"crm:workbench", "leads:lead-stats"}
 
 # Pages checked as one persona only, with the status they answer: the sign-in page (nobody
 # signed in) and the error pages, reached on purpose. id: (persona, expected status, url).
@@ -275,7 +283,8 @@ def page_cases() -> list[tuple[str, str, str]]:
     for name, variants in sorted(PARAM_PAGES.items()):
         pages += [(f"{name}?{variant}" if variant else name, name) for variant in variants]
     cases = [("admin", page_id, name) for page_id, name in pages]
-    cases += [("rep1", page_id, name) for page_id, name in pages if name in REP_PAGES]
+    for persona, names in PERSONA_PAGES.items():
+        cases += [(persona, page_id, name) for page_id, name in pages if name in names]
     cases += [(persona, page_id, page_id) for page_id, (persona, *_r) in SPECIAL_PAGES.items()]
     return cases
 
