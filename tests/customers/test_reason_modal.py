@@ -80,6 +80,8 @@ def test_customer_page_offers_return_as_a_modal_without_browser_validation(
         reverse("customers:pool-return"), "/pools/return/"
     )
     assert '<input type="hidden" name="modal" value="return-modal">' in dialog
+    # Posted without JavaScript (a plain form), it carries its CSRF token.
+    assert 'name="csrfmiddlewaretoken"' in dialog
     assert f'<input type="hidden" name="ids" value="{customer.pk}">' in dialog
     assert 'name="reason"' in dialog and 'name="note"' in dialog
     assert "<details" not in html[html.index('id="record-actions"') : html.index("</dialog>")]
