@@ -35,7 +35,7 @@ def test_rep_signs_in_switches_to_english_and_signs_out(page, sign_in):
 
     # The user menu is a <details>: open it, then pick English in the language <select>,
     # whose change submits the form (set_language) and reloads the page.
-    page.click("header.topbar details.menu > summary")
+    page.click("header.topbar details.user-menu > summary")
     select = page.locator("#language-select")
     select.wait_for(state="visible")
     with page.expect_navigation():
@@ -47,7 +47,7 @@ def test_rep_signs_in_switches_to_english_and_signs_out(page, sign_in):
     assert REP1_NAME in page.locator("[data-testid=workbench-greeting]").inner_text()
 
     # Sign out (a POST form in the same menu) lands on the login page.
-    page.click("header.topbar details.menu > summary")
+    page.click("header.topbar details.user-menu > summary")
     logout = page.locator("[data-testid=logout]")
     logout.wait_for(state="visible")
     with page.expect_navigation():
@@ -140,9 +140,9 @@ def test_workbench_fits_a_phone(new_context, live_server, demo_data, sign_in):
     page.screenshot(path="/tmp/workbench-375.png", full_page=True)
 
     # The user menu fits the screen too when open.
-    page.click("header.topbar details.menu > summary")
+    page.click("header.topbar details.user-menu > summary")
     page.locator("#language-select").wait_for(state="visible")
-    box = page.locator("header.topbar details.menu[open] > .menu-body").bounding_box()
+    box = page.locator("header.topbar details.user-menu[open] > .menu-body").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 375 + 1, box
     page.screenshot(path="/tmp/workbench-375-usermenu.png")
 
