@@ -816,6 +816,7 @@ def followup_feed(request):
 
     scope = "team" if request.GET.get("scope") == "team" else "mine"
     qs = _filtered_feed(request, scope)
+    total, capped = selectors.capped_count(qs)
     today = timezone.localdate()
     monday = today - datetime.timedelta(days=today.weekday())
     return render(
@@ -823,7 +824,9 @@ def followup_feed(request):
         "customers/followup_feed.html",
         {
             "scope": scope,
-            "page": offset_page(request, qs),
+            "page": offset_page(request, qs, total=None if capped else total).counted(
+                total, capped
+            ),
             "chips": chips(
                 request,
                 [
@@ -913,16 +916,31 @@ def followup_export(request):
 # ---------------------------------------------------------------- contacts
 
 
+# The contact list's orders and its sortable columns (crm.views.lists.sort_headers).
+CONTACT_SORTS = {
+    "created": ("-created_at", "-id"),
+    "name": ("name", "id"),
+    "customer": ("customer__name", "customer_id", "id"),
+}
+CONTACT_SORT_COLUMNS = {
+    "name": (gettext_lazy("Name"), "name", None, "asc"),
+    "customer": (gettext_lazy("Customer"), "customer", None, "asc"),
+}
+
+
 @tenant_view()
 def contact_list(request):
+    from crm import masking
+    from crm.views.lists import chips, sort_headers
+
     filterset = ContactFilter(
         request.GET or None, queryset=selectors.contact_list(actor=request.user), request=request
     )
-    from crm import masking
-    from crm.views.lists import chips
-
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
-    page = offset_page(request, qs)
+    sort = request.GET.get("sort") if request.GET.get("sort") in CONTACT_SORTS else "created"
+    total, capped = selectors.capped_count(qs)
+    rows = qs.order_by(*CONTACT_SORTS[sort])
+    page = offset_page(request, rows, total=None if capped else total).counted(total, capped)
     # A number or address shows (and links) only as the masking layer shows its customer's.
     hidden = masking.hidden_fields_many(request.user, [ct.customer for ct in page.items])
     for contact in page.items:
@@ -930,6 +948,8 @@ def contact_list(request):
     context = {
         "filter": filterset,
         "page": page,
+        "sort": sort,
+        "headers": sort_headers(request, sort, CONTACT_SORT_COLUMNS),
         "filtered": bool(filterset.is_bound and filterset.active_filters),
         "chips": chips(
             request, [("decision_maker", _("Decision makers"), {"is_decision_maker": "true"})]

@@ -148,3 +148,39 @@ def test_the_batch_bar_lists_actions_and_counts_in_words(world, login):
     assert "退回公海" in bar and "加标签" in bar
     # The form asks nothing of the browser: every missing choice is answered by the server.
     assert re.search(r'<form[^>]*id="batch-form"[^>]*novalidate', body)
+
+
+def test_contacts_sort_by_their_headers_and_count_their_pages(world, login):
+    from tests.customers.factories import make_contact
+
+    for name, customer in [("乙联系人", "客户甲"), ("甲联系人", "客户乙"), ("丙联系人", "客户丙")]:
+        make_contact(make_customer(world.tenant_a, world.rep_east, customer), name)
+    client = login(world.rep_east)
+    url = reverse("customers:contact-list")
+    response = client.get(url, {"sort": "name"})
+    names = [c.name for c in response.context["page"]]
+    assert names == sorted(names)
+    assert response.context["page"].total == 3 and response.context["page"].num_pages == 1
+    by_customer = [c.customer.name for c in client.get(url, {"sort": "customer"}).context["page"]]
+    assert by_customer == sorted(by_customer)
+    body = client.get(url).content.decode()
+    assert body.count("data-sort-link") == 2 and "sort=customer" in body
+
+
+def test_the_follow_up_feed_searches_and_counts(world, login):
+    from crm.models import OptionKind
+    from tests.customers.factories import make_followup, option
+
+    kind = option(world.tenant_a, OptionKind.FOLLOWUP_TYPE)
+    customer = make_customer(world.tenant_a, world.rep_east, "搜索客户")
+    make_followup(customer, world.rep_east, "谈了价格", kind=kind)
+    make_followup(customer, world.rep_east, "送了样品", kind=kind)
+    client = login(world.rep_east)
+    url = reverse("customers:followup-feed")
+    page = client.get(url, {"q": "价格"}).context["page"]
+    assert [f.content for f in page] == ["谈了价格"] and page.total == 1
+    assert client.get(url, {"q": "搜索客户"}).context["page"].total == 2
+    today = timezone.localdate().isoformat()
+    with translation.override("zh-hans"):
+        body = client.get(url).content.decode()
+    assert f'href="?start={today}"' in body and "今天" in body
