@@ -74,6 +74,54 @@ class SpreadsheetError(Exception):
         self.detail = detail  # what the library said, for the logs, not for the user
 
 
+class FormulaWithoutValue:
+    """A formula cell saved without its computed value (openpyxl and other scripts write
+    formulas without computing them: <f>…</f> and no <v>). Not an empty cell: its value is
+    unknown. ``str()`` gives "" (the error file writes it back blank); ``cell_text`` and the
+    other cleaners raise ``FormulaWithoutValueError``, a ValueError, which the importers turn
+    into a row rejection. A row holding nothing else is blank (a formula filled down below
+    the data)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return "FORMULA_WITHOUT_VALUE"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+FORMULA_WITHOUT_VALUE = FormulaWithoutValue()
+
+
+class FormulaWithoutValueError(ValueError):
+    """Raised by the cell cleaners for a ``FormulaWithoutValue`` cell."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "is a formula without a calculated value: recalculate it in Excel and save "
+                "the file again."
+            )
+        )
+
+
+class _FormulaText(str):
+    """What ``cell_texts`` gives for a ``FormulaWithoutValue`` cell: "" that
+    ``formula_without_value`` still recognises."""
+
+    __slots__ = ()
+
+
+def formula_without_value(value) -> bool:
+    """True for a formula cell saved without its value (as read, or as ``cell_texts`` gave
+    it back)."""
+    return type(value) is FormulaWithoutValue or type(value) is _FormulaText
+
+
 @dataclass
 class Sheet:
     """The header row and the non-blank data rows of the sheet that was read."""
@@ -82,6 +130,7 @@ class Sheet:
     header_row: int  # 1-based row number of the header row in the file
     rows: list[tuple[int, list]]  # (1-based row number, values padded/cut to len(headers))
     raw_headers: list[str]  # the header cells as written in the file, for the error file
+    sheet_name: str = ""  # the workbook sheet that was read ("" for a CSV file)
 
     def columns(self) -> dict[str, int]:
         """Column index of each non-blank header (the first one if a header repeats)."""
@@ -224,6 +273,8 @@ def cell_text(value) -> str:
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return format(value, "f") if value.is_finite() else ""
+    if kind is FormulaWithoutValue or kind is _FormulaText:
+        raise FormulaWithoutValueError()
     return cell_text(str(value))
 
 
@@ -251,13 +302,27 @@ def _dirty_positions(joined: str, first: str) -> Iterator[int]:
         yield match.start() + 1
 
 
+_FORMULA_TEXT = _FormulaText("")
+
+
 def cell_texts(values: list) -> list[str]:
-    """``[cell_text(v) for v in values]``, for a whole column.
+    """``[cell_text(v) for v in values]``, for a whole column; a ``FormulaWithoutValue`` cell
+    gives "" for which ``formula_without_value()`` is true (it does not raise: the caller
+    cleans a whole column at once).
 
     PERF: imports clean columns of 100,000 cells, nearly all of them clean already. The
     text cells are joined and searched at once for anything cell_text would change; only the
     cells where something is found (and the numbers and dates) go through cell_text."""
-    out = [value if type(value) is str else cell_text(value) for value in values]
+    try:
+        out = [value if type(value) is str else cell_text(value) for value in values]
+    except FormulaWithoutValueError:
+        # The column stays a list of texts; the importer asks formula_without_value().
+        out = [
+            _FORMULA_TEXT
+            if type(value) is FormulaWithoutValue
+            else (value if type(value) is str else cell_text(value))
+            for value in values
+        ]
     where = [index for index, value in enumerate(values) if type(value) is str]
     if not where:
         return out
@@ -280,7 +345,9 @@ def cell_texts(values: list) -> list[str]:
 def cell_multiline_text(value) -> str:
     """Like ``cell_text`` but keeps line breaks (remarks typed with Alt+Enter): each line is
     cleaned, blank lines are dropped."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or type(value) is _FormulaText:
+        if type(value) is _FormulaText:
+            raise FormulaWithoutValueError()
         return cell_text(value)
     lines = (_clean_text(line) for line in value.replace("\r\n", "\n").split("\n"))
     return "\n".join(line for line in lines if line)
@@ -348,6 +415,8 @@ def cell_date(value) -> datetime.date | datetime.datetime | None:
         return value
     if isinstance(value, bool):
         raise _not_a_date(value)
+    if formula_without_value(value):
+        raise FormulaWithoutValueError()
     if isinstance(value, int | float):
         return _from_number(float(value), value)
     if isinstance(value, decimal.Decimal):
@@ -398,6 +467,8 @@ def cell_decimal(value) -> decimal.Decimal | None:
         if not value.is_finite():
             raise _not_a_number(value)
         return value
+    if formula_without_value(value):
+        raise FormulaWithoutValueError()
     text = "".join(unicodedata.normalize("NFKC", str(value)).translate(_TEXT_TABLE).split())
     if not text:
         return None
@@ -422,6 +493,8 @@ def cell_bool(value) -> bool | None:
         return value
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
+    if formula_without_value(value):
+        raise FormulaWithoutValueError()
     text = cell_text(value).lower()
     if not text:
         return None
@@ -434,16 +507,37 @@ def cell_bool(value) -> bool | None:
     )
 
 
+# The notes admins add to a header: 「客户名称（必填）」, 「*客户名称」, 「客户名称 必填」,
+# 「手机号（11位）」, 「下次跟进时间（格式：2026-01-01）」, 「【必填】客户名称」 (after NFKC:
+# （）→ (), ［］→ [], ＊→ *). A trailing bracketed note, 必填/选填 at either end, stars.
+_TRAILING_NOTE = re.compile(r"\s*(?:\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕)$")
+_REQUIRED_WORD = re.compile(
+    r"^[(【\[](?:必填|选填)[)】\]]\s*|^(?:必填|选填)\s*[:*]\s*|\s*(?:必填|选填)$"
+)
+
+
 def clean_header(value) -> str:
     """A header cell as compared with the known column names: NFKC, invisible characters
     removed, whitespace collapsed (and dropped next to Chinese characters, so a header wrapped
-    onto two lines still matches), the required-column mark "*" / "＊" stripped."""
-    if value is None:
+    onto two lines still matches), the notes admins add stripped: the required-column mark
+    "*" / "＊" at either end, 必填 / 选填 at either end, a trailing bracketed note
+    (（必填）, (11位), 【…】, […]). A header that is nothing but a note keeps it (「（备注）」 →
+    "(备注)"): a column is never nameless because of this."""
+    if value is None or type(value) is FormulaWithoutValue:
         return ""
     text = value if isinstance(value, str) else cell_text(value)
     text = unicodedata.normalize("NFKC", text).translate(_HEADER_DROP)
     text = _CJK_SPACE.sub("", " ".join(text.split()))
-    return text.strip("* ")
+    text = text.strip("* ")
+    # PERF: headers only (a few dozen a file); nothing to do for the plain ones.
+    if text and (text[-1] in ")】]〕填选" or text[0] in "(【[必选"):
+        while True:
+            shorter = _TRAILING_NOTE.sub("", text, count=1).strip("* ")
+            shorter = _REQUIRED_WORD.sub("", shorter).strip("* ")
+            if not shorter or shorter == text:
+                break
+            text = shorter
+    return text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,12 +572,31 @@ def read_sheet(
         )
     known = [header for header in map(clean_header, known_headers) if header]
     if data.startswith(_ZIP_MAGIC):
-        rows = _zip_rows(data, filename, max_unzipped_bytes, max_cells)
+        sheets = _zip_sheets(data, filename, max_unzipped_bytes, max_cells)
     elif data.startswith(_OLE2_MAGIC):
-        rows = _ole2_rows(data, filename, max_cells)
+        sheets = _ole2_sheets(data, filename, max_cells)
     else:
-        rows = _csv_rows(data, filename, known)
-    return _build_sheet(rows, known, max_rows)
+        sheets = iter([("", _csv_rows(data, filename, known))])
+    name, head, rows = _choose_sheet(sheets, set(known))
+    sheet = _build_sheet(head, rows, known, max_rows)
+    sheet.sheet_name = name
+    return sheet
+
+
+def _choose_sheet(sheets: Iterator[tuple[str, Iterator]], known: set[str]):
+    """(name, first rows, the rest) of the sheet whose first ``HEADER_SEARCH_ROWS`` rows hold
+    the best header row (the most known column names); on a tie, the first such sheet. A
+    workbook whose first sheet is 填写说明 (instructions) is read from its data sheet."""
+    best = None
+    best_score = -1
+    for name, rows in sheets:
+        head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+        score = max((_header_score(row, known) for _number, row in head), default=0)
+        if score > best_score:
+            best, best_score = (name, head, rows), score
+    if best is None:  # a workbook without a worksheet
+        return "", [], iter(())
+    return best
 
 
 def _megabytes(size: int) -> str:
@@ -497,7 +610,10 @@ def _display_name(filename: str) -> str:
 
 def _not_spreadsheet(filename: str) -> SpreadsheetError:
     return SpreadsheetError(
-        _("“%(name)s” is not an Excel or CSV file: upload an .xlsx, .xls or .csv file.")
+        _(
+            "“%(name)s” is not a spreadsheet: upload an Excel (.xlsx, .xls), WPS (.et), "
+            "OpenDocument (.ods) or CSV file."
+        )
         % {"name": _display_name(filename)},
         "not_spreadsheet",
     )
@@ -524,9 +640,9 @@ def _encrypted() -> SpreadsheetError:
 # --- zip: xlsx / xlsm ----------------------------------------------------------------------
 
 
-def _zip_rows(
+def _zip_sheets(
     data: bytes, filename: str, max_unzipped: int, max_cells: int
-) -> Iterator[tuple[int, list]]:
+) -> Iterator[tuple[str, Iterator[tuple[int, list]]]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -534,19 +650,33 @@ def _zip_rows(
         raise _damaged(str(exc)) from None
     _refuse_zip_bomb(members, max_unzipped)
     names = {member.filename.lower().lstrip("/") for member in members}
-    if "xl/workbook.xml" not in names:
+    ods = "xl/workbook.xml" not in names and _is_ods(archive, names)
+    if "xl/workbook.xml" not in names and not ods:
         raise _unsupported_zip(archive, names, filename)
     package = _Package(data, archive, max_unzipped)
     # SECURITY: every part calamine reads when it opens the workbook (shared strings, styles,
-    # workbook, relationships…) is inflated here first, counting the bytes that really come
-    # out; the worksheet it reads next is counted by _refuse_sparse_sheet's scan.
+    # workbook, relationships…; an ods's content.xml, all of its sheets) is inflated here
+    # first, counting the bytes that really come out; the worksheet it reads next is counted
+    # by _refuse_sparse_sheet's scan.
     try:
         for member in members:
             if not _is_worksheet(member.filename):
                 package.measure(member.filename)
+        if ods:
+            _refuse_ods(package, names, max_cells)
     except (zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
         raise _damaged(str(exc)) from None
-    return _calamine_rows(data, package, max_cells)
+    return _calamine_sheets(data, None if ods else package, max_cells)
+
+
+def _is_ods(archive: zipfile.ZipFile, names: set[str]) -> bool:
+    if "mimetype" not in names or "content.xml" not in names:
+        return False
+    try:
+        mimetype = archive.read("mimetype")[:100]
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError):
+        return False
+    return mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet")
 
 
 def _bomb_error(max_unzipped: int, detail: str = "") -> SpreadsheetError:
@@ -684,19 +814,6 @@ def _unsupported_zip(archive: zipfile.ZipFile, names: set[str], filename: str):
             ),
             "xlsb",
         )
-    if "mimetype" in names:
-        try:
-            mimetype = archive.read("mimetype")[:100]
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError):
-            mimetype = b""
-        if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-            return SpreadsheetError(
-                _(
-                    "OpenDocument spreadsheets (.ods) cannot be read: in LibreOffice or WPS "
-                    "save it as Excel (.xlsx) first."
-                ),
-                "ods",
-            )
     if any(name.endswith(".iwa") for name in names) or "metadata/properties.plist" in names:
         return SpreadsheetError(
             _("Apple Numbers files cannot be read: export it as Excel (.xlsx) first."),
@@ -705,15 +822,27 @@ def _unsupported_zip(archive: zipfile.ZipFile, names: set[str], filename: str):
     return _not_spreadsheet(filename)
 
 
-def _calamine_rows(data: bytes, package: _Package | None, max_cells: int):
-    from python_calamine import CalamineWorkbook, PasswordError
+def _calamine_sheets(
+    data: bytes, package: _Package | None, max_cells: int
+) -> Iterator[tuple[str, Iterator[tuple[int, list]]]]:
+    """(name, rows) of each visible worksheet (every worksheet if none is visible), opened
+    one after the other as they are asked for."""
+    from python_calamine import CalamineWorkbook
+
+    workbook = _calamine_call(lambda: CalamineWorkbook.from_filelike(io.BytesIO(data)))
+    for index, name in _candidate_sheets(workbook):
+        marks: dict[int, list[int]] = {}
+        if package is not None:
+            _refuse_sparse_sheet(package, index, max_cells, marks)
+        sheet = _calamine_call(lambda index=index: workbook.get_sheet_by_index(index))
+        yield name, _iter_calamine(sheet, marks)
+
+
+def _calamine_call(call):
+    from python_calamine import PasswordError
 
     try:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        index = _first_visible_sheet(workbook)
-        if package is not None:
-            _refuse_sparse_sheet(package, index, max_cells)
-        sheet = workbook.get_sheet_by_index(index)
+        return call()
     except SpreadsheetError:
         raise
     except PasswordError:
@@ -724,23 +853,30 @@ def _calamine_rows(data: bytes, package: _Package | None, max_cells: int):
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | MemoryError):
             raise
         raise _damaged(repr(exc)) from None
-    return _iter_calamine(sheet)
 
 
-def _first_visible_sheet(workbook) -> int:
+def _candidate_sheets(workbook) -> list[tuple[int, str]]:
     from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
-    sheets = workbook.sheets_metadata
-    for index, meta in enumerate(sheets):
-        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet:
-            return index
-    for index, meta in enumerate(sheets):
-        if meta.typ == SheetTypeEnum.WorkSheet:
-            return index
-    return 0
+    sheets = _calamine_call(lambda: workbook.sheets_metadata)
+    found = [
+        (index, meta.name)
+        for index, meta in enumerate(sheets)
+        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet
+    ]
+    if not found:
+        found = [
+            (index, meta.name)
+            for index, meta in enumerate(sheets)
+            if meta.typ == SheetTypeEnum.WorkSheet
+        ]
+    return found or [(0, sheets[0].name if sheets else "")]
 
 
-def _iter_calamine(sheet) -> Iterator[tuple[int, list]]:
+def _iter_calamine(sheet, marks: dict[int, list[int]]) -> Iterator[tuple[int, list]]:
+    """The sheet's rows (1-based number, values), cells merged over several rows filled
+    with the merge's value, and ``marks`` (row number → 0-based columns: formulas saved
+    without a value) as ``FORMULA_WITHOUT_VALUE``."""
     start = sheet.start
     if start is None:  # an empty sheet
         return
@@ -748,12 +884,62 @@ def _iter_calamine(sheet) -> Iterator[tuple[int, list]]:
     # columns from the first used one: put back the blank columns on the left.
     pad = [""] * start[1]
     width = sheet.width
+    fills = _merge_fills(sheet)
     # PERF: iter_rows() converts one row at a time; to_python() would build every row of a
-    # sheet that declares a million blank rows.
-    for number, row in enumerate(sheet.iter_rows(), start=1):
+    # sheet that declares a million blank rows. Merges and formula marks (rare) take the
+    # slower loop, only when the sheet has some.
+    rows = enumerate(sheet.iter_rows(), start=1)
+    if not fills and not marks:
+        for number, row in rows:
+            if pad and len(row) == width:
+                row = pad + row
+            yield number, row
+        return
+    values: dict[tuple[int, int], object] = {}  # the top-left cell of each merge
+    for number, row in rows:
         if pad and len(row) == width:
             row = pad + row
+        for column in marks.get(number, ()):
+            if column >= len(row):
+                row = row + [""] * (column + 1 - len(row))
+            if row[column] == "":
+                row[column] = FORMULA_WITHOUT_VALUE
+        for column, first in fills.get(number, ()):
+            if first == number:
+                if column < len(row):
+                    values[first, column] = row[column]
+            elif column < len(row) and row[column] in ("", None):
+                row[column] = values.get((first, column), "")
         yield number, row
+
+
+# A merge down more rows than this is filled over this many (a merged "notes" column over a
+# whole sheet is not a value for each row, and memory stays bounded).
+_MAX_MERGE_ROWS = 10_000
+
+
+def _merge_fills(sheet) -> dict[int, list[tuple[int, int]]]:
+    """Row number → (0-based column, first row of its merge) for every cell merged with the
+    cells above it: the value of the merge's first cell fills its first column down the
+    rows it spans. Merges within one row (a title over the header) are left as they are:
+    filling them across would repeat a header. calamine gives the merges of xlsx and xls
+    sheets (none for ods)."""
+    try:
+        ranges = sheet.merged_cell_ranges
+    except BaseException as exc:  # a format calamine has no merges for
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | MemoryError):
+            raise
+        return {}
+    if not ranges:
+        return {}
+    fills: dict[int, list[tuple[int, int]]] = {}
+    for (top, left), (bottom, _right) in ranges:
+        if bottom <= top:
+            continue
+        first = top + 1
+        for number in range(first, min(bottom + 1, top + _MAX_MERGE_ROWS) + 1):
+            fills.setdefault(number, []).append((left, first))
+    return fills
 
 
 # SECURITY: calamine allocates a cell for every position between A1 and the last cell holding a
@@ -773,10 +959,16 @@ _R_ATTRIBUTE = re.compile(rb'\sr="([A-Z]{0,3})(\d{0,7})"')
 _SCAN_CHUNK = 4 * 1024 * 1024
 
 
-def _refuse_sparse_sheet(package: _Package, index: int, max_cells: int) -> None:
+def _refuse_sparse_sheet(
+    package: _Package, index: int, max_cells: int, marks: dict[int, list[int]] | None = None
+) -> None:
+    """Refuse the sheet calamine would allocate too many cells for; meanwhile fill ``marks``
+    with its formulas saved without a value (row number → 0-based columns)."""
     members = _sheet_members(package.archive, index)
     for member in members:
-        rows, columns = _sheet_extent(package, member, max_cells)
+        rows, columns = _sheet_extent(
+            package, member, max_cells, marks if len(members) == 1 else None
+        )
         if rows * columns > max_cells:
             raise SpreadsheetError(
                 _(
@@ -857,7 +1049,24 @@ def _sheet_data_chunks(package: _Package, member: str) -> Iterator[bytes]:
         yield chunk
 
 
-def _sheet_extent(package: _Package, member: str, max_cells: int) -> tuple[int, int]:
+# A cell holding a formula and no value (<v> missing, or empty without t="str": Excel writes
+# a formula that computed "" as t="str" with an empty <v>).
+_FORMULA_WITHOUT_VALUE = re.compile(
+    rb'<c r="([A-Z]{1,3})(\d{1,7})"([^>]*)>\s*<f\b[^>]*?(?:/>|>[^<]*</f>)\s*'
+    rb"(<v\s*/>|<v\s*>\s*</v>)?\s*</c>"
+)
+
+
+def _mark_formulas(chunk: bytes, marks: dict[int, list[int]]) -> None:
+    for letters, row, attributes, empty_value in _FORMULA_WITHOUT_VALUE.findall(chunk):
+        if empty_value and b't="str"' in attributes:
+            continue
+        marks.setdefault(int(row), []).append(_column_number(letters) - 1)
+
+
+def _sheet_extent(
+    package: _Package, member: str, max_cells: int, marks: dict[int, list[int]] | None = None
+) -> tuple[int, int]:
     """(last row, last column) of the cells with a value, or an upper bound of them.
 
     PERF: Excel, WPS, openpyxl and Google Sheets start every cell with r="A1"; for such a
@@ -873,6 +1082,10 @@ def _sheet_extent(package: _Package, member: str, max_cells: int) -> tuple[int, 
             if b":c" in chunk:
                 plain = False
                 break
+            # PERF: one search in C; the regex only for sheets that hold formulas. (Sheets
+            # without r="" or with prefixed tags are not looked at: their formulas read blank.)
+            if marks is not None and b"<f" in chunk:
+                _mark_formulas(chunk, marks)
             if _UNUSUAL_CELL.search(chunk) is None:
                 continue
             if chunk.count(b"<c") != chunk.count(b'<c r="'):  # a cell without r="" first
@@ -939,10 +1152,74 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
+# --- OpenDocument: ods ---------------------------------------------------------------------
+
+_ODS_TAG = re.compile(rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*)>")
+_ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="(\d+)"')
+_COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="(\d+)"')
+
+
+def _refuse_ods(package: _Package, names: set[str], max_cells: int) -> None:
+    """SECURITY: an ods is refused when encrypted, and when its sheets would make calamine
+    allocate more than ``max_cells`` cells: LibreOffice writes a row or cell repeated a
+    million times as one element (number-rows-repeated / number-columns-repeated); only the
+    repeated cells with a value count (a self-closing cell is empty)."""
+    if "meta-inf/manifest.xml" in names:
+        manifest = _member(package.archive, "meta-inf/manifest.xml")
+        if manifest is not None and b"encryption-data" in package.archive.read(manifest):
+            raise _encrypted()
+    member = _member(package.archive, "content.xml")
+    if member is None:
+        raise _damaged("content.xml")
+    total = 0
+    rows = columns = row = 0
+    for chunk in _chunks(package, member):
+        for match in _ODS_TAG.finditer(chunk):
+            kind, attributes = match[1], match[2]
+            if kind == b"table":
+                total += rows * columns
+                rows = columns = row = 0
+            elif kind == b"table-row":
+                found = _ROWS_REPEATED.search(attributes)
+                repeat = int(found[1]) if found else 1
+                row, column = row + repeat, 0
+            else:
+                found = _COLUMNS_REPEATED.search(attributes)
+                column += int(found[1]) if found else 1
+                if not attributes.endswith(b"/"):
+                    rows, columns = max(rows, row), max(columns, column)
+                    if rows * columns + total > max_cells:
+                        _refuse_ods_size(rows, columns)
+    total += rows * columns
+    if total > max_cells:
+        _refuse_ods_size(rows, columns)
+
+
+def _refuse_ods_size(rows: int, columns: int) -> None:
+    raise SpreadsheetError(
+        _(
+            "The sheet has content down to row %(rows)s and across %(columns)s "
+            "columns: delete the empty rows below your data and the empty columns to "
+            "its right (select them, right-click, Delete), save and upload it again."
+        )
+        % {"rows": f"{rows:,}", "columns": f"{columns:,}"},
+        "sheet_too_large",
+    )
+
+
+def _member(archive: zipfile.ZipFile, key: str) -> str | None:
+    for info in archive.infolist():
+        if info.filename.lower().lstrip("/") == key:
+            return info.filename
+    return None
+
+
 # --- OLE2: legacy xls, encrypted xlsx ----------------------------------------------------
 
 
-def _ole2_rows(data: bytes, filename: str, max_cells: int) -> Iterator[tuple[int, list]]:
+def _ole2_sheets(
+    data: bytes, filename: str, max_cells: int
+) -> Iterator[tuple[str, Iterator[tuple[int, list]]]]:
     # An xlsx with a password to open is an OLE2 container holding an "EncryptedPackage".
     if _ENCRYPTED_PACKAGE in data:
         raise _encrypted()
@@ -962,7 +1239,7 @@ def _ole2_rows(data: bytes, filename: str, max_cells: int) -> Iterator[tuple[int
             % {"cells": f"{cells:,}"},
             "sheet_too_large",
         )
-    return _calamine_rows(data, None, max_cells)
+    return _calamine_sheets(data, None, max_cells)
 
 
 _FREE_SECTOR, _END_OF_CHAIN = 0xFFFFFFFF, 0xFFFFFFFE
@@ -1078,10 +1355,10 @@ def _csv_rows(data: bytes, filename: str, known: list[str]) -> Iterator[tuple[in
             ),
             "html",
         )
-    first_line, _newline, rest = text.partition("\n")
     offset = 0
-    if re.fullmatch(r"sep=(.)\r?", first_line):  # Excel's own delimiter line
-        delimiter, text, offset = first_line[4], rest, 1
+    sep_line = re.match(r"sep=(.)(?:\r\n|\r|\n)", text)
+    if sep_line:  # Excel's own delimiter line
+        delimiter, text, offset = sep_line[1], text[sep_line.end() :], 1
     else:
         delimiter = _sniff_delimiter(text, known)
     return _iter_csv(text, delimiter, offset)
@@ -1095,6 +1372,16 @@ def _decode(data: bytes, filename: str) -> str:
         except UnicodeDecodeError:
             raise _not_spreadsheet(filename) from None
     if b"\x00" in data[:65536]:
+        # UTF-16 without its BOM (some exports): a NUL in every other byte of the text.
+        # (Chinese characters have no NUL byte: only one side having NULs is the sign.)
+        head = data[:4096]
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        encoding = "utf-16-le" if odd and not even else "utf-16-be" if even and not odd else ""
+        if encoding and len(data) % 2 == 0:
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                pass
         raise _not_spreadsheet(filename)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
@@ -1124,7 +1411,7 @@ def _sniff_delimiter(text: str, known: list[str]) -> str:
     best, best_score = ",", (-1, -1)
     for delimiter in _CSV_DELIMITERS:
         try:
-            reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
+            reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
             rows = list(itertools.islice(reader, HEADER_SEARCH_ROWS))
         except csv.Error:
             continue
@@ -1135,7 +1422,8 @@ def _sniff_delimiter(text: str, known: list[str]) -> str:
 
 
 def _iter_csv(text: str, delimiter: str, offset: int) -> Iterator[tuple[int, list]]:
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    # newline="": lines end at \n, \r\n or a lone \r (old Mac files), as csv expects.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     number = offset
     try:
         for row in reader:
@@ -1165,13 +1453,16 @@ def _row_blank(values: list) -> bool:
     for value in values:
         if value is None or (type(value) is str and not value.strip(_BLANK_CHARS)):
             continue
+        if value is FORMULA_WITHOUT_VALUE:
+            continue
         return False
     return True
 
 
-def _build_sheet(rows: Iterator[tuple[int, list]], known: list[str], max_rows: int) -> Sheet:
+def _build_sheet(
+    head: list[tuple[int, list]], rows: Iterator[tuple[int, list]], known: list[str], max_rows: int
+) -> Sheet:
     known_set = set(known)
-    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
     best, best_score = -1, 0
     for position, (_number, row) in enumerate(head):
         score = _header_score(row, known_set)
@@ -1196,7 +1487,11 @@ def _build_sheet(rows: Iterator[tuple[int, list]], known: list[str], max_rows: i
     while headers and not headers[-1]:
         headers.pop()
     raw_headers = [
-        value if isinstance(value, str) else cell_text(value)
+        value
+        if isinstance(value, str)
+        else ""
+        if formula_without_value(value)
+        else cell_text(value)
         for value in header_cells[: len(headers)]
     ]
     seen: set[str] = set()

@@ -124,6 +124,86 @@ def xlsx_bytes(
     return buffer.getvalue()
 
 
+def workbook_xlsx(
+    sheets: Sequence[tuple[str, Sequence[Sequence]]],
+    *,
+    merges: dict[str, Sequence[str]] | None = None,
+    hidden: Sequence[str] = (),
+) -> bytes:
+    """An xlsx of several sheets, (name, rows) each, as openpyxl writes it (formulas given as
+    "=…" text are saved without a value); ``merges``: sheet name → ranges such as "A2:A4"
+    (the value stays in the first cell, the others are emptied as Excel does)."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets:
+        sheet = workbook.create_sheet(name)
+        for values in rows:
+            sheet.append(list(values))
+        for ref in (merges or {}).get(name, ()):
+            sheet.merge_cells(ref)
+        if name in hidden:
+            sheet.sheet_state = "hidden"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def ods_workbook(sheets: Sequence[tuple[str, Sequence[Sequence]]]) -> bytes:
+    """An OpenDocument spreadsheet as LibreOffice writes it: each (name, rows) a table, texts
+    and numbers typed, repeated empty cells and the trailing empty rows of the grid written
+    once with number-*-repeated."""
+    tables = []
+    for name, rows in sheets:
+        parts = [f'<table:table table:name="{escape(name)}">']
+        for values in rows:
+            cells = []
+            for value in values:
+                if value is None:
+                    cells.append("<table:table-cell/>")
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    cells.append(
+                        f'<table:table-cell office:value-type="float" office:value="{value}">'
+                        f"<text:p>{value}</text:p></table:table-cell>"
+                    )
+                else:
+                    cells.append(
+                        '<table:table-cell office:value-type="string">'
+                        f"<text:p>{escape(str(value))}</text:p></table:table-cell>"
+                    )
+            cells.append('<table:table-cell table:number-columns-repeated="1000"/>')
+            parts.append(f"<table:table-row>{''.join(cells)}</table:table-row>")
+        parts.append(
+            '<table:table-row table:number-rows-repeated="1048000">'
+            '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+        )
+        parts.append("</table:table>")
+        tables.append("".join(parts))
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f"<office:body><office:spreadsheet>{''.join(tables)}</office:spreadsheet>"
+        "</office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    return _zip(
+        {
+            "mimetype": "application/vnd.oasis.opendocument.spreadsheet",
+            "content.xml": content,
+            "META-INF/manifest.xml": manifest,
+        },
+        stored_first="mimetype",
+    )
+
+
 # --- xlsx by hand --------------------------------------------------------------------------
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -640,13 +720,16 @@ def xls_bytes(
     password: bool = False,
     far_cell: tuple[int, int] | None = None,
     pad_small: bool = False,
+    merges: Sequence[tuple[int, int, int, int]] = (),
 ) -> bytes:
     """A legacy Excel 97–2003 workbook (BIFF8): texts in the shared string table, numbers as
     NUMBER records, dates as their serial numbers. ``password`` adds the FILEPASS record of a
     password-protected file; ``far_cell`` (row, column), 0-based, adds an empty text there.
     A small workbook stream
     lives in the OLE2 mini stream, unless ``pad_small``. The texts must fit one SST record
-    (about 8 KB: no CONTINUE records are written), so keep them few and repeated."""
+    (about 8 KB: no CONTINUE records are written), so keep them few and repeated.
+    ``merges`` are (first row, last row, first column, last column), 0-based: a MERGEDCELLS
+    record (WPS .et files are this same format)."""
     strings: dict[str, int] = {}
     cells = []
     all_rows = [headers, *rows]
@@ -679,7 +762,13 @@ def xls_bytes(
     workbook = _bof(5) + filepass + boundsheet(globals_size) + sst + _record(0x000A)
     width = max(len(values) for values in all_rows)
     dimensions = _record(0x0200, struct.pack("<IIHHH", 0, len(all_rows), 0, width, 0))
-    workbook += _bof(0x10) + dimensions + b"".join(cells) + _record(0x000A)
+    merged = b""
+    if merges:
+        merged = _record(
+            0x00E5,
+            struct.pack("<H", len(merges)) + b"".join(struct.pack("<HHHH", *m) for m in merges),
+        )
+    workbook += _bof(0x10) + dimensions + b"".join(cells) + merged + _record(0x000A)
     return ole2_bytes({"Workbook": workbook}, pad_small=pad_small)
 
 
