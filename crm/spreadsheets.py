@@ -305,10 +305,27 @@ def _dirty_positions(joined: str, first: str) -> Iterator[int]:
 _FORMULA_TEXT = _FormulaText("")
 
 
+class _Texts(list):
+    """What ``cell_texts`` returns for a column holding formulas saved without a value."""
+
+    formulas: list[int]
+
+
+def formula_positions(texts: list) -> list[int]:
+    """The positions, in a column cleaned by ``cell_texts``, of the formulas saved without a
+    value (their text is ""): [] for nearly every column, at no cost. An importer adds
+    ``FormulaWithoutValueError()`` as the reason of each such row::
+
+        for index in formula_positions(texts):
+            errors[index].append(f"{label}: {FormulaWithoutValueError()}")
+    """
+    return getattr(texts, "formulas", [])
+
+
 def cell_texts(values: list) -> list[str]:
     """``[cell_text(v) for v in values]``, for a whole column; a ``FormulaWithoutValue`` cell
-    gives "" for which ``formula_without_value()`` is true (it does not raise: the caller
-    cleans a whole column at once).
+    gives "" for which ``formula_without_value()`` is true, and ``formula_positions()``
+    lists them (it does not raise: the caller cleans a whole column at once).
 
     PERF: imports clean columns of 100,000 cells, nearly all of them clean already. The
     text cells are joined and searched at once for anything cell_text would change; only the
@@ -316,13 +333,14 @@ def cell_texts(values: list) -> list[str]:
     try:
         out = [value if type(value) is str else cell_text(value) for value in values]
     except FormulaWithoutValueError:
-        # The column stays a list of texts; the importer asks formula_without_value().
-        out = [
+        # The column stays a list of texts; formula_positions() names the formulas' cells.
+        out = _Texts(
             _FORMULA_TEXT
             if type(value) is FormulaWithoutValue
             else (value if type(value) is str else cell_text(value))
             for value in values
-        ]
+        )
+        out.formulas = [i for i, v in enumerate(values) if type(v) is FormulaWithoutValue]
     where = [index for index, value in enumerate(values) if type(value) is str]
     if not where:
         return out
@@ -510,7 +528,9 @@ def cell_bool(value) -> bool | None:
 # The notes admins add to a header: 「客户名称（必填）」, 「*客户名称」, 「客户名称 必填」,
 # 「手机号（11位）」, 「下次跟进时间（格式：2026-01-01）」, 「【必填】客户名称」 (after NFKC:
 # （）→ (), ［］→ [], ＊→ *). A trailing bracketed note, 必填/选填 at either end, stars.
-_TRAILING_NOTE = re.compile(r"\s*(?:\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕)$")
+_TRAILING_NOTE = re.compile(r"\s*(?:\(([^()]*)\)|【([^【】]*)】|\[([^\[\]]*)\]|〔([^〔〕]*)〕)$")
+# A bracketed number names a column ("联系人（二）", "电话(2)", the second contact): kept.
+_ORDINAL = re.compile(r"[0-9一二三四五六七八九十]{1,3}|[A-Za-z]")
 _REQUIRED_WORD = re.compile(
     r"^[(【\[](?:必填|选填)[)】\]]\s*|^(?:必填|选填)\s*[:*]\s*|\s*(?:必填|选填)$"
 )
@@ -532,7 +552,10 @@ def clean_header(value) -> str:
     # PERF: headers only (a few dozen a file); nothing to do for the plain ones.
     if text and (text[-1] in ")】]〕填选" or text[0] in "(【[必选"):
         while True:
-            shorter = _TRAILING_NOTE.sub("", text, count=1).strip("* ")
+            note = _TRAILING_NOTE.search(text)
+            shorter = text
+            if note is not None and not _ORDINAL.fullmatch(next(filter(None, note.groups()), "")):
+                shorter = text[: note.start()].strip("* ")
             shorter = _REQUIRED_WORD.sub("", shorter).strip("* ")
             if not shorter or shorter == text:
                 break

@@ -22,6 +22,7 @@ from crm.spreadsheets import (
     cell_text,
     cell_texts,
     clean_header,
+    formula_positions,
     formula_without_value,
     read_sheet,
 )
@@ -159,6 +160,8 @@ def test_formula_without_value_is_refused_by_every_cleaner():
     texts = cell_texts(["甲", FORMULA_WITHOUT_VALUE, None, 1.0])
     assert texts == ["甲", "", "", "1"]
     assert [formula_without_value(t) for t in texts] == [False, True, False, False]
+    assert formula_positions(texts) == [1]
+    assert formula_positions(cell_texts(["甲", None])) == []
     assert not formula_without_value("") and not formula_without_value(None)
 
 
@@ -775,6 +778,10 @@ def test_cell_bool_refuses(value):
         ("必填", "必填"),
         ("可选项", "可选项"),
         ("*", ""),
+        # A bracketed number names the column (a second contact): kept.
+        ("联系人（二）", "联系人(二)"),
+        ("电话(2)", "电话(2)"),
+        ("手机（二）（必填）", "手机(二)"),
         ("Customer   name", "Customer name"),
         ("ＥＭＡＩＬ", "EMAIL"),
         (2024, "2024"),
