@@ -26,6 +26,7 @@ import contextlib
 import datetime
 import gc
 import gzip
+import hashlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -299,26 +300,184 @@ def column_names(columns: list[Column]) -> dict[str, str]:
     return names
 
 
-def match_headers(headers: list[str], columns: list[Column]) -> tuple[dict[str, int], list[str]]:
-    """Column key -> index in the sheet, and the headers that match no column."""
+def _auto_match(headers: list[str], columns: list[Column]) -> tuple[dict[int, str], dict[int, int]]:
+    """Automatic recognition: column index -> key for each header naming a column, and the
+    later columns naming a key an earlier one took (index -> the earlier index): the first
+    gets the field, the others are left unmapped (``resolve_mapping`` notes why)."""
     from crm.spreadsheets import clean_header
 
     names = column_names(columns)
-    mapping: dict[str, int] = {}
-    unknown: list[str] = []
+    found: dict[int, str] = {}
+    taken: dict[str, int] = {}
+    repeats: dict[int, int] = {}
     for index, header in enumerate(headers):
         key = names.get(clean_header(header).casefold()) if header else None
         if key is None:
-            if header:
-                unknown.append(header)
-        elif key in mapping:
-            raise ServiceError(
-                _("The column “%(name)s” appears twice in the file.") % {"name": header},
-                code="duplicate_column",
-            )
+            continue
+        if key in taken:
+            repeats[index] = taken[key]
         else:
+            taken[key] = index
+            found[index] = key
+    return found, repeats
+
+
+def match_headers(headers: list[str], columns: list[Column]) -> tuple[dict[str, int], list[str]]:
+    """Column key -> index in the sheet, and the headers that match no column. A header
+    naming a column an earlier header took is left out (the first one gets the field)."""
+    found, _repeats = _auto_match(headers, columns)
+    unknown = [h for i, h in enumerate(headers) if h and i not in found and i not in _repeats]
+    return {key: index for index, key in found.items()}, unknown
+
+
+# ---------------------------------------------------------------- the column mapping (issue 17)
+
+MAPPING_SAMPLES = 3
+
+
+def header_signature(headers: list[str]) -> str:
+    """The key a remembered mapping is found by: a hash of the header row as the reader
+    cleaned it (``crm.spreadsheets.clean_header``, folded), blank columns at the end left
+    out. The order counts: a mapping names the columns by their index."""
+    from crm.spreadsheets import clean_header
+
+    cleaned = [clean_header(h).casefold() for h in headers]
+    while cleaned and not cleaned[-1]:
+        cleaned.pop()
+    return hashlib.sha256("\x1f".join(cleaned).encode()).hexdigest()
+
+
+def _remembered_mapping(job: ImportJob, headers: list[str]) -> dict[str, str] | None:
+    from crm.models import ImportMapping
+
+    found = (
+        ImportMapping.objects.filter(
+            tenant_id=job.tenant_id, kind=job.kind, signature=header_signature(headers)
+        )
+        .values_list("mapping", flat=True)
+        .first()
+    )
+    return found if isinstance(found, dict) else None
+
+
+def resolve_mapping(
+    job: ImportJob, headers: list[str], columns: list[Column]
+) -> tuple[dict[str, int], list[dict]]:
+    """Which column of the file goes to which field: the user's mapping
+    (``job.options["mapping"]``, set by :func:`import_remap`), else the mapping remembered
+    for the tenant, the kind and this header row (:class:`crm.models.ImportMapping`), else
+    automatic recognition (the headers matched by name, :func:`column_names`).
+
+    Returns key -> column index (as :func:`match_headers`) and a description of every column
+    of the file for the mapping step: ``{index, header, key ("" = 不导入), source, note}``,
+    ``source`` being ``auto``, ``remembered``, ``user`` (the user changed it) or ``none``.
+    A field two columns name goes to the first one; the later ones are left out with a note.
+
+    PERF: once per file (one query at most), never per row."""
+    keys = {c.key for c in columns}
+    auto, repeats = _auto_match(headers, columns)
+    user = job.options.get("mapping") if isinstance(job.options, dict) else None
+    remembered = None if isinstance(user, dict) else _remembered_mapping(job, headers)
+
+    def by_index(stored: dict) -> dict[int, str]:
+        chosen: dict[int, str] = {}
+        for index in range(len(headers)):
+            key = stored.get(str(index)) or ""
+            if key in keys:
+                chosen[index] = key
+        return chosen
+
+    # The user's choices are compared with automatic recognition ("user": changed by hand).
+    if remembered is not None:
+        baseline, base_source = by_index(remembered), "remembered"
+    else:
+        baseline, base_source = auto, "auto"
+    chosen = by_index(user) if isinstance(user, dict) else baseline
+
+    mapping: dict[str, int] = {}
+    described: list[dict] = []
+    for index, header in enumerate(headers):
+        key = chosen.get(index, "")
+        note = ""
+        if key and key in mapping:
+            note = _("Same field as column %(column)d; not imported.") % {
+                "column": mapping[key] + 1
+            }
+            key = ""
+        elif key:
             mapping[key] = index
-    return mapping, unknown
+        elif index in repeats:
+            note = _("Same field as column %(column)d; not imported.") % {
+                "column": repeats[index] + 1
+            }
+        if chosen is not baseline and key != baseline.get(index, ""):
+            source = "user"
+        elif key:
+            source = base_source
+        else:
+            source = "none"
+        described.append(
+            {"index": index, "header": header, "key": key, "source": source, "note": note}
+        )
+    return mapping, described
+
+
+def _mapping_summary(sheet, columns: list[Column], described: list[dict]) -> list[dict]:
+    """The mapping step's rows: the described columns with their field's label, the header
+    as written and the first values (blank columns without a header or a value left out)."""
+    from crm.spreadsheets import cell_text
+
+    labels = {c.key: str(c.label) for c in columns}
+    raw = list(getattr(sheet, "raw_headers", []) or [])
+    first = [values for _row, values in sheet.rows[:MAPPING_SAMPLES]]
+    shown: list[dict] = []
+    for column in described:
+        index = column["index"]
+        samples = []
+        for values in first:
+            text = cell_text(values[index]) if index < len(values) else ""
+            if text:
+                samples.append(text[:60])
+        if not column["header"] and not column["key"] and not samples:
+            continue
+        written = raw[index] if index < len(raw) and raw[index] else column["header"]
+        shown.append(
+            {
+                **column,
+                "header": cell_text(written) if written else "",
+                "label": labels.get(column["key"], ""),
+                "samples": samples,
+            }
+        )
+    return shown
+
+
+def _missing_message(missing: list[str]) -> str:
+    return _("Choose a column for %(fields)s in “Column mapping”.") % {"fields": "、".join(missing)}
+
+
+def _remember_mapping(job: ImportJob, actor: User | None, mapping: dict[str, str]) -> None:
+    """Keep ``mapping`` as the tenant's mapping of this header row (one upsert)."""
+    from crm.models import ImportMapping
+
+    summary = job.summary or {}
+    signature = summary.get("mapping_signature")
+    if not signature:
+        return
+    ImportMapping.objects.update_or_create(
+        tenant_id=job.tenant_id,
+        kind=job.kind,
+        signature=signature,
+        defaults={
+            "mapping": mapping,
+            "headers": [c.get("header", "") for c in summary.get("mapping_columns", [])],
+            "updated_by": actor,
+        },
+    )
+
+
+def _mapping_in_use(job: ImportJob) -> dict[str, str]:
+    return {str(c["index"]): c["key"] for c in (job.summary or {}).get("mapping_columns", [])}
 
 
 # ---------------------------------------------------------------- the importer's reach
@@ -544,14 +703,24 @@ def import_check(job_id: int) -> None:
             prefetched = importer.prefetch(job, size=len(data))
             sheet = reading.result()
         del data
-        mapping, unknown = match_headers(sheet.headers, columns)
+        mapping, described = resolve_mapping(job, sheet.headers, columns)
+        mapping_columns = _mapping_summary(sheet, columns, described)
+        unknown = [c["header"] for c in mapping_columns if not c["key"] and c["source"] == "none"]
         missing = [str(c.label) for c in columns if c.required and c.key not in mapping]
+        head = {
+            "header_row": sheet.header_row,
+            "sheet": getattr(sheet, "sheet_name", "") or "",
+            "unknown_columns": unknown,
+            "columns": [str(c.label) for c in columns if c.key in mapping],
+            "mapping_columns": mapping_columns,
+            "mapping_signature": header_signature(sheet.headers),
+            "mapping_width": len(sheet.headers),
+        }
         if missing:
-            raise ServiceError(
-                _("Required columns are missing: %(columns)s. Download the template to see them.")
-                % {"columns": "、".join(missing)},
-                code="missing_columns",
-            )
+            # Not a failure: the mapping step shows the file's columns with the reason, and
+            # nothing can be confirmed until a column is chosen (import_remap).
+            _mapping_refused(job, head, len(sheet.rows), _missing_message(missing))
+            return
         progress = _progress(job.pk)
         progress(0, len(sheet.rows))
         plan = importer.check(job, sheet, mapping, progress, prefetched=prefetched)
@@ -570,9 +739,7 @@ def import_check(job_id: int) -> None:
     summary = {
         **plan.counts(),
         "total": total,
-        "header_row": sheet.header_row,
-        "unknown_columns": unknown,
-        "columns": [str(c.label) for c in columns if c.key in mapping],
+        **head,
         "rejected_preview": [[row, reason] for row, _cells, reason in plan.rejected[:PREVIEW_ROWS]],
         "skipped_preview": [[row, reason] for row, reason in plan.skipped[:PREVIEW_ROWS]],
         **plan.state,
@@ -587,6 +754,27 @@ def import_check(job_id: int) -> None:
     job.status = ImportJob.Status.PREVIEWED
     job.checked_at = timezone.now()
     job.progress_done = job.progress_total = total
+    job.save()
+
+
+def _mapping_refused(job: ImportJob, head: dict, total: int, message: str) -> None:
+    """The check stops before the rows: the mapping leaves a required field without a column.
+    The job is PREVIEWED without a plan (the tenant's import slot is free again), its page
+    shows the mapping step with ``message``; confirming is refused until the mapping is
+    fixed (:func:`import_remap`). Nothing is written."""
+    job.summary = {
+        "create": 0,
+        "update": 0,
+        "skip": 0,
+        "reject": 0,
+        "total": total,
+        **head,
+        "mapping_errors": [message],
+    }
+    job.message = message[:1000]
+    job.status = ImportJob.Status.PREVIEWED
+    job.checked_at = timezone.now()
+    job.progress_done = job.progress_total = 0
     job.save()
 
 
@@ -677,6 +865,107 @@ def _require(actor: User, job: ImportJob) -> None:
         raise NotVisibleError(_("The record does not exist."))
 
 
+# ---------------------------------------------------------------- the mapping step
+
+
+def import_remap(*, actor: User, job: ImportJob, mapping: dict, add_options: bool) -> ImportJob:
+    """The user's column mapping for a checked import (the mapping step of the preview):
+    ``mapping`` is ``{str(column index): column key, or "" for 不导入}``. Refused when the job
+    is not the actor's (nor are they an ``import.manage`` holder), is not waiting for
+    confirmation, or the mapping names an unknown field, gives one field two columns, or
+    leaves a required field without one. Otherwise the mapping is remembered for the tenant
+    and this header row, kept in the job's options (with ``add_options``: unknown option
+    values are added to the tenant's lists) and the file is checked again (the dry run is
+    recomputed; nothing but the job is written)."""
+    _require(actor, job)
+    if job.status != ImportJob.Status.PREVIEWED:
+        raise ServiceError(
+            _("The columns can be changed only while the import waits for confirmation."),
+            code="state",
+        )
+    if not job.file:
+        raise ServiceError(_("The uploaded file is gone; upload it again."), code="file_gone")
+    summary = job.summary or {}
+    clean = _clean_mapping(importer_for(job.kind).columns(job.tenant_id), summary, mapping)
+    options = {**(job.options or {}), "mapping": clean, "add_options": bool(add_options)}
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
+                status=ImportJob.Status.VALIDATING,
+                options=options,
+                message="",
+                attempts=0,
+                started_at=now,
+                heartbeat_at=now,
+                progress_done=0,
+                progress_total=0,
+            )
+            if updated:
+                _remember_mapping(job, actor, clean)
+    except IntegrityError as exc:
+        raise ImportBusyError(_busy_message(actor.tenant_id), code="busy") from exc
+    if not updated:
+        raise ServiceError(
+            _("The columns can be changed only while the import waits for confirmation."),
+            code="state",
+        )
+    job.refresh_from_db()
+    # The previous check's rows and error file describe the old mapping.
+    for name in ("plan", "error_file"):
+        stored = getattr(job, name)
+        if stored:
+            stored.delete(save=False)
+    job.save(update_fields=["plan", "error_file"])
+    if job.file.size <= settings.IMPORT_SYNC_BYTES:
+        import_check(job.pk)
+        job.refresh_from_db()
+    else:
+        from crm.tasks import import_check_task
+
+        transaction.on_commit(lambda: import_check_task.delay(job.tenant_id, job.pk))
+    return job
+
+
+def _clean_mapping(columns: list[Column], summary: dict, mapping: dict) -> dict[str, str]:
+    """``mapping`` checked against the file's columns and the importer's fields."""
+    fields = {c.key: c for c in columns}
+    width = int(summary.get("mapping_width") or 0)
+    headers = {str(c["index"]): c.get("header", "") for c in summary.get("mapping_columns", [])}
+    clean: dict[str, str] = {}
+    for index, key in (mapping or {}).items():
+        index, key = str(index), str(key or "")
+        if not index.isdigit() or int(index) >= width:
+            raise ServiceError(_("The file has no such column."), code="mapping_column")
+        if key and key not in fields:
+            raise ServiceError(
+                _("“%(key)s” is not a field of this import.") % {"key": key[:50]},
+                code="mapping_field",
+            )
+        clean[index] = key
+    by_key: dict[str, list[str]] = {}
+    for index in sorted(clean, key=int):
+        if clean[index]:
+            by_key.setdefault(clean[index], []).append(index)
+    for key, indexes in by_key.items():
+        if len(indexes) > 1:
+            first, second = (
+                headers.get(i) or _("column %(n)d") % {"n": int(i) + 1} for i in indexes[:2]
+            )
+            raise ServiceError(
+                _(
+                    "“%(first)s” and “%(second)s” both go to “%(field)s”; "
+                    "a field takes one column only."
+                )
+                % {"first": first, "second": second, "field": str(fields[key].label)},
+                code="mapping_twice",
+            )
+    missing = [str(c.label) for c in columns if c.required and c.key not in by_key]
+    if missing:
+        raise ServiceError(_missing_message(missing), code="mapping_required")
+    return clean
+
+
 # ---------------------------------------------------------------- stage 2: apply
 
 
@@ -685,6 +974,9 @@ def import_confirm(*, actor: User, job: ImportJob) -> ImportJob:
     _require(actor, job)
     if job.status != ImportJob.Status.PREVIEWED:
         raise ServiceError(_("This import is not waiting for confirmation."), code="state")
+    errors = (job.summary or {}).get("mapping_errors")
+    if errors:
+        raise ServiceError(errors[0], code="mapping")
     if not job.plan:
         raise ServiceError(_("The checked rows of this import are gone; upload the file again."))
     now = timezone.now()
@@ -702,6 +994,13 @@ def import_confirm(*, actor: User, job: ImportJob) -> ImportJob:
     if not updated:
         raise ServiceError(_("This import is not waiting for confirmation."), code="state")
     job.refresh_from_db()
+    if any(
+        c.get("source") in ("user", "remembered")
+        for c in (job.summary or {}).get("mapping_columns", [])
+    ):
+        # The mapping in use is offered for the next file with these headers. One found
+        # automatically is not kept: recognition may improve, a stored copy would not.
+        _remember_mapping(job, actor, _mapping_in_use(job))
     if job.progress_total <= settings.IMPORT_SYNC_ROWS:
         import_apply(job.pk)
         job.refresh_from_db()

@@ -505,6 +505,40 @@ class ImportJob(TenantModel):
         return self.status in self.RUNNING
 
 
+class ImportMapping(TenantModel):
+    """The column mapping last used for one set of headers (issue 17): offered again when a
+    file with the same header row is imported, by the tenant, for the same kind of record.
+
+    ``signature`` is a hash of the header row as the reader cleans it
+    (``crm.importing.header_signature``); ``mapping`` is ``{str(column index): column key
+    or ""}`` ("" = 不导入)."""
+
+    # The unique index (tenant, kind, signature) serves the tenant's key too.
+    tenant = tenant_key_without_index()
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportJob.Kind.choices)
+    signature = models.CharField(max_length=64)
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    updated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("import column mapping")
+        verbose_name_plural = _("import column mappings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "signature"], name="importmapping_headers"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.signature[:8]}"
+
+
 class ExportJob(TenantModel):
     """An export too large to build in the request: built by a worker, downloaded later."""
 

@@ -53,6 +53,7 @@ crm_patterns = [
     path("imports/<int:pk>/", imports.import_detail, name="import-detail"),
     path("imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
     path("imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/remap/", imports.import_remap, name="import-remap"),
     path("imports/<int:pk>/cancel/", imports.import_cancel, name="import-cancel"),
     path("imports/<int:pk>/undo/", imports.import_undo, name="import-undo"),
     path("imports/<int:pk>/errors/", imports.import_errors, name="import-errors"),

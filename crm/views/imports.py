@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from crm import importing
 from crm.exceptions import ServiceError
+from crm.idempotency import once
 from crm.models import ImportJob
 from crm.views.base import tenant_view
 from crm.xlsx import XLSX_CONTENT_TYPE
@@ -30,6 +31,21 @@ def _context(request, job: ImportJob) -> dict:
         "may_undo": importing.may_undo(job),
         "undo_deadline": importing.undo_deadline(job),
         "undo": _undo_report(request.user, importer, summary.get("undo")),
+        "mapping": _mapping_step(importer, job, summary),
+    }
+
+
+def _mapping_step(importer, job: ImportJob, summary: dict) -> dict | None:
+    """The mapping step of a checked import: the file's columns (header, first values, the
+    field each goes to and why) and the importer's fields to choose from."""
+    if job.status != ImportJob.Status.PREVIEWED or not summary.get("mapping_columns"):
+        return None
+    return {
+        "columns": summary["mapping_columns"],
+        "fields": importer.columns(job.tenant_id),
+        "errors": summary.get("mapping_errors") or [],
+        "add_options": bool((job.options or {}).get("add_options")),
+        "sheet": summary.get("sheet") or "",
     }
 
 
@@ -74,6 +90,29 @@ def import_confirm(request, pk: int):
         importing.import_confirm(actor=request.user, job=job)
     except ServiceError as exc:
         messages.error(request, exc.message)
+    return redirect("crm:import-detail", pk=job.pk)
+
+
+@tenant_view()
+@require_POST
+@once
+def import_remap(request, pk: int):
+    """The mapping step's form: ``col-<index>`` = a field key or "" (不导入) for each column
+    of the file, ``add_options``; the file is checked again with it."""
+    job = importing.job_get(request.user, pk)
+    mapping = {name[4:]: value for name, value in request.POST.items() if name.startswith("col-")}
+    try:
+        job = importing.import_remap(
+            actor=request.user,
+            job=job,
+            mapping=mapping,
+            add_options=request.POST.get("add_options") == "on",
+        )
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if job.status == ImportJob.Status.PREVIEWED and not job.summary.get("mapping_errors"):
+            messages.success(request, _("The file was checked again with these columns."))
     return redirect("crm:import-detail", pk=job.pk)
 
 

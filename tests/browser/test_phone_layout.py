@@ -87,6 +87,7 @@ POST_ONLY: set[str] = {
     "crm:notification-read-all",
     "crm:import-confirm",
     "crm:import-cancel",
+    "crm:import-remap",
     "crm:import-undo",
     "customers:customer-lock",
     "customers:customer-star",

@@ -224,6 +224,31 @@ def _lead_import(w) -> Form:
     )
 
 
+def _remap(w) -> Form:
+    """The mapping step of a checked import (issue 17): remembers the mapping (one row per
+    header set) and checks the file again."""
+    from crm import importing
+    from crm.models import ImportMapping
+    from crm.tenancy import tenant_scope
+
+    with tenant_scope(w.tenant_a.pk):
+        job = importing.import_start(
+            actor=w.admin_a,
+            kind=ImportJob.Kind.CUSTOMERS,
+            upload=_customer_sheet(),
+            options={
+                **IMPORT_OPTIONS,
+                "pool_group": default_group_for(w.tenant_a.pk, "customer").pk,
+            },
+        )
+    return Form(
+        w.admin_a,
+        reverse("crm:import-remap", args=[job.pk]),
+        {"col-0": "name", "col-1": ""},
+        _count(ImportMapping, tenant=w.tenant_a),
+    )
+
+
 def _export(name: str, kind: str, setup=None):
     def build(w) -> Form:
         if setup is not None:
@@ -386,6 +411,7 @@ CREATES: dict[str, Callable] = {
     # Imports: one job per submission.
     "customers:import-start": _customer_import,
     "leads:lead-import": _lead_import,
+    "crm:import-remap": _remap,  # the mapping step: one remembered mapping
     # Exports: one job per submission (a small one is the download itself).
     "customers:customer-export": _export("customers:customer-export", "customers", _a_customer),
     "customers:contact-export": _export("customers:contact-export", "contacts"),

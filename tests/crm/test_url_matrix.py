@@ -177,6 +177,7 @@ MATRIX.update(
         "crm:import-progress": lambda w: {"pk": _import_job_b(w).pk},
         "crm:import-confirm": lambda w: {"pk": _import_job_b(w).pk},
         "crm:import-cancel": lambda w: {"pk": _import_job_b(w).pk},
+        "crm:import-remap": lambda w: {"pk": _import_job_b(w).pk},
         "crm:import-undo": lambda w: {"pk": _import_job_b(w).pk},
         "crm:import-errors": lambda w: {"pk": _import_job_b(w).pk},
     }

@@ -361,9 +361,13 @@ def test_headers_in_any_order_with_unknown_columns_reported(world):
 
 
 def test_missing_required_column_is_refused_up_front(world):
+    """Issue 17: not a failure but the mapping step with the reason; nothing to confirm."""
     job = start(world.admin_a, sheet([["王", "13800138000"]], headers=["联系人", "联系电话"]))
-    assert job.status == ImportJob.Status.FAILED
+    assert job.status == ImportJob.Status.PREVIEWED and not job.plan
     assert "客户名称" in job.message or "Customer name" in job.message
+    assert job.summary["mapping_errors"] == [job.message]
+    with pytest.raises(ServiceError, match="Customer name"):
+        importing.import_confirm(actor=world.admin_a, job=job)
     assert customers(world.tenant_a) == []
 
 

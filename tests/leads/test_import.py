@@ -356,8 +356,9 @@ def test_phones_and_dates_in_the_usual_forms_are_accepted(world, pool):
 
 def test_a_file_without_the_name_column_fails_with_the_columns_named(world, pool):
     job = start(world.admin_a, sheet([["甲公司"]], headers=["公司名称"]), pool)
-    assert job.status == ImportJob.Status.FAILED
-    assert "Name" in job.message
+    # Issue 17: the mapping step shows the reason; nothing can be confirmed.
+    assert job.status == ImportJob.Status.PREVIEWED and not job.plan
+    assert "Name" in job.message and job.summary["mapping_errors"] == [job.message]
 
 
 # ---------------------------------------------------------------- duplicates
