@@ -16,7 +16,13 @@ from crm.regions import RegionFormMixin
 from crm.selectors import options_for
 from crm.services import assignable_users
 from customers import owned
-from customers.importing import MODES, TARGET_DEPARTMENT, TARGET_POOL, TARGET_USERS
+from customers.importing import (
+    MODES,
+    TARGET_DEPARTMENT,
+    TARGET_OWNER,
+    TARGET_POOL,
+    TARGET_USERS,
+)
 from customers.models import Contact, Customer, FollowUp, SavedSearch, Tag
 from customers.services import CONTACT_FIELDS, OPTION_FIELDS
 from pools.models import PoolGroup
@@ -277,6 +283,11 @@ class ImportStartForm(forms.Form):
         widget=forms.RadioSelect,
         initial="even",
     )
+    owner_help = _(
+        "Each row goes to the employee its owner column (负责人) names, by full name, "
+        "username or mobile; rows whose owner is unknown, deactivated or outside your data "
+        "scope are rejected with the reason."
+    )
     duplicate_mode = forms.ChoiceField(widget=forms.RadioSelect, initial=MODES[0])
     duplicate_keys = forms.ChoiceField(widget=forms.RadioSelect, initial="either")
 
@@ -287,6 +298,7 @@ class ImportStartForm(forms.Form):
             (TARGET_POOL, self.pool_choice),
             (TARGET_USERS, _("Employees")),
             (TARGET_DEPARTMENT, _("A department")),
+            (TARGET_OWNER, _("The owner column of the file")),
         ]
         fields["pool_group"].label = self.pool_label
         fields["pool_group"].queryset = PoolGroup.objects.filter(

@@ -30,9 +30,12 @@ from __future__ import annotations
 import datetime
 import random
 import re
+import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -44,7 +47,7 @@ from crm.bulk import Prepared, insert_prepared, insert_rows, last_id, prepare_ro
 from crm.exceptions import ServiceError
 from crm.importing import Column, Importer, Plan, records_in_reach
 from crm.models import Department, ImportJob, Option, OptionKind, User
-from crm.phones import MOBILE_RE, phone_digits
+from crm.phones import MOBILE_RE, mobile_digits, phone_digits
 from customers.models import (
     Contact,
     Customer,
@@ -60,6 +63,8 @@ from customers.models import (
 TARGET_POOL = "pool"
 TARGET_USERS = "users"
 TARGET_DEPARTMENT = "department"
+# Each row's owner from the file's owner column (负责人).
+TARGET_OWNER = "owner"
 MODES = ("skip", "overwrite", "update_only")
 KEYS = ("name", "phone", "either")
 # A next follow-up given as a date only is due at this hour.
@@ -80,22 +85,101 @@ COLUMNS = [
         "contact_name",
         gettext_lazy("Contact name"),
         max_length=50,
-        aliases=("联系人", "联系人姓名", "Contact"),
+        aliases=("联系人", "联系人姓名", "姓名", "Contact", "Contact person"),
         sample="王经理",
     ),
+    Column(
+        "contact_mobile",
+        gettext_lazy("Contact mobile"),
+        kind="mobile",
+        aliases=("手机", "手机号", "手机号码", "移动电话", "联系人手机", "Mobile"),
+        sample="13800138000",
+    ),
+    # The landline; an old sheet's single 联系电话 / 联系方式 column holds either kind of
+    # number: a mobile number in it goes to the contact's mobile (when that is empty).
     Column(
         "contact_phone",
         gettext_lazy("Contact phone"),
         kind="phone",
-        aliases=("手机", "手机号", "手机号码", "联系电话", "电话", "联系方式", "Mobile", "Phone"),
-        sample="13800138000",
+        aliases=(
+            "电话",
+            "座机",
+            "固话",
+            "固定电话",
+            "办公电话",
+            "联系电话",
+            "联系方式",
+            "联系人电话",
+            "Telephone",
+            "Phone",
+        ),
+        sample="021-58881234",
+    ),
+    Column(
+        "contact_email",
+        gettext_lazy("Contact email"),
+        kind="email",
+        aliases=("邮箱", "电子邮箱", "邮件", "联系人邮箱", "Email", "E-mail"),
     ),
     Column(
         "contact_title",
         gettext_lazy("Contact job title"),
         max_length=50,
-        aliases=("职务", "职位"),
+        aliases=("职务", "职位", "联系人职务", "联系人职位", "Title"),
         sample="采购经理",
+    ),
+    Column(
+        "contact2_name",
+        gettext_lazy("Second contact name"),
+        max_length=50,
+        aliases=("联系人2", "联系人2姓名", "第二联系人", "联系人（二）", "联系人(2)", "Contact 2"),
+    ),
+    Column(
+        "contact2_mobile",
+        gettext_lazy("Second contact mobile"),
+        kind="mobile",
+        aliases=(
+            "手机2",
+            "联系人2手机",
+            "第二联系人手机",
+            "手机（二）",
+            "联系人（二）手机",
+            "Mobile 2",
+        ),
+    ),
+    Column(
+        "contact2_phone",
+        gettext_lazy("Second contact phone"),
+        kind="phone",
+        aliases=(
+            "电话2",
+            "座机2",
+            "联系电话2",
+            "联系人2电话",
+            "第二联系人电话",
+            "电话（二）",
+            "联系人（二）电话",
+            "Phone 2",
+        ),
+    ),
+    Column(
+        "contact2_email",
+        gettext_lazy("Second contact email"),
+        kind="email",
+        aliases=("邮箱2", "联系人2邮箱", "第二联系人邮箱", "邮箱（二）", "联系人（二）邮箱"),
+    ),
+    Column(
+        "contact2_title",
+        gettext_lazy("Second contact job title"),
+        max_length=50,
+        aliases=("职务2", "职位2", "联系人2职务", "联系人2职位", "职务（二）", "联系人（二）职务"),
+    ),
+    Column(
+        "owner",
+        gettext_lazy("Owner"),
+        kind="owner",
+        aliases=("负责人", "业务负责人", "归属人", "客户负责人", "负责人姓名", "Owner"),
+        help=gettext_lazy("The owner's full name, username or mobile."),
     ),
     Column(
         "legal_representative",
@@ -143,11 +227,30 @@ CHOICE_KINDS = {
     "source": OptionKind.CUSTOMER_SOURCE,
     "status": OptionKind.CUSTOMER_STATUS,
 }
+# The columns of a row's contacts (the first, then the second), by Contact field.
+CONTACT_COLUMNS = (
+    {
+        "name": "contact_name",
+        "mobile": "contact_mobile",
+        "phone": "contact_phone",
+        "email": "contact_email",
+        "title": "contact_title",
+    },
+    {
+        "name": "contact2_name",
+        "mobile": "contact2_mobile",
+        "phone": "contact2_phone",
+        "email": "contact2_email",
+        "title": "contact2_title",
+    },
+)
+# The number columns, which the duplicate check by phone looks at.
+PHONE_KEYS = ("contact_mobile", "contact_phone", "contact2_mobile", "contact2_phone")
 # Customer fields an overwrite writes (the columns of the file among them).
 CUSTOMER_KEYS = [
     c.key
     for c in COLUMNS
-    if c.key not in ("contact_name", "contact_phone", "contact_title", "tags")
+    if c.key not in {"tags", "owner", *CONTACT_COLUMNS[0].values(), *CONTACT_COLUMNS[1].values()}
 ]
 
 
@@ -171,7 +274,7 @@ class CustomerImporter(Importer):
         return 10_000 if connection.vendor == "postgresql" else 2000
 
     def columns(self, tenant_id: int) -> list[Column]:
-        return COLUMNS
+        return distinct_names(COLUMNS)
 
     def parallel_apply(self, rows: list[list]) -> bool:
         """Batches are independent unless two rows update the same customer (by name one,
@@ -186,18 +289,27 @@ class CustomerImporter(Importer):
             old = summary.get("watermark") or (0, 0)
             new = state["watermark"]
             summary["watermark"] = [max(old[0], new[0]), max(old[1], new[1])]
+        merge_notified(summary, state)
 
     def _options(self, tenant_id: int) -> dict[str, list[Option]]:
+        """The options of the choice columns, the deactivated ones too (a value naming one is
+        refused, never added again)."""
         found: dict[str, list[Option]] = defaultdict(list)
         kinds = {kind: key for key, kind in CHOICE_KINDS.items()}
-        for option in Option.objects.filter(
-            tenant_id=tenant_id, kind__in=list(kinds), is_active=True
-        ):
+        for option in Option.objects.filter(tenant_id=tenant_id, kind__in=list(kinds)):
             found[kinds[option.kind]].append(option)
         return found
 
     def choices(self, tenant_id: int) -> dict[str, list[str]]:
-        return {key: [o.label for o in opts] for key, opts in self._options(tenant_id).items()}
+        return {
+            key: [o.label for o in opts if o.is_active]
+            for key, opts in self._options(tenant_id).items()
+        }
+
+    def prepare_apply(self, job: ImportJob) -> None:
+        """The option values the check found new (with 添加到选项列表 ticked) are added to
+        the tenant's lists before the first batch."""
+        create_new_options(job, CHOICE_KINDS)
 
     # ------------------------------------------------------------ options
 
@@ -244,13 +356,22 @@ class CustomerImporter(Importer):
 
         tenant_id = job.tenant_id
         options = job.options
+        by_owner = options["target"] == TARGET_OWNER
+        if by_owner and "owner" not in mapping:
+            raise ServiceError(owner_column_missing(), code="missing_columns")
         plan = Plan()
         prefetched = prefetched or self.prefetch(job, size=0)
         plan.state["watermark"] = prefetched["watermark"]
-        choice_maps = {
-            key: {fold_name(o.label): o.pk for o in opts}
-            for key, opts in self._options(tenant_id).items()
+        # PERF: the option lists and the owners are read once and looked up in dicts; each
+        # distinct cell text is matched once (the matchers remember it).
+        found = self._options(tenant_id)
+        add = bool(options.get("add_options"))
+        lookups = {
+            key: OptionMatcher([(o.pk, o.label, o.is_active) for o in found.get(key, ())], add=add)
+            for key in CHOICE_KINDS
         }
+        if by_owner:
+            lookups["owner"] = OwnerMatcher(job.created_by)
         labels = {c.key: str(c.label) for c in COLUMNS}
         by_name = options["duplicate_keys"] in ("name", "either")
         by_phone = options["duplicate_keys"] in ("phone", "either")
@@ -260,7 +381,7 @@ class CustomerImporter(Importer):
         cleaned: dict[str, list] = {}
         errors: dict[int, list[str]] = defaultdict(list)
         for column in COLUMNS:
-            if column.key not in mapping:
+            if column.key not in mapping or (column.key == "owner" and not by_owner):
                 continue
             position = mapping[column.key]
             label = labels[column.key]
@@ -274,14 +395,14 @@ class CustomerImporter(Importer):
                 cleaned[column.key] = texts
                 continue
             values = texts[:]
-            mobile = column.kind == "phone"
+            numbers = column.kind in ("phone", "mobile")
             for index, text in enumerate(texts):
-                if mobile and (
+                if numbers and (
                     not text or (len(text) == 11 and text.isascii() and MOBILE_RE.match(text))
                 ):
                     continue  # PERF: empty, or a mobile number in its normal form already
                 try:
-                    values[index] = self._clean_cell(column, text, choice_maps)
+                    values[index] = self._clean_cell(column, text, lookups)
                 except ValueError as exc:
                     errors[index].append(f"{label}: {exc}")
                     values[index] = None
@@ -300,10 +421,13 @@ class CustomerImporter(Importer):
                 except ValueError as exc:
                     errors[index].append(f"{labels['next_followup_at']}: {exc}")
         required = _("%(column)s is required.") % {"column": labels["name"]}
-        phones = cleaned.get("contact_phone") if by_phone else None
+        # Every number of the row's contacts counts for the duplicate check by phone: one
+        # column gives the key as it is, several a tuple of the row's numbers.
+        phone_lists = [cleaned[k] for k in PHONE_KEYS if k in cleaned] if by_phone else []
+        single_phone = phone_lists[0] if len(phone_lists) == 1 else None
         keys = list(cleaned)
         seen = SeenRows()
-        good: list[tuple[int, dict, str, str, list]] = []
+        good: list[tuple[int, dict, str, str | tuple, list]] = []
         for index, row in enumerate(zip(*cleaned.values(), strict=True)):
             if index % 5000 == 0 and index:
                 progress(index)
@@ -314,7 +438,13 @@ class CustomerImporter(Importer):
                 continue
             values = dict(zip(keys, row, strict=True))
             name_key = name_keys[index] if by_name else ""
-            phone_key = (phones[index] or "") if phones is not None else ""
+            if single_phone is not None:
+                phone_key = single_phone[index] or ""
+            elif phone_lists:
+                numbers = tuple(dict.fromkeys(p for p in (c[index] for c in phone_lists) if p))
+                phone_key = numbers[0] if len(numbers) == 1 else numbers
+            else:
+                phone_key = ""
             earlier = seen.repeats(row_no, name_key, phone_key)
             if earlier is not None:
                 plan.rejected.append(
@@ -330,9 +460,17 @@ class CustomerImporter(Importer):
         name_hits = _name_matches(
             tenant_id, {g[2] for g in good if g[2]}, prefetched.pop("names", None)
         )
+        phone_keys = {g[3] for g in good if g[3]}
+        several = {k for k in phone_keys if type(k) is tuple}
         phone_hits = _phone_matches(
-            tenant_id, {g[3] for g in good if g[3]}, prefetched.pop("phones", None)
+            tenant_id,
+            (phone_keys - several).union(*several),
+            prefetched.pop("phones", None),
         )
+        for numbers in several:
+            ids = set().union(*(phone_hits.get(p, ()) for p in numbers))
+            if ids:
+                phone_hits[numbers] = sorted(ids)
         matched_ids = set().union(*name_hits.values(), *phone_hits.values())
         plan_matched_rows(
             plan,
@@ -345,34 +483,25 @@ class CustomerImporter(Importer):
             several=_("It matches several customers (%(names)s); fix the row or merge them."),
             refusal=_("The customer %(name)s is locked."),
         )
+        plan_new_options(plan, lookups, CHOICE_KINDS)
         return plan
 
-    def _clean_cell(self, column: Column, text: str, choice_maps):
+    def _clean_cell(self, column: Column, text: str, lookups):
         """A cell of a column other than plain text, from its cleaned text (the datetime
-        columns are parsed from the raw cell afterwards)."""
+        columns are parsed from the raw cell afterwards). ``lookups``: the matchers of the
+        choice columns and of the owner column, by column key."""
         if column.kind == "datetime":
             return text
-        if column.kind == "phone":
-            if not text:
-                return ""
-            # PERF: a plain mobile number (most cells) is already in its normal form.
-            if len(text) == 11 and text.isascii() and MOBILE_RE.match(text):
-                return text
-            phone = phone_digits(text)
-            if phone is None:
-                raise ValueError(_("“%(value)s” is not a phone number.") % {"value": text})
-            return phone
+        if column.kind in ("phone", "mobile"):
+            return clean_number(column.kind, text)
+        if column.kind == "email":
+            return clean_email(text)
+        if column.kind == "owner":
+            return lookups["owner"](text)
         if column.kind == "choice":
             if not text:
                 return None
-            pk = choice_maps.get(column.key, {}).get(fold_name(text))
-            if pk is None:
-                allowed = "、".join(list(choice_maps.get(column.key, {}).keys())[:8])
-                raise ValueError(
-                    _("“%(value)s” is not one of the allowed values (%(allowed)s).")
-                    % {"value": text, "allowed": allowed or "—"}
-                )
-            return pk
+            return lookups[column.key](text)
         if column.kind == "tags":
             names = (t.strip()[:30] for t in re.split(r"[,，、;；/]+", text))
             return list(dict.fromkeys(n for n in names if n))[:10]
@@ -408,6 +537,14 @@ class CustomerImporter(Importer):
             ]
         if updates:
             self._update(job, updates, tags, now, result)
+        if creates and job.options["target"] != TARGET_POOL:
+            notify_owners(
+                job,
+                {r[2] for r in creates},
+                result,
+                _("%(name)s imported customers for you from “%(file)s”"),
+                self.result_link(job),
+            )
         return result
 
     def _drop_late_duplicates(self, job, creates, result):
@@ -419,7 +556,7 @@ class CustomerImporter(Importer):
             else set()
         )
         phones = (
-            {r[3].get("contact_phone") for r in creates if r[3].get("contact_phone")}
+            {p for r in creates for p in _row_phones(r[3])}
             if options["duplicate_keys"] in ("phone", "either")
             else set()
         )
@@ -447,7 +584,7 @@ class CustomerImporter(Importer):
             return creates
         kept = []
         for row in creates:
-            if _name_key(row[3]) in taken_names or (row[3].get("contact_phone") in taken_phones):
+            if _name_key(row[3]) in taken_names or not taken_phones.isdisjoint(_row_phones(row[3])):
                 result["skipped"] += 1
                 result["errors"].append(
                     [row[0], _("Skipped: the customer was created by someone else meanwhile.")]
@@ -530,9 +667,12 @@ class CustomerImporter(Importer):
         # the choices' keys are renamed to their columns, and the owner is added.
         customers = []
         choices = [(key, f"{key}_id") for key in CHOICE_KINDS if key in rows[0][3]] if rows else []
+        # Option values added by this import (prepare_apply): their ids by label.
+        new_ids = job.summary.get("new_option_ids") or {}
         for _row_no, _action, owner_id, values in rows:
             for key, column in choices:
-                values[column] = values.pop(key, None)
+                value = values.pop(key, None)
+                values[column] = new_ids.get(key, {}).get(value) if type(value) is str else value
             if not pooled:
                 values["owner_id"] = owner_id
             customers.append(values)
@@ -544,9 +684,7 @@ class CustomerImporter(Importer):
             needed: the database numbers them."""
             contacts, links, events = [], [], []
             for pk, (_row, _a, owner_id, values) in zip(ids, rows, strict=True):
-                contact = _contact_fields(pk, values)
-                if contact is not None:
-                    contacts.append(contact)
+                contacts.extend(_contact_fields(pk, values))
                 for tag in values.get("tags") or []:
                     if tag in tags:
                         links.append({"customer_id": pk, "tag_id": tags[tag]})
@@ -601,6 +739,7 @@ class CustomerImporter(Importer):
         )
         changed, changes, contacts, links = [], [], [], []
         written: set[str] = set()
+        new_ids = job.summary.get("new_option_ids") or {}
         for pk, (row_no, _action, _pk, values) in sorted(by_pk.items()):
             customer = customers.get(pk)
             if customer is None or customer.deleted_at is not None:
@@ -616,6 +755,9 @@ class CustomerImporter(Importer):
                 result["errors"].append([row_no, _("The customer was locked meanwhile.")])
                 continue
             fields = {k: _from_json(k, values[k]) for k in CUSTOMER_KEYS if k in values}
+            for key in CHOICE_KINDS:
+                if type(fields.get(key)) is str:  # a value added by this import
+                    fields[key] = new_ids.get(key, {}).get(fields[key])
             before = {}
             for key, value in fields.items():
                 attr = f"{key}_id" if key in CHOICE_KINDS else key
@@ -627,10 +769,13 @@ class CustomerImporter(Importer):
             customer.updated_by_id = job.created_by_id
             changed.append(customer)
             added = []
-            contact = _contact_for(tenant_id, pk, job.created_by_id, values, now)
-            if contact is not None and not (
-                values.get("contact_phone") and values["contact_phone"] in phones_of.get(pk, ())
-            ):
+            known = phones_of.get(pk, set())
+            for contact in _contacts_for(tenant_id, pk, job.created_by_id, values, now):
+                # A contact whose number the customer has already is not added again.
+                numbers = {contact["mobile"], contact["phone"]} - {""}
+                if numbers & known:
+                    continue
+                known |= numbers
                 added.append(len(contacts))
                 contacts.append(contact)
             for tag in values.get("tags") or []:
@@ -736,7 +881,11 @@ class CustomerImporter(Importer):
                 ).delete()
             restored += 1
         kept.sort(key=lambda k: k["id"])
-        return {"removed": len(removable), "restored": restored, "kept": kept[:500]}
+        report = {"removed": len(removable), "restored": restored, "kept": kept[:500]}
+        removed_options = remove_unused_options(job)
+        if removed_options:
+            report["options_removed"] = removed_options
+        return report
 
     def result_link(self, job: ImportJob) -> str:
         return f"/customers/?view=all&import_job={job.pk}"
@@ -912,49 +1061,70 @@ def _contact_phones(tenant_id: int, customer_ids: list[int]) -> dict[int, set[st
     return phones
 
 
-def _contact_fields(customer_id, values) -> dict | None:
-    """The fields of the contact of an imported row (a name or a phone makes one) that
-    depend on the row."""
-    phone = values.get("contact_phone") or ""
-    name = values.get("contact_name") or ""
-    if not phone and not name:
-        return None
-    mobile = phone.startswith("1")
-    return {
-        "customer_id": customer_id,
-        # A phone without a name still makes a contact: the number is what matters.
-        "name": name or _("Contact"),
-        "mobile": phone if mobile else "",
-        "phone": "" if mobile else phone,
-        "title": values.get("contact_title") or "",
-    }
+def _row_phones(values: dict) -> list[str]:
+    """Every number of a plan row's contacts (old plans: ``contact_phone`` alone)."""
+    return [values[k] for k in PHONE_KEYS if values.get(k)]
 
 
-def _contact_for(tenant_id, customer_id, actor_id, values, now) -> dict | None:
-    """The contact row of an imported row, for insert_rows."""
-    fields = _contact_fields(customer_id, values)
-    if fields is None:
-        return None
-    return {
-        **fields,
-        "tenant_id": tenant_id,
-        "created_by_id": actor_id,
-        "created_at": now,
-        "updated_at": now,
-    }
+def _contact_fields(customer_id, values) -> list[dict]:
+    """The fields of the contacts of an imported row that depend on the row: the first and
+    the second contact, each made by a name or a number. A mobile number in the phone
+    column goes to the mobile when that is empty (an old sheet's single 联系电话 column;
+    the plans of imports checked before the columns were split hold it under
+    ``contact_phone``)."""
+    found = []
+    for columns in CONTACT_COLUMNS:
+        name = values.get(columns["name"]) or ""
+        mobile = values.get(columns["mobile"]) or ""
+        phone = values.get(columns["phone"]) or ""
+        email = values.get(columns["email"]) or ""
+        if not (name or mobile or phone or email):
+            continue
+        if not mobile and MOBILE_RE.match(phone):
+            mobile, phone = phone, ""
+        found.append(
+            {
+                "customer_id": customer_id,
+                # A number without a name still makes a contact: the number is what matters.
+                "name": name or _("Contact"),
+                "mobile": mobile,
+                "phone": phone,
+                "email": email,
+                "title": values.get(columns["title"]) or "",
+            }
+        )
+    return found
+
+
+def _contacts_for(tenant_id, customer_id, actor_id, values, now) -> list[dict]:
+    """The contact rows of an imported row, for insert_rows."""
+    return [
+        {
+            **fields,
+            "tenant_id": tenant_id,
+            "created_by_id": actor_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for fields in _contact_fields(customer_id, values)
+    ]
 
 
 def _owner_picker(job: ImportJob):
-    """Who gets the next new row: nobody (pool), round-robin (平均) or random (随机)."""
+    """Who gets the next new row (given its values): nobody (pool), round-robin (平均),
+    random (随机), or the owner its owner column names (按负责人)."""
     options = job.options
     if options["target"] == TARGET_POOL:
-        return lambda: None
+        return lambda values: None
+    if options["target"] == TARGET_OWNER:
+        # The owner the check found for the row (OwnerMatcher), taken out of its values.
+        return lambda values: values.pop("owner", None)
     users = list(options["users"])
     if options["distribution"] == "random":
         rng = random.Random(job.pk)  # noqa: S311 - fair spreading, not security
-        return lambda: rng.choice(users)
+        return lambda values: rng.choice(users)
     counter = iter(range(10**9))
-    return lambda: users[next(counter) % len(users)]
+    return lambda values: users[next(counter) % len(users)]
 
 
 def clean_target_options(
@@ -962,7 +1132,8 @@ def clean_target_options(
 ) -> dict:
     """The options of an import (customers or leads), validated: the duplicate mode and
     ``keys``, the distribution, and the target (an enabled pool group of ``pool_kind``, active
-    employees, or a department with active members, who are stored as the users). A
+    employees, a department with active members, who are stored as the users, or the file's
+    owner column, checked with the file). A
     ServiceError otherwise, ``no_pool`` / ``no_target`` naming the kind's pool and target."""
     from pools.models import PoolGroup
 
@@ -978,6 +1149,12 @@ def clean_target_options(
         "duplicate_keys": duplicate_keys,
         "distribution": distribution,
     }
+    if data.get("add_options"):
+        # 添加到选项列表 (the mapping step): unknown option values are added on apply.
+        clean["add_options"] = True
+    if target == TARGET_OWNER:
+        # Each row's owner comes from the file (checked with the file: OwnerMatcher).
+        return clean
     if target == TARGET_POOL:
         group = PoolGroup.objects.filter(
             tenant_id=actor.tenant_id,
@@ -1023,6 +1200,350 @@ def clean_target_options(
     return clean
 
 
+_DISTINCT: dict[int, list[Column]] = {}
+
+
+def distinct_names(columns: list[Column]) -> list[Column]:
+    """``columns`` without the aliases the header reader would fold into another column's
+    name (crm.spreadsheets.clean_header drops a trailing bracketed note: "联系人（二）"
+    may read as "联系人"), so that no alias takes a name from the column it belongs to.
+    Worked out once per list."""
+    found = _DISTINCT.get(id(columns))
+    if found is not None:
+        return found
+    from dataclasses import replace
+
+    from crm.spreadsheets import clean_header
+
+    owners: dict[str, str] = {}
+    for column in columns:
+        for name in (str(column.label), *column.aliases):
+            owners.setdefault(clean_header(name).casefold(), column.key)
+    found = [
+        replace(
+            column,
+            aliases=tuple(
+                a for a in column.aliases if owners[clean_header(a).casefold()] == column.key
+            ),
+        )
+        for column in columns
+    ]
+    _DISTINCT[id(columns)] = found
+    return found
+
+
+def owner_column_missing() -> str:
+    return _("Importing by owner needs an “Owner” (负责人) column.")
+
+
+def clean_number(kind: str, text: str) -> str:
+    """A cell of a number column, normalised: ``mobile`` takes a mainland mobile number,
+    ``phone`` a landline or a mobile (an old sheet's single 联系电话 column). ValueError
+    with the reason otherwise."""
+    if not text:
+        return ""
+    # PERF: a plain mobile number (most cells) is already in its normal form.
+    if len(text) == 11 and text.isascii() and MOBILE_RE.match(text):
+        return text
+    if kind == "mobile":
+        mobile = mobile_digits(text)
+        if mobile is None:
+            raise ValueError(
+                _("“%(value)s” is not a mobile number (11 digits starting with 1).")
+                % {"value": text}
+            )
+        return mobile
+    phone = phone_digits(text)
+    if phone is None:
+        raise ValueError(_("“%(value)s” is not a phone number.") % {"value": text})
+    return phone
+
+
+def clean_email(text: str) -> str:
+    if not text:
+        return ""
+    try:
+        validate_email(text)
+    except ValidationError as exc:
+        raise ValueError(_("“%(value)s” is not an email address.") % {"value": text}) from exc
+    return text
+
+
+def option_key(text: str) -> str:
+    """An option value as compared: NFKC (full-width letters and brackets folded), case
+    and whitespace ignored."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_BRACKETED = re.compile(r"^(.*?)\((.+)\)$")
+_OPTION_SUFFIXES = ("级客户", "类客户", "级", "类")
+
+
+def _option_variants(key: str) -> list[str]:
+    """The shorter spellings of a folded option value: the parts of "a(重点客户)" ("a",
+    "重点客户"), and each without a 级 / 类 suffix ("a级" → "a")."""
+    found = [key]
+    match = _BRACKETED.match(key)
+    if match:
+        found += [match.group(1), match.group(2)]
+    for variant in list(found):
+        for suffix in _OPTION_SUFFIXES:
+            if variant.endswith(suffix) and len(variant) > len(suffix):
+                found.append(variant[: -len(suffix)])
+                break
+    return [v for v in dict.fromkeys(found) if v]
+
+
+class OptionMatcher:
+    """The values of one choice column as people write them, matched to the tenant's
+    options: the label itself (full-width/half-width, case and spaces folded), or a shorter
+    spelling of it that no other option shares: "A", "A级", "A类", "重点客户" and
+    "A（重点客户）" all name the option "A（重点客户）". Options have no code besides their
+    label (crm.models.Option).
+
+    An unknown value is refused with the allowed values, or, with ``add`` (添加到选项列表),
+    kept as the label of a new option (:attr:`new`; the check writes nothing, the apply
+    creates them: :func:`create_new_options`). A value naming a deactivated option is
+    refused. PERF: each distinct text is matched once."""
+
+    MAX_LABEL = 50  # crm.models.Option.label
+
+    def __init__(self, options: list[tuple[int, str, bool]], *, add: bool = False) -> None:
+        self.exact: dict[str, int] = {}
+        self.inactive: set[str] = set()
+        self.labels: list[str] = []
+        for pk, label, active in options:
+            if active:
+                self.exact.setdefault(option_key(label), pk)
+                self.labels.append(label)
+            else:
+                self.inactive.add(option_key(label))
+        shared: dict[str, int | None] = {}
+        for pk, label, active in options:
+            if not active:
+                continue
+            for variant in _option_variants(option_key(label))[1:]:
+                if variant not in self.exact:
+                    shared[variant] = pk if shared.get(variant, pk) == pk else None
+        self.short = {k: v for k, v in shared.items() if v is not None}
+        self.add = add
+        self.new: dict[str, str] = {}  # folded value -> label of the option to add
+        self._memo: dict[str, int | str | ValueError] = {}
+
+    def __call__(self, text: str) -> int | str:
+        """The option id, or the label of a new option (``add``); ValueError otherwise."""
+        found = self._memo.get(text)
+        if found is None:
+            try:
+                found = self._match(text)
+            except ValueError as exc:
+                found = exc
+            self._memo[text] = found
+        if isinstance(found, ValueError):
+            raise ValueError(str(found))
+        return found
+
+    def _match(self, text: str) -> int | str:
+        key = option_key(text)
+        pk = self.exact.get(key)
+        if pk is not None:
+            return pk
+        for variant in _option_variants(key):
+            pk = self.exact.get(variant) or self.short.get(variant)
+            if pk is not None:
+                return pk
+        if key in self.inactive:
+            raise ValueError(
+                _("“%(value)s” is no longer in use in the option list.") % {"value": text}
+            )
+        if self.add and len(text.strip()) <= self.MAX_LABEL:
+            return self.new.setdefault(key, text.strip())
+        raise ValueError(
+            _("“%(value)s” is not one of the allowed values (%(allowed)s).")
+            % {"value": text, "allowed": "、".join(self.labels[:8]) or "—"}
+        )
+
+
+class OwnerMatcher:
+    """The owner column (负责人) of an import by owner: each text names a user of the
+    importer's tenant by username, mobile or full name. Refused with the reason: nobody
+    by that name, two users of that name (their usernames are suggested), a deactivated
+    user, a user outside the importer's data scope (crm.visibility.owner_scope).
+    PERF: the tenant's users are read in one query; each distinct text is matched once."""
+
+    def __init__(self, actor: User) -> None:
+        from crm.visibility import owner_scope
+
+        self.scope = owner_scope(actor)
+        self.by_username: dict[str, tuple] = {}
+        self.by_mobile: dict[str, tuple] = {}
+        self.by_name: dict[str, list[tuple]] = defaultdict(list)
+        users = User.tenant_objects.filter(tenant_id=actor.tenant_id).order_by("pk")
+        for pk, name, username, mobile, active in users.values_list(
+            "pk", "name", "username", "mobile", "is_active"
+        ):
+            user = (pk, name or username, username, active)
+            self.by_username[username.casefold()] = user
+            if mobile:
+                self.by_mobile[mobile] = user
+            if name:
+                self.by_name[option_key(name)].append(user)
+        self._memo: dict[str, int | ValueError] = {}
+
+    def __call__(self, text: str) -> int:
+        found = self._memo.get(text)
+        if found is None:
+            try:
+                found = self._match(text)
+            except ValueError as exc:
+                found = exc
+            self._memo[text] = found
+        if isinstance(found, ValueError):
+            raise ValueError(str(found))
+        return found
+
+    def _match(self, text: str) -> int:
+        text = text.strip()
+        if not text:
+            raise ValueError(_("missing: write the owner's full name, username or mobile."))
+        user = self.by_username.get(text.casefold())
+        if user is None:
+            mobile = mobile_digits(text)
+            user = self.by_mobile.get(mobile) if mobile else None
+        if user is None:
+            named = self.by_name.get(option_key(text), [])
+            if len(named) > 1:
+                raise ValueError(
+                    _(
+                        "several users are called “%(value)s”: write the username instead "
+                        "(%(usernames)s)."
+                    )
+                    % {"value": text, "usernames": "、".join(u[2] for u in named[:5])}
+                )
+            user = named[0] if named else None
+        if user is None:
+            raise ValueError(_("“%(value)s” is not a user of the company.") % {"value": text})
+        pk, label, _username, active = user
+        if not active:
+            raise ValueError(_("%(name)s is deactivated.") % {"name": label})
+        if not self.scope.covers(pk):
+            raise ValueError(_("%(name)s is outside your data scope.") % {"name": label})
+        return pk
+
+
+def plan_new_options(plan: Plan, lookups: dict, keys) -> None:
+    """The option values to add on apply (``add_options``): those of the rows the plan
+    writes, by column key, in ``plan.state["new_options"]`` (the job's summary)."""
+    wanted = {key for key in keys if key in lookups and lookups[key].new}
+    if not wanted:
+        return
+    found: dict[str, dict[str, None]] = {key: {} for key in wanted}
+    for row in plan.rows:
+        values = row[3]
+        for key in wanted:
+            if type(values.get(key)) is str:
+                found[key][values[key]] = None
+    new = {key: list(labels) for key, labels in found.items() if labels}
+    if new:
+        plan.state["new_options"] = new
+
+
+def create_new_options(job: ImportJob, kinds: dict[str, str]) -> None:
+    """Add the option values the check found new (``summary["new_options"]``, by column key;
+    ``kinds``: the option list of each column) to the tenant's lists: their ids by label
+    go to ``summary["new_option_ids"]``, those this import created to
+    ``summary["created_options"]`` (an undo removes them if unused). Run once before the
+    batches (``Importer.prepare_apply``); a rerun adds only what is still missing."""
+    from django.db import transaction
+    from django.db.models import Max
+
+    if not job.summary.get("new_options"):
+        return
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        summary = dict(locked.summary)
+        ids: dict[str, dict[str, int]] = summary.get("new_option_ids") or {}
+        created = set(summary.get("created_options") or [])
+        for key, labels in sorted(summary["new_options"].items()):
+            kind = kinds[key]
+            known = ids.setdefault(key, {})
+            missing = [label for label in labels if label not in known]
+            if not missing:
+                continue
+            options = Option.objects.filter(tenant_id=job.tenant_id, kind=kind)
+            existing = dict(options.filter(label__in=missing).values_list("label", "pk"))
+            top = options.aggregate(m=Max("sort_order"))["m"] or 0
+            fresh = [label for label in missing if label not in existing]
+            Option.objects.bulk_create(
+                [
+                    Option(tenant_id=job.tenant_id, kind=kind, label=label, sort_order=top + n)
+                    for n, label in enumerate(fresh, start=1)
+                ],
+                ignore_conflicts=True,
+            )
+            now = dict(options.filter(label__in=missing).values_list("label", "pk"))
+            created.update(now[label] for label in fresh if label in now)
+            known.update(now)
+        summary["new_option_ids"] = ids
+        summary["created_options"] = sorted(created)
+        ImportJob.objects.filter(pk=job.pk).update(summary=summary)
+    job.summary = summary
+
+
+def remove_unused_options(job: ImportJob) -> int:
+    """Undo: delete the options this import added (``summary["created_options"]``) that
+    no record uses (any relation to crm.models.Option). Returns how many."""
+    ids = list(job.summary.get("created_options") or [])
+    if not ids:
+        return 0
+    used: set[int] = set()
+    for relation in Option._meta.related_objects:
+        if not relation.many_to_one and not relation.one_to_one:
+            continue
+        model = relation.related_model
+        column = relation.field.attname
+        used.update(
+            model._base_manager.filter(**{f"{column}__in": ids}).values_list(column, flat=True)
+        )
+    unused = [pk for pk in ids if pk not in used]
+    if unused:
+        Option.objects.filter(tenant_id=job.tenant_id, pk__in=unused).delete()
+    return len(unused)
+
+
+def notify_owners(job: ImportJob, owner_ids, result: dict, title: str, link: str) -> None:
+    """One notification per owner and import (not per row, nor per batch): the owners of
+    this batch's new rows not told yet, the importer left out (the finished import tells
+    them). The job's row is locked here (the batch's transaction locks it next anyway) and
+    re-read, so that batches written at once never tell one owner twice; the owners told
+    go to the summary (``notified_owners``, ``merge_notified``)."""
+    from crm.services import notification_send
+
+    owners = {pk for pk in owner_ids if pk and pk != job.created_by_id}
+    if not owners:
+        return
+    locked = ImportJob.objects.select_for_update(no_key=True).only("summary").get(pk=job.pk)
+    told = set(locked.summary.get("notified_owners") or [])
+    new = owners - told
+    if not new:
+        return
+    creator = job.created_by
+    notification_send(
+        tenant_id=job.tenant_id,
+        recipients=User.tenant_objects.filter(tenant_id=job.tenant_id, pk__in=sorted(new)),
+        title=title % {"name": str(creator), "file": job.original_name},
+        link=link,
+    )
+    result.setdefault("state", {})["notified_owners"] = sorted(told | new)
+
+
+def merge_notified(summary: dict, state: dict) -> None:
+    if "notified_owners" in state:
+        summary["notified_owners"] = sorted(
+            {*(summary.get("notified_owners") or []), *state["notified_owners"]}
+        )
+
+
 class SeenRows:
     """The rows of a file checked so far, by their two duplicate keys (customers: name and
     phone; leads: mobile and company), to reject a later row that repeats one."""
@@ -1032,16 +1553,24 @@ class SeenRows:
         self.second: dict[str, int] = {}
 
     def repeats(self, row_no: int, first_key: str, second_key: str) -> int | None:
-        """The earlier row with either key (empty keys never match); else None, and this
-        row is remembered under its keys."""
+        """The earlier row with either key (empty keys never match; ``second_key`` may be
+        a tuple of keys, any of which matches); else None, and this row is remembered under
+        its keys."""
         earlier = self.first.get(first_key) if first_key else None
+        several = type(second_key) is tuple
         if earlier is None and second_key:
-            earlier = self.second.get(second_key)
+            if several:
+                earlier = next((self.second[k] for k in second_key if k in self.second), None)
+            else:
+                earlier = self.second.get(second_key)
         if earlier is not None:
             return earlier
         if first_key:
             self.first[first_key] = row_no
-        if second_key:
+        if several:
+            for key in second_key:
+                self.second[key] = row_no
+        elif second_key:
             self.second[second_key] = row_no
         return None
 
@@ -1079,7 +1608,7 @@ def plan_matched_rows(
             if mode == "update_only":
                 plan.skipped.append((row_no, no_match))
             else:
-                creates([row_no, "create", owners(), values])
+                creates([row_no, "create", owners(values), values])
             continue
         matches = set(first_hits.get(first_key, ())) | set(second_hits.get(second_key, ()))
         if not all(existing.get(pk, unseen)["editable"] for pk in matches):

@@ -37,20 +37,28 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm import importing
 from crm.bulk import insert_rows
+from crm.exceptions import ServiceError
 from crm.importing import OUT_OF_REACH, Column, Importer, Plan, records_in_reach
 from crm.models import ImportJob, Option, OptionKind, User
-from crm.phones import mobile_digits, phone_digits
+from crm.phones import MOBILE_RE, mobile_digits, phone_digits
 from customers.importing import (
+    TARGET_OWNER,
     TARGET_POOL,
+    OptionMatcher,
+    OwnerMatcher,
     SeenRows,
     as_uploaded,
     aware_text,
     clean_target_options,
+    create_new_options,
     editable_ids,
-    fold_name,
     id_chunks,
+    notify_owners,
+    owner_column_missing,
     plan_matched_rows,
+    plan_new_options,
     pool_admin_groups,
+    remove_unused_options,
 )
 from customers.models import PoolReason, normalize_name
 from leads.models import Campaign, Lead, LeadEvent, LeadImportChange
@@ -79,21 +87,33 @@ COLUMNS = [
         "mobile",
         pgettext_lazy("lead import column", "Mobile"),
         kind="mobile",
-        aliases=("手机", "手机号", "手机号码", "移动电话"),
+        aliases=("手机", "手机号", "手机号码", "移动电话", "联系人手机", "Mobile"),
         sample="13800138000",
     ),
     Column(
         "phone",
         pgettext_lazy("lead import column", "Telephone"),
         kind="phone",
-        aliases=("电话", "固话", "座机", "办公电话", "Phone"),
+        # An old sheet's single 联系电话 / 联系方式 column holds either kind of number: a
+        # mobile number in it goes to the mobile (when that is empty).
+        aliases=(
+            "电话",
+            "固话",
+            "座机",
+            "固定电话",
+            "办公电话",
+            "联系电话",
+            "联系方式",
+            "Telephone",
+            "Phone",
+        ),
         sample="021-58881234",
     ),
     Column(
         "email",
         pgettext_lazy("lead import column", "Email"),
         kind="email",
-        aliases=("邮箱", "电子邮箱", "邮件", "E-mail"),
+        aliases=("邮箱", "电子邮箱", "邮件", "Email", "E-mail"),
     ),
     Column(
         "title",
@@ -149,10 +169,18 @@ COLUMNS = [
         aliases=("下次跟进时间", "下次联系时间"),
         sample="2026-12-01",
     ),
+    Column(
+        "owner",
+        gettext_lazy("Owner"),
+        kind="owner",
+        aliases=("负责人", "业务负责人", "归属人", "线索负责人", "负责人姓名", "Owner"),
+    ),
 ]
 FOREIGN_KEYS = ("source", "campaign")
+# The option lists of the columns whose values an import may add (add_options).
+OPTION_KINDS = {"source": OptionKind.CUSTOMER_SOURCE}
 # Lead fields an overwrite writes (those among the file's columns).
-LEAD_KEYS = [c.key for c in COLUMNS]
+LEAD_KEYS = [c.key for c in COLUMNS if c.key != "owner"]
 
 
 class LeadImporter(Importer):
@@ -166,20 +194,27 @@ class LeadImporter(Importer):
     def columns(self, tenant_id: int) -> list[Column]:
         return COLUMNS
 
-    def _choice_values(self, tenant_id: int) -> dict[str, list[tuple[int, str]]]:
-        """(pk, label) of the allowed values: the active lead sources (the customer source
-        list) and the tenant's campaigns."""
+    def _choice_values(self, tenant_id: int) -> dict[str, list[tuple[int, str, bool]]]:
+        """(pk, label, active) of the values: the lead sources (the customer source list,
+        deactivated ones too: a value naming one is refused) and the tenant's campaigns."""
         sources = Option.objects.filter(
-            tenant_id=tenant_id, kind=OptionKind.CUSTOMER_SOURCE, is_active=True
-        ).values_list("pk", "label")
-        campaigns = Campaign.objects.filter(tenant_id=tenant_id).values_list("pk", "name")
-        return {"source": list(sources), "campaign": list(campaigns)}
+            tenant_id=tenant_id, kind=OptionKind.CUSTOMER_SOURCE
+        ).values_list("pk", "label", "is_active")
+        campaigns = [
+            (pk, name, True)
+            for pk, name in Campaign.objects.filter(tenant_id=tenant_id).values_list("pk", "name")
+        ]
+        return {"source": list(sources), "campaign": campaigns}
 
     def choices(self, tenant_id: int) -> dict[str, list[str]]:
         return {
-            key: [label for _pk, label in values]
+            key: [label for _pk, label, active in values if active]
             for key, values in self._choice_values(tenant_id).items()
         }
+
+    def prepare_apply(self, job: ImportJob) -> None:
+        """Lead sources the check found new (添加到选项列表) are added before the batches."""
+        create_new_options(job, OPTION_KINDS)
 
     # ------------------------------------------------------------ options
 
@@ -206,18 +241,29 @@ class LeadImporter(Importer):
 
         tenant_id = job.tenant_id
         options = job.options
+        by_owner = options["target"] == TARGET_OWNER
+        if by_owner and "owner" not in mapping:
+            raise ServiceError(owner_column_missing(), code="missing_columns")
         plan = Plan()
         # What exists now is what the duplicate check below sees; applying looks only above
         # this id for leads that appear in between.
         plan.state["watermark"] = (
             Lead.objects.filter(tenant_id=tenant_id).aggregate(m=Max("pk"))["m"] or 0
         )
-        choice_maps = {
-            key: {fold_name(label): pk for pk, label in values}
+        # PERF: the option lists and the owners are read once and looked up in dicts.
+        add = bool(options.get("add_options"))
+        lookups = {
+            key: OptionMatcher(values, add=add and key in OPTION_KINDS)
             for key, values in self._choice_values(tenant_id).items()
         }
+        if by_owner:
+            lookups["owner"] = OwnerMatcher(job.created_by)
         labels = {c.key: str(c.label) for c in COLUMNS}
-        columns = [(c, mapping[c.key]) for c in COLUMNS if c.key in mapping]
+        columns = [
+            (c, mapping[c.key])
+            for c in COLUMNS
+            if c.key in mapping and (c.key != "owner" or by_owner)
+        ]
         by_mobile = options["duplicate_keys"] in ("mobile", "either")
         by_company = options["duplicate_keys"] in ("company", "either")
         seen = SeenRows()
@@ -236,9 +282,12 @@ class LeadImporter(Importer):
                     elif column.kind == "multiline":
                         values[column.key] = cell_multiline_text(raw)
                     else:
-                        values[column.key] = _clean_cell(column, cell_text(raw), choice_maps)
+                        values[column.key] = _clean_cell(column, cell_text(raw), lookups)
                 except ValueError as exc:
                     errors.append(f"{labels[column.key]}: {exc}")
+            if not values.get("mobile") and MOBILE_RE.match(values.get("phone") or ""):
+                # A mobile number in the phone column (联系电话) is the lead's mobile.
+                values["mobile"], values["phone"] = values["phone"], ""
             if not values.get("name") and not any(labels["name"] in e for e in errors):
                 errors.insert(0, _("%(column)s is required.") % {"column": labels["name"]})
             if errors:
@@ -271,6 +320,7 @@ class LeadImporter(Importer):
             several=_("It matches several leads (%(names)s); fix the row."),
             refusal=_("The lead %(name)s was converted into a customer; it is read-only."),
         )
+        plan_new_options(plan, lookups, OPTION_KINDS)
         return plan
 
     # ------------------------------------------------------------ apply
@@ -291,6 +341,14 @@ class LeadImporter(Importer):
                 self._auto_assign(job, ids, result)
         if updates:
             self._update(job, updates, now, result)
+        if creates and job.options["target"] != TARGET_POOL:
+            notify_owners(
+                job,
+                {r[2] for r in creates},
+                result,
+                _("%(name)s imported leads for you from “%(file)s”"),
+                self.result_link(job),
+            )
         return result
 
     def _drop_late_duplicates(self, job: ImportJob, creates: list, result: dict) -> list:
@@ -387,12 +445,13 @@ class LeadImporter(Importer):
             "import_job_id": job.pk,
         }
         leads = []
+        new_ids = job.summary.get("new_option_ids") or {}
         for _row_no, _action, owner_id, values in rows:
             fields = dict(base)
             for key in LEAD_KEYS:
                 if key in values:
                     fields[f"{key}_id" if key in FOREIGN_KEYS else key] = _from_json(
-                        key, values[key]
+                        key, _option_id(key, values[key], new_ids)
                     )
             fields["company_normalized"] = normalize_name(fields.get("company") or "")
             fields["owner_id"] = None if pooled else owner_id
@@ -443,6 +502,7 @@ class LeadImporter(Importer):
         editable = editable_ids(job, Lead.objects.filter(tenant_id=tenant_id), list(leads), "lead")
         changed, changes = [], []
         written: set[str] = set()
+        new_ids = job.summary.get("new_option_ids") or {}
         for pk, (row_no, _action, _pk, values) in sorted(by_pk.items()):
             lead = leads.get(pk)
             if lead is None:
@@ -465,7 +525,7 @@ class LeadImporter(Importer):
                     continue
                 attr = f"{key}_id" if key in FOREIGN_KEYS else key
                 before[attr] = _jsonable_value(getattr(lead, attr))
-                setattr(lead, attr, _from_json(key, values[key]))
+                setattr(lead, attr, _from_json(key, _option_id(key, values[key], new_ids)))
                 written.add(attr)
             lead.company_normalized = normalize_name(lead.company)
             lead.updated_at = now
@@ -571,7 +631,11 @@ class LeadImporter(Importer):
             lead.save()
             restored += 1
         kept.sort(key=lambda k: k["id"])
-        return {"removed": len(removable), "restored": restored, "kept": kept[:500]}
+        report = {"removed": len(removable), "restored": restored, "kept": kept[:500]}
+        removed_options = remove_unused_options(job)
+        if removed_options:
+            report["options_removed"] = removed_options
+        return report
 
     def result_link(self, job: ImportJob) -> str:
         """The imported leads: the lead pool they went to, or the lead list filtered by the
@@ -596,8 +660,17 @@ def _default_lead_group(tenant_id: int):
     ).first()
 
 
-def _clean_cell(column: Column, text: str, choice_maps: dict) -> str | int | None:
-    """One cell's value (text already cleaned), or ValueError with the reason."""
+def _option_id(key: str, value, new_ids: dict):
+    """A plan row's choice value: an option id, or the label of an option this import added
+    (its id from ``prepare_apply``)."""
+    if type(value) is str and key in OPTION_KINDS:
+        return new_ids.get(key, {}).get(value)
+    return value
+
+
+def _clean_cell(column: Column, text: str, lookups: dict) -> str | int | None:
+    """One cell's value (text already cleaned), or ValueError with the reason. ``lookups``:
+    the matchers of the choice columns and of the owner column, by column key."""
     if column.kind == "mobile":
         if not text:
             return ""
@@ -623,17 +696,12 @@ def _clean_cell(column: Column, text: str, choice_maps: dict) -> str | int | Non
         except ValidationError as exc:
             raise ValueError(_("“%(value)s” is not an email address.") % {"value": text}) from exc
         return text
+    if column.kind == "owner":
+        return lookups["owner"](text)
     if column.kind == "choice":
         if not text:
             return None
-        allowed = choice_maps.get(column.key, {})
-        pk = allowed.get(fold_name(text))
-        if pk is None:
-            raise ValueError(
-                _("“%(value)s” is not one of the allowed values (%(allowed)s).")
-                % {"value": text, "allowed": "、".join(list(allowed)[:8]) or "—"}
-            )
-        return pk
+        return lookups[column.key](text)
     if column.max_length and len(text) > column.max_length:
         raise ValueError(_("longer than %(max)d characters.") % {"max": column.max_length})
     return text

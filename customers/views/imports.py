@@ -16,9 +16,9 @@ from crm.models import ImportJob
 from crm.views.base import tenant_view
 from crm.xlsx import XLSX_CONTENT_TYPE
 from customers.forms import CustomerImportForm, ImportStartForm
-from customers.importing import TARGET_DEPARTMENT, TARGET_POOL, TARGET_USERS
+from customers.importing import TARGET_DEPARTMENT, TARGET_OWNER, TARGET_POOL, TARGET_USERS
 
-TARGETS = (TARGET_POOL, TARGET_USERS, TARGET_DEPARTMENT)
+TARGETS = (TARGET_POOL, TARGET_USERS, TARGET_DEPARTMENT, TARGET_OWNER)
 
 
 def import_start_page(
