@@ -276,6 +276,11 @@ class CustomerImporter(Importer):
     def columns(self, tenant_id: int) -> list[Column]:
         return distinct_names(COLUMNS)
 
+    def required_keys(self, job: ImportJob) -> set[str]:
+        """The columns the job's options require besides the always required ones: the
+        owner column when importing by owner (the mapping step may ask for it)."""
+        return {"owner"} if job.options.get("target") == TARGET_OWNER else set()
+
     def parallel_apply(self, rows: list[list]) -> bool:
         """Batches are independent unless two rows update the same customer (by name one,
         by phone the other): the later row must then be written last, as it is one batch
@@ -1497,8 +1502,11 @@ def remove_unused_options(job: ImportJob) -> int:
     if not ids:
         return 0
     used: set[int] = set()
-    for relation in Option._meta.related_objects:
-        if not relation.many_to_one and not relation.one_to_one:
+    # Every foreign key to Option, those without a reverse accessor (related_name="+") too.
+    for relation in Option._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and relation.is_relation) or relation.concrete:
+            continue
+        if relation.many_to_many:
             continue
         model = relation.related_model
         column = relation.field.attname

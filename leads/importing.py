@@ -194,6 +194,11 @@ class LeadImporter(Importer):
     def columns(self, tenant_id: int) -> list[Column]:
         return COLUMNS
 
+    def required_keys(self, job: ImportJob) -> set[str]:
+        """The columns the job's options require besides the always required ones: the
+        owner column when importing by owner (the mapping step may ask for it)."""
+        return {"owner"} if job.options.get("target") == TARGET_OWNER else set()
+
     def _choice_values(self, tenant_id: int) -> dict[str, list[tuple[int, str, bool]]]:
         """(pk, label, active) of the values: the lead sources (the customer source list,
         deactivated ones too: a value naming one is refused) and the tenant's campaigns."""

@@ -207,7 +207,12 @@ def test_a_plan_checked_before_the_split_still_applies_and_undoes(world):
     job = start(world.admin_a, sheet([["占位", "", "", "", "", ""]]))
     old_rows = [
         [2, "create", None, {"name": "旧甲", "contact_name": "王", "contact_phone": "13800138000"}],
-        [3, "create", None, {"name": "旧乙", "contact_phone": "021-58881234", "contact_title": "经理"}],
+        [
+            3,
+            "create",
+            None,
+            {"name": "旧乙", "contact_phone": "021-58881234", "contact_title": "经理"},
+        ],
     ]
     with scopes_disabled():
         job.plan.save("plan.json", ContentFile(orjson.dumps(old_rows)), save=False)
