@@ -633,10 +633,7 @@ def _display_name(filename: str) -> str:
 
 def _not_spreadsheet(filename: str) -> SpreadsheetError:
     return SpreadsheetError(
-        _(
-            "“%(name)s” is not a spreadsheet: upload an Excel (.xlsx, .xls), WPS (.et), "
-            "OpenDocument (.ods) or CSV file."
-        )
+        _("“%(name)s” is not an Excel or CSV file: upload an .xlsx, .xls, .et, .ods or .csv file.")
         % {"name": _display_name(filename)},
         "not_spreadsheet",
     )
