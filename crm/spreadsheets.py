@@ -1,5 +1,5 @@
-"""Reading uploaded spreadsheets (xlsx/xlsm, legacy xls, CSV) for the imports, and cleaning
-their cells.
+"""Reading uploaded spreadsheets (xlsx/xlsm, legacy xls and WPS .et, OpenDocument .ods, CSV)
+for the imports, and cleaning their cells.
 
 ``read_sheet`` turns the bytes of an upload into a header row and the non-blank data rows,
 whatever the file really is (the extension is not trusted), and refuses with a
@@ -10,7 +10,10 @@ files damaged in transit. The cell cleaners (``cell_text``, ``cell_date``, ``cel
 What real files do (research/perf.md Part 4): rows shorter than the header, a title merged over
 the header row, a million trailing blank rows declared by LibreOffice, phones read as floats
 (13800138000.0), dates as Excel serial numbers or as text in a dozen spellings, full-width
-digits typed with a Chinese input method, CSV saved as GB18030 by Chinese Excel.
+digits typed with a Chinese input method, CSV saved as GB18030 by Chinese Excel. And (issue
+17) the lists other systems and people make: headers annotated （必填）/ * / （11位）, an
+instruction sheet before the data sheet, a company merged over its contact rows, CR-only line
+ends, formulas saved by a script without their value (``FormulaWithoutValue``).
 """
 
 from __future__ import annotations
@@ -682,11 +685,10 @@ def _zip_sheets(
         for member in members:
             if not _is_worksheet(member.filename):
                 package.measure(member.filename)
-        if ods:
-            _refuse_ods(package, names, max_cells)
+        merges = _refuse_ods(package, names, max_cells) if ods else None
     except (zipfile.BadZipFile, zlib.error, KeyError, ValueError) as exc:
         raise _damaged(str(exc)) from None
-    return _calamine_sheets(data, None if ods else package, max_cells)
+    return _calamine_sheets(data, None if ods else package, max_cells, merges)
 
 
 def _is_ods(archive: zipfile.ZipFile, names: set[str]) -> bool:
@@ -843,10 +845,14 @@ def _unsupported_zip(archive: zipfile.ZipFile, names: set[str], filename: str):
 
 
 def _calamine_sheets(
-    data: bytes, package: _Package | None, max_cells: int
+    data: bytes,
+    package: _Package | None,
+    max_cells: int,
+    ods_merges: dict[int, list] | None = None,
 ) -> Iterator[tuple[str, Iterator[tuple[int, list]]]]:
     """(name, rows) of each visible worksheet (every worksheet if none is visible), opened
-    one after the other as they are asked for."""
+    one after the other as they are asked for. ``ods_merges``: an ods's merged ranges by
+    sheet index (calamine gives none for ods)."""
     from python_calamine import CalamineWorkbook
 
     workbook = _calamine_call(lambda: CalamineWorkbook.from_filelike(io.BytesIO(data)))
@@ -855,7 +861,8 @@ def _calamine_sheets(
         if package is not None:
             _refuse_sparse_sheet(package, index, max_cells, marks)
         sheet = _calamine_call(lambda index=index: workbook.get_sheet_by_index(index))
-        yield name, _iter_calamine(sheet, marks)
+        merges = ods_merges.get(index, []) if ods_merges is not None else None
+        yield name, _iter_calamine(sheet, marks, merges)
 
 
 def _calamine_call(call):
@@ -893,7 +900,9 @@ def _candidate_sheets(workbook) -> list[tuple[int, str]]:
     return found or [(0, sheets[0].name if sheets else "")]
 
 
-def _iter_calamine(sheet, marks: dict[int, list[int]]) -> Iterator[tuple[int, list]]:
+def _iter_calamine(
+    sheet, marks: dict[int, list[int]], merges: list | None = None
+) -> Iterator[tuple[int, list]]:
     """The sheet's rows (1-based number, values), cells merged over several rows filled
     with the merge's value, and ``marks`` (row number → 0-based columns: formulas saved
     without a value) as ``FORMULA_WITHOUT_VALUE``."""
@@ -904,7 +913,7 @@ def _iter_calamine(sheet, marks: dict[int, list[int]]) -> Iterator[tuple[int, li
     # columns from the first used one: put back the blank columns on the left.
     pad = [""] * start[1]
     width = sheet.width
-    fills = _merge_fills(sheet)
+    fills = _merge_fills(sheet, merges)
     # PERF: iter_rows() converts one row at a time; to_python() would build every row of a
     # sheet that declares a million blank rows. Merges and formula marks (rare) take the
     # slower loop, only when the sheet has some.
@@ -938,14 +947,15 @@ def _iter_calamine(sheet, marks: dict[int, list[int]]) -> Iterator[tuple[int, li
 _MAX_MERGE_ROWS = 10_000
 
 
-def _merge_fills(sheet) -> dict[int, list[tuple[int, int]]]:
+def _merge_fills(sheet, ranges: list | None = None) -> dict[int, list[tuple[int, int]]]:
     """Row number → (0-based column, first row of its merge) for every cell merged with the
     cells above it: the value of the merge's first cell fills its first column down the
     rows it spans. Merges within one row (a title over the header) are left as they are:
     filling them across would repeat a header. calamine gives the merges of xlsx and xls
-    sheets (none for ods)."""
+    sheets; an ods's come from ``_refuse_ods``'s scan (``ranges``)."""
     try:
-        ranges = sheet.merged_cell_ranges
+        if ranges is None:
+            ranges = sheet.merged_cell_ranges
     except BaseException as exc:  # a format calamine has no merges for
         if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | MemoryError):
             raise
@@ -1177,13 +1187,16 @@ def _column_number(letters: bytes) -> int:
 _ODS_TAG = re.compile(rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*)>")
 _ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="(\d+)"')
 _COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="(\d+)"')
+_ROWS_SPANNED = re.compile(rb'table:number-rows-spanned="(\d+)"')
 
 
-def _refuse_ods(package: _Package, names: set[str], max_cells: int) -> None:
+def _refuse_ods(package: _Package, names: set[str], max_cells: int) -> dict[int, list]:
     """SECURITY: an ods is refused when encrypted, and when its sheets would make calamine
     allocate more than ``max_cells`` cells: LibreOffice writes a row or cell repeated a
     million times as one element (number-rows-repeated / number-columns-repeated); only the
-    repeated cells with a value count (a self-closing cell is empty)."""
+    repeated cells with a value count (a self-closing cell is empty). Returns the cells
+    merged over several rows (number-rows-spanned), by sheet index, as calamine gives an
+    xlsx's: ((top, left), (bottom, right)), 0-based."""
     if "meta-inf/manifest.xml" in names:
         manifest = _member(package.archive, "meta-inf/manifest.xml")
         if manifest is not None and b"encryption-data" in package.archive.read(manifest):
@@ -1193,17 +1206,26 @@ def _refuse_ods(package: _Package, names: set[str], max_cells: int) -> None:
         raise _damaged("content.xml")
     total = 0
     rows = columns = row = 0
+    merges: dict[int, list] = {}
+    table = -1
     for chunk in _chunks(package, member):
         for match in _ODS_TAG.finditer(chunk):
             kind, attributes = match[1], match[2]
             if kind == b"table":
                 total += rows * columns
                 rows = columns = row = 0
+                table += 1
             elif kind == b"table-row":
                 found = _ROWS_REPEATED.search(attributes)
                 repeat = int(found[1]) if found else 1
                 row, column = row + repeat, 0
             else:
+                if kind == b"table-cell" and b"rows-spanned" in attributes:
+                    spanned = _ROWS_SPANNED.search(attributes)
+                    if spanned and int(spanned[1]) > 1:
+                        top = row - 1
+                        span = ((top, column), (top + int(spanned[1]) - 1, column))
+                        merges.setdefault(table, []).append(span)
                 found = _COLUMNS_REPEATED.search(attributes)
                 column += int(found[1]) if found else 1
                 if not attributes.endswith(b"/"):
@@ -1213,6 +1235,7 @@ def _refuse_ods(package: _Package, names: set[str], max_cells: int) -> None:
     total += rows * columns
     if total > max_cells:
         _refuse_ods_size(rows, columns)
+    return merges
 
 
 def _refuse_ods_size(rows: int, columns: int) -> None:

@@ -148,26 +148,36 @@ def workbook_xlsx(
     return buffer.getvalue()
 
 
-def ods_workbook(sheets: Sequence[tuple[str, Sequence[Sequence]]]) -> bytes:
+def ods_workbook(
+    sheets: Sequence[tuple[str, Sequence[Sequence]]],
+    *,
+    spans: dict[str, dict[tuple[int, int], int]] | None = None,
+) -> bytes:
     """An OpenDocument spreadsheet as LibreOffice writes it: each (name, rows) a table, texts
     and numbers typed, repeated empty cells and the trailing empty rows of the grid written
-    once with number-*-repeated."""
+    once with number-*-repeated. ``spans``: sheet name → {(row, column) 0-based: rows} cells
+    merged down over that many rows (the cells below written as covered cells)."""
     tables = []
     for name, rows in sheets:
+        merged = (spans or {}).get(name, {})
+        covered = {(r + k, c) for (r, c), count in merged.items() for k in range(1, count)}
         parts = [f'<table:table table:name="{escape(name)}">']
-        for values in rows:
+        for r, values in enumerate(rows):
             cells = []
-            for value in values:
-                if value is None:
+            for c, value in enumerate(values):
+                span = f' table:number-rows-spanned="{merged[r, c]}"' if (r, c) in merged else ""
+                if (r, c) in covered:
+                    cells.append("<table:covered-table-cell/>")
+                elif value is None:
                     cells.append("<table:table-cell/>")
                 elif isinstance(value, int | float) and not isinstance(value, bool):
                     cells.append(
-                        f'<table:table-cell office:value-type="float" office:value="{value}">'
-                        f"<text:p>{value}</text:p></table:table-cell>"
+                        f'<table:table-cell{span} office:value-type="float" '
+                        f'office:value="{value}"><text:p>{value}</text:p></table:table-cell>'
                     )
                 else:
                     cells.append(
-                        '<table:table-cell office:value-type="string">'
+                        f'<table:table-cell{span} office:value-type="string">'
                         f"<text:p>{escape(str(value))}</text:p></table:table-cell>"
                     )
             cells.append('<table:table-cell table:number-columns-repeated="1000"/>')

@@ -982,6 +982,26 @@ def test_ods_is_read_with_its_data_sheet():
     assert sheet.rows == [(2, ["甲公司", 13800138000.0])]
 
 
+def test_ods_cells_merged_over_rows_fill_every_row():
+    rows = [
+        ["公司名称", "联系人", "负责人"],
+        ["甲公司", "张三", "王经理"],
+        [None, "李四", None],
+        [None, "赵五", None],
+        ["乙公司", "钱六", "周经理"],
+    ]
+    data = files.ods_workbook(
+        [INSTRUCTIONS, ("客户", rows)], spans={"客户": {(1, 0): 3, (1, 2): 3}}
+    )
+    sheet = read_sheet(data, "x.ods", known_headers=["公司名称", "联系人"], max_rows=100)
+    assert [cells for _n, cells in sheet.rows] == [
+        ["甲公司", "张三", "王经理"],
+        ["甲公司", "李四", "王经理"],
+        ["甲公司", "赵五", "王经理"],
+        ["乙公司", "钱六", "周经理"],
+    ]
+
+
 def test_ods_zip_bomb_is_still_refused():
     assert refusal(files.ratio_bomb(20 * 1024 * 1024), "客户.ods").code == "zip_bomb"
 
