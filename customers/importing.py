@@ -110,6 +110,7 @@ COLUMNS = [
             "联系电话",
             "联系方式",
             "联系人电话",
+            "总机",
             "Telephone",
             "Phone",
         ),
@@ -178,7 +179,21 @@ COLUMNS = [
         "owner",
         gettext_lazy("Owner"),
         kind="owner",
-        aliases=("负责人", "业务负责人", "归属人", "客户负责人", "负责人姓名", "Owner"),
+        aliases=(
+            "负责人",
+            "业务负责人",
+            "归属人",
+            "客户负责人",
+            "负责人姓名",
+            "客户所有人",
+            "所有人",
+            "业务员",
+            "销售员",
+            "所属销售",
+            "归属销售",
+            "销售负责人",
+            "Owner",
+        ),
         help=gettext_lazy("The owner's full name, username or mobile."),
     ),
     Column(
@@ -193,7 +208,7 @@ COLUMNS = [
         kind="credit_code",
         aliases=("信用代码", "税号"),
     ),
-    Column("industry", gettext_lazy("Industry"), kind="choice", aliases=("所属行业",)),
+    Column("industry", gettext_lazy("Industry"), kind="choice", aliases=("所属行业", "行业")),
     Column("level", gettext_lazy("Customer level"), kind="choice", aliases=("级别", "客户等级")),
     Column("source", gettext_lazy("Customer source"), kind="choice", aliases=("来源",)),
     Column("status", gettext_lazy("Customer status"), kind="choice", aliases=("状态",)),
@@ -357,7 +372,12 @@ class CustomerImporter(Importer):
     def check(
         self, job: ImportJob, sheet, mapping: dict[str, int], progress, prefetched=None
     ) -> Plan:
-        from crm.spreadsheets import cell_date, cell_texts
+        from crm.spreadsheets import (
+            FormulaWithoutValueError,
+            cell_date,
+            cell_texts,
+            formula_positions,
+        )
 
         tenant_id = job.tenant_id
         options = job.options
@@ -391,6 +411,8 @@ class CustomerImporter(Importer):
             position = mapping[column.key]
             label = labels[column.key]
             texts = cell_texts([cells[position] for _row_no, cells in rows])
+            for index in formula_positions(texts):
+                errors[index].append(f"{label}: {FormulaWithoutValueError()}")
             if column.kind == "text":
                 if column.max_length is not None and max(map(len, texts)) > column.max_length:
                     too_long = _("longer than %(max)d characters.") % {"max": column.max_length}

@@ -173,7 +173,21 @@ COLUMNS = [
         "owner",
         gettext_lazy("Owner"),
         kind="owner",
-        aliases=("负责人", "业务负责人", "归属人", "线索负责人", "负责人姓名", "Owner"),
+        aliases=(
+            "负责人",
+            "业务负责人",
+            "归属人",
+            "线索负责人",
+            "负责人姓名",
+            "线索所有人",
+            "所有人",
+            "业务员",
+            "销售员",
+            "所属销售",
+            "归属销售",
+            "销售负责人",
+            "Owner",
+        ),
     ),
 ]
 FOREIGN_KEYS = ("source", "campaign")

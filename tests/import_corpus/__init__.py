@@ -377,7 +377,8 @@ CORPUS: list[Entry] = [
             "创建日期",
         ],
         rows=3,
-        keys={"name", "level", "address"},
+        # 客户所有人 / 行业 / 总机: aliases of the owner, industry and landline columns.
+        keys={"name", "level", "address", "owner", "industry", "contact_phone"},
         wanted={"owner", "industry"},
         counts={"create": 3, "reject": 0},
     ),
@@ -420,6 +421,7 @@ CORPUS: list[Entry] = [
             "contact_name",
             "contact_phone",
             "address",
+            "owner",  # 业务员
         },
         wanted={"owner"},
         counts={"create": 3, "reject": 0},
