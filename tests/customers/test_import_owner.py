@@ -200,3 +200,41 @@ def test_the_start_page_shows_the_owner_target(world, client):
     assert page.status_code == 200
     body = page.content.decode()
     assert 'value="owner"' in body and 'data-target="owner"' in body
+
+
+def test_owners_and_options_are_read_once_per_file_not_per_row(world):
+    """PERF: the check's queries do not grow with the rows (owners and option lists are
+    read once, each distinct text matched once)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm.spreadsheets import Sheet
+
+    importer = CustomerImporter()
+    with scopes_disabled():
+        job = ImportJob.objects.create(
+            tenant=world.tenant_a,
+            kind="customers",
+            created_by=world.admin_a,
+            original_name="x.xlsx",
+            options={
+                "target": "owner",
+                "duplicate_mode": "skip",
+                "duplicate_keys": "name",
+                "distribution": "even",
+            },
+        )
+    owners = ["rep_east", "rep_west", "西区 不存在", "13700000003"]
+    levels = ["A", "B级", "重点客户", "S级"]
+
+    def queries(n: int) -> int:
+        rows = [(i + 2, [f"客户{i}", owners[i % 4], levels[i % 4]]) for i in range(n)]
+        data = Sheet(
+            headers=["客户名称", "负责人", "客户级别"], header_row=1, rows=rows, raw_headers=[]
+        )
+        with CaptureQueriesContext(connection) as captured:
+            plan = importer.check(job, data, {"name": 0, "owner": 1, "level": 2}, lambda *a: None)
+        assert len(plan.rows) == n // 4 * 2  # rep_east's and rep_west's rows with A / B级
+        return len(captured)
+
+    assert queries(8) == queries(400)

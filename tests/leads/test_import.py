@@ -594,6 +594,7 @@ def test_the_template_lists_the_columns_and_allowed_values(world):
         "地址",
         "备注",
         "下次跟进时间",
+        "负责人",  # issue 17: the owner column (按负责人导入)
     ]
     allowed = book.get_sheet_by_index(1).to_python()
     assert "春季展" in [r[allowed[0].index("市场活动")] for r in allowed[1:]]
