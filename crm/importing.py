@@ -59,7 +59,7 @@ FILE_RETENTION_DAYS = 7
 # reading it: out of memory, a crash in the reader) fails instead of being read again.
 MAX_READ_ATTEMPTS = 2
 PREVIEW_ROWS = 20
-ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
+ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv", ".ods", ".et", ".ett")
 
 IMPORT_APPLIED = activity.register_action("import.applied", gettext_lazy("imported a file"))
 IMPORT_UNDONE = activity.register_action("import.undone", gettext_lazy("undid an import"))
@@ -138,6 +138,11 @@ class Importer:
         ``created``, ``updated``, ``skipped``, ``failed``, ``errors`` [(row, reason)] and
         ``state`` (merged into the job's summary for the next batches: ``merge_state``)."""
         raise NotImplementedError
+
+    def prepare_apply(self, job: ImportJob) -> None:
+        """Run once by ``import_apply`` before the batches are written (again when a stopped
+        apply resumes: it must do only what is left), in a transaction of its own: what the
+        batches need that the check could not write (the option values an import adds)."""
 
     def parallel_apply(self, rows: list[list]) -> bool:
         """Whether the batches of a plan may be written at once, on several connections
@@ -425,7 +430,7 @@ def resolve_mapping(
 def _mapping_summary(sheet, columns: list[Column], described: list[dict]) -> list[dict]:
     """The mapping step's rows: the described columns with their field's label, the header
     as written and the first values (blank columns without a header or a value left out)."""
-    from crm.spreadsheets import cell_text
+    from crm.spreadsheets import cell_text, formula_without_value
 
     labels = {c.key: str(c.label) for c in columns}
     raw = list(getattr(sheet, "raw_headers", []) or [])
@@ -435,7 +440,9 @@ def _mapping_summary(sheet, columns: list[Column], described: list[dict]) -> lis
         index = column["index"]
         samples = []
         for values in first:
-            text = cell_text(values[index]) if index < len(values) else ""
+            value = values[index] if index < len(values) else ""
+            # A formula without a cached value is shown empty (its row says why).
+            text = "" if formula_without_value(value) else cell_text(value)
             if text:
                 samples.append(text[:60])
         if not column["header"] and not column["key"] and not samples:
@@ -1043,6 +1050,7 @@ def import_apply(job_id: int) -> None:
     if own and importer.parallel_apply(run.rows):
         workers = max(1, min(settings.IMPORT_APPLY_CONNECTIONS, len(run.pending)))
     try:
+        importer.prepare_apply(job)
         run.go(workers, lazy_commits=own)
     except Exception:
         # The committed batches stay (and are undoable); the job is marked failed so that
