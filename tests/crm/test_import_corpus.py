@@ -21,13 +21,6 @@ from pools.services import default_group_for
 from tests.import_corpus import BY_ID, CORPUS
 
 READABLE = [entry for entry in CORPUS if entry.header_row]
-FORMULA_PENDING = pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "needs crm.importing._mapping_summary to show a formula without a value as a blank "
-        "sample, and the customer importer to report formula_positions() (notes: sheets.md)"
-    ),
-)
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +68,6 @@ def test_headers_map_to_the_expected_columns(entry):
 WANTED = [entry for entry in READABLE if entry.wanted]
 
 
-@pytest.mark.xfail(strict=False, reason="needs the column helper's aliases for these names")
 @pytest.mark.parametrize("entry", WANTED, ids=[e.id for e in WANTED])
 def test_other_systems_names_map_too(entry):
     sheet = read(entry)
@@ -146,10 +138,7 @@ def written(tenant) -> tuple[int, int]:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "entry",
-    [
-        pytest.param(e, marks=FORMULA_PENDING) if e.id == "formula_without_value" else e
-        for e in CORPUS
-    ],
+    list(CORPUS),
     ids=[e.id for e in CORPUS],
 )
 def test_customer_import_check_gives_the_counts_and_writes_nothing_before_confirm(scoped, entry):
@@ -175,7 +164,6 @@ def test_customer_import_check_gives_the_counts_and_writes_nothing_before_confir
 
 
 @pytest.mark.django_db
-@FORMULA_PENDING
 def test_formula_without_value_is_the_rows_reason(scoped):
     job = start(scoped.admin_a, BY_ID["formula_without_value"])
     reasons = dict(job.summary["rejected_preview"])
