@@ -144,6 +144,11 @@ class Importer:
         apply resumes: it must do only what is left), in a transaction of its own: what the
         batches need that the check could not write (the option values an import adds)."""
 
+    def required_keys(self, job: ImportJob) -> set[str]:
+        """Columns the job's options require besides the always required ones (the owner
+        column of an import by owner): the mapping step asks for them like the others."""
+        return set()
+
     def parallel_apply(self, rows: list[list]) -> bool:
         """Whether the batches of a plan may be written at once, on several connections
         (``import_apply``): only if no batch's ``apply`` depends on another batch having
@@ -713,7 +718,12 @@ def import_check(job_id: int) -> None:
         mapping, described = resolve_mapping(job, sheet.headers, columns)
         mapping_columns = _mapping_summary(sheet, columns, described)
         unknown = [c["header"] for c in mapping_columns if not c["key"] and c["source"] == "none"]
-        missing = [str(c.label) for c in columns if c.required and c.key not in mapping]
+        required = importer.required_keys(job)
+        missing = [
+            str(c.label)
+            for c in columns
+            if (c.required or c.key in required) and c.key not in mapping
+        ]
         head = {
             "header_row": sheet.header_row,
             "sheet": getattr(sheet, "sheet_name", "") or "",
@@ -893,7 +903,10 @@ def import_remap(*, actor: User, job: ImportJob, mapping: dict, add_options: boo
     if not job.file:
         raise ServiceError(_("The uploaded file is gone; upload it again."), code="file_gone")
     summary = job.summary or {}
-    clean = _clean_mapping(importer_for(job.kind).columns(job.tenant_id), summary, mapping)
+    importer = importer_for(job.kind)
+    clean = _clean_mapping(
+        importer.columns(job.tenant_id), summary, mapping, required=importer.required_keys(job)
+    )
     options = {**(job.options or {}), "mapping": clean, "add_options": bool(add_options)}
     now = timezone.now()
     try:
@@ -934,8 +947,11 @@ def import_remap(*, actor: User, job: ImportJob, mapping: dict, add_options: boo
     return job
 
 
-def _clean_mapping(columns: list[Column], summary: dict, mapping: dict) -> dict[str, str]:
-    """``mapping`` checked against the file's columns and the importer's fields."""
+def _clean_mapping(
+    columns: list[Column], summary: dict, mapping: dict, required: set[str] = frozenset()
+) -> dict[str, str]:
+    """``mapping`` checked against the file's columns and the importer's fields (``required``:
+    the keys the job's options require besides the always required ones)."""
     fields = {c.key: c for c in columns}
     width = int(summary.get("mapping_width") or 0)
     headers = {str(c["index"]): c.get("header", "") for c in summary.get("mapping_columns", [])}
@@ -967,7 +983,9 @@ def _clean_mapping(columns: list[Column], summary: dict, mapping: dict) -> dict[
                 % {"first": first, "second": second, "field": str(fields[key].label)},
                 code="mapping_twice",
             )
-    missing = [str(c.label) for c in columns if c.required and c.key not in by_key]
+    missing = [
+        str(c.label) for c in columns if (c.required or c.key in required) and c.key not in by_key
+    ]
     if missing:
         raise ServiceError(_missing_message(missing), code="mapping_required")
     return clean

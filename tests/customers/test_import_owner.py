@@ -10,6 +10,7 @@ from django.utils import translation
 from django_scopes import scopes_disabled
 
 from crm import importing
+from crm.exceptions import ServiceError
 from crm.models import DataScope, ImportJob, Notification
 from crm.tenancy import tenant_scope
 from customers.forms import CustomerImportForm
@@ -115,11 +116,35 @@ def test_unknown_ambiguous_inactive_and_out_of_scope_owners_are_rejected_row_by_
 
 
 def test_the_owner_target_needs_an_owner_column(world):
-    job = by_owner(world.admin_a, [["甲公司", "13800138000"]], headers=["客户名称", "手机"])
-    assert job.status in (ImportJob.Status.FAILED, ImportJob.Status.PREVIEWED)
-    assert "Owner" in job.message
+    """Without an owner column the mapping step asks for one (the file is not refused): a
+    column of the file can be chosen as the owner, then the rows are checked."""
+    from crm import importing
+
+    rows = [["甲公司", "13800138000", "rep_east"]]
+    job = by_owner(world.admin_a, rows, headers=["客户名称", "手机", "跟进人"])
+    assert job.status == ImportJob.Status.PREVIEWED
+    assert "Owner" in job.message and job.summary["mapping_errors"]
     assert not job.plan
     assert customers(world.tenant_a) == []
+    # Confirming is refused until the mapping gives the owner a column.
+    with pytest.raises(ServiceError):
+        importing.import_confirm(actor=world.admin_a, job=job)
+    # Leaving it out again is refused in words; choosing 跟进人 checks the rows.
+    with pytest.raises(ServiceError, match="Owner"):
+        importing.import_remap(
+            actor=world.admin_a,
+            job=job,
+            mapping={"0": "name", "1": "contact_mobile"},
+            add_options=False,
+        )
+    job = importing.import_remap(
+        actor=world.admin_a,
+        job=job,
+        mapping={"0": "name", "1": "contact_mobile", "2": "owner"},
+        add_options=False,
+    )
+    assert job.status == ImportJob.Status.PREVIEWED and not job.summary.get("mapping_errors")
+    assert job.summary["create"] == 1
 
 
 def test_each_owner_gets_one_notification_per_import(world, settings, monkeypatch):
