@@ -599,7 +599,11 @@ def import_start(*, actor: User, kind: str, upload, options: dict) -> ImportJob:
     name = (getattr(upload, "name", "") or "upload").rsplit("/", 1)[-1][:200]
     if not name.lower().endswith(ALLOWED_EXTENSIONS):
         raise ServiceError(
-            _("Upload an Excel (.xlsx) or CSV file; “%(name)s” is neither.") % {"name": name},
+            _(
+                "Upload an Excel (.xlsx, .xls), WPS (.et), OpenDocument (.ods) or CSV file; "
+                "“%(name)s” is none of them."
+            )
+            % {"name": name},
             code="file_type",
         )
     limit = settings.IMPORT_MAX_BYTES

@@ -259,8 +259,9 @@ class ImportStartForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
         help_text=_(
-            "Excel (.xlsx) or CSV (UTF-8 or GB18030). The first sheet is read; the header row "
-            "is found by its column names."
+            "Excel (.xlsx, .xls), WPS (.et), OpenDocument (.ods) or CSV (UTF-8, GB18030 or "
+            "UTF-16). The sheet and the header row are found by their column names; you can "
+            "correct the columns in the preview."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(ALLOWED_EXTENSIONS)}),
     )
