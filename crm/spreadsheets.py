@@ -1512,6 +1512,11 @@ def _build_sheet(
         if score > best_score:
             best, best_score = position, score
     if best < 0:
+        # No known column name: the first row of several text cells is taken as the header
+        # (another system's export, whose columns the import's mapping step then lets the
+        # user choose); a title row (one cell) is passed over.
+        best = _unknown_header(head)
+    if best < 0:
         if all(_row_blank(row) for _number, row in head) and next(rows, None) is None:
             raise SpreadsheetError(
                 _("The sheet is empty: put the column names in the first row, the data below."),
@@ -1555,6 +1560,22 @@ def _build_sheet(
             "no_rows",
         )
     return Sheet(headers=headers, header_row=header_row, rows=data, raw_headers=raw_headers)
+
+
+def _unknown_header(head: list[tuple[int, list]]) -> int:
+    """The position in ``head`` of the first row with at least two cells, all of them text
+    (column names nobody taught us), or -1."""
+    for position, (_number, row) in enumerate(head):
+        filled = [value for value in row if value not in (None, "")]
+        if len(filled) >= 2 and all(
+            isinstance(value, str) and value.strip() and not _NUMBER_TEXT.match(value.strip())
+            for value in filled
+        ):
+            return position
+    return -1
+
+
+_NUMBER_TEXT = re.compile(r"^[+-]?[\d.,:/ -]+$")
 
 
 def _data_rows(rows: Iterator[tuple[int, list]], width: int, max_rows: int) -> list:

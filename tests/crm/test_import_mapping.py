@@ -332,3 +332,26 @@ def test_the_remap_url_is_not_found_for_someone_elses_job(world, login):
     assert client.get(reverse("crm:import-remap", args=[job.pk])).status_code == 405
     job.refresh_from_db()
     assert "mapping" not in job.options and mappings(world.tenant_a) == 0
+
+
+def test_a_file_whose_column_names_are_all_unknown_reaches_the_mapping_step(world):
+    """Another system's export none of whose names is known: the reader takes its first row of
+    text cells as the header, the mapping step shows every column as 不导入 and asks for the
+    name; once mapped by hand the rows are checked and imported, and the same header row is
+    mapped without asking next time."""
+    headers = ["单位全称", "移动电话号", "微信号"]
+    rows = [["丙机械有限公司", "13800138001", "wx3"], ["丁机械有限公司", "13800138002", "wx4"]]
+    job = start(world.admin_a, headers, rows)
+    assert job.status == ImportJob.Status.PREVIEWED and job.summary["mapping_errors"]
+    assert columns(job) == [(h, "", "none") for h in headers]
+    job = remap(world.admin_a, job, {"0": "name", "1": "contact_mobile", "2": ""})
+    assert not job.summary.get("mapping_errors") and job.summary["create"] == 2
+    confirm(world.admin_a, job)
+    assert customers(world.tenant_a) == ["丁机械有限公司", "丙机械有限公司"]
+    again = start(world.admin_a, headers, [["戊机械有限公司", "13800138003", "wx5"]])
+    assert [(key, source) for _h, key, source in columns(again)] == [
+        ("name", "remembered"),
+        ("contact_mobile", "remembered"),
+        ("", "none"),  # 不导入, as chosen
+    ]
+    assert again.summary["create"] == 1

@@ -428,8 +428,20 @@ def test_malformed_csv_is_refused_with_the_row():
 # --- header row ------------------------------------------------------------------------------
 
 
+def test_unknown_column_names_are_the_header_the_mapping_step_shows():
+    """Another system's export whose column names nobody taught us: its first row of text
+    cells is the header (a title row of one cell passed over), for the import's mapping step
+    to let the user choose each column's field."""
+    sheet = read(files.csv_bytes(["name", "mobile"], [["甲", "1"]]), "a.csv")
+    assert (sheet.headers, sheet.header_row, len(sheet.rows)) == (["name", "mobile"], 1, 1)
+    data = files.xlsx_bytes(["单位全称", "移动电话号"], [["甲", "13800138000"]], title_rows=["名单"])
+    sheet = read(data)
+    assert (sheet.headers, sheet.header_row) == (["单位全称", "移动电话号"], 2)
+
+
 def test_header_not_found_names_the_expected_columns():
-    error = refusal(files.csv_bytes(["name", "mobile"], [["甲", "1"]]), "a.csv")
+    # Numbers only: no row reads as column names.
+    error = refusal(files.csv_bytes(["1", "2"], [["3", "4"]]), "a.csv")
     assert error.code == "no_header"
     assert error.message == (
         "The header row cannot be found: the first row should hold the column names, such as "

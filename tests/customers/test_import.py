@@ -392,7 +392,7 @@ def test_unusable_files_fail_with_a_clear_message_and_write_nothing(world, make,
 
 
 def test_wrong_extension_and_empty_file_are_refused_before_saving(world):
-    with pytest.raises(ServiceError, match="neither"):
+    with pytest.raises(ServiceError, match="none of them"):
         start(world.admin_a, upload(b"hello", "名单.pdf"))
     with pytest.raises(ServiceError, match="empty"):
         start(world.admin_a, upload(b"", "名单.xlsx"))

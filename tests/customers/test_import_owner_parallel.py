@@ -145,3 +145,47 @@ def test_two_workers_applying_one_owner_import_write_each_row_once(world, monkey
         assert Option.objects.filter(tenant=world.tenant_a, label="来源0").count() == 1
         told = Notification.objects.filter(link=f"/customers/?view=all&import_job={job.pk}")
         assert sorted(told.values_list("recipient__username", flat=True)) == sorted(OWNERS)
+
+
+def test_a_hand_mapped_import_is_written_at_once_and_undone(world, monkeypatch):
+    """A file whose columns the admin mapped by hand (unknown headers: 单位全称, 移动电话号,
+    业务归属) is applied on two connections at once, each row once, and undone whole."""
+    postgresql_only()
+    monkeypatch.setattr(CustomerImporter, "batch_size", 7)
+    pids = _spy_connections(monkeypatch)
+    rows = [[f"手工对应{i:03d}", f"1390000{i:04d}", OWNERS[i % 3]] for i in range(42)]
+    data = files.xlsx_bytes(["单位全称", "移动电话号", "业务归属"], rows)
+    with tenant_scope(world.tenant_a.pk):
+        job = importing.import_start(
+            actor=world.admin_a,
+            kind="customers",
+            upload=SimpleUploadedFile("手工对应.xlsx", data),
+            options={"target": "owner"},
+        )
+        assert job.summary.get("mapping_errors"), "unknown headers: the mapping step asks"
+        job = importing.import_remap(
+            actor=world.admin_a,
+            job=job,
+            mapping={"0": "name", "1": "contact_mobile", "2": "owner"},
+            add_options=False,
+        )
+    assert job.status == ImportJob.Status.PREVIEWED and job.summary["create"] == 42
+    with scopes_disabled():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.APPLYING, progress_done=0, progress_total=42
+        )
+    with tenant_scope(job.tenant_id):
+        importing.import_apply(job.pk)
+    with scopes_disabled():
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.DONE, job.message
+        assert len(pids) == 2 and job.summary["created"] == 42
+        made = list(Customer.objects.filter(import_job=job).select_related("owner"))
+        assert len(made) == len({c.name for c in made}) == 42
+        assert {c.owner.username for c in made} == set(OWNERS)
+        assert Contact.objects.filter(customer__in=made, mobile__startswith="1390000").count() == 42
+    with tenant_scope(job.tenant_id):
+        report = importing.import_undo(actor=world.admin_a, job=job)
+    assert report["removed"] == 42
+    with scopes_disabled():
+        assert not Customer.objects.filter(import_job=job).exists()
