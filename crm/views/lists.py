@@ -203,3 +203,19 @@ def sort_headers(request, current: str, columns: dict) -> dict[str, SortHeader]:
         query["sort"] = target
         out[key] = SortHeader(label, "?" + query.urlencode(), now)
     return out
+
+
+def this_monday() -> datetime.date:
+    """The Monday of the current week in the installation's time zone (本周 chips)."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    return today - datetime.timedelta(days=today.weekday())
+
+
+def work_list_sort(request, view: str) -> str:
+    """A list's order when the user picked none: a day's work list (the 跟进今天 tab, the
+    今日待跟进 chip) by the time of its next follow-up, the others newest first."""
+    if view == "today" or request.GET.get("due") == "today":
+        return "next_followup_soon"
+    return "created"

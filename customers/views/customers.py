@@ -117,14 +117,10 @@ SORT_COLUMNS = {
 def list_chips(request, *, tenant_id: int, level_kind: str) -> list:
     """The quick filters of a customer or lead list: 今日待跟进, 已逾期, 3 天内掉公海, the top
     level (A 级) and 本周新建 (one query: the top level option)."""
-    import datetime
-
-    from django.utils import timezone
-
-    from crm.views.lists import chips
+    from crm.views.lists import chips, this_monday
 
     top = options_for(tenant_id=tenant_id, kind=level_kind).first()
-    monday = timezone.localdate() - datetime.timedelta(days=timezone.localdate().weekday())
+    monday = this_monday()
     specs = [
         ("due_today", _("Due today"), {"due": "today"}),
         ("overdue", _("Overdue"), {"due": "overdue"}),
@@ -136,24 +132,16 @@ def list_chips(request, *, tenant_id: int, level_kind: str) -> list:
     return chips(request, specs)
 
 
-def default_sort(request, view: str) -> str:
-    """The list's order when the user picked none: a day's work list (跟进今天, 今日待跟进)
-    by the time of its next follow-up, the others newest first."""
-    if view == "today" or request.GET.get("due") == "today":
-        return "next_followup_soon"
-    return "created"
-
-
 def _list_context(request, view: str):
-    from crm.views.lists import sort_headers
+    from crm.views.lists import sort_headers, work_list_sort
 
     actor = request.user
     base = selectors.customer_base(actor=actor, view=view)
     filterset = CustomerFilter(request.GET or None, queryset=base, request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
-    sort = request.GET.get("sort") or default_sort(request, view)
+    sort = request.GET.get("sort") or work_list_sort(request, view)
     if sort not in selectors.SORTS:
-        sort = default_sort(request, view)
+        sort = work_list_sort(request, view)
     rows = selectors.customer_list(actor=actor, queryset=qs, sort=sort, contacts=True)
     counts = selectors.view_counts(actor=actor)
     filtered = bool(filterset.is_bound and filterset.active_filters)
@@ -808,17 +796,14 @@ def followup_comment(request, pk: int):
 
 @tenant_view()
 def followup_feed(request):
-    import datetime
-
     from django.utils import timezone
 
-    from crm.views.lists import chips
+    from crm.views.lists import chips, this_monday
 
     scope = "team" if request.GET.get("scope") == "team" else "mine"
     qs = _filtered_feed(request, scope)
     total, capped = selectors.capped_count(qs)
-    today = timezone.localdate()
-    monday = today - datetime.timedelta(days=today.weekday())
+    today, monday = timezone.localdate(), this_monday()
     return render(
         request,
         "customers/followup_feed.html",

@@ -61,15 +61,13 @@ SORT_COLUMNS = {
 
 def pool_chips(request, *, tenant_id: int) -> list:
     """The pool's quick filters: 今天入池, 本周入池, the top level (one query)."""
-    import datetime
-
     from django.utils import timezone
 
     from crm.models import OptionKind
     from crm.selectors import options_for
+    from crm.views.lists import this_monday
 
-    today = timezone.localdate()
-    monday = today - datetime.timedelta(days=today.weekday())
+    today, monday = timezone.localdate(), this_monday()
     specs = [
         ("pooled_today", _("Into the pool today"), {"pooled_after": today.isoformat()}),
         ("pooled_week", _("Into the pool this week"), {"pooled_after": monday.isoformat()}),

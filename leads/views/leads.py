@@ -41,16 +41,16 @@ from leads.pooling import lead_forecast, lead_hidden_fields
 
 
 def _list_context(request, view: str) -> dict:
-    from crm.views.lists import sort_headers
-    from leads.views.lists import SORT_COLUMNS, default_sort, list_chips, mark_rows
+    from crm.views.lists import sort_headers, work_list_sort
+    from leads.views.lists import SORT_COLUMNS, list_chips, mark_rows
 
     actor = request.user
     base = selectors.lead_base(actor=actor, view=view)
     filterset = LeadFilter(request.GET or None, queryset=base, request=request)
     qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
-    sort = request.GET.get("sort") or default_sort(request, view)
+    sort = request.GET.get("sort") or work_list_sort(request, view)
     if sort not in selectors.SORTS:
-        sort = default_sort(request, view)
+        sort = work_list_sort(request, view)
     rows = selectors.lead_list(actor=actor, queryset=qs, sort=sort)
     counts = selectors.view_counts(actor=actor)
     filtered = bool(filterset.is_bound and filterset.active_filters)

@@ -26,14 +26,9 @@ SORT_COLUMNS = {
 def list_chips(request) -> list:
     """The quick filters of the lead list: 今日待跟进, 已逾期, 3 天内掉回线索池, 未跟进 (the
     first status: leads have no level) and 本周新建. No query."""
-    import datetime
+    from crm.views.lists import chips, this_monday
 
-    from django.utils import timezone
-
-    from crm.views.lists import chips
-
-    today = timezone.localdate()
-    monday = today - datetime.timedelta(days=today.weekday())
+    monday = this_monday()
     return chips(
         request,
         [
@@ -44,14 +39,6 @@ def list_chips(request) -> list:
             ("this_week", _("Created this week"), {"created_after": monday.isoformat()}),
         ],
     )
-
-
-def default_sort(request, view: str) -> str:
-    """The list's order when the user picked none: a day's work list (跟进今天, 今日待跟进)
-    by the time of its next follow-up, the others newest first."""
-    if view == "today" or request.GET.get("due") == "today":
-        return "next_followup_soon"
-    return "created"
 
 
 def dial_number(lead: Lead) -> str:

@@ -63,14 +63,9 @@ SORT_COLUMNS = {
 
 def pool_chips(request) -> list:
     """The quick filters of the lead pool: 本周入池, 从未跟进 and 本周新建 (no query)."""
-    import datetime
+    from crm.views.lists import chips, this_monday
 
-    from django.utils import timezone
-
-    from crm.views.lists import chips
-
-    today = timezone.localdate()
-    monday = (today - datetime.timedelta(days=today.weekday())).isoformat()
+    monday = this_monday().isoformat()
     return chips(
         request,
         [

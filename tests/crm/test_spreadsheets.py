@@ -434,7 +434,9 @@ def test_unknown_column_names_are_the_header_the_mapping_step_shows():
     to let the user choose each column's field."""
     sheet = read(files.csv_bytes(["name", "mobile"], [["甲", "1"]]), "a.csv")
     assert (sheet.headers, sheet.header_row, len(sheet.rows)) == (["name", "mobile"], 1, 1)
-    data = files.xlsx_bytes(["单位全称", "移动电话号"], [["甲", "13800138000"]], title_rows=["名单"])
+    data = files.xlsx_bytes(
+        ["单位全称", "移动电话号"], [["甲", "13800138000"]], title_rows=["名单"]
+    )
     sheet = read(data)
     assert (sheet.headers, sheet.header_row) == (["单位全称", "移动电话号"], 2)
 
