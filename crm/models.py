@@ -26,6 +26,11 @@ class Tenant(models.Model):
     slug = models.SlugField(_("short name"), max_length=50, unique=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Tenant settings. A follow-up overdue by this many days is also reminded to the owner's
+    # manager (crm.reminders, customers/reminders.py, leads/reminders.py).
+    followup_overdue_escalation_days = models.PositiveSmallIntegerField(
+        _("days overdue before a follow-up goes to the manager"), default=3
+    )
 
     class Meta:
         verbose_name = _("tenant")
@@ -608,3 +613,47 @@ class RecentView(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id}"
+
+
+class Reminder(TenantModel):
+    """One reminder fired by ``crm.reminders``: about one record (``object_id`` of the kind's
+    model) to one user, for one due moment. The unique constraint is what makes the engine
+    send each reminder once, however often and however concurrently it runs; ``run_token``
+    tells a run the rows it created itself. Title, body and link are kept as sent (the bell
+    now; digests and webhooks later deliver from the row)."""
+
+    tenant = tenant_key_without_index()  # the Meta's unique constraint leads with tenant_id
+    kind = models.CharField(_("kind"), max_length=40)
+    object_id = models.PositiveBigIntegerField()
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField(_("due at"))
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True, default="")
+    link = models.CharField(_("link"), max_length=300, blank=True, default="")
+    run_token = models.CharField(max_length=32, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # A run reads back the rows it created (only the ones not yet notified).
+            models.Index(
+                fields=["tenant", "run_token"],
+                name="reminder_run",
+                condition=models.Q(notified_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "object_id", "recipient", "due_at"],
+                name="reminder_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -7,6 +7,7 @@ themselves: a worker starts with no scope at all.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable
 from functools import wraps
 
@@ -15,6 +16,8 @@ from django.utils import timezone
 
 from crm.models import Notification, Tenant
 from crm.tenancy import tenant_scope
+
+logger = logging.getLogger(__name__)
 
 READ_NOTIFICATION_RETENTION_DAYS = 90
 
@@ -114,3 +117,24 @@ def export_purge_task(tenant_id: int) -> int:
 @shared_task
 def export_purge_all_task() -> int:
     return for_each_tenant(export_purge_task)
+
+
+# ---------------------------------------------------------------- reminders (crm.reminders)
+
+
+@tenant_task()
+def reminders_run_task(tenant_id: int) -> int:
+    """Fire the tenant's due reminders (every minute). Never raises: a failure is logged and
+    the reminders stay due for the next run (crm.reminders keeps them once)."""
+    from crm import reminders
+
+    try:
+        return reminders.run(tenant_id)
+    except Exception:
+        logger.exception("reminders: run failed for tenant %s", tenant_id)
+        return 0
+
+
+@shared_task
+def reminders_run_all_task() -> int:
+    return for_each_tenant(reminders_run_task)

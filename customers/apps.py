@@ -19,5 +19,6 @@ class CustomersConfig(AppConfig):
             navigation,
             pooling,
             recent,
+            reminders,
             subjects,
         )

@@ -18,5 +18,6 @@ class LeadsConfig(AppConfig):
             importing,
             navigation,
             recent,
+            reminders,
             subjects,
         )

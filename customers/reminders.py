@@ -1,0 +1,215 @@
+"""The customers' reminder kinds (crm.reminders), registered from ``CustomersConfig.ready()``.
+
+* ``customer_followup``: :data:`FOLLOWUP_MINUTES_BEFORE` minutes before a customer's next
+  follow-up time, to its owner;
+* ``customer_followup_overdue``: a next follow-up overdue by the tenant's
+  ``followup_overdue_escalation_days`` (default 3) without a follow-up written since, to the
+  owner and the owner's manager (the direct manager, else the head of the owner's department);
+* ``contact_birthday_soon`` / ``contact_birthday``: a contact's birthday 7 days ahead and on the
+  day (00:00 server time), to the customer's owner. A 29 February birthday falls on 28 February
+  in other years.
+
+Only customers that are alive, outside the public pool and owned are reminded. The follow-up
+kinds are built by :func:`followup_kinds`, which the leads (and later modules with a next
+follow-up time) use with their own queryset.
+
+``due_at`` (the reminder's identity with the record and the recipient) is the follow-up time
+for both follow-up kinds (moving the time reminds again; changing the tenant's days does not
+escalate the same follow-up twice) and the birthday's date for the birthday kinds.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from crm import reminders
+from crm.models import Tenant
+from crm.reminders import Due, ReminderKind
+
+# The user preference (issue 18 §5) is not there yet: every user gets it this early.
+FOLLOWUP_MINUTES_BEFORE = 15
+BIRTHDAY_DAYS_AHEAD = 7
+
+
+def when(moment: datetime.datetime, now: datetime.datetime) -> str:
+    """14:30 today, 12-08 14:30 another day (server time)."""
+    local = timezone.localtime(moment)
+    if local.date() == timezone.localdate(now):
+        return f"{local:%H:%M}"
+    return f"{local:%m-%d %H:%M}"
+
+
+def followup_kinds(
+    *,
+    prefix: str,
+    labels: tuple,
+    queryset: Callable,
+    name_fields: tuple[str, ...],
+    url_name: str,
+) -> tuple[ReminderKind, ReminderKind]:
+    """The two follow-up kinds of a model with ``owner`` and ``next_followup_at`` (and
+    ``last_followup_at``): ``queryset(tenant_id)`` gives the records that may be reminded (not
+    done, closed, deleted or pooled); their name is ``name_fields`` joined by a space."""
+
+    def name(values: tuple) -> str:
+        return " ".join(v for v in values if v)
+
+    def due(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
+        before = datetime.timedelta(minutes=FOLLOWUP_MINUTES_BEFORE)
+        rows = (
+            queryset(tenant_id)
+            .filter(
+                owner__isnull=False,
+                next_followup_at__gt=since + before,
+                next_followup_at__lte=now + before,
+            )
+            .values_list("pk", "owner_id", "next_followup_at", *name_fields)
+        )
+        for pk, owner_id, at, *names in rows:
+            yield Due(
+                object_id=pk,
+                recipient_id=owner_id,
+                due_at=at,
+                title=gettext("Follow-up due: %(name)s · %(time)s")
+                % {"name": name(names), "time": when(at, now)},
+                link=reverse(url_name, args=[pk]),
+            )
+
+    def overdue(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
+        days = (
+            Tenant.objects.filter(pk=tenant_id)
+            .values_list("followup_overdue_escalation_days", flat=True)
+            .first()
+        )
+        if not days:
+            return
+        late = datetime.timedelta(days=days)
+        rows = (
+            queryset(tenant_id)
+            .filter(
+                Q(last_followup_at__isnull=True) | Q(last_followup_at__lt=F("next_followup_at")),
+                owner__isnull=False,
+                next_followup_at__gt=since - late,
+                next_followup_at__lte=now - late,
+            )
+            .values_list(
+                "pk",
+                "owner_id",
+                "owner__name",
+                "owner__username",
+                "owner__manager_id",
+                "owner__department__leader_id",
+                "next_followup_at",
+                *name_fields,
+            )
+        )
+        for pk, owner_id, owner_name, username, manager_id, leader_id, at, *names in rows:
+            title = ngettext(
+                "Follow-up overdue by %(days)d day: %(name)s (owner %(owner)s)",
+                "Follow-up overdue by %(days)d days: %(name)s (owner %(owner)s)",
+                days,
+            ) % {"days": days, "name": name(names), "owner": owner_name or username}
+            body = gettext("The follow-up was planned for %(time)s.") % {"time": when(at, now)}
+            link = reverse(url_name, args=[pk])
+            boss = manager_id or (leader_id if leader_id != owner_id else None)
+            for recipient in {owner_id, boss} - {None}:
+                yield Due(pk, recipient, at, title, body, link)
+
+    return (
+        ReminderKind(f"{prefix}_followup", labels[0], due),
+        ReminderKind(f"{prefix}_followup_overdue", labels[1], overdue),
+    )
+
+
+def _customers(tenant_id: int):
+    from customers.models import Customer
+
+    return Customer.objects.filter(tenant_id=tenant_id).alive().outside_pool()
+
+
+# ---------------------------------------------------------------- birthdays
+
+
+def _days_starting_in(since: datetime.datetime, now: datetime.datetime) -> list[datetime.date]:
+    """The dates whose 00:00 (server time) lies in ``(since, now]``."""
+    day, last = timezone.localdate(since), timezone.localdate(now)
+    days = []
+    while day <= last:
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        if since < start <= now:
+            days.append(day)
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _birthday_kind(key: str, label, ahead: int) -> ReminderKind:
+    def due(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
+        from customers.models import Contact
+
+        # The birthday (this year's or next year's occurrence) each (month, day) falls on.
+        occurrence: dict[tuple[int, int], datetime.date] = {}
+        for day in _days_starting_in(since, now):
+            target = day + datetime.timedelta(days=ahead)
+            occurrence[(target.month, target.day)] = target
+            if (target.month, target.day) == (2, 28) and not _is_leap(target.year):
+                occurrence[(2, 29)] = target
+        if not occurrence:
+            return
+        match = Q()
+        for month, dom in occurrence:
+            match |= Q(birthday__month=month, birthday__day=dom)
+        rows = (
+            Contact.objects.filter(
+                match,
+                tenant_id=tenant_id,
+                customer__deleted_at__isnull=True,
+                customer__pooled_at__isnull=True,
+                customer__owner__isnull=False,
+            )
+            .values_list(
+                "pk", "name", "birthday", "customer_id", "customer__name", "customer__owner_id"
+            )
+            .order_by()
+        )
+        for pk, name, birthday, customer_id, customer, owner_id in rows:
+            target = occurrence[(birthday.month, birthday.day)]
+            names = {"contact": name, "customer": customer}
+            if ahead:
+                names["date"] = formats.date_format(target, "MONTH_DAY_FORMAT")
+                title = gettext("Birthday: %(contact)s (%(customer)s) on %(date)s") % names
+            else:
+                title = gettext("Birthday: %(contact)s (%(customer)s) is today") % names
+            yield Due(
+                object_id=pk,
+                recipient_id=owner_id,
+                due_at=timezone.make_aware(datetime.datetime.combine(target, datetime.time.min)),
+                title=title,
+                link=reverse("customers:customer-detail", args=[customer_id]),
+            )
+
+    return ReminderKind(key, label, due)
+
+
+for kind in (
+    *followup_kinds(
+        prefix="customer",
+        labels=(_("Customer follow-up due"), _("Customer follow-up overdue")),
+        queryset=_customers,
+        name_fields=("name",),
+        url_name="customers:customer-detail",
+    ),
+    _birthday_kind("contact_birthday_soon", _("Contact birthday next week"), BIRTHDAY_DAYS_AHEAD),
+    _birthday_kind("contact_birthday", _("Contact birthday"), 0),
+):
+    reminders.register(kind)
