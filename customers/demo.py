@@ -741,3 +741,38 @@ def load_pool(tenant: Tenant, users: dict[str, User]) -> None:
     Customer.objects.filter(tenant_id=tid, pool_group__isnull=True).update(
         pool_group=default, owned_since=F("created_at")
     )
+
+
+# ---------------------------------------------------------------- reminders
+# Reminders within minutes of a fresh `make run` (customers/reminders.py; the beat job runs
+# every minute): every rep has customers to follow up in 5, 10 and 20 minutes (reminded 15
+# minutes before, so the first at once); the first rep has a contact whose birthday is today
+# and one whose birthday is in 7 days (the week-ahead reminder, also at once). Runs after the
+# pool's loader (which decides which customers stay owned).
+
+REMINDER_MINUTES = (5, 10, 20)
+BIRTHDAY_IN_DAYS = (0, 7)
+
+
+@register
+def load_reminders(tenant: Tenant, users: dict[str, User]) -> None:
+    now = timezone.now()
+    tid = tenant.pk
+    reps = [u for name, u in sorted(users.items()) if name.startswith(("rep", "other_rep"))]
+    owned_customers = Customer.objects.filter(tenant_id=tid).alive().outside_pool()
+    for rep in reps:
+        ids = owned_customers.filter(owner=rep).order_by("pk").values_list("pk", flat=True)
+        for pk, minutes in zip(ids[: len(REMINDER_MINUTES)], REMINDER_MINUTES, strict=False):
+            Customer.objects.filter(pk=pk).update(
+                next_followup_at=now + datetime.timedelta(minutes=minutes)
+            )
+    if not reps:
+        return
+    today = timezone.localdate(now)
+    contacts = Contact.objects.filter(
+        tenant_id=tid, customer__in=owned_customers.filter(owner=reps[0])
+    ).order_by("pk")[: len(BIRTHDAY_IN_DAYS)]
+    for contact, days in zip(contacts, BIRTHDAY_IN_DAYS, strict=False):
+        day = today + datetime.timedelta(days=days)
+        contact.birthday = day.replace(year=1988)  # a leap year: 29 February exists
+        contact.save(update_fields=["birthday"])

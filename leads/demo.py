@@ -216,3 +216,28 @@ def load_leads(tenant: Tenant, users: dict[str, User]) -> None:
             AssignmentRuleUser.objects.create(
                 tenant_id=tid, rule=rule, user=user, position=position
             )
+
+
+# Reminders within minutes of a fresh `make run` (leads/reminders.py): each rep's first two
+# open leads outside the pool are to be followed up in 8 and 25 minutes.
+LEAD_REMINDER_MINUTES = (8, 25)
+
+
+@register
+def load_lead_reminders(tenant: Tenant, users: dict[str, User]) -> None:
+    now = timezone.now()
+    for name, rep in sorted(users.items()):
+        if not name.startswith(("rep", "other_rep")):
+            continue
+        ids = (
+            Lead.objects.filter(tenant_id=tenant.pk, owner=rep)
+            .open()
+            .outside_pool()
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        minutes = LEAD_REMINDER_MINUTES
+        for pk, later in zip(ids[: len(minutes)], minutes, strict=False):
+            Lead.objects.filter(pk=pk).update(
+                next_followup_at=now + datetime.timedelta(minutes=later)
+            )

@@ -199,3 +199,40 @@ def test_the_query_count_does_not_grow_with_the_number_of_due_records(world):
     few = queries_for(world, 5)
     many = queries_for(world, 50)
     assert few == many
+
+
+def test_the_demo_data_has_reminders_due_within_minutes_of_loading(db):
+    from crm.demo import load_demo
+    from crm.models import Tenant
+
+    load_demo()
+    with scopes_disabled():
+        demo = Tenant.objects.get(slug="demo")
+    assert reminders.run(demo.pk) > 0  # at once: the 5-minute follow-ups and the birthdays
+    in_20_minutes = timezone.now() + datetime.timedelta(minutes=20)
+    assert reminders.run(demo.pk, now=in_20_minutes) > 0
+    with scopes_disabled():
+        kinds = set(Reminder.objects.filter(tenant=demo).values_list("kind", flat=True))
+        rep1 = set(
+            Reminder.objects.filter(tenant=demo, recipient__username="rep1").values_list(
+                "kind", flat=True
+            )
+        )
+    assert {"customer_followup", "lead_followup", "contact_birthday"} <= kinds
+    assert {"customer_followup", "lead_followup", "contact_birthday"} <= rep1
+    assert "contact_birthday_soon" in rep1
+
+
+def test_the_command_fires_one_tenants_reminders_now(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    make_customer(world.tenant_a, world.rep_east, next_followup_at=AT)
+    make_customer(world.tenant_b, world.rep_b, next_followup_at=AT)
+    out = StringIO()
+    call_command("reminders_run", "--tenant", "alpha", "--now", NOW.isoformat(), stdout=out)
+    assert out.getvalue().strip() == "alpha: 1 reminders sent"
+    assert len(bell(world.rep_east)) == 1 and bell(world.rep_b) == []
+    with pytest.raises(CommandError):
+        call_command("reminders_run", "--tenant", "nobody")
