@@ -356,4 +356,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_auto_assign_all_task",
         "schedule": crontab(minute="*/15"),
     },
+    # Every minute: follow-ups are reminded 15 minutes before (crm/reminders.py).
+    "reminders-run": {
+        "task": "crm.tasks.reminders_run_all_task",
+        "schedule": crontab(),
+    },
 }

@@ -236,3 +236,9 @@ def test_the_command_fires_one_tenants_reminders_now(world):
     assert len(bell(world.rep_east)) == 1 and bell(world.rep_b) == []
     with pytest.raises(CommandError):
         call_command("reminders_run", "--tenant", "nobody")
+
+
+def test_the_beat_runs_the_reminders_every_minute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["reminders-run"]
+    assert entry["task"] == "crm.tasks.reminders_run_all_task"
+    assert entry["schedule"].minute == set(range(60))
