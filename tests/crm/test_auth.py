@@ -89,6 +89,8 @@ def test_platform_admin_creates_tenants_with_their_defaults(db, client):
             "is_active": "on",
             "created_at_0": "2026-11-22",
             "created_at_1": "10:00:00",
+            # The admin's form shows the default (3): the reminders' escalation (issue 18).
+            "followup_overdue_escalation_days": "3",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -98,6 +100,7 @@ def test_platform_admin_creates_tenants_with_their_defaults(db, client):
 
         assert Role.objects.filter(tenant=tenant).count() == 4
         assert Option.objects.filter(tenant=tenant, kind="followup_type").exists()
+        assert tenant.followup_overdue_escalation_days == 3
 
 
 def test_anonymous_users_are_sent_to_sign_in(db, client):
