@@ -83,6 +83,34 @@ class Column:
     help: str | Promise = ""
 
 
+# What other systems call a record's owner (负责人), for the owner column of every importer.
+OWNER_ALIASES = (
+    "负责人",
+    "业务负责人",
+    "归属人",
+    "负责人姓名",
+    "所有人",
+    "业务员",
+    "销售员",
+    "所属销售",
+    "归属销售",
+    "销售负责人",
+    "Owner",
+)
+
+
+def owner_column(*aliases: str, help: str | Promise = "") -> Column:
+    """The owner column (an import by owner): OWNER_ALIASES and the kind's own ``aliases``
+    (客户负责人, 线索所有人…)."""
+    return Column(
+        "owner",
+        gettext_lazy("Owner"),
+        kind="owner",
+        aliases=(*OWNER_ALIASES, *aliases),
+        help=help,
+    )
+
+
 @dataclass
 class Plan:
     """The checked rows of a file: what confirming will do, row by row."""

@@ -45,7 +45,7 @@ from django.utils.translation import gettext_lazy
 from crm import importing
 from crm.bulk import Prepared, insert_prepared, insert_rows, last_id, prepare_rows
 from crm.exceptions import ServiceError
-from crm.importing import Column, Importer, Plan, records_in_reach
+from crm.importing import Column, Importer, Plan, owner_column, records_in_reach
 from crm.models import Department, ImportJob, Option, OptionKind, User
 from crm.phones import MOBILE_RE, mobile_digits, phone_digits
 from customers.models import (
@@ -175,26 +175,8 @@ COLUMNS = [
         max_length=50,
         aliases=("职务2", "职位2", "联系人2职务", "联系人2职位", "职务（二）", "联系人（二）职务"),
     ),
-    Column(
-        "owner",
-        gettext_lazy("Owner"),
-        kind="owner",
-        aliases=(
-            "负责人",
-            "业务负责人",
-            "归属人",
-            "客户负责人",
-            "负责人姓名",
-            "客户所有人",
-            "所有人",
-            "业务员",
-            "销售员",
-            "所属销售",
-            "归属销售",
-            "销售负责人",
-            "Owner",
-        ),
-        help=gettext_lazy("The owner's full name, username or mobile."),
+    owner_column(
+        "客户负责人", "客户所有人", help=gettext_lazy("The owner's full name, username or mobile.")
     ),
     Column(
         "legal_representative",

@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from crm import importing
 from crm.bulk import insert_rows
 from crm.exceptions import ServiceError
-from crm.importing import OUT_OF_REACH, Column, Importer, Plan, records_in_reach
+from crm.importing import OUT_OF_REACH, Column, Importer, Plan, owner_column, records_in_reach
 from crm.models import ImportJob, Option, OptionKind, User
 from crm.phones import MOBILE_RE, mobile_digits, phone_digits
 from customers.importing import (
@@ -169,26 +169,7 @@ COLUMNS = [
         aliases=("下次跟进时间", "下次联系时间"),
         sample="2026-12-01",
     ),
-    Column(
-        "owner",
-        gettext_lazy("Owner"),
-        kind="owner",
-        aliases=(
-            "负责人",
-            "业务负责人",
-            "归属人",
-            "线索负责人",
-            "负责人姓名",
-            "线索所有人",
-            "所有人",
-            "业务员",
-            "销售员",
-            "所属销售",
-            "归属销售",
-            "销售负责人",
-            "Owner",
-        ),
-    ),
+    owner_column("线索负责人", "线索所有人"),
 ]
 FOREIGN_KEYS = ("source", "campaign")
 # The option lists of the columns whose values an import may add (add_options).
