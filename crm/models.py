@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import secrets
+import zoneinfo
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -31,6 +33,10 @@ class Tenant(models.Model):
     followup_overdue_escalation_days = models.PositiveSmallIntegerField(
         _("days overdue before a follow-up goes to the manager"), default=3
     )
+    # The tenant's clock: the 08:30 follow-up digest and everyone's quiet hours follow it.
+    time_zone = models.CharField(_("time zone"), max_length=50, default="Asia/Shanghai")
+    # The day whose e-mail digests were sent (crm.deliveries.email_digests claims each day once).
+    reminder_digest_on = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("tenant")
@@ -39,6 +45,13 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def tzinfo(self) -> datetime.tzinfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return timezone.get_default_timezone()
 
 
 class DataScope(models.TextChoices):
@@ -657,3 +670,191 @@ class Reminder(TenantModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReminderChannel(models.TextChoices):
+    """Where a reminder reaches its recipient (crm.reminders): the bell records every reminder
+    unless its recipient turned it off; the e-mail channel gathers the day's reminders into one
+    digest; the group bot pushes each reminder to the recipient's and their department's
+    企业微信 / 钉钉 / 飞书 webhooks (crm.webhooks)."""
+
+    BELL = "bell", _("In-app bell")
+    EMAIL = "email", _("Daily e-mail digest")
+    WEBHOOK = "webhook", _("Group bot")
+
+
+class ReminderPreference(TenantModel):
+    """One user's reminder settings (the preferences page, issue 18 §5). A user without a row
+    has the defaults: every kind on every channel, follow-ups 15 minutes before, quiet hours
+    22:00 to 08:00 in the tenant's time."""
+
+    MINUTES_CHOICES = (5, 10, 15, 30, 60, 120)
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
+    minutes_before = models.PositiveSmallIntegerField(
+        _("remind me of a follow-up this many minutes before"),
+        default=15,
+        choices=[(m, m) for m in MINUTES_CHOICES],
+    )
+    quiet_start = models.TimeField(
+        _("quiet hours from"), null=True, blank=True, default=datetime.time(22, 0)
+    )
+    quiet_end = models.TimeField(
+        _("quiet hours until"), null=True, blank=True, default=datetime.time(8, 0)
+    )
+    # What the user turned off, as "kind:channel" strings (a kind registered later is on).
+    off = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("reminder preference")
+        verbose_name_plural = _("reminder preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def wants(self, kind: str, channel: str) -> bool:
+        return f"{kind}:{channel}" not in self.off
+
+    def quiet_until(self, moment, tz) -> datetime.datetime | None:
+        """The end of the quiet hours ``moment`` lies in (in ``tz``), or None outside them.
+        Quiet hours may span midnight (22:00 to 08:00) or not (12:00 to 13:30)."""
+        start, end = self.quiet_start, self.quiet_end
+        if start is None or end is None or start == end:
+            return None
+        local = moment.astimezone(tz)
+        t = local.time()
+        if start < end:
+            quiet = start <= t < end
+            day = local.date()
+        else:
+            quiet = t >= start or t < end
+            day = local.date() + datetime.timedelta(days=1) if t >= start else local.date()
+        if not quiet:
+            return None
+        return datetime.datetime.combine(day, end, tzinfo=tz)
+
+
+class Webhook(TenantModel):
+    """A group bot's incoming webhook (企业微信, 钉钉 or 飞书) that reminders are pushed to: a
+    user's own (their preferences page) or a department's (set by an admin; every reminder to a
+    member of the department goes there). The secret signs each message the way the provider
+    documents (crm.webhooks); it is never shown again once saved."""
+
+    class Provider(models.TextChoices):
+        WECOM = "wecom", _("WeCom (企业微信)")
+        DINGTALK = "dingtalk", _("DingTalk (钉钉)")
+        FEISHU = "feishu", _("Feishu (飞书)")
+
+    provider = models.CharField(_("provider"), max_length=10, choices=Provider.choices)
+    url = models.URLField(_("webhook address"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=200, blank=True, default="")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    department = models.ForeignKey(
+        Department, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("group bot webhook")
+        verbose_name_plural = _("group bot webhooks")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=True) ^ models.Q(department__isnull=True),
+                name="webhook_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "user"],
+                condition=models.Q(user__isnull=False),
+                name="webhook_one_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "department"],
+                condition=models.Q(department__isnull=False),
+                name="webhook_one_per_department",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()} {self.masked_url}"
+
+    @property
+    def masked_url(self) -> str:
+        """The address without its key or token (for lists and the delivery log)."""
+        return mask_url(self.url)
+
+
+def mask_url(url: str) -> str:
+    base, _sep, query = url.partition("?")
+    head, _slash, last = base.rpartition("/")
+    if len(last) > 8:
+        last = last[:4] + "…"
+    return f"{head}/{last}" + ("?…" if query else "")
+
+
+class Delivery(TenantModel):
+    """One push of a reminder to a group bot, or one day's e-mail digest to a user: kept as the
+    delivery log an admin reads (sent / failed, the last error). Pending rows are sent by the
+    ``reminder_deliveries`` task, outside the beat job, and retried with backoff
+    (crm.deliveries); ``next_attempt_at`` also holds a push back until quiet hours end."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    channel = models.CharField(_("channel"), max_length=10, choices=ReminderChannel.choices)
+    reminder = models.ForeignKey(
+        Reminder, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    target = models.CharField(_("sent to"), max_length=300, blank=True, default="")
+    digest_on = models.DateField(_("digest of"), null=True, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"), blank=True, default="")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = scoped_manager()
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="delivery_log"),
+            # The sender picks what is pending and due.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_pending",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+        constraints = [
+            # One e-mail digest per user and day, however often the job runs.
+            models.UniqueConstraint(
+                fields=["tenant", "recipient", "digest_on"],
+                condition=models.Q(channel="email"),
+                name="delivery_one_digest",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
