@@ -169,3 +169,17 @@ def on_postgres() -> bool:
 
 
 __all__ = ["PASSWORD", "DataScope", "World"]
+
+
+# ---- local webhook server (tests/webhook_server.py)
+
+
+@pytest.fixture
+def webhook_server():
+    """A local stand-in for the group bots' webhooks on 127.0.0.1 (an ephemeral port): it
+    records each request and answers OK unless told otherwise (``answer(status=…, json=…,
+    delay=…, times=…)``); it stops at the end of the test. See tests/webhook_server.py."""
+    from tests.webhook_server import running_webhook_server
+
+    with running_webhook_server() as server:
+        yield server
