@@ -249,3 +249,203 @@ class PasswordChangeForm(forms.Form):
         if data.get("new_password") and data.get("new_password") != data.get("new_password2"):
             self.add_error("new_password2", _("The two passwords are not the same."))
         return data
+
+
+# ---------------------------------------------------------------- reminders (issue 18)
+
+TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+# The time zones a Chinese company picks most, first in the list.
+COMMON_TIME_ZONES = (
+    ("Asia/Shanghai", _("China Standard Time, Beijing (Asia/Shanghai)")),
+    ("Asia/Hong_Kong", _("Hong Kong (Asia/Hong_Kong)")),
+    ("Asia/Macau", _("Macau (Asia/Macau)")),
+    ("Asia/Taipei", _("Taipei (Asia/Taipei)")),
+    ("Asia/Urumqi", _("Urumqi (Asia/Urumqi)")),
+)
+
+
+def time_zone_choices() -> list:
+    """The common Chinese time zones first, then every IANA name the system knows, sorted."""
+    import zoneinfo
+
+    common = [name for name, _label in COMMON_TIME_ZONES]
+    rest = sorted(zoneinfo.available_timezones() - set(common))
+    return [
+        (_("Common"), list(COMMON_TIME_ZONES)),
+        (_("All time zones"), [(name, name) for name in rest]),
+    ]
+
+
+class ReminderPreferenceForm(forms.Form):
+    """A user's own reminder settings. The kinds × channels grid is one multiple choice,
+    ``on``: a ticked box is "kind:channel" on; what is not ticked is off."""
+
+    minutes_before = forms.TypedChoiceField(
+        label=_("Remind me of a follow-up"), coerce=int, choices=()
+    )
+    quiet_start = forms.TimeField(label=_("Quiet from"), required=False, widget=TIME_WIDGET)
+    quiet_end = forms.TimeField(label=_("Quiet until"), required=False, widget=TIME_WIDGET)
+    on = forms.MultipleChoiceField(required=False, choices=(), widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, **kwargs):
+        from crm import reminders
+        from crm.models import ReminderChannel, ReminderPreference
+
+        super().__init__(*args, **kwargs)
+        self.fields["minutes_before"].choices = [
+            (m, _("%(minutes)d minutes before") % {"minutes": m})
+            for m in ReminderPreference.MINUTES_CHOICES
+        ]
+        self.kinds = reminders.kinds()
+        self.channels = list(ReminderChannel.choices)
+        self.fields["on"].choices = [
+            (f"{k.key}:{c}", f"{k.label} · {label}")
+            for k in self.kinds
+            for c, label in self.channels
+        ]
+
+    @classmethod
+    def initial_for(cls, pref) -> dict:
+        from crm import reminders
+        from crm.models import ReminderChannel
+
+        every = [f"{k.key}:{c}" for k in reminders.kinds() for c in ReminderChannel.values]
+        return {
+            "minutes_before": pref.minutes_before,
+            "quiet_start": pref.quiet_start,
+            "quiet_end": pref.quiet_end,
+            "on": [pair for pair in every if pair not in pref.off],
+        }
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("quiet_start"), data.get("quiet_end")
+        if (start is None) != (end is None) and not self.errors:
+            self.add_error(
+                "quiet_end" if end is None else "quiet_start",
+                _("Give both the start and the end of the quiet hours, or neither."),
+            )
+        elif start is not None and start == end:
+            self.add_error("quiet_end", _("The quiet hours must start and end at different times."))
+        return data
+
+    @property
+    def off(self) -> list[str]:
+        on = set(self.cleaned_data.get("on") or [])
+        return [value for value, _label in self.fields["on"].choices if value not in on]
+
+    def grid(self) -> list[tuple]:
+        """Rows of the grid: (kind label, [(value, channel label, checked)])."""
+        if self.is_bound:
+            on = set(self.data.getlist("on")) if hasattr(self.data, "getlist") else set()
+        else:
+            on = set(self.initial.get("on") or [])
+        return [
+            (
+                kind.label,
+                [(f"{kind.key}:{c}", label, f"{kind.key}:{c}" in on) for c, label in self.channels],
+            )
+            for kind in self.kinds
+        ]
+
+
+class WebhookForm(forms.Form):
+    """A group bot's webhook: the user's own (preferences page) or a department's (settings,
+    ``with_department`` to choose it on the add form, ``with_active`` on the edit form). The
+    secret is write-only: never rendered back; left blank it keeps the saved one."""
+
+    department = DepartmentChoiceField(
+        label=_("Department"), queryset=Department.objects.none(), required=True
+    )
+    provider = forms.ChoiceField(label=_("Group bot"), choices=())
+    url = forms.CharField(
+        label=_("Webhook address"),
+        max_length=500,
+        widget=forms.URLInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("The group bot's address, copied from the group's robot settings."),
+    )
+    secret = forms.CharField(
+        label=_("Signing secret"),
+        max_length=200,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False)
+
+    def __init__(
+        self,
+        *args,
+        tenant_id: int | None = None,
+        with_department: bool = False,
+        with_active: bool = False,
+        has_secret: bool = False,
+        **kwargs,
+    ):
+        from crm.models import Webhook
+
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = Webhook.Provider.choices
+        self.fields["secret"].help_text = (
+            _("A secret is saved: leave this blank to keep it.")
+            if has_secret
+            else _("Only if the robot is set to sign its messages (加签).")
+        )
+        if with_department:
+            taken = Webhook.objects.filter(tenant_id=tenant_id, department__isnull=False)
+            self.fields["department"].queryset = active_departments(tenant_id).exclude(
+                pk__in=taken.values("department_id")
+            )
+        else:
+            del self.fields["department"]
+        if not with_active:
+            del self.fields["is_active"]
+
+
+class TenantReminderSettingsForm(forms.Form):
+    escalation_days = forms.IntegerField(
+        label=_("Days overdue before a follow-up also goes to the manager"),
+        min_value=0,
+        max_value=30,
+        help_text=_("0: never. The owner is reminded either way."),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=(),
+        help_text=_("The morning digest and everyone's quiet hours follow this clock."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices()
+
+
+class DeliveryFilterForm(forms.Form):
+    """The delivery log's filters."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=())
+    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=())
+    q = forms.CharField(label=_("Recipient"), required=False, max_length=50)
+
+    def __init__(self, *args, **kwargs):
+        from crm.models import Delivery, ReminderChannel
+
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("All")), *Delivery.Status.choices]
+        self.fields["channel"].choices = [
+            ("", _("All")),
+            *[(c, label) for c, label in ReminderChannel.choices if c != ReminderChannel.BELL],
+        ]
+
+    # The shape components/list_search.html reads from a list's filter set.
+    @property
+    def form(self):
+        return self
+
+    def advanced_fields(self):
+        return [field for field in self if field.name != "q"]
+
+    @property
+    def advanced_active(self) -> bool:
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return bool(data.get("status") or data.get("channel"))

@@ -81,3 +81,23 @@ register(
         "settings",
     )
 )
+register(
+    NavItem(
+        "reminders",
+        _("Reminders"),
+        "crm:reminder-settings",
+        "bell-alert",
+        ("settings.manage",),
+        "settings",
+    )
+)
+register(
+    NavItem(
+        "deliveries",
+        _("Delivery log"),
+        "crm:delivery-list",
+        "paper-airplane",
+        ("settings.manage",),
+        "settings",
+    )
+)

@@ -905,3 +905,268 @@ def number_next(*, tenant_id: int, prefix: str, day: datetime.date | None = None
         cursor.execute(sql, [tenant_id, prefix, connection.ops.adapt_datefield_value(day)])
         value = cursor.fetchone()[0]
     return f"{prefix}{day:%Y%m%d}-{value:04d}"
+
+
+# ---- reminder settings (issue 18)
+# A user's own reminder preferences and group-bot webhook, the tenant's reminder settings and
+# department webhooks (settings.manage), and sending a failed delivery again. Imported here,
+# not at the top, to keep this section in one piece.
+
+import zoneinfo  # noqa: E402
+
+from django.utils.translation import gettext_lazy  # noqa: E402
+
+from crm.models import Delivery, ReminderChannel, ReminderPreference, Webhook  # noqa: E402
+
+REMINDER_PREFERENCE_UPDATED = activity.register_action(
+    "reminder_preference.updated",
+    gettext_lazy("changed their reminder settings"),
+    fields={"off": gettext_lazy("Reminders turned off")},
+)
+TENANT_REMINDERS_UPDATED = activity.register_action(
+    "tenant.reminders_updated", gettext_lazy("changed the reminder settings of")
+)
+WEBHOOK_SAVED = activity.register_action(
+    "webhook.saved",
+    gettext_lazy("saved the group bot"),
+    fields={"department": gettext_lazy("Department"), "user": gettext_lazy("User")},
+)
+WEBHOOK_DELETED = activity.register_action(
+    "webhook.deleted",
+    gettext_lazy("removed the group bot"),
+    fields={"department": gettext_lazy("Department"), "user": gettext_lazy("User")},
+)
+DELIVERY_RETRIED = activity.register_action(
+    "delivery.retried", gettext_lazy("queued a failed delivery again")
+)
+
+ESCALATION_DAYS_MAX = 30
+
+
+def reminder_preference_for(user: User) -> ReminderPreference:
+    """The user's preference row, or an unsaved one holding the defaults (no row yet)."""
+    pref = ReminderPreference.objects.filter(tenant_id=user.tenant_id, user=user).first()
+    return pref or ReminderPreference(tenant_id=user.tenant_id, user=user)
+
+
+def reminder_off_labels(off: Iterable[str]) -> str:
+    """``off``'s "kind:channel" strings as a person reads them (the activity log)."""
+    from crm import reminders
+
+    kinds = {k.key: k.label for k in reminders.kinds()}
+    channels = dict(ReminderChannel.choices)
+    words = []
+    for item in sorted(off):
+        kind, _sep, channel = item.partition(":")
+        words.append(f"{kinds.get(kind, kind)} · {channels.get(channel, channel)}")
+    return "、".join(words)
+
+
+@transaction.atomic
+def reminder_preference_save(
+    *,
+    actor: User,
+    minutes_before: int,
+    quiet_start: datetime.time | None,
+    quiet_end: datetime.time | None,
+    off: Iterable[str],
+) -> ReminderPreference:
+    """Save the actor's own reminder preferences (a user never changes another's).
+
+    ``off``: the "kind:channel" pairs turned off; every other pair is on. Quiet hours are
+    both ends or neither (none: webhook pushes go out at any hour); they may span midnight.
+    """
+    from crm import reminders
+
+    if minutes_before not in ReminderPreference.MINUTES_CHOICES:
+        raise ServiceError(_("Choose one of the offered numbers of minutes."), code="minutes")
+    if (quiet_start is None) != (quiet_end is None):
+        raise ServiceError(
+            _("Give both the start and the end of the quiet hours, or neither."), code="quiet"
+        )
+    if quiet_start is not None and quiet_start == quiet_end:
+        raise ServiceError(
+            _("The quiet hours must start and end at different times."), code="quiet"
+        )
+    valid = {f"{k.key}:{c}" for k in reminders.kinds() for c in ReminderChannel.values}
+    off = sorted(set(off))
+    if set(off) - valid:
+        raise ServiceError(_("Unknown reminder or channel."), code="off")
+    pref = (
+        ReminderPreference.objects.select_for_update()
+        .filter(tenant_id=actor.tenant_id, user=actor)
+        .first()
+    )
+    fields = ["minutes_before", "quiet_start", "quiet_end"]
+    if pref is None:
+        pref = ReminderPreference(tenant_id=actor.tenant_id, user=actor)
+    before = activity.snapshot(pref, fields)
+    before["off"] = reminder_off_labels(pref.off) if pref.pk else ""
+    pref.minutes_before = minutes_before
+    pref.quiet_start, pref.quiet_end = quiet_start, quiet_end
+    pref.off = off
+    if pref.pk:
+        pref.save()
+    else:
+        # A second save of the same user at the same moment meets the one-to-one key.
+        with refused_if_taken(_("Your reminder settings were just saved: try again.")):
+            pref.save()
+    after = activity.snapshot(pref, fields)
+    after["off"] = reminder_off_labels(off)
+    changes = activity.diff(before, after)
+    if changes:
+        activity.activity_record(
+            actor=actor, target=pref, action=REMINDER_PREFERENCE_UPDATED, changes=changes
+        )
+    return pref
+
+
+@transaction.atomic
+def tenant_reminder_settings_save(*, actor: User, escalation_days: int, time_zone: str) -> Tenant:
+    """The tenant's reminder settings: after how many days an overdue follow-up also goes to
+    the owner's manager (0: never) and the time zone of its clock (the 08:30 digest, quiet
+    hours)."""
+    _require(actor, "settings.manage")
+    if not 0 <= escalation_days <= ESCALATION_DAYS_MAX:
+        raise ServiceError(
+            _("Enter a number of days from 0 (off) to %(max)d.") % {"max": ESCALATION_DAYS_MAX},
+            code="days",
+        )
+    if time_zone not in zoneinfo.available_timezones():
+        raise ServiceError(_("Choose a time zone from the list."), code="time_zone")
+    tenant = Tenant.objects.select_for_update().get(pk=actor.tenant_id)
+    fields = ["followup_overdue_escalation_days", "time_zone"]
+    before = activity.snapshot(tenant, fields)
+    tenant.followup_overdue_escalation_days = escalation_days
+    tenant.time_zone = time_zone
+    tenant.save(update_fields=fields)
+    changes = activity.diff(before, activity.snapshot(tenant, fields))
+    if changes:
+        # The tenant row is its own tenant; the activity log reads the target's tenant_id.
+        tenant.tenant_id = tenant.pk
+        activity.activity_record(
+            actor=actor, target=tenant, action=TENANT_REMINDERS_UPDATED, changes=changes
+        )
+    return tenant
+
+
+def _webhook_owner_check(
+    actor: User, owner_user: User | None, department: Department | None
+) -> None:
+    if (owner_user is None) == (department is None):
+        raise ValueError("a webhook belongs to a user or to a department")
+    if department is not None:
+        _require(actor, "settings.manage")
+        require_same_tenant(actor, department)
+    # SECURITY: a user's webhook is only ever their own, whatever their rights.
+    elif owner_user.pk != actor.pk:
+        raise PermissionRefusedError()
+
+
+def _webhook_snapshot(webhook: Webhook) -> dict[str, str]:
+    data = activity.snapshot(webhook, ["provider", "is_active"])
+    data["url"] = webhook.masked_url if webhook.url else ""
+    return data
+
+
+@transaction.atomic
+def webhook_save(
+    *,
+    actor: User,
+    owner_user: User | None = None,
+    department: Department | None = None,
+    provider: str,
+    url: str,
+    secret: str,
+    is_active: bool = True,
+) -> Webhook:
+    """Save the group-bot webhook of ``owner_user`` (the actor themself) or of
+    ``department`` (settings.manage): one per user and one per department, so this creates
+    it or replaces the saved one. The address is checked by ``crm.webhooks.validate_url``
+    (provider's host, https, no private address). A blank ``secret`` keeps the saved one.
+    SECURITY: the secret never reaches the activity log (nor the page: it is write-only)."""
+    from crm import webhooks
+
+    _webhook_owner_check(actor, owner_user, department)
+    if provider not in Webhook.Provider.values:
+        raise ServiceError(_("Choose a group bot provider."), code="provider")
+    url = (url or "").strip()
+    secret = (secret or "").strip()
+    if not url:
+        raise ServiceError(_("Enter the webhook address."), code="url")
+    if len(url) > 500:
+        raise ServiceError(_("A webhook address has at most 500 characters."), code="url")
+    if len(secret) > 200:
+        raise ServiceError(_("A signing secret has at most 200 characters."), code="secret")
+    try:
+        webhooks.validate_url(provider, url)
+    except ValidationError as exc:
+        raise ServiceError(" ".join(exc.messages), code="url") from exc
+    owner = {"user": owner_user} if owner_user is not None else {"department": department}
+    webhook = Webhook.objects.select_for_update().filter(tenant_id=actor.tenant_id, **owner).first()
+    created = webhook is None
+    if created:
+        webhook = Webhook(tenant_id=actor.tenant_id, **owner)
+    before = _webhook_snapshot(webhook) if not created else {}
+    webhook.provider, webhook.url, webhook.is_active = provider, url, is_active
+    secret_changed = bool(secret) and secret != webhook.secret
+    if secret:
+        webhook.secret = secret
+    with refused_if_taken(_("This group bot was just saved by someone else: try again.")):
+        webhook.save()
+    changes = activity.diff(before, _webhook_snapshot(webhook))
+    if created:
+        changes["department" if department is not None else "user"] = [
+            "",
+            str(department if department is not None else owner_user),
+        ]
+    if secret_changed:
+        changes["secret"] = ["***", "***"]
+    if changes:
+        activity.activity_record(actor=actor, target=webhook, action=WEBHOOK_SAVED, changes=changes)
+    return webhook
+
+
+@transaction.atomic
+def webhook_delete(*, actor: User, webhook: Webhook) -> None:
+    """Remove a group-bot webhook: the actor's own, or a department's (settings.manage). Its
+    delivery log rows stay (their webhook becomes empty; the address they went to stays)."""
+    require_same_tenant(actor, webhook)
+    _webhook_owner_check(
+        actor,
+        webhook.user if webhook.user_id else None,
+        webhook.department if webhook.department_id else None,
+    )
+    owner = webhook.department if webhook.department_id else webhook.user
+    activity.activity_record(
+        actor=actor,
+        target=webhook,
+        action=WEBHOOK_DELETED,
+        changes={"department" if webhook.department_id else "user": ["", str(owner)]},
+    )
+    webhook.delete()
+
+
+@transaction.atomic
+def delivery_retry(*, actor: User, delivery: Delivery) -> Delivery:
+    """Send a failed delivery again now: it becomes pending, due at once, and the sender is
+    queued after the commit (crm.deliveries). Only a failed delivery: a pending one is on its
+    way and a sent one arrived."""
+    from crm import deliveries
+
+    _require(actor, "settings.manage")
+    require_same_tenant(actor, delivery)
+    try:
+        delivery = Delivery.objects.select_for_update().get(
+            tenant_id=actor.tenant_id, pk=delivery.pk
+        )
+    except Delivery.DoesNotExist as exc:
+        raise NotFoundError() from exc
+    if delivery.status != Delivery.Status.FAILED:
+        raise ServiceError(_("Only a failed delivery can be sent again."), code="not_failed")
+    delivery.status = Delivery.Status.PENDING
+    delivery.next_attempt_at = timezone.now()
+    delivery.save(update_fields=["status", "next_attempt_at"])
+    activity.activity_record(actor=actor, target=delivery, action=DELIVERY_RETRIED)
+    deliveries.schedule_send(actor.tenant_id)
+    return delivery

@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from crm import uploads
 from crm.admin import platform_admin
-from crm.views import core, imports, recent
+from crm.views import core, imports, recent, reminders
 from crm.views import exports as export_views
 from crm.views import settings as settings_views
 
@@ -50,6 +50,41 @@ crm_patterns = [
     path("settings/options/<int:pk>/", settings_views.option_edit, name="option-edit"),
     path("settings/options/<int:pk>/move/", settings_views.option_move, name="option-move"),
     path("settings/audit/", settings_views.audit_log, name="audit-log"),
+    path("me/reminders/", reminders.reminder_preferences, name="reminder-preferences"),
+    path("me/reminders/bot/", reminders.reminder_webhook_save, name="reminder-webhook-save"),
+    path(
+        "me/reminders/bot/delete/",
+        reminders.reminder_webhook_delete,
+        name="reminder-webhook-delete",
+    ),
+    path("me/reminders/bot/test/", reminders.reminder_webhook_test, name="reminder-webhook-test"),
+    path("settings/reminders/", reminders.reminder_settings, name="reminder-settings"),
+    path(
+        "settings/reminders/bots/add/",
+        reminders.department_webhook_create,
+        name="department-webhook-create",
+    ),
+    path(
+        "settings/reminders/bots/<int:pk>/",
+        reminders.department_webhook_edit,
+        name="department-webhook-edit",
+    ),
+    path(
+        "settings/reminders/bots/<int:pk>/delete/",
+        reminders.department_webhook_delete,
+        name="department-webhook-delete",
+    ),
+    path(
+        "settings/reminders/bots/<int:pk>/test/",
+        reminders.department_webhook_test,
+        name="department-webhook-test",
+    ),
+    path("settings/reminders/deliveries/", reminders.delivery_list, name="delivery-list"),
+    path(
+        "settings/reminders/deliveries/<int:pk>/retry/",
+        reminders.delivery_retry,
+        name="delivery-retry",
+    ),
     path("imports/<int:pk>/", imports.import_detail, name="import-detail"),
     path("imports/<int:pk>/progress/", imports.import_progress, name="import-progress"),
     path("imports/<int:pk>/confirm/", imports.import_confirm, name="import-confirm"),
