@@ -35,8 +35,9 @@ class Tenant(models.Model):
     )
     # The tenant's clock: the 08:30 follow-up digest and everyone's quiet hours follow it.
     time_zone = models.CharField(_("time zone"), max_length=50, default="Asia/Shanghai")
-    # The day whose e-mail digests were sent (crm.deliveries.email_digests claims each day once).
-    reminder_digest_on = models.DateField(null=True, blank=True, editable=False)
+    # When the last e-mail digests went out (crm.deliveries.email_digests claims each day once;
+    # the next digest lists the reminders created since).
+    reminder_digest_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("tenant")

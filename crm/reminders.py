@@ -53,9 +53,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
-from crm.models import Reminder, User, new_token
+from crm import deliveries
+from crm.models import Reminder, ReminderChannel, ReminderPreference, Tenant, User, new_token
+from crm.services import notification_send_each
 from crm.tenancy import tenant_scope
 
 logger = logging.getLogger(__name__)
@@ -87,10 +92,30 @@ class ReminderKind:
 
 _KINDS: dict[str, ReminderKind] = {}
 
-# A channel: ``deliver(tenant_id, reminders, users)`` with the Reminder rows just created and
-# their recipients by id. Preferences and quiet hours belong to each channel (later).
-Channel = Callable[[int, list[Reminder], dict[int, User]], None]
-_CHANNELS: dict[str, Channel] = {}
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One entry of a user's day (the morning digest): a follow-up planned at ``at``."""
+
+    owner_id: int
+    at: datetime.datetime
+    name: str
+    link: str
+
+
+@dataclass(frozen=True)
+class AgendaSource:
+    """A module's planned work for the morning digest (customers' and leads' follow-ups; later
+    payment plans, maintenance…): ``items(tenant_id, until)`` answers, set-based, every open
+    item planned before ``until`` and not yet done (overdue ones included)."""
+
+    key: str
+    label: object  # 客户 / 线索: shown before each item
+    items: Callable[[int, datetime.datetime], Iterable[AgendaItem]]
+
+
+_KINDS: dict[str, ReminderKind] = {}
+_AGENDA: dict[str, AgendaSource] = {}
 
 
 def register(kind: ReminderKind) -> ReminderKind:
@@ -106,22 +131,81 @@ def kinds() -> list[ReminderKind]:
     return list(_KINDS.values())
 
 
-def register_channel(name: str, deliver: Channel) -> Channel:
-    _CHANNELS[name] = deliver
-    return deliver
+def register_agenda(source: AgendaSource) -> AgendaSource:
+    if source.key in _AGENDA and _AGENDA[source.key] is not source:
+        raise ValueError(f"agenda source {source.key!r} is registered twice")
+    _AGENDA[source.key] = source
+    return source
 
 
-def bell(tenant_id: int, rows: list[Reminder], users: dict[int, User]) -> None:
-    """The in-app bell: one notification per reminder."""
-    from crm.services import notification_send_each
-
-    notification_send_each(
-        tenant_id=tenant_id,
-        messages=[(users[r.recipient_id], r.title, r.body, r.link) for r in rows],
+def minutes_before(tenant_id: int) -> tuple[int, dict[int, int]]:
+    """The follow-up lead time: the default and each user who chose another (one query)."""
+    default = ReminderPreference._meta.get_field("minutes_before").default
+    chosen = dict(
+        ReminderPreference.objects.filter(tenant_id=tenant_id)
+        .exclude(minutes_before=default)
+        .values_list("user_id", "minutes_before")
     )
+    return default, chosen
 
 
-register_channel("bell", bell)
+# ---------------------------------------------------------------- the morning digest
+
+DIGEST_TIME = datetime.time(8, 30)
+DIGEST_LIST_MAX = 30
+
+
+def _digest_due(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
+    """At 08:30 tenant time, one reminder per user with follow-ups planned today or overdue:
+    how many, and the list (overdue first). ``object_id`` is the user's id."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    tz = tenant.tzinfo
+    day = now.astimezone(tz).date()
+    moment = datetime.datetime.combine(day, DIGEST_TIME, tzinfo=tz)
+    if not since < moment <= now:
+        return
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+    until = start + datetime.timedelta(days=1)
+    per_user: dict[int, list[tuple[bool, datetime.datetime, str]]] = {}
+    for source in _AGENDA.values():
+        for item in source.items(tenant_id, until):
+            line = f"{source.label} {item.name}"
+            per_user.setdefault(item.owner_id, []).append((item.at < start, item.at, line))
+    link = reverse("crm:workbench")
+    for owner_id, entries in per_user.items():
+        entries.sort(key=lambda e: (not e[0], e[1]))
+        overdue = sum(1 for e in entries if e[0])
+        today = len(entries) - overdue
+        title = gettext("Today's follow-ups: %(today)d, overdue: %(overdue)d") % {
+            "today": today,
+            "overdue": overdue,
+        }
+        lines = []
+        for late, at, line in entries[:DIGEST_LIST_MAX]:
+            local = at.astimezone(tz)
+            if late:
+                lines.append(
+                    gettext("[overdue %(date)s] %(item)s")
+                    % {"date": f"{local:%m-%d}", "item": line}
+                )
+            else:
+                lines.append(f"{local:%H:%M} {line}")
+        more = len(entries) - DIGEST_LIST_MAX
+        if more > 0:
+            lines.append(
+                ngettext("…and %(count)d more", "…and %(count)d more", more) % {"count": more}
+            )
+        yield Due(owner_id, owner_id, moment, title, "\n".join(lines), link)
+
+
+register(
+    ReminderKind(
+        "followup_digest",
+        _("Morning digest of today's follow-ups"),
+        _digest_due,
+        lookback=datetime.timedelta(hours=2),  # a digest later than 10:30 is not news
+    )
+)
 
 
 def run(tenant_id: int, now: datetime.datetime | None = None) -> int:
@@ -131,16 +215,22 @@ def run(tenant_id: int, now: datetime.datetime | None = None) -> int:
     the next run); the other kinds still run."""
     now = now or timezone.now()
     sent = 0
+    tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant_id), translation.override(settings.LANGUAGE_CODE):
         for kind in kinds():
             try:
-                sent += _run_kind(kind, tenant_id, now)
+                sent += _run_kind(kind, tenant, now)
             except Exception:
                 logger.exception("reminders: kind %s failed for tenant %s", kind.key, tenant_id)
+        try:
+            deliveries.email_digests(tenant_id, now)
+        except Exception:
+            logger.exception("reminders: e-mail digests failed for tenant %s", tenant_id)
     return sent
 
 
-def _run_kind(kind: ReminderKind, tenant_id: int, now: datetime.datetime) -> int:
+def _run_kind(kind: ReminderKind, tenant: Tenant, now: datetime.datetime) -> int:
+    tenant_id = tenant.pk
     items = list(kind.due(tenant_id, now, now - kind.lookback))
     if not items:
         return 0
@@ -181,8 +271,19 @@ def _run_kind(kind: ReminderKind, tenant_id: int, now: datetime.datetime) -> int
         )
         if not created:
             return 0
-        for deliver in _CHANNELS.values():
-            deliver(tenant_id, created, users)
+        prefs = deliveries.preferences(tenant_id, {r.recipient_id for r in created})
+        # The bell: one notification per reminder its recipient keeps on the bell.
+        notification_send_each(
+            tenant_id=tenant_id,
+            messages=[
+                (users[r.recipient_id], r.title, r.body, r.link)
+                for r in created
+                if prefs[r.recipient_id].wants(kind.key, ReminderChannel.BELL)
+            ],
+        )
+        # Group bots: queued, sent after the commit by the deliveries task (crm.deliveries).
+        if deliveries.webhook_deliveries(tenant, created, users, prefs, now):
+            deliveries.schedule_send(tenant_id)
         Reminder.objects.filter(
             tenant_id=tenant_id, run_token=token, notified_at__isnull=True
         ).update(notified_at=timezone.now())

@@ -293,6 +293,12 @@ LOGGING = {
 }
 
 TIDEPOOL_SITE_NAME = _("Tidepool CRM")
+# The address people open the site at: links in e-mail digests and group-bot messages are
+# made absolute with it (left relative when unset).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# Group-bot webhooks must point at the provider's host (crm.webhooks.validate_url); the tests
+# and a developer's machine may point them at a local server instead.
+WEBHOOK_ALLOW_LOCAL = env_bool("WEBHOOK_ALLOW_LOCAL", DEBUG)
 
 # Uploads (crm.uploads): the most file bytes one request may carry (the largest attachment,
 # 100 MB; imports stop at IMPORT_MAX_BYTES), refused by the first upload handler from the
@@ -356,9 +362,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.leads_auto_assign_all_task",
         "schedule": crontab(minute="*/15"),
     },
-    # Every minute: follow-ups are reminded 15 minutes before (crm/reminders.py).
+    # Every minute: follow-ups are reminded 15 minutes before (by default), the 08:30 digest,
+    # the e-mail digests (crm/reminders.py, crm/deliveries.py).
     "reminders-run": {
         "task": "crm.tasks.reminders_run_all_task",
         "schedule": crontab(),
+    },
+    # Group-bot pushes and e-mail digests that are due: retries after their backoff, pushes
+    # held through quiet hours (crm/deliveries.py).
+    "reminder-deliveries": {
+        "task": "crm.tasks.deliveries_send_all_task",
+        "schedule": crontab(),
+    },
+    "reminders-purge": {
+        "task": "crm.tasks.reminders_purge_all_task",
+        "schedule": crontab(hour=3, minute=30),
     },
 }

@@ -138,3 +138,46 @@ def reminders_run_task(tenant_id: int) -> int:
 @shared_task
 def reminders_run_all_task() -> int:
     return for_each_tenant(reminders_run_task)
+
+
+# ---------------------------------------------------------------- deliveries (crm.deliveries)
+
+
+@tenant_task()
+def deliveries_send_task(tenant_id: int) -> dict:
+    """Send the tenant's pending group-bot pushes and e-mail digests that are due, outside the
+    reminder job (enqueued after it commits; retries wait their backoff)."""
+    from crm import deliveries
+
+    return deliveries.send_pending(tenant_id)
+
+
+@shared_task
+def deliveries_send_all_task() -> int:
+    """Every minute: the tenants with a pending delivery that is due (retries, pushes held
+    through quiet hours, a sender that was never enqueued) get their sender."""
+    from django_scopes import scopes_disabled
+
+    from crm.models import Delivery
+
+    with scopes_disabled():
+        ids = set(
+            Delivery.objects.filter(
+                status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+            ).values_list("tenant_id", flat=True)
+        )
+    for tenant_id in ids:
+        deliveries_send_task.delay(tenant_id)
+    return len(ids)
+
+
+@tenant_task()
+def reminders_purge_task(tenant_id: int) -> dict:
+    from crm import deliveries
+
+    return deliveries.purge(tenant_id)
+
+
+@shared_task
+def reminders_purge_all_task() -> int:
+    return for_each_tenant(reminders_purge_task)

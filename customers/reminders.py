@@ -1,13 +1,17 @@
 """The customers' reminder kinds (crm.reminders), registered from ``CustomersConfig.ready()``.
 
-* ``customer_followup``: :data:`FOLLOWUP_MINUTES_BEFORE` minutes before a customer's next
-  follow-up time, to its owner;
+* ``customer_followup``: the owner's chosen minutes (ReminderPreference.minutes_before,
+  default 15) before a customer's next follow-up time, to its owner;
 * ``customer_followup_overdue``: a next follow-up overdue by the tenant's
   ``followup_overdue_escalation_days`` (default 3) without a follow-up written since, to the
   owner and the owner's manager (the direct manager, else the head of the owner's department);
 * ``contact_birthday_soon`` / ``contact_birthday``: a contact's birthday 7 days ahead and on the
   day (00:00 server time), to the customer's owner. A 29 February birthday falls on 28 February
   in other years.
+
+``followup_kinds`` also gives the module's :class:`crm.reminders.AgendaSource`: the follow-ups
+planned before the end of today and not yet written (overdue ones included), which the 08:30
+morning digest lists.
 
 Only customers that are alive, outside the public pool and owned are reminded. The follow-up
 kinds are built by :func:`followup_kinds`, which the leads (and later modules with a next
@@ -31,10 +35,8 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import reminders
 from crm.models import Tenant
-from crm.reminders import Due, ReminderKind
+from crm.reminders import AgendaItem, AgendaSource, Due, ReminderKind
 
-# The user preference (issue 18 §5) is not there yet: every user gets it this early.
-FOLLOWUP_MINUTES_BEFORE = 15
 BIRTHDAY_DAYS_AHEAD = 7
 
 
@@ -53,7 +55,7 @@ def followup_kinds(
     queryset: Callable,
     name_fields: tuple[str, ...],
     url_name: str,
-) -> tuple[ReminderKind, ReminderKind]:
+) -> tuple[ReminderKind, ReminderKind, AgendaSource]:
     """The two follow-up kinds of a model with ``owner`` and ``next_followup_at`` (and
     ``last_followup_at``): ``queryset(tenant_id)`` gives the records that may be reminded (not
     done, closed, deleted or pooled); their name is ``name_fields`` joined by a space."""
@@ -62,17 +64,24 @@ def followup_kinds(
         return " ".join(v for v in values if v)
 
     def due(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
-        before = datetime.timedelta(minutes=FOLLOWUP_MINUTES_BEFORE)
+        # Each owner's lead time (their preference, else 15 minutes): one query over the
+        # widest window, each row kept when its own moment falls in (since, now].
+        default, chosen = reminders.minutes_before(tenant_id)
+        lead_times = {default, *chosen.values()}
         rows = (
             queryset(tenant_id)
             .filter(
                 owner__isnull=False,
-                next_followup_at__gt=since + before,
-                next_followup_at__lte=now + before,
+                next_followup_at__gt=since + datetime.timedelta(minutes=min(lead_times)),
+                next_followup_at__lte=now + datetime.timedelta(minutes=max(lead_times)),
             )
             .values_list("pk", "owner_id", "next_followup_at", *name_fields)
         )
         for pk, owner_id, at, *names in rows:
+            if len(lead_times) > 1:
+                fires = at - datetime.timedelta(minutes=chosen.get(owner_id, default))
+                if not since < fires <= now:
+                    continue
             yield Due(
                 object_id=pk,
                 recipient_id=owner_id,
@@ -122,9 +131,24 @@ def followup_kinds(
             for recipient in {owner_id, boss} - {None}:
                 yield Due(pk, recipient, at, title, body, link)
 
+    def agenda(tenant_id: int, until: datetime.datetime):
+        rows = (
+            queryset(tenant_id)
+            .filter(
+                Q(last_followup_at__isnull=True) | Q(last_followup_at__lt=F("next_followup_at")),
+                owner__isnull=False,
+                next_followup_at__lt=until,
+            )
+            .values_list("pk", "owner_id", "next_followup_at", *name_fields)
+            .order_by()
+        )
+        for pk, owner_id, at, *names in rows:
+            yield AgendaItem(owner_id, at, name(names), reverse(url_name, args=[pk]))
+
     return (
         ReminderKind(f"{prefix}_followup", labels[0], due),
         ReminderKind(f"{prefix}_followup_overdue", labels[1], overdue),
+        AgendaSource(prefix, labels[2], agenda),
     )
 
 
@@ -201,15 +225,18 @@ def _birthday_kind(key: str, label, ahead: int) -> ReminderKind:
     return ReminderKind(key, label, due)
 
 
+_due, _overdue, _agenda = followup_kinds(
+    prefix="customer",
+    labels=(_("Customer follow-up due"), _("Customer follow-up overdue"), _("Customer")),
+    queryset=_customers,
+    name_fields=("name",),
+    url_name="customers:customer-detail",
+)
 for kind in (
-    *followup_kinds(
-        prefix="customer",
-        labels=(_("Customer follow-up due"), _("Customer follow-up overdue")),
-        queryset=_customers,
-        name_fields=("name",),
-        url_name="customers:customer-detail",
-    ),
+    _due,
+    _overdue,
     _birthday_kind("contact_birthday_soon", _("Contact birthday next week"), BIRTHDAY_DAYS_AHEAD),
     _birthday_kind("contact_birthday", _("Contact birthday"), 0),
 ):
     reminders.register(kind)
+reminders.register_agenda(_agenda)

@@ -1,7 +1,7 @@
 """The leads' reminder kinds (crm.reminders), registered from ``LeadsConfig.ready()``: a lead's
-next follow-up (15 minutes before, to the owner) and its escalation when overdue by the tenant's
-days (to the owner and the owner's manager), built like the customers' (customers/reminders.py).
-Only open leads (new, contacted) outside the lead pools and with an owner are reminded."""
+next follow-up (15 minutes before by default, to the owner) and its escalation when overdue by
+the tenant's days (to the owner and the owner's manager), built like the customers'
+(customers/reminders.py), and the leads' part of the morning digest. Only open leads (new, contacted) outside the lead pools and with an owner are reminded."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ def _open_leads(tenant_id: int):
     return Lead.objects.filter(tenant_id=tenant_id).open().outside_pool()
 
 
-for kind in followup_kinds(
+_due, _overdue, _agenda = followup_kinds(
     prefix="lead",
-    labels=(_("Lead follow-up due"), _("Lead follow-up overdue")),
+    labels=(_("Lead follow-up due"), _("Lead follow-up overdue"), _("Lead")),
     queryset=_open_leads,
     name_fields=("company", "name"),
     url_name="leads:lead-detail",
-):
-    reminders.register(kind)
+)
+reminders.register(_due)
+reminders.register(_overdue)
+reminders.register_agenda(_agenda)

@@ -12,13 +12,19 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from crm import reminders, tasks
+from crm import deliveries, reminders, tasks
 from crm.models import Notification, Reminder
 from crm.reminders import Due, ReminderKind
 from tests.customers.factories import make_customer
 
 NOW = timezone.make_aware(datetime.datetime(2026, 12, 7, 14, 15))  # server time (Asia/Shanghai)
 AT = NOW + datetime.timedelta(minutes=15)  # the follow-up the 14:15 run reminds of
+
+
+@pytest.fixture(autouse=True)
+def _without_the_morning_digest(monkeypatch):
+    """A run after 08:30 would also send the morning digest (tests/crm/test_digests.py)."""
+    monkeypatch.delitem(reminders._KINDS, "followup_digest")
 
 
 def bell(user) -> list[Notification]:
@@ -154,13 +160,14 @@ def test_a_failing_kind_does_not_stop_the_others_and_stays_due(world, only):
 def test_a_channel_that_fails_rolls_its_reminders_back_so_they_stay_due(world, monkeypatch):
     make_customer(world.tenant_a, world.rep_east, next_followup_at=AT)
 
-    def down(tenant_id, created, users):
+    def down(*args):
         raise RuntimeError("channel down")
 
-    monkeypatch.setitem(reminders._CHANNELS, "test_down", down)
+    monkeypatch.setattr(deliveries, "webhook_deliveries", down)
     assert reminders.run(world.tenant_a.pk, now=NOW) == 0
     assert rows() == [] and bell(world.rep_east) == []
-    monkeypatch.delitem(reminders._CHANNELS, "test_down")
+    monkeypatch.undo()
+    monkeypatch.delitem(reminders._KINDS, "followup_digest")
     assert reminders.run(world.tenant_a.pk, now=NOW) == 1
 
 
@@ -196,6 +203,7 @@ def queries_for(world, count: int) -> int:
 
 
 def test_the_query_count_does_not_grow_with_the_number_of_due_records(world):
+    queries_for(world, 1)  # the first run of the day also sends the e-mail digests
     few = queries_for(world, 5)
     many = queries_for(world, 50)
     assert few == many

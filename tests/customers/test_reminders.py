@@ -22,6 +22,13 @@ def at(*args) -> datetime.datetime:
 NOW = at(2026, 12, 7, 9, 0)
 
 
+@pytest.fixture(autouse=True)
+def _without_the_morning_digest(monkeypatch):
+    """These runs at about 09:00 would also send the 08:30 digest (tests/crm/test_digests.py):
+    each test here counts the reminders of its own kinds only."""
+    monkeypatch.delitem(reminders._KINDS, "followup_digest")
+
+
 def bell(user) -> list[str]:
     with scopes_disabled():
         return list(
