@@ -5,6 +5,7 @@ push goes to a local server on 127.0.0.1 (tests/webhook_server.py)."""
 from __future__ import annotations
 
 import datetime
+import time
 import zoneinfo
 
 import pytest
@@ -346,3 +347,39 @@ def test_the_sweep_enqueues_tenants_with_due_deliveries_only(world, webhook_serv
     assert tasks.deliveries_send_all_task() == 1
     assert len(webhook_server.requests) == 1
     assert tasks.deliveries_send_all_task() == 0
+
+
+# ---------------------------------------------------------------- a real worker
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_job_and_delivers_the_reminder_to_the_bot(world, webhook_server):
+    """The beat's task on the configured broker (filesystem by default, Redis with REDIS_URL):
+    the job commits the reminder and enqueues the sender, which the same worker runs and
+    which posts to the local bot."""
+    from celery.contrib.testing.worker import start_worker
+
+    from crm.celery import app
+    from crm.tasks import reminders_run_task
+
+    hook(world, webhook_server.url("/robot/send?access_token=t"), user=world.rep_east)
+    prefer(world.rep_east, quiet_start=None, quiet_end=None)
+    make_customer(world.tenant_a, world.rep_east, "真实队列客户", next_followup_at=timezone.now())
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            reminders_run_task.delay(world.tenant_a.pk)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not webhook_server.requests:
+                time.sleep(0.2)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and log()[-1:] != [
+                ("webhook", "rep_east", "sent", 1)
+            ]:
+                time.sleep(0.2)
+    finally:
+        app.conf.task_always_eager = True
+    [request] = webhook_server.requests
+    assert request.path == "/robot/send" and "真实队列客户" in request.json["markdown"]["text"]
+    assert log() == [("webhook", "rep_east", "sent", 1)]
