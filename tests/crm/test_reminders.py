@@ -240,7 +240,9 @@ def test_the_command_fires_one_tenants_reminders_now(world):
     make_customer(world.tenant_b, world.rep_b, next_followup_at=AT)
     out = StringIO()
     call_command("reminders_run", "--tenant", "alpha", "--now", NOW.isoformat(), stdout=out)
-    assert out.getvalue().strip() == "alpha: 1 reminders sent"
+    assert out.getvalue().strip() == (
+        "alpha: 1 reminders sent; deliveries: 0 sent, 0 to retry, 0 failed"
+    )
     assert len(bell(world.rep_east)) == 1 and bell(world.rep_b) == []
     with pytest.raises(CommandError):
         call_command("reminders_run", "--tenant", "nobody")
