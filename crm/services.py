@@ -935,6 +935,7 @@ WEBHOOK_DELETED = activity.register_action(
     "webhook.deleted",
     gettext_lazy("removed the group bot"),
     fields={"department": gettext_lazy("Department"), "user": gettext_lazy("User")},
+    plain=True,
 )
 DELIVERY_RETRIED = activity.register_action(
     "delivery.retried", gettext_lazy("queued a failed delivery again")
@@ -960,6 +961,17 @@ def reminder_off_labels(off: Iterable[str]) -> str:
         kind, _sep, channel = item.partition(":")
         words.append(f"{kinds.get(kind, kind)} · {channels.get(channel, channel)}")
     return "、".join(words)
+
+
+def _preference_snapshot(pref: ReminderPreference) -> dict[str, str]:
+    """What the activity log shows of a preference: times as 22:00, the pairs turned off by
+    name."""
+    return {
+        "minutes_before": str(pref.minutes_before),
+        "quiet_start": pref.quiet_start.strftime("%H:%M") if pref.quiet_start else "",
+        "quiet_end": pref.quiet_end.strftime("%H:%M") if pref.quiet_end else "",
+        "off": reminder_off_labels(pref.off) if pref.pk else "",
+    }
 
 
 @transaction.atomic
@@ -997,11 +1009,9 @@ def reminder_preference_save(
         .filter(tenant_id=actor.tenant_id, user=actor)
         .first()
     )
-    fields = ["minutes_before", "quiet_start", "quiet_end"]
     if pref is None:
         pref = ReminderPreference(tenant_id=actor.tenant_id, user=actor)
-    before = activity.snapshot(pref, fields)
-    before["off"] = reminder_off_labels(pref.off) if pref.pk else ""
+    before = _preference_snapshot(pref)
     pref.minutes_before = minutes_before
     pref.quiet_start, pref.quiet_end = quiet_start, quiet_end
     pref.off = off
@@ -1011,9 +1021,7 @@ def reminder_preference_save(
         # A second save of the same user at the same moment meets the one-to-one key.
         with refused_if_taken(_("Your reminder settings were just saved: try again.")):
             pref.save()
-    after = activity.snapshot(pref, fields)
-    after["off"] = reminder_off_labels(off)
-    changes = activity.diff(before, after)
+    changes = activity.diff(before, _preference_snapshot(pref))
     if changes:
         activity.activity_record(
             actor=actor, target=pref, action=REMINDER_PREFERENCE_UPDATED, changes=changes

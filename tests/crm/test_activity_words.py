@@ -15,7 +15,19 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from crm import activity, activity_words, masking
-from crm.models import ActivityLog, Department, ExportJob, ImportJob, Option, Role, User
+from crm.models import (
+    ActivityLog,
+    Delivery,
+    Department,
+    ExportJob,
+    ImportJob,
+    Option,
+    ReminderPreference,
+    Role,
+    Tenant,
+    User,
+    Webhook,
+)
 from crm.services import USER_FIELDS
 from customers.models import Contact, Customer
 from customers.services import CONTACT_FIELDS, CUSTOMER_FIELDS
@@ -142,6 +154,30 @@ SAMPLES: dict[str, tuple[type[models.Model], dict]] = {
         ),
     ),
     "pool_group.deleted": (PoolGroup, {}),
+    "reminder_preference.updated": (
+        ReminderPreference,
+        {
+            **_diff(ReminderPreference, ["minutes_before"]),
+            "quiet_start": ["22:00", "21:30"],
+            "quiet_end": ["08:00", ""],
+            "off": ["", "客户跟进提醒 · 群机器人、联系人生日 · 每日邮件摘要"],
+        },
+    ),
+    "tenant.reminders_updated": (
+        Tenant,
+        _diff(Tenant, ["followup_overdue_escalation_days", "time_zone"]),
+    ),
+    "webhook.saved": (
+        Webhook,
+        {
+            **_diff(Webhook, ["provider", "is_active"]),
+            "url": ["", "示例值"],
+            "department": ["", "华东组"],
+            "secret": ["***", "***"],
+        },
+    ),
+    "webhook.deleted": (Webhook, {"user": ["", "张三"]}),
+    "delivery.retried": (Delivery, {}),
 }
 
 

@@ -143,7 +143,11 @@ def test_saving_preferences_stores_what_is_turned_off(world, as_user):
     assert (pref.quiet_start, pref.quiet_end) == (datetime.time(21, 30), datetime.time(7, 0))
     assert sorted(pref.off) == sorted(off)
     assert not pref.wants(*off[0].split(":")) and pref.wants(*pairs[1].split(":"))
-    assert _logs(world.tenant_a, "reminder_preference.updated") == 1
+    with scopes_disabled():
+        [entry] = ActivityLog.objects.filter(action="reminder_preference.updated")
+    assert entry.changes["minutes_before"] == ["15", "30"]
+    assert entry.changes["quiet_start"] == ["22:00", "21:30"]
+    assert entry.changes["off"][0] == "" and " · " in entry.changes["off"][1]
     # The page shows the saved choices again.
     content = response.content.decode()
     assert '<option value="30" selected>' in content

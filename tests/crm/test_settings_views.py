@@ -67,6 +67,8 @@ PAGES = {
     "crm:role-edit": lambda w: [w.rep_east.role_id],
     "crm:option-list": lambda w: [],
     "crm:audit-log": lambda w: [],
+    "crm:reminder-settings": lambda w: [],
+    "crm:delivery-list": lambda w: [],
 }
 
 ACTIONS = {

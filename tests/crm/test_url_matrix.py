@@ -15,7 +15,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
 from crm import services
-from crm.models import Department, ExportJob, ImportJob, Notification, Option, Role
+from crm.models import (
+    Delivery,
+    Department,
+    ExportJob,
+    ImportJob,
+    Notification,
+    Option,
+    Role,
+    Webhook,
+)
 from customers.models import (
     Attachment,
     Contact,
@@ -285,6 +294,38 @@ MATRIX.update(
 )
 
 
+def _department_webhook_b(w):
+    """The group bot of tenant B's department (reminder settings, issue 18)."""
+    return Webhook.objects.create(
+        tenant=w.tenant_b,
+        department=w.rep_b.department,
+        provider="dingtalk",
+        url="https://oapi.dingtalk.com/robot/send?access_token=b",
+    )
+
+
+def _failed_delivery_b(w):
+    """A failed group-bot delivery of tenant B (the delivery log's retry)."""
+    return Delivery.objects.create(
+        tenant=w.tenant_b,
+        channel="webhook",
+        recipient=w.rep_b,
+        target="https://oapi.dingtalk.com/robot/send?access_token=b",
+        subject="乙的提醒",
+        status="failed",
+    )
+
+
+MATRIX.update(
+    {
+        "crm:department-webhook-edit": lambda w: {"pk": _department_webhook_b(w).pk},
+        "crm:department-webhook-delete": lambda w: {"pk": _department_webhook_b(w).pk},
+        "crm:department-webhook-test": lambda w: {"pk": _department_webhook_b(w).pk},
+        "crm:delivery-retry": lambda w: {"pk": _failed_delivery_b(w).pk},
+    }
+)
+
+
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"
@@ -376,6 +417,16 @@ def _snapshot(world):
                 ).values_list("pk", "status", "summary")
             ),
             sorted(ExportJob.objects.filter(tenant=world.tenant_b).values_list("pk", "status")),
+            sorted(
+                Webhook.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "provider", "url", "secret", "is_active"
+                )
+            ),
+            sorted(
+                Delivery.objects.filter(tenant=world.tenant_b).values_list(
+                    "pk", "status", "next_attempt_at", "attempts"
+                )
+            ),
             _leads_snapshot(world),
         )
 
