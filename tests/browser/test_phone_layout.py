@@ -33,6 +33,7 @@ empty since the list pages became cards and the record pages got their phone bar
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import os
 import subprocess
@@ -128,6 +129,13 @@ POST_ONLY: set[str] = {
     "leads:pool-group-delete",
     "crm:role-delete",
     "crm:user-reset-password",
+    "crm:reminder-webhook-save",
+    "crm:reminder-webhook-delete",
+    "crm:reminder-webhook-test",
+    "crm:department-webhook-create",
+    "crm:department-webhook-delete",
+    "crm:department-webhook-test",
+    "crm:delivery-retry",
 }
 
 
@@ -149,6 +157,7 @@ class Demo:
     rule: object
     import_previewed: object
     import_done: object
+    webhook: object  # a department's group bot (the reminder settings)
 
 
 def _customer_tabs() -> list[str]:
@@ -169,6 +178,7 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
     "crm:department-edit": {"": lambda d: _url("crm:department-edit", d.department)},
     "crm:user-edit": {"": lambda d: _url("crm:user-edit", d.user)},
     "crm:role-edit": {"": lambda d: _url("crm:role-edit", d.role)},
+    "crm:department-webhook-edit": {"": lambda d: _url("crm:department-webhook-edit", d.webhook)},
     "crm:import-detail": {
         "previewed": lambda d: _url("crm:import-detail", d.import_previewed),
         "done": lambda d: _url("crm:import-detail", d.import_done),
@@ -214,6 +224,7 @@ PERSONA_PAGES["rep1"] = {
     "crm:workbench",
     "crm:notification-list",
     "crm:password-change",
+    "crm:reminder-preferences",
     "customers:customer-list",
     "customers:customer-create",
     "customers:customer-detail",
@@ -513,6 +524,7 @@ def _demo_objects() -> Demo:
 
         export.file.save("customers.xlsx", ContentFile(b"PK-demo"), save=True)
         previewed, done = _import_jobs(admin)
+        webhook = _reminder_objects(tenant, rep1)
         return Demo(
             customer=customer,
             other_customer=Customer.objects.filter(tenant=tenant, owner=rep1)
@@ -533,7 +545,63 @@ def _demo_objects() -> Demo:
             rule=AssignmentRule.objects.filter(tenant=tenant).order_by("pk").first(),
             import_previewed=previewed,
             import_done=done,
+            webhook=webhook,
         )
+
+
+def _reminder_objects(tenant, rep1):
+    """Group bots (rep1's own and the sales department's) and delivery log rows of every
+    status, one with a long error (the reminder pages, issue 18)."""
+    from crm.models import Delivery, Department, Webhook
+
+    department = Department.objects.get(tenant=tenant, name="销售部")
+    # The demo may bring its own (one per department and per user).
+    webhook, _created = Webhook.objects.get_or_create(
+        tenant=tenant,
+        department=department,
+        defaults={
+            "provider": "feishu",
+            "url": "https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef0123456789",
+            "secret": "SECdemo",
+        },
+    )
+    Webhook.objects.get_or_create(
+        tenant=tenant,
+        user=rep1,
+        defaults={
+            "provider": "dingtalk",
+            "url": "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789",
+        },
+    )
+    for status, error in [
+        (
+            "failed",
+            "钉钉拒绝了消息：签名不匹配（310000 sign not match），请检查机器人的加签密钥。" * 2,
+        ),
+        ("sent", ""),
+        ("pending", "连接超时"),
+    ]:
+        Delivery.objects.create(
+            tenant=tenant,
+            channel="webhook",
+            webhook=webhook,
+            recipient=rep1,
+            target=webhook.url,
+            subject="跟进提醒：上海浦江精密机械有限公司（15 分钟后）",
+            status=status,
+            attempts=3 if error else 1,
+            last_error=error,
+        )
+    Delivery.objects.create(
+        tenant=tenant,
+        channel="email",
+        recipient=rep1,
+        target="rep1@demo.example.com",
+        digest_on=datetime.date(2000, 1, 3),
+        subject="今日提醒摘要（3 条）",
+        status="sent",
+    )
+    return webhook
 
 
 def _attachment(customer, user):

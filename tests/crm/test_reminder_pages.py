@@ -595,3 +595,23 @@ def test_retry_of_another_tenants_delivery_is_a_404_and_a_rep_gets_a_403(world, 
         delivery.refresh_from_db()
         assert delivery.status == "failed"
     assert scheduled == []
+
+
+@override_settings(WEBHOOK_ALLOW_LOCAL=True)
+def test_the_admin_tests_a_department_group_bot(world, as_user, webhook_server):
+    webhook = _make_webhook(
+        world.tenant_a,
+        department=world.east,
+        url=webhook_server.url("/hook/dept"),
+        provider="feishu",
+    )
+    client = as_user(world.admin_a)
+    response = client.post(reverse("crm:department-webhook-test", args=[webhook.pk]), follow=True)
+    assert "The test message was sent: look in the group." in _messages(response)
+    assert [r.path for r in webhook_server.requests] == ["/hook/dept"]
+    # A rep may not use the department's bot.
+    response = as_user(world.rep_east).post(
+        reverse("crm:department-webhook-test", args=[webhook.pk])
+    )
+    assert response.status_code == 403
+    assert len(webhook_server.requests) == 1
