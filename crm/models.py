@@ -691,7 +691,7 @@ class ReminderPreference(TenantModel):
 
     MINUTES_CHOICES = (5, 10, 15, 30, 60, 120)
 
-    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     minutes_before = models.PositiveSmallIntegerField(
         _("remind me of a follow-up this many minutes before"),
         default=15,
@@ -712,6 +712,9 @@ class ReminderPreference(TenantModel):
     class Meta:
         verbose_name = _("reminder preference")
         verbose_name_plural = _("reminder preferences")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="reminderpreference_user"),
+        ]
 
     def __str__(self) -> str:
         return str(self.user)
@@ -843,7 +846,7 @@ class Delivery(TenantModel):
             models.Index(fields=["tenant", "-created_at"], name="delivery_log"),
             # The sender picks what is pending and due.
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["tenant", "next_attempt_at"],
                 name="delivery_pending",
                 condition=models.Q(status="pending"),
             ),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import zoneinfo
 from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
@@ -16,19 +17,24 @@ from django.db.models.functions import Concat, Substr
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm import activity, identity, permissions, rights
 from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError, refused_if_taken
 from crm.models import (
     DataScope,
+    Delivery,
     Department,
     Notification,
     NumberSequence,
     Option,
     OptionKind,
+    ReminderChannel,
+    ReminderPreference,
     Role,
     Tenant,
     User,
+    Webhook,
 )
 from crm.tenancy import tenant_scope
 from crm.visibility import subordinate_ids
@@ -909,14 +915,7 @@ def number_next(*, tenant_id: int, prefix: str, day: datetime.date | None = None
 
 # ---- reminder settings (issue 18)
 # A user's own reminder preferences and group-bot webhook, the tenant's reminder settings and
-# department webhooks (settings.manage), and sending a failed delivery again. Imported here,
-# not at the top, to keep this section in one piece.
-
-import zoneinfo  # noqa: E402
-
-from django.utils.translation import gettext_lazy  # noqa: E402
-
-from crm.models import Delivery, ReminderChannel, ReminderPreference, Webhook  # noqa: E402
+# department webhooks (settings.manage), and sending a failed delivery again.
 
 REMINDER_PREFERENCE_UPDATED = activity.register_action(
     "reminder_preference.updated",
@@ -1157,9 +1156,9 @@ def webhook_delete(*, actor: User, webhook: Webhook) -> None:
 
 @transaction.atomic
 def delivery_retry(*, actor: User, delivery: Delivery) -> Delivery:
-    """Send a failed delivery again now: it becomes pending, due at once, and the sender is
-    queued after the commit (crm.deliveries). Only a failed delivery: a pending one is on its
-    way and a sent one arrived."""
+    """Send a failed delivery again now: it becomes pending, due at once, with a fresh series
+    of attempts, and the sender is queued after the commit (crm.deliveries). Only a failed
+    delivery: a pending one is on its way and a sent one arrived."""
     from crm import deliveries
 
     _require(actor, "settings.manage")
@@ -1174,7 +1173,8 @@ def delivery_retry(*, actor: User, delivery: Delivery) -> Delivery:
         raise ServiceError(_("Only a failed delivery can be sent again."), code="not_failed")
     delivery.status = Delivery.Status.PENDING
     delivery.next_attempt_at = timezone.now()
-    delivery.save(update_fields=["status", "next_attempt_at"])
+    delivery.attempts = 0  # a fresh series of attempts with their backoff
+    delivery.save(update_fields=["status", "next_attempt_at", "attempts"])
     activity.activity_record(actor=actor, target=delivery, action=DELIVERY_RETRIED)
     deliveries.schedule_send(actor.tenant_id)
     return delivery

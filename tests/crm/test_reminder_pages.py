@@ -555,7 +555,7 @@ def test_retrying_a_failed_delivery_makes_it_pending_now(world, as_user, schedul
     assert response.status_code == 302
     assert response.url == reverse("crm:delivery-list") + "?status=failed"
     delivery.refresh_from_db()
-    assert delivery.status == "pending"
+    assert delivery.status == "pending" and delivery.attempts == 0
     assert delivery.next_attempt_at >= before
     assert scheduled == [world.tenant_a.pk]
     assert _logs(world.tenant_a, "delivery.retried") == 1
