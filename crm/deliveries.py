@@ -6,7 +6,7 @@ leaves the machine goes through a :class:`crm.models.Delivery` row instead, sent
 swept every minute by the beat): a slow or failing group bot or mail server never blocks, slows
 or fails the reminder job, and every push is in the delivery log an admin reads.
 
-* **Group bots** (:func:`webhook_deliveries`): one row per reminder and webhook, for each
+* **Group bots** (:func:`queue_webhooks`): one row per reminder and webhook, for each
   recipient who keeps the kind on the group-bot channel: their own webhook and their
   department's (crm.webhooks formats and signs the message). During the recipient's quiet
   hours (tenant time) the row waits until they end: nothing is pushed at night, the bell still
@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
@@ -98,18 +99,23 @@ def schedule_send(tenant_id: int) -> None:
 # ---------------------------------------------------------------- group bots
 
 
-def webhook_deliveries(
-    tenant: Tenant,
-    rows: list[Reminder],
-    users: dict[int, User],
-    prefs: dict[int, ReminderPreference],
-    now: datetime.datetime,
-) -> list[Delivery]:
-    """The group-bot pushes of the reminders just created (inside the engine's transaction):
-    two queries (the tenant's active webhooks, the insert) whatever the number of rows."""
-    wanted = [r for r in rows if prefs[r.recipient_id].wants(r.kind, ReminderChannel.WEBHOOK)]
-    if not wanted:
-        return []
+def turned_off(tenant_id: int, kind: str, channel: str) -> set[int]:
+    """The users of the tenant who turned ``kind`` off on ``channel`` (one query)."""
+    pair = f"{kind}:{channel}"
+    return {
+        uid
+        for uid, off in ReminderPreference.objects.filter(tenant_id=tenant_id).values_list(
+            "user_id", "off"
+        )
+        if pair in (off or ())
+    }
+
+
+def queue_webhooks(tenant: Tenant, kind: str, ids: list[int], now: datetime.datetime) -> int:
+    """The group-bot pushes of the reminders just created (``ids``, inside the engine's
+    transaction): one query when the tenant has no group bot; otherwise the reminders of the
+    users a bot reaches are read (a few queries whatever their number) and one row per
+    reminder and bot is inserted, due at once or when the recipient's quiet hours end."""
     by_user: dict[int, Webhook] = {}
     by_department: dict[int, Webhook] = {}
     for hook in Webhook.objects.filter(tenant_id=tenant.pk, is_active=True):
@@ -118,31 +124,45 @@ def webhook_deliveries(
         else:
             by_department[hook.department_id] = hook
     if not by_user and not by_department:
-        return []
+        return 0
+    users = {
+        u.pk: u
+        for u in User.tenant_objects.filter(tenant_id=tenant.pk, is_active=True).filter(
+            Q(pk__in=by_user) | Q(department_id__in=by_department)
+        )
+    }
+    for uid in turned_off(tenant.pk, kind, ReminderChannel.WEBHOOK):
+        users.pop(uid, None)
+    if not users:
+        return 0
+    prefs = preferences(tenant.pk, users)
     tz = tenant.tzinfo
     out = []
-    for row in wanted:
-        user = users[row.recipient_id]
-        hooks = {by_user.get(user.pk), by_department.get(user.department_id)} - {None}
-        if not hooks:
-            continue
-        at = prefs[user.pk].quiet_until(now, tz) or now
-        for hook in sorted(hooks, key=lambda h: h.pk):
-            out.append(
-                Delivery(
-                    tenant_id=tenant.pk,
-                    channel=ReminderChannel.WEBHOOK,
-                    reminder=row,
-                    webhook=hook,
-                    recipient=user,
-                    target=hook.masked_url,
-                    subject=row.title,
-                    body=row.body,
-                    next_attempt_at=at,
-                    created_at=now,
+    for start in range(0, len(ids), 10000):
+        rows = Reminder.objects.filter(
+            tenant_id=tenant.pk, pk__in=ids[start : start + 10000], recipient_id__in=users
+        ).only("pk", "recipient_id", "title", "body")
+        for row in rows:
+            user = users[row.recipient_id]
+            hooks = {by_user.get(user.pk), by_department.get(user.department_id)} - {None}
+            at = prefs[user.pk].quiet_until(now, tz) or now
+            for hook in sorted(hooks, key=lambda h: h.pk):
+                out.append(
+                    Delivery(
+                        tenant_id=tenant.pk,
+                        channel=ReminderChannel.WEBHOOK,
+                        reminder_id=row.pk,
+                        webhook=hook,
+                        recipient_id=user.pk,
+                        target=hook.masked_url,
+                        subject=row.title,
+                        body=row.body,
+                        next_attempt_at=at,
+                        created_at=now,
+                    )
                 )
-            )
-    return Delivery.objects.bulk_create(out)
+    Delivery.objects.bulk_create(out, batch_size=1000)
+    return len(out)
 
 
 # ---------------------------------------------------------------- the e-mail digest

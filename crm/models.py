@@ -632,9 +632,10 @@ class RecentView(TenantModel):
 class Reminder(TenantModel):
     """One reminder fired by ``crm.reminders``: about one record (``object_id`` of the kind's
     model) to one user, for one due moment. The unique constraint is what makes the engine
-    send each reminder once, however often and however concurrently it runs; ``run_token``
-    tells a run the rows it created itself. Title, body and link are kept as sent (the bell
-    now; digests and webhooks later deliver from the row)."""
+    send each reminder once, however often and however concurrently it runs (its inserts
+    answer the ids of the rows they created: ``ON CONFLICT DO NOTHING RETURNING id``). Title,
+    body and link are kept as sent: the bell, the e-mail digest and the group bots deliver
+    from the row."""
 
     tenant = tenant_key_without_index()  # the Meta's unique constraint leads with tenant_id
     kind = models.CharField(_("kind"), max_length=40)
@@ -644,9 +645,7 @@ class Reminder(TenantModel):
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("message"), blank=True, default="")
     link = models.CharField(_("link"), max_length=300, blank=True, default="")
-    run_token = models.CharField(max_length=32, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
 
     objects = scoped_manager()
 
@@ -654,14 +653,6 @@ class Reminder(TenantModel):
         verbose_name = _("reminder")
         verbose_name_plural = _("reminders")
         ordering = ["-created_at", "-id"]
-        indexes = [
-            # A run reads back the rows it created (only the ones not yet notified).
-            models.Index(
-                fields=["tenant", "run_token"],
-                name="reminder_run",
-                condition=models.Q(notified_at__isnull=True),
-            ),
-        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "kind", "object_id", "recipient", "due_at"],

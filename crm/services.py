@@ -862,19 +862,6 @@ def notification_send(
     return Notification.objects.bulk_create(rows)
 
 
-def notification_send_each(
-    *, tenant_id: int, messages: Iterable[tuple[User, str, str, str]]
-) -> list[Notification]:
-    """One notification per ``(recipient, title, body, link)``, each with its own text, in one
-    insert (the reminder engine's bell); inactive or other tenants' users get none."""
-    rows = [
-        Notification(tenant_id=tenant_id, recipient=u, title=str(title)[:200], body=body, link=link)
-        for u, title, body, link in messages
-        if u.is_active and u.tenant_id == tenant_id
-    ]
-    return Notification.objects.bulk_create(rows)
-
-
 def notification_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
     """Mark the actor's notifications read (all of them when ``ids`` is None)."""
     qs = Notification.objects.filter(

@@ -11,7 +11,8 @@
 
 ``followup_kinds`` also gives the module's :class:`crm.reminders.AgendaSource`: the follow-ups
 planned before the end of today and not yet written (overdue ones included), which the 08:30
-morning digest lists.
+morning digest counts per owner (one GROUP BY) and lists (each owner's earliest: one window
+query).
 
 Only customers that are alive, outside the public pool and owned are reminded. The follow-up
 kinds are built by :func:`followup_kinds`, which the leads (and later modules with a next
@@ -27,7 +28,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
-from django.db.models import F, Q
+from django.db.models import Count, F, Q, TextField, Value, Window
+from django.db.models.functions import Concat, RowNumber, Trim
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
@@ -35,17 +37,19 @@ from django.utils.translation import gettext_lazy as _
 
 from crm import reminders
 from crm.models import Tenant
-from crm.reminders import AgendaItem, AgendaSource, Due, ReminderKind
+from crm.reminders import AgendaItem, AgendaSource, Due, ReminderKind, sql_format, sql_link
 
 BIRTHDAY_DAYS_AHEAD = 7
 
 
-def when(moment: datetime.datetime, now: datetime.datetime) -> str:
-    """14:30 today, 12-08 14:30 another day (server time)."""
-    local = timezone.localtime(moment)
-    if local.date() == timezone.localdate(now):
-        return f"{local:%H:%M}"
-    return f"{local:%m-%d %H:%M}"
+def sql_name(fields: tuple[str, ...]):
+    """The record's name in SQL: ``fields`` joined by a space (an empty one leaves no gap)."""
+    if len(fields) == 1:
+        return F(fields[0])
+    parts = [F(fields[0])]
+    for name in fields[1:]:
+        parts += [Value(" "), F(name)]
+    return Trim(Concat(*parts, output_field=TextField()))
 
 
 def followup_kinds(
@@ -63,33 +67,39 @@ def followup_kinds(
     def name(values: tuple) -> str:
         return " ".join(v for v in values if v)
 
-    def due(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
-        # Each owner's lead time (their preference, else 15 minutes): one query over the
-        # widest window, each row kept when its own moment falls in (since, now].
+    def rows(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
+        """Set-based (one ``INSERT … SELECT``): the follow-ups whose reminder moment, each
+        owner's lead time before the follow-up, lies in ``(since, now]``."""
         default, chosen = reminders.minutes_before(tenant_id)
-        lead_times = {default, *chosen.values()}
-        rows = (
-            queryset(tenant_id)
-            .filter(
-                owner__isnull=False,
-                next_followup_at__gt=since + datetime.timedelta(minutes=min(lead_times)),
-                next_followup_at__lte=now + datetime.timedelta(minutes=max(lead_times)),
-            )
-            .values_list("pk", "owner_id", "next_followup_at", *name_fields)
+        by_minutes: dict[int, list[int]] = {}
+        for owner_id, minutes in chosen.items():
+            by_minutes.setdefault(minutes, []).append(owner_id)
+
+        def window(minutes: int) -> Q:
+            lead = datetime.timedelta(minutes=minutes)
+            return Q(next_followup_at__gt=since + lead, next_followup_at__lte=now + lead)
+
+        due = window(default) & ~Q(owner_id__in=list(chosen)) if chosen else window(default)
+        for minutes, owners in by_minutes.items():
+            due |= window(minutes) & Q(owner_id__in=owners)
+        title = sql_format(
+            gettext("Follow-up due: %(name)s · %(time)s"),
+            name=sql_name(name_fields),
+            time=reminders.sql_when("next_followup_at", now),
         )
-        for pk, owner_id, at, *names in rows:
-            if len(lead_times) > 1:
-                fires = at - datetime.timedelta(minutes=chosen.get(owner_id, default))
-                if not since < fires <= now:
-                    continue
-            yield Due(
-                object_id=pk,
-                recipient_id=owner_id,
-                due_at=at,
-                title=gettext("Follow-up due: %(name)s · %(time)s")
-                % {"name": name(names), "time": when(at, now)},
-                link=reverse(url_name, args=[pk]),
+        return (
+            queryset(tenant_id)
+            .filter(due, owner__isnull=False)
+            .order_by()
+            .values(
+                r_object=F("pk"),
+                r_recipient=F("owner_id"),
+                r_due=F("next_followup_at"),
+                r_title=title,
+                r_body=Value(""),
+                r_link=sql_link(url_name),
             )
+        )
 
     def overdue(tenant_id: int, now: datetime.datetime, since: datetime.datetime):
         days = (
@@ -125,30 +135,55 @@ def followup_kinds(
                 "Follow-up overdue by %(days)d days: %(name)s (owner %(owner)s)",
                 days,
             ) % {"days": days, "name": name(names), "owner": owner_name or username}
-            body = gettext("The follow-up was planned for %(time)s.") % {"time": when(at, now)}
+            body = gettext("The follow-up was planned for %(time)s.") % {
+                "time": reminders.when(at, now)
+            }
             link = reverse(url_name, args=[pk])
             boss = manager_id or (leader_id if leader_id != owner_id else None)
             for recipient in {owner_id, boss} - {None}:
                 yield Due(pk, recipient, at, title, body, link)
 
-    def agenda(tenant_id: int, until: datetime.datetime):
+    def planned(tenant_id: int, until: datetime.datetime):
+        return queryset(tenant_id).filter(
+            Q(last_followup_at__isnull=True) | Q(last_followup_at__lt=F("next_followup_at")),
+            owner__isnull=False,
+            next_followup_at__lt=until,
+        )
+
+    def agenda_counts(tenant_id: int, start: datetime.datetime, until: datetime.datetime):
         rows = (
-            queryset(tenant_id)
-            .filter(
-                Q(last_followup_at__isnull=True) | Q(last_followup_at__lt=F("next_followup_at")),
-                owner__isnull=False,
-                next_followup_at__lt=until,
-            )
-            .values_list("pk", "owner_id", "next_followup_at", *name_fields)
+            planned(tenant_id, until)
             .order_by()
+            .values("owner_id")
+            .annotate(
+                overdue=Count("pk", filter=Q(next_followup_at__lt=start)),
+                today=Count("pk", filter=Q(next_followup_at__gte=start)),
+            )
+            .values_list("owner_id", "overdue", "today")
+        )
+        return {owner_id: (overdue, today) for owner_id, overdue, today in rows}
+
+    def agenda_items(tenant_id: int, until: datetime.datetime, limit: int):
+        rows = (
+            planned(tenant_id, until)
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("owner_id")],
+                    order_by=[F("next_followup_at").asc(), F("pk").asc()],
+                )
+            )
+            .filter(rank__lte=limit)
+            .order_by()
+            .values_list("pk", "owner_id", "next_followup_at", *name_fields)
         )
         for pk, owner_id, at, *names in rows:
             yield AgendaItem(owner_id, at, name(names), reverse(url_name, args=[pk]))
 
     return (
-        ReminderKind(f"{prefix}_followup", labels[0], due),
-        ReminderKind(f"{prefix}_followup_overdue", labels[1], overdue),
-        AgendaSource(prefix, labels[2], agenda),
+        ReminderKind(f"{prefix}_followup", labels[0], rows=rows),
+        ReminderKind(f"{prefix}_followup_overdue", labels[1], due=overdue),
+        AgendaSource(prefix, labels[2], counts=agenda_counts, items=agenda_items),
     )
 
 
@@ -222,7 +257,7 @@ def _birthday_kind(key: str, label, ahead: int) -> ReminderKind:
                 link=reverse("customers:customer-detail", args=[customer_id]),
             )
 
-    return ReminderKind(key, label, due)
+    return ReminderKind(key, label, due=due)
 
 
 _due, _overdue, _agenda = followup_kinds(

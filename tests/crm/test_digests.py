@@ -131,3 +131,26 @@ def test_the_follow_up_reminder_comes_as_many_minutes_before_as_its_owner_chose(
     reminders.run(world.tenant_a.pk, now=at(2026, 12, 8, 14, 50))
     with scopes_disabled():
         assert Reminder.objects.filter(kind="customer_followup").count() == 2
+
+
+def test_a_long_day_lists_the_earliest_and_counts_the_rest(world):
+    from crm.reminders import DIGEST_LIST_MAX
+
+    for minute in range(DIGEST_LIST_MAX + 5):
+        make_customer(
+            world.tenant_a,
+            world.rep_east,
+            f"客户{minute:02d}",
+            next_followup_at=at(2026, 12, 8, 9, 0) + datetime.timedelta(minutes=minute),
+        )
+    make_lead(
+        world.tenant_a, world.rep_east, company="逾期线索", next_followup_at=at(2026, 12, 1, 9, 0)
+    )
+    reminders.run(world.tenant_a.pk, now=MORNING)
+    [digest] = digests(world.rep_east)
+    assert digest.title == f"今日跟进 {DIGEST_LIST_MAX + 5} 条，逾期 1 条"
+    lines = digest.body.splitlines()
+    assert len(lines) == DIGEST_LIST_MAX + 1
+    assert "逾期线索" in lines[0] and "客户00" in lines[1]
+    assert f"客户{DIGEST_LIST_MAX - 2:02d}" in lines[-2]
+    assert lines[-1] == "……另有 6 条"
