@@ -47,6 +47,7 @@ import cProfile
 import datetime
 import io
 import pstats
+import re
 import statistics
 import sys
 import time
@@ -476,6 +477,34 @@ def breakdown(tenant_id: int, due: int) -> tuple[float, list, list]:
     return total, rows, kinds
 
 
+def morning_digest(tenant_id: int) -> tuple[float, int, int]:
+    """The 08:30 digest kind alone on the same tenant (every rep's follow-ups of the day and
+    overdue ones, counted and listed in SQL): seconds, digests, follow-ups counted."""
+    from django.conf import settings
+    from django.utils import translation
+
+    from crm import reminders
+    from crm.tenancy import tenant_scope
+
+    tenant = _tenant(tenant_id)
+    moment = datetime.datetime.combine(
+        NOW.astimezone(tenant.tzinfo).date(), reminders.DIGEST_TIME, tzinfo=tenant.tzinfo
+    )
+    kind = next(k for k in reminders.kinds() if k.key == "followup_digest")
+    with tenant_scope(tenant_id), translation.override(settings.LANGUAGE_CODE):
+        t = time.perf_counter()
+        items = list(kind.due(tenant_id, moment, moment - datetime.timedelta(minutes=1)))
+        seconds = time.perf_counter() - t
+    counted = sum(int(n) for d in items for n in re.findall(r"\d+", d.title)[:2])
+    return seconds, len(items), counted
+
+
+def _tenant(tenant_id: int):
+    from crm.models import Tenant
+
+    return Tenant.objects.get(pk=tenant_id)
+
+
 def profile(tenant_id: int) -> str:
     from crm import reminders
 
@@ -530,6 +559,7 @@ def main() -> None:
     ratio = job_s / ref_s
 
     total, phases, kinds = breakdown(tenant_id, args.due)
+    digest_s, digests, counted = morning_digest(tenant_id)
     due_s = next(s for key, _n, s in kinds if key == KIND)
     db_s = sum(r[2] for r in phases)
     print(
@@ -552,6 +582,10 @@ def main() -> None:
     print("-- each kind's query alone (due(): its Due items; rows: its SELECT read whole)")
     for key, n, seconds in kinds:
         print(f"  {key:36} {n:>7,} items {seconds:8.2f} s")
+    print(
+        f"-- the 08:30 morning digest kind alone: {digest_s:.2f} s, {digests} digests "
+        f"counting {counted:,} follow-ups (today's and overdue)"
+    )
     if args.profile:
         print("\n-- cProfile of one job run")
         print(profile(tenant_id))
@@ -561,7 +595,7 @@ def main() -> None:
     print(
         f"customers={args.customers} due={args.due} job_s={job_s:.2f} reference_s={ref_s:.2f} "
         f"ratio={ratio:.2f} goal={GOAL} due_query_s={due_s:.2f} python_s={total - db_s:.2f} "
-        f"runs={args.runs} db={connection.vendor}"
+        f"digest_s={digest_s:.2f} runs={args.runs} db={connection.vendor}"
     )
 
 

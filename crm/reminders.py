@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import Case, Func, Value, When
+from django.db.models import Case, F, Func, Value, When
 from django.db.models.functions import (
     Cast,
     Concat,
@@ -155,24 +155,50 @@ def sql_two_digits(expression) -> Func:
     return LPad(Cast(expression, models.CharField()), 2, Value("0"))
 
 
-def sql_when(field_name: str, now: datetime.datetime) -> Func:
+def sql_when(
+    field_name: str,
+    now: datetime.datetime,
+    span: tuple[datetime.datetime, datetime.datetime] | None = None,
+) -> Func:
     """:func:`when` in SQL: ``14:30`` for a moment today, ``12-08 14:30`` another day (server
-    time)."""
+    time). ``span``: the range the moments lie in, when the query bounds them.
+
+    PERF: on SQLite, Django extracts local hours with a Python function per row (2.4 s for
+    200,000 rows); when the time zone's offset is the same over the whole ``span`` (no change
+    to or from summer time inside it: always in China), SQLite's own ``strftime`` with that
+    offset gives the same text at native speed."""
     tz = timezone.get_current_timezone()
     start = datetime.datetime.combine(timezone.localdate(now), datetime.time.min, tzinfo=tz)
+    today = {
+        f"{field_name}__gte": start,
+        f"{field_name}__lt": start + datetime.timedelta(days=1),
+    }
+    if connection.vendor == "sqlite" and span:
+        low, high = (m.astimezone(tz).utcoffset() for m in span)
+        if low == high:
+            shift = Value(f"{int(low.total_seconds()):+d} seconds")
+
+            def local(fmt: str) -> Func:
+                return Func(
+                    Value(fmt),
+                    F(field_name),
+                    shift,
+                    function="strftime",
+                    output_field=models.TextField(),
+                )
+
+            return Case(
+                When(**today, then=local("%H:%M")),
+                default=local("%m-%d %H:%M"),
+                output_field=models.TextField(),
+            )
     hour_minute = [
         sql_two_digits(ExtractHour(field_name, tzinfo=tz)),
         Value(":"),
         sql_two_digits(ExtractMinute(field_name, tzinfo=tz)),
     ]
     return Case(
-        When(
-            **{
-                f"{field_name}__gte": start,
-                f"{field_name}__lt": start + datetime.timedelta(days=1),
-            },
-            then=Concat(*hour_minute, output_field=models.TextField()),
-        ),
+        When(**today, then=Concat(*hour_minute, output_field=models.TextField())),
         default=Concat(
             sql_two_digits(ExtractMonth(field_name, tzinfo=tz)),
             Value("-"),

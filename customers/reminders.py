@@ -82,10 +82,15 @@ def followup_kinds(
         due = window(default) & ~Q(owner_id__in=list(chosen)) if chosen else window(default)
         for minutes, owners in by_minutes.items():
             due |= window(minutes) & Q(owner_id__in=owners)
+        leads = {default, *chosen.values()}
+        span = (
+            since + datetime.timedelta(minutes=min(leads)),
+            now + datetime.timedelta(minutes=max(leads)),
+        )
         title = sql_format(
             gettext("Follow-up due: %(name)s · %(time)s"),
             name=sql_name(name_fields),
-            time=reminders.sql_when("next_followup_at", now),
+            time=reminders.sql_when("next_followup_at", now, span),
         )
         return (
             queryset(tenant_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
+import pytest
 from django_scopes import scopes_disabled
 
 from crm import reminders
@@ -154,3 +155,36 @@ def test_a_long_day_lists_the_earliest_and_counts_the_rest(world):
     assert "逾期线索" in lines[0] and "客户00" in lines[1]
     assert f"客户{DIGEST_LIST_MAX - 2:02d}" in lines[-2]
     assert lines[-1] == "……另有 6 条"
+
+
+@pytest.mark.parametrize(
+    ("zone", "moments"),
+    [
+        # Today and another day, the day's edges (server time Asia/Shanghai).
+        ("Asia/Shanghai", [(2026, 12, 8, 5, 0), (2026, 12, 8, 23, 59), (2026, 12, 9, 0, 1)]),
+        # Across the end of summer time (25 Oct 2026, 02:00 BST → 01:00 GMT): the window
+        # spans two offsets, so the times come from the time-zone-aware extraction.
+        ("Europe/London", [(2026, 10, 25, 0, 30), (2026, 10, 25, 2, 30), (2026, 10, 25, 5, 0)]),
+    ],
+)
+def test_the_follow_up_time_in_the_title_reads_as_in_python(world, zone, moments):
+    """The title is built in SQL (crm.reminders.sql_when): the same text as reminders.when()."""
+    from django.utils import timezone
+
+    tz = zoneinfo.ZoneInfo(zone)
+    with timezone.override(tz):
+        times = [at(*m, tz=tz) for m in moments]
+        for moment in times:
+            make_customer(
+                world.tenant_a, world.rep_east, f"客户{moment:%H%M}", next_followup_at=moment
+            )
+        # One run, when the last is due: the others fell due within the day before.
+        now = times[-1] - datetime.timedelta(minutes=15)
+        reminders.run(world.tenant_a.pk, now=now)
+        with scopes_disabled():
+            titles = dict(
+                Reminder.objects.filter(kind="customer_followup").values_list("due_at", "title")
+            )
+        assert len(titles) == len(times)
+        for moment in times:
+            assert titles[moment].endswith(" · " + reminders.when(moment, now)), titles[moment]
