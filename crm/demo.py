@@ -31,6 +31,12 @@ def _role(tenant: Tenant, builtin: str) -> Role:
     return Role.objects.get(tenant=tenant, builtin=builtin)
 
 
+def _email(tenant: Tenant, username: str) -> str:
+    """Demo addresses (reserved .example domain): the 08:30 reminder digest of ``make run``
+    goes to them, printed on the worker's console."""
+    return f"{username}@{tenant.slug}.example.com"
+
+
 def _bootstrap_admin(tenant: Tenant, username: str, name: str, mobile: str) -> User:
     """The first user of a tenant has to exist before any service can act."""
     user = User(
@@ -38,6 +44,7 @@ def _bootstrap_admin(tenant: Tenant, username: str, name: str, mobile: str) -> U
         username=username,
         name=name,
         mobile=mobile,
+        email=_email(tenant, username),
         role=_role(tenant, Role.Builtin.ADMIN),
     )
     user.set_password(DEMO_PASSWORD)
@@ -60,6 +67,7 @@ def _user(
         username=username,
         name=name,
         mobile=mobile,
+        email=_email(admin.tenant, username),
         title=title,
         department=department,
         role=_role(admin.tenant, builtin),
