@@ -383,3 +383,58 @@ def test_a_real_worker_runs_the_job_and_delivers_the_reminder_to_the_bot(world, 
     [request] = webhook_server.requests
     assert request.path == "/robot/send" and "真实队列客户" in request.json["markdown"]["text"]
     assert log() == [("webhook", "rep_east", "sent", 1)]
+
+
+# ---------------------------------------------------------------- every kind, the same way
+
+
+def _birthday(world):
+    from tests.customers.factories import make_contact
+
+    customer = make_customer(world.tenant_a, world.rep_east)
+    make_contact(customer, "寿星", birthday=datetime.date(1980, 12, 7))
+    return at(2026, 12, 7, 23, 0)  # the birthday's 00:00 fell due in the last day
+
+
+def _overdue(world):
+    make_customer(
+        world.tenant_a, world.rep_east, next_followup_at=NOW - datetime.timedelta(days=3, hours=1)
+    )
+    return NOW
+
+
+def _lead(world):
+    from tests.leads.factories import make_lead
+
+    make_lead(world.tenant_a, world.rep_east, next_followup_at=AT)
+    return NOW
+
+
+KIND_SCENARIOS = {
+    "contact_birthday": _birthday,
+    "customer_followup_overdue": _overdue,
+    "lead_followup": _lead,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_SCENARIOS))
+def test_every_kind_respects_the_preferences_and_quiet_hours(world, webhook_server, kind):
+    """Preferences and quiet hours belong to the engine, not to each kind: a kind the rep
+    turned off on the bell rings no bell, and its push waits for the end of the quiet hours."""
+    hook(world, webhook_server.url("/mine"), user=world.rep_east)
+    prefer(
+        world.rep_east,
+        off=[f"{kind}:bell"],
+        quiet_start=datetime.time(0, 0),
+        quiet_end=datetime.time(23, 59),
+    )
+    now = KIND_SCENARIOS[kind](world)
+    reminders.run(world.tenant_a.pk, now=now)
+    with scopes_disabled():
+        mine = Reminder.objects.filter(kind=kind, recipient=world.rep_east)
+        assert mine.count() == 1
+        assert not Notification.objects.filter(recipient=world.rep_east).exists()
+        [delivery] = Delivery.objects.filter(reminder__kind=kind, recipient=world.rep_east)
+    assert delivery.next_attempt_at.astimezone(SHANGHAI).time() == datetime.time(23, 59)
+    assert send(world.tenant_a, now)["sent"] == 0
+    assert send(world.tenant_a, delivery.next_attempt_at)["sent"] >= 1
