@@ -1,7 +1,8 @@
 """The leads' reminder kinds (crm.reminders), registered from ``LeadsConfig.ready()``: a lead's
 next follow-up (15 minutes before by default, to the owner) and its escalation when overdue by
 the tenant's days (to the owner and the owner's manager), built like the customers'
-(customers/reminders.py), and the leads' part of the morning digest. Only open leads (new, contacted) outside the lead pools and with an owner are reminded."""
+(customers/reminders.py), and the leads' part of the morning digest. Only open leads (new,
+contacted) outside the lead pools and with an owner are reminded."""
 
 from __future__ import annotations
 
