@@ -6,7 +6,18 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from crm import masking
-from crm.models import ActivityLog, Department, Notification, Option, Role, User
+from crm.models import (
+    ActivityLog,
+    Delivery,
+    Department,
+    Notification,
+    Option,
+    ReminderPreference,
+    Role,
+    Tenant,
+    User,
+    Webhook,
+)
 
 
 def notification_list(*, actor: User) -> QuerySet:
@@ -148,3 +159,65 @@ def options_for(*, tenant_id: int, kind: str, include: Option | None = None) -> 
     if include is not None:
         q |= Q(pk=include.pk)
     return Option.objects.filter(Q(tenant_id=tenant_id, kind=kind) & q).order_by("sort_order", "id")
+
+
+# ---------------------------------------------------------------- reminders (issue 18)
+
+
+def tenant_of(*, actor: User) -> Tenant:
+    """The actor's tenant (its settings: time zone, escalation days)."""
+    return Tenant.objects.get(pk=actor.tenant_id)
+
+
+def reminder_preference_for(*, actor: User) -> ReminderPreference:
+    """The actor's preference row, or an unsaved one holding the defaults (no row yet)."""
+    pref = ReminderPreference.objects.filter(tenant_id=actor.tenant_id, user=actor).first()
+    return pref or ReminderPreference(tenant_id=actor.tenant_id, user=actor)
+
+
+def webhook_own(*, actor: User) -> Webhook | None:
+    """The actor's own group bot."""
+    return Webhook.objects.filter(tenant_id=actor.tenant_id, user=actor).first()
+
+
+def webhook_of_department(*, actor: User) -> Webhook | None:
+    """The group bot of the actor's department (read-only on their page)."""
+    if not actor.department_id:
+        return None
+    return (
+        Webhook.objects.filter(tenant_id=actor.tenant_id, department_id=actor.department_id)
+        .select_related("department")
+        .first()
+    )
+
+
+def department_webhook_list(*, actor: User) -> QuerySet:
+    return (
+        Webhook.objects.filter(tenant_id=actor.tenant_id, department__isnull=False)
+        .select_related("department")
+        .order_by("department__path")
+    )
+
+
+def department_webhook_get_for_actor(*, actor: User, pk: int) -> Webhook:
+    """SECURITY: another tenant's id, or a user's own webhook, is a 404 like a missing one."""
+    try:
+        return department_webhook_list(actor=actor).get(pk=pk)
+    except Webhook.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def delivery_list(*, actor: User, status: str = "", channel: str = "", q: str = "") -> QuerySet:
+    """The delivery log, newest first. PERF: recipient and webhook come in the same query."""
+    qs = Delivery.objects.filter(tenant_id=actor.tenant_id).select_related("recipient", "webhook")
+    if status:
+        qs = qs.filter(status=status)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if q:
+        qs = qs.filter(
+            Q(recipient__name__icontains=q)
+            | Q(recipient__username__icontains=q)
+            | Q(target__icontains=q)
+        )
+    return qs.order_by("-created_at", "-id")

@@ -930,12 +930,6 @@ DELIVERY_RETRIED = activity.register_action(
 ESCALATION_DAYS_MAX = 30
 
 
-def reminder_preference_for(user: User) -> ReminderPreference:
-    """The user's preference row, or an unsaved one holding the defaults (no row yet)."""
-    pref = ReminderPreference.objects.filter(tenant_id=user.tenant_id, user=user).first()
-    return pref or ReminderPreference(tenant_id=user.tenant_id, user=user)
-
-
 def reminder_off_labels(off: Iterable[str]) -> str:
     """``off``'s "kind:channel" strings as a person reads them (the activity log)."""
     from crm import reminders

@@ -5,13 +5,12 @@ the tenant's reminder settings with the departments' group bots, and the deliver
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from crm import services, throttling
+from crm import selectors, services, throttling
 from crm.exceptions import ServiceError
 from crm.forms import (
     DeliveryFilterForm,
@@ -20,7 +19,7 @@ from crm.forms import (
     WebhookForm,
 )
 from crm.idempotency import once
-from crm.models import Delivery, ReminderChannel, Tenant, Webhook
+from crm.models import Delivery, ReminderChannel, Webhook
 from crm.views.base import tenant_view
 from crm.views.lists import back_url, chips, offset_page
 
@@ -30,55 +29,7 @@ TEST_TIMEOUT = 5.0
 TESTS_PER_MINUTE = 5
 
 
-# ---------------------------------------------------------------- reads
-
-
-def _own_webhook(user) -> Webhook | None:
-    return Webhook.objects.filter(tenant_id=user.tenant_id, user=user).first()
-
-
-def _department_webhook(user) -> Webhook | None:
-    if not user.department_id:
-        return None
-    return (
-        Webhook.objects.filter(tenant_id=user.tenant_id, department_id=user.department_id)
-        .select_related("department")
-        .first()
-    )
-
-
-def _department_webhooks(tenant_id: int) -> QuerySet:
-    return (
-        Webhook.objects.filter(tenant_id=tenant_id, department__isnull=False)
-        .select_related("department")
-        .order_by("department__path")
-    )
-
-
-def _department_webhook_get(request, pk: int) -> Webhook:
-    """SECURITY: another tenant's id, or a user's own webhook, is a 404 like a missing one."""
-    return get_object_or_404(
-        Webhook.objects.filter(
-            tenant_id=request.user.tenant_id, department__isnull=False
-        ).select_related("department"),
-        pk=pk,
-    )
-
-
-def _delivery_list(tenant_id: int, *, status: str, channel: str, q: str) -> QuerySet:
-    """The delivery log, newest first. PERF: recipient and webhook come in the same query."""
-    qs = Delivery.objects.filter(tenant_id=tenant_id).select_related("recipient", "webhook")
-    if status:
-        qs = qs.filter(status=status)
-    if channel:
-        qs = qs.filter(channel=channel)
-    if q:
-        qs = qs.filter(
-            Q(recipient__name__icontains=q)
-            | Q(recipient__username__icontains=q)
-            | Q(target__icontains=q)
-        )
-    return qs.order_by("-created_at", "-id")
+# ---------------------------------------------------------------- reads (crm.selectors)
 
 
 def _delivery_target(delivery: Delivery) -> str:
@@ -97,8 +48,8 @@ def _delivery_target(delivery: Delivery) -> str:
 
 def _preferences_context(request, *, form=None, webhook_form=None) -> dict:
     user = request.user
-    webhook = _own_webhook(user)
-    pref = services.reminder_preference_for(user)
+    webhook = selectors.webhook_own(actor=user)
+    pref = selectors.reminder_preference_for(actor=user)
     if form is None:
         form = ReminderPreferenceForm(initial=ReminderPreferenceForm.initial_for(pref))
     if webhook_form is None:
@@ -108,8 +59,8 @@ def _preferences_context(request, *, form=None, webhook_form=None) -> dict:
         "form": form,
         "webhook_form": webhook_form,
         "webhook": webhook,
-        "department_webhook": _department_webhook(user),
-        "time_zone": Tenant.objects.only("time_zone").get(pk=user.tenant_id).time_zone,
+        "department_webhook": selectors.webhook_of_department(actor=user),
+        "time_zone": selectors.tenant_of(actor=user).time_zone,
     }
 
 
@@ -149,7 +100,7 @@ def _webhook_save_error(form: WebhookForm, exc: ServiceError) -> None:
 @require_POST
 def reminder_webhook_save(request):
     """Save the user's own group bot (a blank secret keeps the saved one)."""
-    webhook = _own_webhook(request.user)
+    webhook = selectors.webhook_own(actor=request.user)
     form = WebhookForm(request.POST, has_secret=bool(webhook and webhook.secret))
     if form.is_valid():
         try:
@@ -167,7 +118,7 @@ def reminder_webhook_save(request):
 @tenant_view()
 @require_POST
 def reminder_webhook_delete(request):
-    webhook = _own_webhook(request.user)
+    webhook = selectors.webhook_own(actor=request.user)
     if webhook is None:
         messages.info(request, _("You have no group bot."))
     else:
@@ -204,7 +155,7 @@ def _send_test(request, webhook: Webhook | None) -> None:
 @tenant_view()
 @require_POST
 def reminder_webhook_test(request):
-    _send_test(request, _own_webhook(request.user))
+    _send_test(request, selectors.webhook_own(actor=request.user))
     return redirect(reverse("crm:reminder-preferences") + "#group-bot")
 
 
@@ -214,7 +165,7 @@ def reminder_webhook_test(request):
 def _settings_context(request, *, form=None, add_form=None) -> dict:
     tid = request.user.tenant_id
     if form is None:
-        tenant = Tenant.objects.get(pk=tid)
+        tenant = selectors.tenant_of(actor=request.user)
         form = TenantReminderSettingsForm(
             initial={
                 "escalation_days": tenant.followup_overdue_escalation_days,
@@ -223,7 +174,11 @@ def _settings_context(request, *, form=None, add_form=None) -> dict:
         )
     if add_form is None:
         add_form = WebhookForm(tenant_id=tid, with_department=True)
-    return {"form": form, "add_form": add_form, "webhooks": list(_department_webhooks(tid))}
+    return {
+        "form": form,
+        "add_form": add_form,
+        "webhooks": list(selectors.department_webhook_list(actor=request.user)),
+    }
 
 
 @tenant_view("settings.manage")
@@ -272,7 +227,7 @@ def department_webhook_create(request):
 
 @tenant_view("settings.manage")
 def department_webhook_edit(request, pk: int):
-    webhook = _department_webhook_get(request, pk)
+    webhook = selectors.department_webhook_get_for_actor(actor=request.user, pk=pk)
     form = WebhookForm(
         request.POST or None,
         with_active=True,
@@ -302,7 +257,7 @@ def department_webhook_edit(request, pk: int):
 @tenant_view("settings.manage")
 @require_POST
 def department_webhook_delete(request, pk: int):
-    webhook = _department_webhook_get(request, pk)
+    webhook = selectors.department_webhook_get_for_actor(actor=request.user, pk=pk)
     services.webhook_delete(actor=request.user, webhook=webhook)
     messages.success(
         request,
@@ -314,7 +269,7 @@ def department_webhook_delete(request, pk: int):
 @tenant_view("settings.manage")
 @require_POST
 def department_webhook_test(request, pk: int):
-    _send_test(request, _department_webhook_get(request, pk))
+    _send_test(request, selectors.department_webhook_get_for_actor(actor=request.user, pk=pk))
     return redirect("crm:department-webhook-edit", pk=pk)
 
 
@@ -325,8 +280,8 @@ def department_webhook_test(request, pk: int):
 def delivery_list(request):
     filters = DeliveryFilterForm(request.GET or None)
     data = filters.cleaned_data if filters.is_valid() else {}
-    qs = _delivery_list(
-        request.user.tenant_id,
+    qs = selectors.delivery_list(
+        actor=request.user,
         status=data.get("status") or "",
         channel=data.get("channel") or "",
         q=(data.get("q") or "").strip(),
