@@ -41,6 +41,8 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "roles",
         "options",
         "audit",
+        "reminders",  # 提醒设置 and 推送记录 (settings.manage)
+        "deliveries",
         "pool",
         "pool-groups",
         "leads",
