@@ -91,6 +91,7 @@ def test_platform_admin_creates_tenants_with_their_defaults(db, client):
             "created_at_1": "10:00:00",
             # The admin's form shows the default (3): the reminders' escalation (issue 18).
             "followup_overdue_escalation_days": "3",
+            "time_zone": "Asia/Shanghai",  # the morning digest's and quiet hours' clock
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -101,6 +102,7 @@ def test_platform_admin_creates_tenants_with_their_defaults(db, client):
         assert Role.objects.filter(tenant=tenant).count() == 4
         assert Option.objects.filter(tenant=tenant, kind="followup_type").exists()
         assert tenant.followup_overdue_escalation_days == 3
+        assert tenant.time_zone == "Asia/Shanghai"
 
 
 def test_anonymous_users_are_sent_to_sign_in(db, client):
