@@ -11,6 +11,7 @@ from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -19,6 +20,16 @@ from django.utils.translation import pgettext_lazy
 
 from crm import permissions
 from crm.tenancy import TenantModel, scoped_manager, tenant_key_without_index
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name (Asia/Shanghai): the tenant's clock."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            _("%(zone)s is not a time zone (e.g. Asia/Shanghai)."), params={"zone": value}
+        ) from exc
 
 
 class Tenant(models.Model):
@@ -34,7 +45,9 @@ class Tenant(models.Model):
         _("days overdue before a follow-up goes to the manager"), default=3
     )
     # The tenant's clock: the 08:30 follow-up digest and everyone's quiet hours follow it.
-    time_zone = models.CharField(_("time zone"), max_length=50, default="Asia/Shanghai")
+    time_zone = models.CharField(
+        _("time zone"), max_length=50, default="Asia/Shanghai", validators=[validate_time_zone]
+    )
     # When the last e-mail digests went out (crm.deliveries.email_digests claims each day once;
     # the next digest lists the reminders created since).
     reminder_digest_at = models.DateTimeField(null=True, blank=True, editable=False)

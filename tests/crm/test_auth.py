@@ -157,3 +157,23 @@ def test_error_pages_are_the_projects_own(world, client, login):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert "404" in response.content.decode()
+
+
+def test_platform_admin_refuses_a_time_zone_that_does_not_exist(db, client):
+    User.objects.create_superuser("operator", password=PASSWORD)
+    client.post("/admin/login/", {"username": "operator", "password": PASSWORD})
+    response = client.post(
+        reverse("admin:crm_tenant_add"),
+        {
+            "name": "火星公司",
+            "slug": "mars",
+            "is_active": "on",
+            "created_at_0": "2026-11-22",
+            "created_at_1": "10:00:00",
+            "followup_overdue_escalation_days": "3",
+            "time_zone": "Mars/Olympus",
+        },
+    )
+    assert response.status_code == 200
+    assert "Mars/Olympus" in response.content.decode()
+    assert not Tenant.objects.filter(slug="mars").exists()
