@@ -39,6 +39,7 @@ from crm.models import (
     OptionKind,
     Role,
     User,
+    Webhook,
 )
 from customers.models import (
     Attachment,
@@ -118,6 +119,21 @@ def _department(w) -> Form:
         {"name": "双击部门"},
         _count(Department, tenant=w.tenant_a, name="双击部门"),
         unique=True,
+    )
+
+
+def _department_webhook(w) -> Form:
+    # One group bot per department: a second save replaces it (never a second row).
+    return Form(
+        w.admin_a,
+        reverse("crm:department-webhook-create"),
+        {
+            "department": w.east.pk,
+            "provider": "dingtalk",
+            "url": "https://oapi.dingtalk.com/robot/send?access_token=double",
+            "secret": "",
+        },
+        _count(Webhook, tenant=w.tenant_a, department=w.east),
     )
 
 
@@ -404,6 +420,7 @@ CREATES: dict[str, Callable] = {
     "crm:department-list": _department,  # the list page's POST adds a department
     "crm:role-create": _role,
     "crm:option-list": _option,  # the list page's POST adds an option
+    "crm:department-webhook-create": _department_webhook,
     "pools:group-create": _pool_group,
     "leads:pool-group-create": _lead_pool,
     "leads:campaign-create": _campaign,
