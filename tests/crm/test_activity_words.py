@@ -394,3 +394,18 @@ def test_masking_a_page_of_entries_costs_no_query_per_record(world, east_pool):
 
     few = queries_for(2)
     assert queries_for(10) <= few
+
+
+def test_a_follow_up_export_names_its_people_in_one_query_and_marks_the_gone(
+    world, django_assert_num_queries
+):
+    ids = [world.rep_east.pk, world.rep_west.pk, world.rep_east2.pk, world.rep_b.pk, 999999]
+    query = "&".join(f"person={pk}" for pk in ids)
+    with translation.override("zh-hans"), django_assert_num_queries(1):
+        lines = activity_words.query_conditions("followups", world.tenant_a.pk, query)
+    [(label, text)] = lines
+    assert label == "跟进人"
+    assert "rep_east" in text and "rep_west" in text and "rep_east2" in text
+    # Another tenant's user reads as gone, like a deleted one (never named).
+    assert "rep_b" not in text
+    assert text.count("（已删除）") == 2, text
