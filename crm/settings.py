@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "pools.apps.PoolsConfig",
     "customers.apps.CustomersConfig",
     "leads.apps.LeadsConfig",
+    "reports.apps.ReportsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

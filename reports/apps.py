@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ReportsConfig(AppConfig):
+    """Reports and dashboards (issue 19), on top of every other app: they read the others'
+    tables through their selectors and registries and are imported by none of them."""
+
+    name = "reports"
+    verbose_name = _("Reports")
