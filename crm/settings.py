@@ -379,4 +379,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.tasks.reminders_purge_all_task",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Report figures (reports/summary.py): today's every five minutes, the last week
+    # recomputed from the base tables nightly (drift is logged and fixed).
+    "reports-refresh": {
+        "task": "reports.tasks.reports_refresh_all_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "reports-reconcile": {
+        "task": "reports.tasks.reports_reconcile_all_task",
+        "schedule": crontab(hour=2, minute=40),
+    },
 }

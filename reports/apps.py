@@ -8,3 +8,7 @@ class ReportsConfig(AppConfig):
 
     name = "reports"
     verbose_name = _("Reports")
+
+    def ready(self) -> None:
+        # Registrations: the summary sources.
+        from reports import sources  # noqa: F401
