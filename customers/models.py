@@ -552,6 +552,7 @@ class OwnershipEvent(TenantModel):
         MERGED = "merged", _("Merged into another customer")
         DELETED = "deleted", _("Deleted")
         RESTORED = "restored", _("Restored from the recycle bin")
+        BECAME_SIGNED = "became_signed", _("Became signed")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="ownership_events"
@@ -595,6 +596,15 @@ class OwnershipEvent(TenantModel):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # The customer's lifecycle when it happened (the increment report's 开发客户 / 签约客户
+    # filter): for a lifecycle change, the side the event counts in. BECAME_SIGNED leaves
+    # the development view and SIGNED_BACK enters it, so both say "development".
+    lifecycle = models.CharField(
+        _("lifecycle"),
+        max_length=12,
+        choices=Customer.Lifecycle.choices,
+        default=Customer.Lifecycle.DEVELOPMENT,
+    )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
@@ -620,6 +630,54 @@ class OwnershipEvent(TenantModel):
                 name="ownership_from_user",
                 condition=Q(from_user__isnull=False),
             ),
+        ]
+
+
+class CustomerAttrEvent(TenantModel):
+    """A change of one status-like field of a customer (wave2 §14.2 R3, 增量/存量对比): its
+    status, level, deal status or lifecycle (``field`` is the column's name; values are
+    option ids or choice values as text, "" for empty), or one tag added or removed
+    (``field = "tag"``: ``new_value`` is the tag id when added, ``old_value`` when
+    removed). A new customer's values count as changes from empty. ``owner`` is the
+    customer's owner when it happened (the report attributes the change to them).
+    Written by the customer services (customers.events), in bulk for batch actions."""
+
+    tenant = tenant_key_without_index()  # the Meta indexes all lead with tenant_id
+
+    FIELDS = ("status", "level", "deal_status", "lifecycle")
+    TAG = "tag"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="attr_events")
+    field = models.CharField(_("field"), max_length=20)
+    old_value = models.CharField(_("old value"), max_length=40, blank=True, default="")
+    new_value = models.CharField(_("new value"), max_length=40, blank=True, default="")
+    owner = models.ForeignKey(
+        User,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    lifecycle = models.CharField(
+        _("lifecycle"),
+        max_length=12,
+        choices=Customer.Lifecycle.choices,
+        default=Customer.Lifecycle.DEVELOPMENT,
+    )
+    at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer field change")
+        verbose_name_plural = _("customer field changes")
+        ordering = ["-at", "-id"]
+        # The report reads one field's changes in a period; a customer's page its history.
+        # The customer key keeps its own index too: deleting customers (purge, merge)
+        # cascades by customer_id alone.
+        indexes = [
+            models.Index(fields=["tenant", "field", "at"], name="attrevent_field_time"),
+            models.Index(fields=["tenant", "customer", "at"], name="attrevent_customer_time"),
         ]
 
 

@@ -235,6 +235,13 @@ class CustomerSubject(PoolSubject):
     def change_owner(self, *, rows, **kwargs) -> list:
         return ownership_change(customers=rows, **kwargs)
 
+    def event(self, row, **fields):
+        """The engine's own events (moves between groups, initialisation) carry the
+        customer's lifecycle, as ``ownership_change``'s do (the increment report filters
+        by it)."""
+        fields.setdefault("lifecycle", row.lifecycle)
+        return super().event(row, **fields)
+
     def holding(self, user: User, group) -> int:
         qs = self.live(user.tenant_id).filter(owner_id=user.pk)
         if not group.holding_counts_signed:
