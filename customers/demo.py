@@ -25,6 +25,7 @@ from customers import owned as owned_records
 from customers.models import (
     Contact,
     Customer,
+    CustomerAttrEvent,
     CustomerParticipant,
     CustomerStar,
     CustomerTag,
@@ -549,12 +550,12 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
 
     # Tags, stars, participants (half with edit rights), ownership events -----------------
     tags = Tag.objects.bulk_create(Tag(tenant_id=tid, name=n, color=c) for n, c in TAGS)
-    CustomerTag.objects.bulk_create(
-        (
+    links = CustomerTag.objects.bulk_create(
+        [
             CustomerTag(tenant_id=tid, customer_id=customer.pk, tag_id=tag.pk)
             for customer in customers
             for tag in rng.sample(tags, rng.choices((0, 1, 2, 3), weights=(45, 35, 15, 5))[0])
-        ),
+        ],
         batch_size=BATCH,
     )
     stars = []
@@ -608,6 +609,110 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
         ),
         batch_size=BATCH,
     )
+    _attr_history(tenant, maker.options[OptionKind.CUSTOMER_STATUS], customers, links, now)
+
+
+def _attr_history(
+    tenant: Tenant,
+    statuses: list[Option],
+    customers: list[Customer],
+    links: list[CustomerTag],
+    now: datetime.datetime,
+) -> None:
+    """The field-change events (R3, 增量/存量对比) and the became-signed ownership events
+    that lead to each customer's data: its first values at creation (status 新建, its level,
+    development, no deal, its tags), then its way through the statuses in order up to the
+    one it has, mostly within the last 12 months; a signed customer reaches 成交 when it
+    was signed. Its own random stream: the rest of the demo stays as it was."""
+    rng = random.Random(f"{SEED}:{tenant.slug}:events")  # noqa: S311 (demo data)
+    tid = tenant.pk
+    order = {option.pk: index for index, option in enumerate(statuses)}
+    tags_of: dict[int, list[int]] = {}
+    for link in links:
+        tags_of.setdefault(link.customer_id, []).append(link.tag_id)
+    year_ago = now - datetime.timedelta(days=365)
+    events, signings = [], []
+    for customer in customers:
+        created = customer.created_at
+        common = {"tenant_id": tid, "customer_id": customer.pk, "owner_id": customer.owner_id}
+        development = Customer.Lifecycle.DEVELOPMENT
+        first = {
+            "status": str(statuses[0].pk) if customer.status_id and statuses else "",
+            "level": str(customer.level_id or ""),
+            "deal_status": Customer.DealStatus.NONE,
+            "lifecycle": development,
+        }
+        for field, value in first.items():
+            if value:
+                events.append(
+                    CustomerAttrEvent(
+                        field=field, new_value=value, lifecycle=development, at=created, **common
+                    )
+                )
+        for tag_id in tags_of.get(customer.pk, []):
+            at = created + datetime.timedelta(minutes=rng.randint(0, 60 * 24 * 30))
+            events.append(
+                CustomerAttrEvent(
+                    field=CustomerAttrEvent.TAG,
+                    new_value=str(tag_id),
+                    lifecycle=development,
+                    at=min(at, now),
+                    **common,
+                )
+            )
+        target = order.get(customer.status_id, 0)
+        if target > 0:
+            steps = [*sorted(rng.sample(range(1, target), rng.randint(0, target - 1))), target]
+            start = max(created, year_ago)
+            end = customer.signed_at or now
+            if end <= start:  # signed more than a year ago: the way there was short
+                start = created
+            last = end if customer.signed_at else start + (end - start) * rng.uniform(0.5, 1)
+            times = sorted(
+                [*(start + (end - start) * rng.uniform(0.05, 0.95) for _s in steps[:-1]), last]
+            )
+            previous = 0
+            for step, at in zip(steps, times, strict=True):
+                events.append(
+                    CustomerAttrEvent(
+                        field="status",
+                        old_value=str(statuses[previous].pk),
+                        new_value=str(statuses[step].pk),
+                        lifecycle=development,
+                        at=at,
+                        **common,
+                    )
+                )
+                previous = step
+        if customer.signed_at:
+            signed = Customer.Lifecycle.SIGNED
+            for field, old, new in (
+                ("lifecycle", development, signed),
+                ("deal_status", Customer.DealStatus.NONE, Customer.DealStatus.DEAL),
+            ):
+                events.append(
+                    CustomerAttrEvent(
+                        field=field,
+                        old_value=old,
+                        new_value=new,
+                        lifecycle=signed,
+                        at=customer.signed_at,
+                        **common,
+                    )
+                )
+            signings.append(
+                OwnershipEvent(
+                    tenant_id=tid,
+                    customer_id=customer.pk,
+                    kind=OwnershipEvent.Kind.BECAME_SIGNED,
+                    from_user_id=customer.owner_id,
+                    to_user_id=customer.owner_id,
+                    lifecycle=development,
+                    created_at=customer.signed_at,
+                )
+            )
+    CustomerAttrEvent.objects.bulk_create(events, batch_size=BATCH)
+    OwnershipEvent.objects.bulk_create(signings, batch_size=BATCH)
 
 
 @register
@@ -721,6 +826,7 @@ def load_pool(tenant: Tenant, users: dict[str, User]) -> None:
                 actor=actor,
                 note=note,
                 pool_group=group,
+                lifecycle=customer.lifecycle,
                 created_at=customer.pooled_at,
             )
         )

@@ -406,3 +406,52 @@ def test_migration_backfills_the_current_lifecycle(world):
     migration.backfill_lifecycle(apps, None)
     assert fresh(transfer).lifecycle == SIGNED
     assert fresh(back).lifecycle == DEV
+
+
+# ---------------------------------------------------------------- demo
+
+
+def test_demo_history_leads_to_each_customers_values(db):
+    from crm.demo import load_demo
+
+    load_demo()
+    now = timezone.now()
+    with scopes_disabled():
+        tenant_id = Customer.objects.order_by("pk").first().tenant_id
+        customers = list(Customer.objects.filter(tenant_id=tenant_id))
+        history = list(CustomerAttrEvent.objects.filter(tenant_id=tenant_id).order_by("at", "id"))
+        signings = set(
+            OwnershipEvent.objects.filter(
+                tenant_id=tenant_id, kind=OwnershipEvent.Kind.BECAME_SIGNED
+            ).values_list("customer_id", flat=True)
+        )
+        pool_events = list(
+            OwnershipEvent.objects.filter(
+                tenant_id=tenant_id,
+                kind__in=[OwnershipEvent.Kind.RETURNED, OwnershipEvent.Kind.RECYCLED],
+            ).select_related("customer")
+        )
+        tags = {c.pk: {str(pk) for pk in c.tags.values_list("pk", flat=True)} for c in customers}
+    # Replaying the events gives every customer its values and tags.
+    replay: dict[int, dict] = {}
+    for event in history:
+        values = replay.setdefault(event.customer_id, {"tag": set()})
+        if event.field == CustomerAttrEvent.TAG:
+            values["tag"].add(event.new_value)
+        else:
+            assert values.get(event.field, "") == event.old_value
+            values[event.field] = event.new_value
+    for customer in customers:
+        values = replay[customer.pk]
+        assert values.get("status", "") == str(customer.status_id or "")
+        assert values.get("level", "") == str(customer.level_id or "")
+        assert values["lifecycle"] == customer.lifecycle
+        assert values["deal_status"] == customer.deal_status
+        assert values["tag"] == tags[customer.pk]
+    assert signings == {c.pk for c in customers if c.lifecycle == SIGNED}
+    assert all(e.lifecycle == e.customer.lifecycle for e in pool_events)
+    # Status changes spread over the last 12 months, none in the future.
+    changes = [e.at for e in history if e.field == "status" and e.old_value]
+    assert changes and max(changes) <= now
+    months = {(now - at).days // 31 for at in changes if (now - at).days < 365}
+    assert len(months) >= 10
