@@ -103,6 +103,7 @@ urlpatterns = [
     path("", include("customers.urls")),
     path("", include("pools.urls")),
     path("", include("leads.urls")),
+    path("", include("reports.urls")),
 ]
 
 # SECURITY: no route serves MEDIA_ROOT, not even with DEBUG on (no ``static(MEDIA_URL, …)``):

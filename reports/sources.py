@@ -3,7 +3,9 @@
 ``own``: customers gained and lost per user, from the ownership events (DESIGN §7), one metric
 per report column and lifecycle at the event (wave2.md §14.2, the table "Ownership event →
 R1/R2 column"): ``own:in:<column>:<lifecycle>`` for the user gaining the customer,
-``own:out:<column>:<lifecycle>`` for the user losing it.
+``own:out:<column>:<lifecycle>`` for the user losing it. ``became_signed`` and
+``signed_back`` change no owner: they record the owner leaving or entering the development
+view (their lifecycle is "development").
 """
 
 from __future__ import annotations
@@ -36,9 +38,8 @@ LOST = {
     K.TRANSFERRED: "transferred",
     K.DELETED: "deleted",
     K.MERGED: "deleted",
+    K.BECAME_SIGNED: "became_signed",
 }
-if hasattr(K, "BECAME_SIGNED"):
-    LOST[K.BECAME_SIGNED] = "became_signed"
 
 
 def ownership_rows(

@@ -207,6 +207,15 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
         "": lambda d: reverse("leads:lead-stats"),
         "campaign-year": lambda d: reverse("leads:lead-stats") + "?period=this_year&group=campaign",
     },
+    "reports:increment": {
+        "": lambda d: reverse("reports:increment"),
+        "year-net": lambda d: reverse("reports:increment") + "?preset=this_year&mode=net",
+    },
+    "reports:increment-events": {
+        "": lambda d: (
+            reverse("reports:increment-events") + "?preset=this_year&side=in&column=created"
+        ),
+    },
     "customers:customer-duplicates": {
         "": lambda d: reverse("customers:customer-duplicates"),
         "found": lambda d: reverse("customers:customer-duplicates") + "?name=有限公司",
@@ -240,7 +249,12 @@ PERSONA_PAGES["rep1"] = {
     "leads:pool-list",
 }
 # A manager's workbench has the per-rep table; the stats cover the team.
-PERSONA_PAGES["manager1"] = {"crm:workbench", "leads:lead-stats"}
+PERSONA_PAGES["manager1"] = {
+    "crm:workbench",
+    "leads:lead-stats",
+    "reports:increment",
+    "reports:increment-events",
+}
 
 # Pages checked as one persona only, with the status they answer: the sign-in page (nobody
 # signed in) and the error pages, reached on purpose. id: (persona, expected status, url).
