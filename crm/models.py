@@ -266,6 +266,12 @@ class OptionKind(models.TextChoices):
     LEAD_CLOSE_REASON = "lead_close_reason", _("Lead close reason")
 
 
+# Option entries the system relies on, by list: code → the label a new tenant starts with.
+OPTION_CODES: dict[str, dict[str, str]] = {
+    "followup_type": {"phone": "电话", "visit": "拜访"},
+}
+
+
 class Option(TenantModel):
     """One entry of a tenant-editable option list (sources, levels, follow-up types…)."""
 
@@ -273,6 +279,9 @@ class Option(TenantModel):
     label = models.CharField(_("label"), max_length=50)
     sort_order = models.PositiveIntegerField(_("sort order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+    # What the system knows an entry as, whatever the tenant renames it to (the reports' 拜访
+    # and 电话: OPTION_CODES); empty for the tenant's own entries. Never edited in the UI.
+    code = models.CharField(max_length=20, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("option")
@@ -280,6 +289,11 @@ class Option(TenantModel):
         ordering = ["kind", "sort_order", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "kind", "label"], name="option_unique_label"),
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "code"],
+                condition=~models.Q(code=""),
+                name="option_unique_code",
+            ),
         ]
         indexes = [models.Index(fields=["tenant", "kind", "sort_order"], name="option_tenant_kind")]
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from crm import activity, identity, permissions, rights
 from crm.exceptions import NotFoundError, PermissionRefusedError, ServiceError, refused_if_taken
 from crm.models import (
+    OPTION_CODES,
     DataScope,
     Delivery,
     Department,
@@ -137,8 +138,15 @@ def tenant_create(*, name: str, slug: str) -> Tenant:
                 data_scope=scope,
                 permissions=permissions.all_codes() if codes is None else codes,
             )
+        codes = {kind: {v: k for k, v in c.items()} for kind, c in OPTION_CODES.items()}
         Option.objects.bulk_create(
-            Option(tenant=tenant, kind=kind, label=label, sort_order=i)
+            Option(
+                tenant=tenant,
+                kind=kind,
+                label=label,
+                sort_order=i,
+                code=codes.get(kind, {}).get(label, ""),
+            )
             for kind, labels in DEFAULT_OPTIONS.items()
             for i, label in enumerate(labels)
         )

@@ -351,3 +351,21 @@ def test_failed_option_edit_under_htmx_shows_the_error_with_422(world, login):
     with scopes_disabled():
         second.refresh_from_db()
     assert second.label != first.label
+
+
+def test_the_follow_up_types_the_reports_rely_on_keep_their_code_when_renamed(world):
+    """拜访 and 电话 (the visit and phone statistics) are known by code, not by label."""
+    from crm.tenancy import tenant_scope
+
+    with scopes_disabled():
+        codes = dict(
+            Option.objects.filter(tenant=world.tenant_a, kind="followup_type")
+            .exclude(code="")
+            .values_list("code", "label")
+        )
+        assert codes == {"phone": "电话", "visit": "拜访"}
+        visit = Option.objects.get(tenant=world.tenant_a, kind="followup_type", code="visit")
+    with tenant_scope(world.tenant_a.pk):
+        services.option_update(actor=world.admin_a, option=visit, label="上门拜访", is_active=True)
+    visit.refresh_from_db()
+    assert (visit.label, visit.code) == ("上门拜访", "visit")
