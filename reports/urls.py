@@ -1,10 +1,10 @@
 from django.urls import path
 
-from reports import views
+from reports.views import increment
 
 app_name = "reports"
 
 urlpatterns = [
-    path("reports/increment/", views.increment_report, name="increment"),
-    path("reports/increment/events/", views.increment_events, name="increment-events"),
+    path("reports/increment/", increment.increment_report, name="increment"),
+    path("reports/increment/events/", increment.increment_events, name="increment-events"),
 ]

@@ -1,6 +1,6 @@
-"""Report pages (issue 19). Each page: the filter form (reports.forms), one report function,
-the table, a chart and the xlsx export of the table as shown; every number links to the
-records it counts."""
+"""客户增量统计's pages (issue 19). Every report page follows this shape: the filter form
+(reports.forms), one report function, the table, a chart and the xlsx export of the table as
+shown (a POST); every number links to the records it counts."""
 
 from __future__ import annotations
 
