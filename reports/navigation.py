@@ -14,3 +14,13 @@ navigation.register(
         order=7,
     )
 )
+navigation.register(
+    navigation.NavItem(
+        "report-pool",
+        _("Pool analysis"),
+        "reports:pool",
+        "inbox-stack",
+        ("reports.view",),
+        order=7,
+    )
+)

@@ -216,6 +216,14 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
             reverse("reports:increment-events") + "?preset=this_year&side=in&column=created"
         ),
     },
+    "reports:pool": {
+        "": lambda d: reverse("reports:pool"),
+        "year": lambda d: reverse("reports:pool") + "?preset=this_year",
+    },
+    "reports:pool-events": {
+        "": lambda d: reverse("reports:pool-events") + "?preset=this_year&side=in&column=",
+        "stock": lambda d: reverse("reports:pool-events") + "?side=stock&column=",
+    },
     "customers:customer-duplicates": {
         "": lambda d: reverse("customers:customer-duplicates"),
         "found": lambda d: reverse("customers:customer-duplicates") + "?name=有限公司",
@@ -254,6 +262,8 @@ PERSONA_PAGES["manager1"] = {
     "leads:lead-stats",
     "reports:increment",
     "reports:increment-events",
+    "reports:pool",
+    "reports:pool-events",
 }
 
 # Pages checked as one persona only, with the status they answer: the sign-in page (nobody
