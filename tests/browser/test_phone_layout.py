@@ -224,6 +224,15 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
         "": lambda d: reverse("reports:pool-events") + "?preset=this_year&side=in&column=",
         "stock": lambda d: reverse("reports:pool-events") + "?side=stock&column=",
     },
+    "reports:followups-list": {
+        "": lambda d: reverse("reports:followups-list") + "?preset=this_year&type=total&measure=n",
+    },
+    "reports:visits-list": {
+        "": lambda d: reverse("reports:visits-list") + "?day=total&measure=c",
+    },
+    "reports:calls-list": {
+        "": lambda d: reverse("reports:calls-list") + "?object=leads&day=total&measure=n",
+    },
     "customers:customer-duplicates": {
         "": lambda d: reverse("customers:customer-duplicates"),
         "found": lambda d: reverse("customers:customer-duplicates") + "?name=有限公司",
@@ -262,6 +271,10 @@ PERSONA_PAGES["manager1"] = {
     "leads:lead-stats",
     "reports:increment",
     "reports:increment-events",
+    "reports:followups",
+    "reports:followups-list",
+    "reports:visits",
+    "reports:calls",
     "reports:pool",
     "reports:pool-events",
 }
