@@ -7,7 +7,7 @@ import datetime
 
 from crm import demo
 from crm.models import Tenant, User
-from reports import summary
+from reports import stock, summary
 
 DEMO_DAYS = 400
 
@@ -16,3 +16,4 @@ DEMO_DAYS = 400
 def load_report_figures(tenant: Tenant, users: dict[str, User]) -> None:
     today = summary.tenant_today(tenant)
     summary.refresh(tenant.pk, today - datetime.timedelta(days=DEMO_DAYS), today)
+    stock.snapshot(tenant.pk, today)

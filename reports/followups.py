@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Expression, F, Max, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import Option, OptionKind
 from customers.models import Customer, FollowUp
@@ -190,7 +191,7 @@ class FollowupReport:
 def type_groups(tenant_id: int, data: Figures) -> list[Group]:
     """总量, then the tenant's follow-up types in their order: the active ones, and an
     inactive one when it has follow-ups in the period; 未分类 last when some have no type."""
-    groups = [Group(TOTAL, str(_("All types")))]
+    groups = [Group(TOTAL, str(pgettext_lazy("follow-up statistics", "Total")))]
     for option in Option.objects.filter(tenant_id=tenant_id, kind=OptionKind.FOLLOWUP_TYPE):
         if option.is_active or str(option.pk) in data.groups:
             groups.append(Group(str(option.pk), option.label))

@@ -4,6 +4,7 @@ included unless 仅本部门) and person, offered only inside the viewer's data 
 from __future__ import annotations
 
 import datetime
+import re
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -112,3 +113,78 @@ class ReportFilterForm(forms.Form):
         if person is not None:
             rows.append((str(_("Person")), person.get_full_name()))
         return rows
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class MonthFilterForm(ReportFilterForm):
+    """ReportFilterForm for one month: ``month`` (YYYY-MM; empty → this month in the
+    tenant's zone) replaces ``preset``/``first``/``last``, which it fills in."""
+
+    month = forms.CharField(
+        label=_("Month"),
+        required=False,
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
+    )
+
+    def __init__(self, data=None, *, actor, **kwargs):
+        super().__init__(data, actor=actor, **kwargs)
+        for name in ("preset", "first", "last"):
+            del self.fields[name]
+
+    def clean_month(self) -> datetime.date:
+        value = (self.cleaned_data.get("month") or "").strip()
+        if not value:
+            return periods.tenant_today(self.actor.tenant).replace(day=1)
+        match = _MONTH.match(value)
+        if match and 1 <= int(match[2]) <= 12 and int(match[1]) >= 1:
+            return datetime.date(int(match[1]), int(match[2]), 1)
+        raise forms.ValidationError(_("Enter a month as YYYY-MM."), code="month")
+
+    def clean(self):
+        first = self.cleaned_data.get("month")
+        if first is not None:
+            self.cleaned_data.update(preset="custom", first=first, last=periods.month_end(first))
+        return super().clean()
+
+    def description(self) -> list[tuple[str, str]]:
+        rows = super().description()
+        first = (self.cleaned_data if self.is_valid() else {}).get("month")
+        if first is not None and rows:
+            rows[0] = (str(_("Month")), f"{first:%Y-%m}")
+        return rows
+
+
+class PoolPeriodForm(forms.Form):
+    """The period part of the reports' filter bar (reports.forms.ReportFilterForm without its
+    department and person: a pooled customer belongs to nobody, so they could not apply,
+    and the form does not build the data scope it would not use)."""
+
+    preset = forms.ChoiceField(label=_("Period"), choices=periods.PRESET_CHOICES, required=False)
+    first = forms.DateField(label=_("From"), required=False, widget=DATE_WIDGET)
+    last = forms.DateField(label=_("To"), required=False, widget=DATE_WIDGET)
+
+    def __init__(self, data=None, *, actor, **kwargs):
+        super().__init__(data if data is not None else {}, **kwargs)
+        self.actor = actor
+        self.fields["preset"].initial = periods.DEFAULT_PRESET
+
+    def clean(self):
+        data = super().clean()
+        if any(name in self.errors for name in ("preset", "first", "last")):
+            return data
+        try:
+            data["period"] = periods.resolve(
+                data.get("preset"),
+                periods.tenant_today(self.actor.tenant),
+                data.get("first"),
+                data.get("last"),
+            )
+        except ValidationError as exc:
+            field = {"first": "first", "last": "last", "reversed": "last", "too_long": "last"}
+            self.add_error(field.get(exc.code, "preset"), exc)
+        return data
+
+    def description(self) -> list[tuple[str, str]]:
+        return [(_("Period"), self.cleaned_data["period"].label)]

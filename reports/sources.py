@@ -63,3 +63,36 @@ def ownership_rows(
 
 
 OWNERSHIP = summary.register(summary.Source("own", ownership_rows))
+
+
+# ---------------------------------------------------------------- field changes (R3)
+
+# ``attr:<field>:<value>:<lifecycle>``: customers that entered ``value`` of ``field`` (a
+# status option id, a level option id, a deal status, a tag id), counted for the owner at the
+# change (customers.CustomerAttrEvent; a new customer's first values count).
+ATTR_FIELDS = ("status", "level", "deal_status", "tag")
+
+
+def attr_rows(tenant_id: int, start: datetime.datetime, end: datetime.datetime, tz):
+    from customers.models import CustomerAttrEvent
+
+    groups = (
+        CustomerAttrEvent.objects.filter(
+            tenant_id=tenant_id,
+            field__in=ATTR_FIELDS,
+            at__gte=start,
+            at__lt=end,
+            owner__isnull=False,
+        )
+        .exclude(new_value="")
+        .annotate(day=TruncDate("at", tzinfo=tz))
+        .values("day", "owner_id", "field", "new_value", "lifecycle")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for g in groups:
+        metric = f"attr:{g['field']}:{g['new_value']}:{g['lifecycle']}"
+        yield g["day"], g["owner_id"], metric, g["n"]
+
+
+ATTRIBUTES = summary.register(summary.Source("attr", attr_rows))

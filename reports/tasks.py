@@ -10,18 +10,20 @@ from django.utils import timezone
 
 from crm.models import Tenant
 from crm.tasks import for_each_tenant, tenant_task
-from reports import summary
+from reports import stock, summary
 
 
 @tenant_task()
 def reports_refresh_task(tenant_id: int) -> int:
     """Store today's figures (and yesterday's during the first hour of a day, for what was
-    written just before midnight and committed after the last refresh)."""
+    written just before midnight and committed after the last refresh) and today's stock."""
     tenant = Tenant.objects.get(pk=tenant_id)
     local = timezone.now().astimezone(tenant.tzinfo)
     first = local.date()
     if local.hour == 0:
         first -= datetime.timedelta(days=1)
+    # Today's stock so far: the day's last refresh leaves its end-of-day stock (R3).
+    stock.snapshot(tenant_id, local.date())
     return summary.refresh(tenant_id, first, local.date())
 
 

@@ -1,28 +1,23 @@
 from django.urls import path
 
-from reports.views import increment
+from reports.views import followups, increment, pool, stock, visits
 
 app_name = "reports"
 
 urlpatterns = [
+    # 客户增量统计 (R1/R2) and 增量/存量对比 (R3).
     path("reports/increment/", increment.increment_report, name="increment"),
     path("reports/increment/events/", increment.increment_events, name="increment-events"),
-]
-
-from reports.views import followups, visits  # noqa: E402
-
-urlpatterns += [
+    path("reports/stock/", stock.stock_page, name="stock"),
+    path("reports/stock/rows/", stock.stock_rows, name="stock-rows"),
+    # 跟进动态统计 (R4), 客户拜访统计 (R5), 电话统计 (R6).
     path("reports/followups/", followups.followup_report, name="followups"),
     path("reports/followups/list/", followups.followup_report_list, name="followups-list"),
     path("reports/visits/", visits.day_report, {"code": "visit"}, name="visits"),
     path("reports/visits/list/", visits.day_report_list, {"code": "visit"}, name="visits-list"),
     path("reports/calls/", visits.day_report, {"code": "phone"}, name="calls"),
     path("reports/calls/list/", visits.day_report_list, {"code": "phone"}, name="calls-list"),
-]
-
-from reports.views import pool as pool_views  # noqa: E402
-
-urlpatterns += [
-    path("reports/pool/", pool_views.pool_report, name="pool"),
-    path("reports/pool/events/", pool_views.pool_events, name="pool-events"),
+    # 公海分析.
+    path("reports/pool/", pool.pool_report, name="pool"),
+    path("reports/pool/events/", pool.pool_events, name="pool-events"),
 ]

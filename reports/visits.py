@@ -5,25 +5,22 @@ through reports/followups.py (same subjects, deleted customers, author and recou
 Visits are counted on development and signed customers (leads cannot be visited: seed 002),
 calls on leads too.
 
-The month comes from :class:`MonthFilterForm`: ReportFilterForm's department and person with
-a ``month`` (YYYY-MM, this month by default) in place of the period presets, so the period is
-always one whole month and a day column always exists for every day of it.
+The month comes from :class:`reports.forms.MonthFilterForm`: ReportFilterForm's department
+and person with a ``month`` (YYYY-MM, this month by default) in place of the period presets,
+so the period is always one whole month and a day column always exists for every day of it.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass
 
-from django import forms
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import OptionKind
 from reports import followups as fu
-from reports.forms import ReportFilterForm
-from reports.periods import Period, month_end, tenant_today
+from reports.periods import Period
 from reports.scope import ReportScope
 from reports.tables import Table
 
@@ -33,45 +30,6 @@ REPORTS = {
     VISIT: (_("Customer visits"), (fu.DEVELOPMENT, fu.SIGNED)),
     PHONE: (_("Phone calls"), (fu.DEVELOPMENT, fu.SIGNED, fu.LEADS)),
 }
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-
-
-class MonthFilterForm(ReportFilterForm):
-    """ReportFilterForm for one month: ``month`` (YYYY-MM; empty → this month in the
-    tenant's zone) replaces ``preset``/``first``/``last``, which it fills in."""
-
-    month = forms.CharField(
-        label=_("Month"),
-        required=False,
-        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
-    )
-
-    def __init__(self, data=None, *, actor, **kwargs):
-        super().__init__(data, actor=actor, **kwargs)
-        for name in ("preset", "first", "last"):
-            del self.fields[name]
-
-    def clean_month(self) -> datetime.date:
-        value = (self.cleaned_data.get("month") or "").strip()
-        if not value:
-            return tenant_today(self.actor.tenant).replace(day=1)
-        match = _MONTH.match(value)
-        if match and 1 <= int(match[2]) <= 12 and int(match[1]) >= 1:
-            return datetime.date(int(match[1]), int(match[2]), 1)
-        raise forms.ValidationError(_("Enter a month as YYYY-MM."), code="month")
-
-    def clean(self):
-        first = self.cleaned_data.get("month")
-        if first is not None:
-            self.cleaned_data.update(preset="custom", first=first, last=month_end(first))
-        return super().clean()
-
-    def description(self) -> list[tuple[str, str]]:
-        rows = super().description()
-        first = (self.cleaned_data if self.is_valid() else {}).get("month")
-        if first is not None and rows:
-            rows[0] = (str(_("Month")), f"{first:%Y-%m}")
-        return rows
 
 
 def month_of(period: Period) -> str:

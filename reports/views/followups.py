@@ -10,6 +10,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from crm.models import Option, OptionKind
@@ -177,7 +178,7 @@ def followup_report_list(request):
     user = _user(request, scope)
     start, end = period.bounds(request.user.tenant.tzinfo)
     if kind == fu.TOTAL:
-        what = _("All types")
+        what = pgettext_lazy("follow-up statistics", "Total")
     elif kind == fu.NO_TYPE:
         what = _("No type")
     else:

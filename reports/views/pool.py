@@ -7,60 +7,21 @@ from __future__ import annotations
 import datetime
 from urllib.parse import urlencode
 
-from django import forms
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from crm.forms import DATE_WIDGET
 from crm.models import Option, OptionKind
 from crm.views.base import tenant_view
 from crm.views.lists import offset_page
-from reports import charts, periods, pool
+from reports import charts, pool
+from reports.forms import PoolPeriodForm
 from reports.tables import xlsx_response
 
 FILTER_KEYS = ("preset", "first", "last")
-
-
-class PoolPeriodForm(forms.Form):
-    """The period part of the reports' filter bar (reports.forms.ReportFilterForm without its
-    department and person: a pooled customer belongs to nobody, so they could not apply,
-    and the form does not build the data scope it would not use)."""
-
-    preset = forms.ChoiceField(
-        label=gettext_lazy("Period"), choices=periods.PRESET_CHOICES, required=False
-    )
-    first = forms.DateField(label=gettext_lazy("From"), required=False, widget=DATE_WIDGET)
-    last = forms.DateField(label=gettext_lazy("To"), required=False, widget=DATE_WIDGET)
-
-    def __init__(self, data=None, *, actor, **kwargs):
-        super().__init__(data if data is not None else {}, **kwargs)
-        self.actor = actor
-        self.fields["preset"].initial = periods.DEFAULT_PRESET
-
-    def clean(self):
-        data = super().clean()
-        if any(name in self.errors for name in FILTER_KEYS):
-            return data
-        try:
-            data["period"] = periods.resolve(
-                data.get("preset"),
-                periods.tenant_today(self.actor.tenant),
-                data.get("first"),
-                data.get("last"),
-            )
-        except ValidationError as exc:
-            field = {"first": "first", "last": "last", "reversed": "last", "too_long": "last"}
-            self.add_error(field.get(exc.code, "preset"), exc)
-        return data
-
-    def description(self) -> list[tuple[str, str]]:
-        return [(_("Period"), self.cleaned_data["period"].label)]
 
 
 def _filters(request) -> dict:

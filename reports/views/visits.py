@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from crm.views.base import tenant_view
 from reports import charts, visits
 from reports import followups as fu
+from reports.forms import MonthFilterForm
 from reports.tables import xlsx_response
 from reports.views.followups import _filters, _object, _user, followup_list, table_context
 
@@ -34,7 +35,7 @@ def day_report(request, code: str):
     table as shown (SECURITY: an export starts with a CSRF-protected POST only)."""
     title, objects = visits.REPORTS[code]
     page_url, list_url, nav = URLS[code]
-    form = visits.MonthFilterForm(request.GET, actor=request.user)
+    form = MonthFilterForm(request.GET, actor=request.user)
     obj = _object(request, objects)
     context = {
         "form": form,
@@ -91,7 +92,7 @@ def day_report_list(request, code: str):
     电话统计: one person or everyone, one day or the whole month."""
     title, objects = visits.REPORTS[code]
     page_url, _list_url, nav = URLS[code]
-    form = visits.MonthFilterForm(request.GET, actor=request.user)
+    form = MonthFilterForm(request.GET, actor=request.user)
     if not form.is_valid():
         raise Http404
     period, scope = form.resolve()

@@ -211,6 +211,17 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
         "": lambda d: reverse("reports:increment"),
         "year-net": lambda d: reverse("reports:increment") + "?preset=this_year&mode=net",
     },
+    "reports:stock": {
+        "": lambda d: reverse("reports:stock"),
+        "tags": lambda d: reverse("reports:stock") + "?preset=this_year&dimension=tag",
+    },
+    "reports:stock-rows": {
+        "": lambda d: (
+            reverse("reports:stock-rows")
+            + "?preset=this_year&kind=stock&value="
+            + str(d.customer.status_id or 0)
+        ),
+    },
     "reports:increment-events": {
         "": lambda d: (
             reverse("reports:increment-events") + "?preset=this_year&side=in&column=created"
@@ -271,6 +282,8 @@ PERSONA_PAGES["manager1"] = {
     "leads:lead-stats",
     "reports:increment",
     "reports:increment-events",
+    "reports:stock",
+    "reports:stock-rows",
     "reports:followups",
     "reports:followups-list",
     "reports:visits",

@@ -50,6 +50,7 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "lead-pool-groups",
         "lead-stats",
         "report-increment",  # reports.view
+        "report-stock",  # reports.view
         "report-followups",  # reports.view
         "report-visits",  # reports.view
         "report-calls",  # reports.view

@@ -145,7 +145,7 @@ def test_columns_are_the_active_types_in_order_and_inactive_ones_with_data(octob
     w, t = october, october.types
     response = page(as_user(w.admin_a), **OCTOBER)
     labels = [g.label for g in response.context["pair_groups"]]
-    assert labels == ["All types", "电话", "拜访", "微信", "QQ", "其他", "No type"]
+    assert labels == ["Total", "电话", "拜访", "微信", "QQ", "其他", "No type"]
     assert str(t["邮件"].pk) not in table(response)["total"]
 
 
@@ -254,7 +254,7 @@ def test_the_export_is_the_table_as_shown(october, as_user):
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     assert "2026-10-01" in rows[0][0] and "Development customers" in rows[0][0]
     t = shown.context["table"]
-    assert rows[1][1:3] == ["All types Times", "All types Customers followed"]
+    assert rows[1][1:3] == ["Total Times", "Total Customers followed"]
     assert rows[1][1:] == [str(c.label) for c in t.columns]
     body = {r[0]: r[1:] for r in rows[2:]}
     for row in t.rows:
