@@ -10,6 +10,6 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Reports")
 
     def ready(self) -> None:
-        # Registrations: the summary sources, the menu entries, the demo's figures (after
-        # every other app's demo data: reports is the last app).
-        from reports import demo, navigation, sources  # noqa: F401
+        # Registrations: the summary sources, the menu entries, the workbench block, the
+        # demo's figures (after every other app's demo data: reports is the last app).
+        from reports import demo, navigation, sources, workbench  # noqa: F401

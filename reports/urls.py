@@ -1,10 +1,12 @@
 from django.urls import path
 
-from reports.views import followups, increment, pool, stock, visits
+from reports.views import dashboard, followups, increment, pool, stock, visits
 
 app_name = "reports"
 
 urlpatterns = [
+    # The manager's dashboard.
+    path("reports/", dashboard.dashboard_page, name="dashboard"),
     # 客户增量统计 (R1/R2) and 增量/存量对比 (R3).
     path("reports/increment/", increment.increment_report, name="increment"),
     path("reports/increment/events/", increment.increment_events, name="increment-events"),

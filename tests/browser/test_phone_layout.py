@@ -280,6 +280,7 @@ PERSONA_PAGES["rep1"] = {
 PERSONA_PAGES["manager1"] = {
     "crm:workbench",
     "leads:lead-stats",
+    "reports:dashboard",
     "reports:increment",
     "reports:increment-events",
     "reports:stock",

@@ -49,6 +49,7 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "lead-pool",
         "lead-pool-groups",
         "lead-stats",
+        "report-dashboard",  # reports.view
         "report-increment",  # reports.view
         "report-stock",  # reports.view
         "report-followups",  # reports.view
