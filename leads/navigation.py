@@ -1,4 +1,4 @@
-"""Menu entries and workbench panels of leads: 线索, 线索转化统计, 线索池 (and 线索池设置,
+"""Menu entries and workbench panels of leads: 线索, 线索池 (and 线索池设置,
 市场活动, 线索分配规则 in the settings), the follow-ups due (today and overdue) and my leads
 about to fall into the lead pool. The registration order is the menu's order among entries of
 the same rank."""
@@ -54,19 +54,7 @@ def _due_for_recycling(request):
 workbench.register("leads/workbench_recycle.html", _due_for_recycling, order=16)
 
 
-# ---------------------------------------------------------------- conversion statistics
-
-# Everyone who works on leads sees the numbers of the leads they may see.
-navigation.register(
-    navigation.NavItem(
-        "lead-stats",
-        _("Lead conversion"),
-        "leads:lead-stats",
-        "chart-bar",
-        ("reports.view", "lead.convert", "lead.export", "lead.manage"),
-        order=6,
-    )
-)
+# The conversion statistics are a report now: reports.navigation's 线索转换率.
 
 
 # ---------------------------------------------------------------- the lead pool

@@ -1,5 +1,5 @@
 """The reports' menu entries (who holds ``reports.view``: managers and admins by default), in
-this order after the lead conversion statistics."""
+this order after the workbench and the leads."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -13,6 +13,7 @@ REPORTS = (
     ("report-visits", _("Customer visits"), "reports:visits", "map-pin"),
     ("report-calls", _("Phone calls"), "reports:calls", "phone"),
     ("report-pool", _("Pool analysis"), "reports:pool", "inbox-stack"),
+    ("report-leads", _("Lead conversion rate"), "reports:leads", "funnel"),
 )
 navigation.register(
     navigation.NavItem(

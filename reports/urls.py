@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reports.views import dashboard, followups, increment, pool, stock, visits
+from reports.views import dashboard, followups, increment, leads, pool, stock, visits
 
 app_name = "reports"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     path("reports/visits/list/", visits.day_report_list, {"code": "visit"}, name="visits-list"),
     path("reports/calls/", visits.day_report, {"code": "phone"}, name="calls"),
     path("reports/calls/list/", visits.day_report_list, {"code": "phone"}, name="calls-list"),
+    # 线索转换率 (the old leads:lead-stats redirects here).
+    path("reports/leads/", leads.lead_report, name="leads"),
+    path("reports/leads/list/", leads.lead_report_list, name="leads-list"),
     # 公海分析.
     path("reports/pool/", pool.pool_report, name="pool"),
     path("reports/pool/events/", pool.pool_events, name="pool-events"),

@@ -3,29 +3,22 @@ one selector, at most one service, render."""
 
 from __future__ import annotations
 
-from io import BytesIO
+from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from crm import masking
 from crm.exceptions import ServiceError
 from crm.idempotency import once
 from crm.views.base import tenant_view
 from crm.views.lists import back_url as _back
-from crm.xlsx import XLSX_CONTENT_TYPE, write_xlsx
-from leads import conversion, stats
-from leads.forms.convert import ConvertForm, StatsForm
-
-EXPORT_RIGHTS = ("reports.view", "lead.export")
+from leads import conversion
+from leads.forms.convert import ConvertForm
 
 
 @tenant_view("lead.convert")
@@ -102,42 +95,26 @@ def lead_convert_batch(request):
     return redirect(back)
 
 
-@tenant_view(any_of=("reports.view", "lead.convert", "lead.export", "lead.manage"))
-@require_http_methods(["GET", "POST"])
+# The old page's range presets, all of which the reports' period offers under the same name.
+_OLD_PRESETS = ("this_month", "last_month", "this_quarter", "this_year", "custom")
+
+
+@tenant_view()
+@require_GET
 def lead_stats(request):
-    """查看销售线索转换情况: per person or campaign, over a range. Its 导出 button POSTs the
-    page's own query string back and downloads the table (SECURITY: an export starts with a
-    CSRF-protected POST only; a GET always shows the page)."""
-    actor = request.user
-    form = StatsForm(request.GET)
-    context = {"active_nav": "lead-stats", "form": form, "stats": None}
-    context["can_export"] = any(actor.can(code) for code in EXPORT_RIGHTS)
-    exporting = request.method == "POST"
-    if exporting and not context["can_export"]:
-        raise PermissionDenied
-    if not form.is_valid():
-        return render(request, "leads/lead_stats.html", context, status=422 if exporting else 200)
-    data = form.cleaned_data
-    start, end = stats.day_bounds(data["first"], data["last"])
-    result = stats.lead_conversion_stats(actor=actor, start=start, end=end, group_by=data["group"])
-    if exporting:
-        headers, rows = stats.stats_sheet(result)
-        buffer = BytesIO()
-        write_xlsx(buffer, headers, rows, title=_("Lead conversion"))
-        response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
-        name = _("Lead conversion %(first)s-%(last)s.xlsx") % {
-            "first": data["first"].strftime("%Y%m%d"),
-            "last": data["last"].strftime("%Y%m%d"),
-        }
-        response["Content-Disposition"] = content_disposition_header(True, name)
-        return response
-    context.update(
-        stats=result,
-        first=data["first"],
-        last=data["last"],
-        period=data["period"],
-        group=data["group"],
-        export_query=request.GET.urlencode(),
-        today=timezone.localdate(),
-    )
-    return render(request, "leads/lead_stats.html", context)
+    """The lead conversion statistics moved into the reports (reports:leads, 线索转换率): an
+    old link or bookmark lands there with its range and grouping (``period``/``date_from``/
+    ``date_to`` become ``preset``/``first``/``last``)."""
+    old = request.GET
+    query = {}
+    period = old.get("period") or ("custom" if old.get("date_from") or old.get("date_to") else "")
+    if period in _OLD_PRESETS:
+        query["preset"] = period
+    if period == "custom":
+        for before, after in (("date_from", "first"), ("date_to", "last")):
+            if old.get(before):
+                query[after] = old[before]
+    if old.get("group") in ("owner", "campaign"):
+        query["group"] = old["group"]
+    target = reverse("reports:leads")
+    return redirect(f"{target}?{urlencode(query)}" if query else target)

@@ -75,6 +75,7 @@ NOT_PAGES: dict[str, str] = {
     "leads:lead-duplicate-check": "htmx fragment: the duplicate warning of the form",
     "customers:customer-tab": "htmx fragment; its full page is customer-detail?tab=…",
     "leads:lead-tab": "htmx fragment; its full page is lead-detail?tab=…",
+    "leads:lead-stats": "redirect to reports:leads (its old address), checked there",
 }
 
 # URLs that take only POST: a GET answers 405 (checked by the completeness test).
@@ -203,9 +204,15 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
     "leads:rule-edit": {"": lambda d: _url("leads:rule-edit", d.rule)},
     "leads:pool-group-edit": {"": lambda d: _url("leads:pool-group-edit", d.lead_pool)},
     # Pages without a parameter that show their content only for a query.
-    "leads:lead-stats": {
-        "": lambda d: reverse("leads:lead-stats"),
-        "campaign-year": lambda d: reverse("leads:lead-stats") + "?period=this_year&group=campaign",
+    "reports:leads": {
+        "": lambda d: reverse("reports:leads"),
+        "campaign-year": lambda d: reverse("reports:leads") + "?preset=this_year&group=campaign",
+    },
+    "reports:leads-list": {
+        "": lambda d: reverse("reports:leads-list") + "?preset=this_year&column=new",
+        "campaign": lambda d: (
+            reverse("reports:leads-list") + "?preset=this_year&group=campaign&column=followed"
+        ),
     },
     "reports:increment": {
         "": lambda d: reverse("reports:increment"),
@@ -279,7 +286,8 @@ PERSONA_PAGES["rep1"] = {
 # A manager's workbench has the per-rep table; the stats cover the team.
 PERSONA_PAGES["manager1"] = {
     "crm:workbench",
-    "leads:lead-stats",
+    "reports:leads",
+    "reports:leads-list",
     "reports:dashboard",
     "reports:increment",
     "reports:increment-events",

@@ -25,8 +25,8 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "notifications",
         "leads",
         "lead-pool",
-        # Reps see the conversion statistics of their own leads (they hold lead.convert).
-        "lead-stats",
+        # No lead conversion report: it moved into the reports (reports.view), which reps
+        # do not hold.
     }
     client.logout()
     login(world.admin_a)
@@ -48,7 +48,6 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "leads",
         "lead-pool",
         "lead-pool-groups",
-        "lead-stats",
         "report-dashboard",  # reports.view
         "report-increment",  # reports.view
         "report-stock",  # reports.view
@@ -56,6 +55,7 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "report-visits",  # reports.view
         "report-calls",  # reports.view
         "report-pool",  # reports.view
+        "report-leads",  # reports.view
         "campaigns",
         "assignment-rules",
     }

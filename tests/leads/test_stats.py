@@ -1,12 +1,12 @@
-"""Lead conversion statistics (leads.stats, leads:lead-stats): exact figures on a small
-hand-built set, per person and per campaign, the data scope, a fixed number of queries, the
-ranges and the export."""
+"""Lead conversion statistics (leads.stats): exact figures on a small hand-built set, per
+person and per campaign, the data scope, a fixed number of queries, the ranges; the old page's
+address (leads:lead-stats) redirecting to the report 线索转换率 (reports:leads)."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from io import BytesIO
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -14,7 +14,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
-from openpyxl import load_workbook
 
 from crm.models import User
 from leads import stats
@@ -171,70 +170,33 @@ def test_preset_ranges(preset, today, expected):
     assert (first.isoformat(), last.isoformat()) == expected
 
 
-# ---------------------------------------------------------------- the page and the export
+# ---------------------------------------------------------------- the old page's address
+
+# The page moved into the reports (reports:leads, tests/reports/test_leads.py): its address
+# redirects there with its range and grouping.
 
 
-def test_page_shows_the_figures_and_defaults_to_this_month(world, login, march):
+def test_the_page_redirects_to_the_report_with_its_range(world, login, march):
     client = login(world.manager_sales)
-    response = client.get(reverse("leads:lead-stats"), QUERY)
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert "71.4%" in html and "rep_west" in html
-    default = client.get(reverse("leads:lead-stats"))
-    first, last = stats.preset_range("this_month", timezone.localdate())
-    assert (default.context["first"], default.context["last"]) == (first, last)
-
-
-def test_page_refuses_a_backward_range(world, login):
-    response = login(world.admin_a).get(
-        reverse("leads:lead-stats"),
-        {"period": "custom", "date_from": "2024-03-31", "date_to": "2024-03-01"},
+    response = client.get(reverse("leads:lead-stats"), {**QUERY, "group": "campaign"})
+    assert response.status_code == 302
+    expected = {"preset": "custom", "first": "2024-03-01", "last": "2024-03-31"}
+    assert response["Location"] == (
+        f"{reverse('reports:leads')}?{urlencode({**expected, 'group': 'campaign'})}"
     )
-    assert response.status_code == 200
-    assert response.context["stats"] is None
-    assert "结束" in response.content.decode() or response.context["form"].errors
+    report = client.get(response["Location"])
+    assert report.status_code == 200
+    # The report counts the leads owned in the manager's scope (the pool's for nobody).
+    assert report.context["table"].total.values["new"] == 6
+    assert client.get(reverse("leads:lead-stats"))["Location"] == reverse("reports:leads")
 
 
-def test_export_holds_the_table_with_formulas_neutralised(world, login, march):
-    response = login(world.manager_sales).post(
-        reverse("leads:lead-stats"), query_params={**QUERY, "group": "campaign"}
-    )
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
-    assert "attachment" in response["Content-Disposition"]
-    sheet = load_workbook(BytesIO(response.content)).active
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    assert rows[0] == ["市场活动", "新建线索", "已跟进线索", "跟进率 (%)", "转为客户", "转化率 (%)"]
-    assert rows[1] == ["春季展会", 4, 4, 100, 2, 50]
-    assert rows[2][0] == '\'=HYPERLINK("http://x")'
-    assert rows[-1] == ["合计", 7, 5, pytest.approx(71.4), 3, pytest.approx(42.9)]
-
-
-def test_who_may_see_and_export(world, login, march):
+def test_the_old_address_exports_nothing_and_reps_lose_the_page(world, login, march):
     url = reverse("leads:lead-stats")
+    assert login(world.admin_a).post(url, query_params=QUERY).status_code == 405
+    # A rep (lead.convert, no reports.view) saw their own numbers here; the report is for
+    # reports.view only.
     rep = login(world.rep_east)
-    assert rep.get(url, QUERY).status_code == 200  # reps see their own numbers
-    assert rep.post(url, query_params=QUERY).status_code == 403
-    assert login(world.service_a).get(url).status_code == 403
-    assert login(world.admin_a).post(url, query_params=QUERY).status_code == 200
-
-
-def test_the_export_starts_with_a_csrf_checked_post_only(world, march):
-    """SECURITY (issue 15): a GET never downloads the table (the old ?export=xlsx link shows
-    the page), and a POST without the CSRF token is refused."""
-    from django.test import Client
-
-    from tests.conftest import PASSWORD
-
-    url = reverse("leads:lead-stats")
-    client = Client(enforce_csrf_checks=True)
-    assert client.login(username=world.admin_a.username, password=PASSWORD)
-    page = client.get(url, {**QUERY, "export": "xlsx"})
-    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
-    html = page.content.decode()
-    assert 'method="post"' in html and 'data-testid="stats-export"' in html
-    assert client.post(url, query_params=QUERY).status_code == 403
-    token = client.cookies["csrftoken"].value
-    response = client.post(url, {"csrfmiddlewaretoken": token}, query_params=QUERY)
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    response = rep.get(url, QUERY)
+    assert response.status_code == 302
+    assert rep.get(response["Location"]).status_code == 403
