@@ -459,7 +459,7 @@ NOT_NEEDED = {
     # Its answer shows the generated password once: @once would keep it in the cache.
     # A second submission is refused as "username taken" (test below).
     "crm:user-create": "password shown once; a repeat is refused as a taken username",
-    "leads:lead-stats": "its POST downloads a table computed on the fly: it writes nothing",
+    "leads:lead-stats": "a GET that redirects to the reports' 线索转换率: it writes nothing",
 }
 
 # Names that say "this POST creates something".
