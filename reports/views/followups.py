@@ -20,6 +20,7 @@ from reports import charts
 from reports import followups as fu
 from reports.forms import ReportFilterForm
 from reports.tables import xlsx_response
+from reports.views.common import drill_person
 
 FILTER_KEYS = ("preset", "first", "last", "department", "only_this_department", "person")
 
@@ -100,20 +101,6 @@ def followup_report(request):
     return render(request, "reports/followups.html", context)
 
 
-def _user(request, scope):
-    """The person of a drill-down (None: everyone in scope); a 404 outside the scope."""
-    if not request.GET.get("user"):
-        return None
-    try:
-        user_id = int(request.GET["user"])
-    except ValueError as exc:
-        raise Http404 from exc
-    # SECURITY: a person outside the viewer's data scope (or another tenant's) is a 404.
-    if not scope.covers(user_id):
-        raise Http404
-    return next(p for p in scope.people() if p.id == user_id)
-
-
 def followup_list(
     request, *, nav, obj, start, end, scope, user, kind=None, code=None, title, what, filters, back
 ):
@@ -175,7 +162,7 @@ def followup_report_list(request):
     kind = request.GET.get("type") or fu.TOTAL
     if kind not in (fu.TOTAL, fu.NO_TYPE) and not kind.isdigit():
         raise Http404
-    user = _user(request, scope)
+    user = drill_person(request, scope)
     start, end = period.bounds(request.user.tenant.tzinfo)
     if kind == fu.TOTAL:
         what = pgettext_lazy("follow-up statistics", "Total")

@@ -18,17 +18,7 @@ from crm.views.lists import offset_page
 from reports import charts, increment
 from reports.forms import ReportFilterForm
 from reports.tables import xlsx_response
-
-FILTER_KEYS = ("preset", "first", "last", "department", "only_this_department", "person")
-
-
-def _choice(request, name: str, choices: dict, default: str) -> str:
-    value = request.GET.get(name) or default
-    return value if value in choices else default
-
-
-def _filters(request) -> dict:
-    return {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k)}
+from reports.views.common import choice, drill_person, filters_of, linker, table_context
 
 
 @tenant_view("reports.view")
@@ -39,8 +29,8 @@ def increment_report(request):
     POSTs the page's own query string back and downloads the table as shown (SECURITY: an
     export starts with a CSRF-protected POST only; a GET always shows the page)."""
     form = ReportFilterForm(request.GET, actor=request.user)
-    lifecycle = _choice(request, "lifecycle", increment.LIFECYCLES, increment.DEVELOPMENT)
-    mode = _choice(request, "mode", increment.MODES, increment.PROCESS)
+    lifecycle = choice(request, "lifecycle", increment.LIFECYCLES, increment.DEVELOPMENT)
+    mode = choice(request, "mode", increment.MODES, increment.PROCESS)
     context = {
         "form": form,
         "active_nav": "report-increment",
@@ -52,13 +42,12 @@ def increment_report(request):
     if not form.is_valid():
         return render(request, "reports/increment.html", context, status=422)
     period, scope = form.resolve()
-    base = {**_filters(request), "lifecycle": lifecycle}
+    base = {**filters_of(request), "lifecycle": lifecycle}
+
+    to = linker("reports:increment-events", base)
 
     def link(side: str, column: str, user_id: int | None) -> str:
-        query = {**base, "side": side, "column": column}
-        if user_id is not None:
-            query["user"] = user_id
-        return f"{reverse('reports:increment-events')}?{urlencode(query)}"
+        return to(user_id, side=side, column=column)
 
     report = increment.increment_report(
         tenant=request.user.tenant,
@@ -95,9 +84,7 @@ def increment_report(request):
     context.update(
         {
             "period": period,
-            "table": report.table,
-            "rows": [(row, row.cells(report.table.columns)) for row in report.table.rows],
-            "total_cells": report.table.total.cells(report.table.columns),
+            **table_context(report.table),
             "filters": filters,
             "chart": charts.bar_chart(names, series, title=_("Customer increment")),
             "export_query": urlencode({**base, "mode": mode}),
@@ -115,22 +102,13 @@ def increment_events(request):
     if not form.is_valid():
         raise Http404
     period, scope = form.resolve()
-    lifecycle = _choice(request, "lifecycle", increment.LIFECYCLES, increment.DEVELOPMENT)
+    lifecycle = choice(request, "lifecycle", increment.LIFECYCLES, increment.DEVELOPMENT)
     side = request.GET.get("side")
     column = request.GET.get("column") or ""
     known = {c for c, _label in (increment.GAINS if side == "in" else increment.LOSSES)}
     if side not in ("in", "out") or (column and column not in known):
         raise Http404
-    user = None
-    if request.GET.get("user"):
-        try:
-            user_id = int(request.GET["user"])
-        except ValueError as exc:
-            raise Http404 from exc
-        # SECURITY: a person outside the viewer's data scope (or another tenant's) is a 404.
-        if not scope.covers(user_id):
-            raise Http404
-        user = next(p for p in scope.people() if p.id == user_id)
+    user = drill_person(request, scope)
     events = increment.increment_events(
         period=period,
         tz=request.user.tenant.tzinfo,
@@ -143,7 +121,7 @@ def increment_events(request):
     count = events.count()
     page = offset_page(request, events, total=count)
     labels = dict(increment.GAINS if side == "in" else increment.LOSSES)
-    back = {**_filters(request), "lifecycle": lifecycle}
+    back = {**filters_of(request), "lifecycle": lifecycle}
     context = {
         "active_nav": "report-increment",
         "page": page,

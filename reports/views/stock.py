@@ -15,12 +15,12 @@ from crm.views.lists import offset_page
 from reports import charts, increment, stock_report
 from reports.forms import ReportFilterForm
 from reports.tables import xlsx_response
-from reports.views.increment import _choice, _filters
+from reports.views.common import choice, drill_person, filters_of, linker, table_context
 
 
 def _options(request) -> tuple[str, str]:
-    field = _choice(request, "dimension", stock_report.DIMENSIONS, stock_report.DEFAULT_DIMENSION)
-    lifecycle = _choice(request, "lifecycle", increment.LIFECYCLES, increment.DEVELOPMENT)
+    field = choice(request, "dimension", stock_report.DIMENSIONS, stock_report.DEFAULT_DIMENSION)
+    lifecycle = choice(request, "lifecycle", increment.LIFECYCLES, increment.DEVELOPMENT)
     return field, lifecycle
 
 
@@ -43,13 +43,12 @@ def stock_page(request):
     if not form.is_valid():
         return render(request, "reports/stock.html", context, status=422)
     period, scope = form.resolve()
-    base = {**_filters(request), "dimension": field, "lifecycle": lifecycle}
+    base = {**filters_of(request), "dimension": field, "lifecycle": lifecycle}
+
+    to = linker("reports:stock-rows", base)
 
     def link(kind: str, value: str, user_id: int | None) -> str:
-        query = {**base, "kind": kind, "value": value}
-        if user_id is not None:
-            query["user"] = user_id
-        return f"{reverse('reports:stock-rows')}?{urlencode(query)}"
+        return to(user_id, kind=kind, value=value)
 
     report = stock_report.increment_stock_report(
         tenant=request.user.tenant,
@@ -81,9 +80,7 @@ def stock_page(request):
     context.update(
         {
             "period": period,
-            "table": table,
-            "rows": [(row, row.cells(table.columns)) for row in table.rows],
-            "total_cells": table.total.cells(table.columns),
+            **table_context(table),
             "has_stock": report.has_stock,
             "filters": filters,
             "chart": chart,
@@ -105,16 +102,7 @@ def stock_rows(request):
     kind, value = request.GET.get("kind"), request.GET.get("value") or ""
     if kind not in ("in", "stock") or not value or len(value) > 40:
         raise Http404
-    user = None
-    if request.GET.get("user"):
-        try:
-            user_id = int(request.GET["user"])
-        except ValueError as exc:
-            raise Http404 from exc
-        # SECURITY: a person outside the viewer's data scope (or another tenant's) is a 404.
-        if not scope.covers(user_id):
-            raise Http404
-        user = next(p for p in scope.people() if p.id == user_id)
+    user = drill_person(request, scope)
     labels = dict(stock_report.values_of(request.user.tenant_id, field))
     if kind == "in":
         rows = stock_report.increment_changes(
@@ -136,7 +124,7 @@ def stock_rows(request):
         )
     count = rows.count()
     page = offset_page(request, rows, total=count)
-    back = {**_filters(request), "dimension": field, "lifecycle": lifecycle}
+    back = {**filters_of(request), "dimension": field, "lifecycle": lifecycle}
     context = {
         "active_nav": "report-stock",
         "page": page,

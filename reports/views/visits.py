@@ -17,7 +17,8 @@ from reports import charts, visits
 from reports import followups as fu
 from reports.forms import MonthFilterForm
 from reports.tables import xlsx_response
-from reports.views.followups import _filters, _object, _user, followup_list, table_context
+from reports.views.common import drill_person
+from reports.views.followups import _filters, _object, followup_list, table_context
 
 FILTER_KEYS = ("month", "department", "only_this_department", "person")
 # code → (page URL name, drill-down URL name, menu key)
@@ -97,7 +98,7 @@ def day_report_list(request, code: str):
         raise Http404
     period, scope = form.resolve()
     obj = _object(request, objects)
-    user = _user(request, scope)
+    user = drill_person(request, scope)
     tz = request.user.tenant.tzinfo
     day = request.GET.get("day") or fu.TOTAL
     if day == fu.TOTAL:
