@@ -59,6 +59,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from customer_list import setup_django  # noqa: E402  (the benches' shared Django setup)
+from sqlfill import at, other_columns, series, vendor  # noqa: E402
 
 SLUG = "bench-rem"
 REPS = 50
@@ -90,51 +91,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------- SQL helpers
-
-
-def vendor() -> str:
-    from django.db import connection
-
-    return connection.vendor
-
-
-def at(seconds: str) -> str:
-    """SQL for NOW + ``seconds`` (an SQL integer expression), stored as Django stores it."""
-    if vendor() == "postgresql":
-        return f"(TIMESTAMPTZ '{NOW.isoformat(' ')}' + ({seconds}) * INTERVAL '1 second')"
-    # Django keeps SQLite datetimes as naive UTC text 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
-    return f"datetime('{NOW.replace(tzinfo=None).isoformat(' ')}', ({seconds}) || ' seconds')"
-
-
-def series(n: int) -> tuple[str, str]:
-    """(prefix, FROM clause) yielding the integers 1..n as ``g.i``."""
-    if vendor() == "postgresql":
-        return "", f"generate_series(1::bigint, {int(n)}::bigint) AS g(i)"
-    return (
-        f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {int(n)}) ",
-        "g",
-    )
-
-
-def other_columns(model, explicit: set[str]) -> tuple[list[str], list]:
-    """Every other column of ``model`` (except the id) with its model default, prepared for
-    the database, so a raw INSERT fills the NOT NULL columns as the ORM would."""
-    from django.db import connection
-    from django.utils import timezone
-
-    columns, values = [], []
-    for f in model._meta.concrete_fields:
-        if f.primary_key or f.column in explicit:
-            continue
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            value = timezone.now()
-        else:
-            value = f.get_default()
-        if value is None and not f.null:
-            raise ValueError(f"{model.__name__}.{f.attname} needs a value")
-        columns.append(f.column)
-        values.append(f.get_db_prep_save(value, connection))
-    return columns, values
 
 
 def lookback() -> datetime.timedelta:
@@ -190,7 +146,7 @@ def fill(tenant, n: int, due: int) -> float:
         "WHEN i % 10 = 8 THEN 'n' "
         "ELSE CASE (i / 10) % 3 WHEN 0 THEN 'x' WHEN 1 THEN 'q' ELSE 'u' END END"
     )
-    in_window = at(f"{before} - i % {span}")
+    in_window = at(NOW, f"{before} - i % {span}")
     values = {
         "tenant_id": str(tenant.pk),
         "name": "'压测客户' || i",
@@ -198,15 +154,15 @@ def fill(tenant, n: int, due: int) -> float:
         # i / 5: the due customers (every fifth at the default sizes) spread over all reps.
         "owner_id": f"CASE WHEN c IN ('q', 'u') THEN NULL ELSE {rep0} + (i / 5) % {REPS} END",
         "next_followup_at": (
-            f"CASE c WHEN 'f' THEN {at(f'{DAY} * (1 + i % 60) + i % 3600')} "
-            f"WHEN 'p' THEN {at(f'-{DAY} * (5 + i % 60) - i % 3600')} "
+            f"CASE c WHEN 'f' THEN {at(NOW, f'{DAY} * (1 + i % 60) + i % 3600')} "
+            f"WHEN 'p' THEN {at(NOW, f'-{DAY} * (5 + i % 60) - i % 3600')} "
             f"WHEN 'n' THEN NULL ELSE {in_window} END"
         ),
-        "deleted_at": f"CASE WHEN c = 'x' THEN {at(f'-{DAY}')} END",
-        "pooled_at": f"CASE WHEN c = 'q' THEN {at(f'-{DAY}')} END",
+        "deleted_at": f"CASE WHEN c = 'x' THEN {at(NOW, f'-{DAY}')} END",
+        "pooled_at": f"CASE WHEN c = 'q' THEN {at(NOW, f'-{DAY}')} END",
         "pool_group_id": "NULL" if group is None else str(group),
-        "created_at": at(f"-{DAY} * 400 - i % ({DAY} * 700)"),
-        "updated_at": at(f"-{DAY} * 10"),
+        "created_at": at(NOW, f"-{DAY} * 400 - i % ({DAY} * 700)"),
+        "updated_at": at(NOW, f"-{DAY} * 10"),
     }
     tail, params = other_columns(Customer, set(values))
     prefix, source = series(n)
