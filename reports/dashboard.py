@@ -39,10 +39,11 @@ class Cell:
 
 
 def today_followups(
-    tenant: Tenant, scope: ReportScope, link=None, now: datetime.datetime | None = None
+    tenant: Tenant, user_ids, link=None, now: datetime.datetime | None = None
 ) -> list[tuple[str, object, list[Cell]]]:
-    """``[(row key, label, [Cell per object])]`` for today; ``link(row, obj, measure)`` gives
-    a number's drill-down (None: plain numbers)."""
+    """``[(row key, label, [Cell per object])]`` for today, over the follow-ups written by
+    ``user_ids`` (a report scope's, or the viewer alone); ``link(row, obj, measure)`` gives a
+    number's drill-down (None: plain numbers)."""
     day = tenant_today(tenant, now)
     start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tenant.tzinfo)
     end = start + datetime.timedelta(days=1)
@@ -55,7 +56,7 @@ def today_followups(
             aggregates[f"{key}_n"] = Count("pk", filter=only)
             aggregates[f"{key}_c"] = Count(subject, filter=only, distinct=True)
         counts[obj] = fu.followups(
-            tenant_id=tenant.pk, obj=obj, start=start, end=end, user_ids=scope.user_ids
+            tenant_id=tenant.pk, obj=obj, start=start, end=end, user_ids=user_ids
         ).aggregate(**aggregates)
     table = []
     for key, label, _code in ROWS:

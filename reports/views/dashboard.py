@@ -67,7 +67,9 @@ def dashboard_page(request):
         "active_nav": "report-dashboard",
         "mine": mine,
         "objects": list(fu.OBJECTS.values()),
-        "followups": dashboard.today_followups(actor.tenant, scope, followup_link(request, mine)),
+        "followups": dashboard.today_followups(
+            actor.tenant, scope.user_ids, followup_link(request, mine)
+        ),
         "stock": dashboard.today_stock(actor.tenant, scope, stock_link(request, mine)),
         "reports": REPORTS,
         "today": periods.tenant_today(actor.tenant),
