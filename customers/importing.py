@@ -48,9 +48,11 @@ from crm.exceptions import ServiceError
 from crm.importing import Column, Importer, Plan, owner_column, records_in_reach
 from crm.models import Department, ImportJob, Option, OptionKind, User
 from crm.phones import MOBILE_RE, mobile_digits, phone_digits
+from customers import events as attr_log
 from customers.models import (
     Contact,
     Customer,
+    CustomerAttrEvent,
     CustomerImportChange,
     CustomerTag,
     OwnershipEvent,
@@ -686,17 +688,49 @@ class CustomerImporter(Importer):
                 values["owner_id"] = owner_id
             customers.append(values)
         children: dict[str, Prepared] = {}
+        fixed_values = [
+            ("deal_status", base["deal_status"]),
+            ("lifecycle", base["lifecycle"]),
+        ]
 
         def prepare_children(ids: list[int]) -> None:
             """Contacts, tag links and ownership events of the batch, made ready while the
             server still indexes the customers (no database use here). Their ids are not
             needed: the database numbers them."""
-            contacts, links, events = [], [], []
+            contacts, links, events, changes = [], [], [], []
             for pk, (_row, _a, owner_id, values) in zip(ids, rows, strict=True):
                 contacts.extend(_contact_fields(pk, values))
-                for tag in values.get("tags") or []:
+                owner = None if pooled else owner_id
+                # The report's 增量 (wave2 §14.2 R3): a new customer's values count as
+                # changes from empty, as customer_create writes them.
+                for field, value in (
+                    ("status", values.get("status_id")),
+                    ("level", values.get("level_id")),
+                ):
+                    if value is not None:
+                        changes.append(
+                            {
+                                "customer_id": pk,
+                                "owner_id": owner,
+                                "field": field,
+                                "new_value": str(value),
+                            }
+                        )
+                for field, value in fixed_values:
+                    changes.append(
+                        {"customer_id": pk, "owner_id": owner, "field": field, "new_value": value}
+                    )
+                for tag in dict.fromkeys(values.get("tags") or []):
                     if tag in tags:
                         links.append({"customer_id": pk, "tag_id": tags[tag]})
+                        changes.append(
+                            {
+                                "customer_id": pk,
+                                "owner_id": owner,
+                                "field": CustomerAttrEvent.TAG,
+                                "new_value": str(tags[tag]),
+                            }
+                        )
                 events.append(
                     {"customer_id": pk} if pooled else {"customer_id": pk, "to_user_id": owner_id}
                 )
@@ -722,6 +756,17 @@ class CustomerImporter(Importer):
             children["events"] = prepare_rows(
                 OwnershipEvent, events, common=event_common, ids=False
             )
+            children["changes"] = prepare_rows(
+                CustomerAttrEvent,
+                changes,
+                common={
+                    "tenant_id": tenant_id,
+                    "lifecycle": Customer.Lifecycle.DEVELOPMENT,
+                    "old_value": "",
+                    "at": now,
+                },
+                ids=False,
+            )
 
         ids = insert_rows(Customer, customers, common=base, meanwhile=prepare_children)
         fresh = {"customer_id": ids}
@@ -729,6 +774,7 @@ class CustomerImporter(Importer):
         top_contact = last_id(Contact) if children["contacts"].rows else 0
         insert_prepared(children["links"], fresh=fresh)
         insert_prepared(children["events"], fresh=fresh)
+        insert_prepared(children["changes"], fresh=fresh)
         return max(ids, default=0), top_contact
 
     def _update(self, job, rows, tags, now, result) -> None:
@@ -746,8 +792,14 @@ class CustomerImporter(Importer):
         editable = editable_ids(
             job, Customer.objects.filter(tenant_id=tenant_id), list(customers), "customer"
         )
-        changed, changes, contacts, links = [], [], [], []
+        changed, changes, contacts, links, attr_events = [], [], [], [], []
         written: set[str] = set()
+        # Tags each customer has already: a link the file repeats is no change (no event).
+        linked = set(
+            CustomerTag.objects.filter(
+                tenant_id=tenant_id, customer_id__in=list(customers)
+            ).values_list("customer_id", "tag_id")
+        )
         new_ids = job.summary.get("new_option_ids") or {}
         for pk, (row_no, _action, _pk, values) in sorted(by_pk.items()):
             customer = customers.get(pk)
@@ -768,6 +820,7 @@ class CustomerImporter(Importer):
                 if type(fields.get(key)) is str:  # a value added by this import
                     fields[key] = new_ids.get(key, {}).get(fields[key])
             before = {}
+            values_before = attr_log.attr_values(customer)
             for key, value in fields.items():
                 attr = f"{key}_id" if key in CHOICE_KINDS else key
                 before[attr] = _jsonable_value(getattr(customer, attr))
@@ -787,9 +840,15 @@ class CustomerImporter(Importer):
                 known |= numbers
                 added.append(len(contacts))
                 contacts.append(contact)
+            added_tags = []
             for tag in values.get("tags") or []:
-                if tag in tags:
+                if tag in tags and (pk, tags[tag]) not in linked:
+                    linked.add((pk, tags[tag]))
+                    added_tags.append(tags[tag])
                     links.append(CustomerTag(tenant_id=tenant_id, customer_id=pk, tag_id=tags[tag]))
+            attr_events += attr_log.attr_events(
+                customer, values_before, added_tags=added_tags, at=now
+            )
             changes.append(
                 (
                     added,
@@ -814,6 +873,7 @@ class CustomerImporter(Importer):
             change.added_contact_ids = [contact_ids[i] for i in added]
         CustomerImportChange.objects.bulk_create([c for _a, c in changes], batch_size=500)
         CustomerTag.objects.bulk_create(links, batch_size=500, ignore_conflicts=True)
+        attr_log.attr_events_write(attr_events)
         result["updated"] += len(changed)
 
     # ------------------------------------------------------------ undo
@@ -858,6 +918,7 @@ class CustomerImporter(Importer):
                 tenant_id=tenant_id, pk__in=removable[start : start + 500]
             ).delete()
         restored = 0
+        undone_events: list[CustomerAttrEvent] = []
         changes = list(
             CustomerImportChange.objects.filter(tenant_id=tenant_id, job=job).order_by("row")
         )
@@ -880,15 +941,18 @@ class CustomerImporter(Importer):
                     }
                 )
                 continue
+            values_before = attr_log.attr_values(customer)
             for attr, value in change.before.items():
                 setattr(customer, attr, _from_json(attr.removesuffix("_id"), value))
             customer.name_normalized = normalize_name(customer.name)
             customer.save()
+            undone_events += attr_log.attr_events(customer, values_before)
             if change.added_contact_ids:
                 Contact.objects.filter(
                     tenant_id=tenant_id, pk__in=change.added_contact_ids, followups__isnull=True
                 ).delete()
             restored += 1
+        attr_log.attr_events_write(undone_events)
         kept.sort(key=lambda k: k["id"])
         report = {"removed": len(removable), "restored": restored, "kept": kept[:500]}
         removed_options = remove_unused_options(job)
