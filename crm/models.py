@@ -264,6 +264,7 @@ class OptionKind(models.TextChoices):
     ORDER_TYPE = "order_type", _("Order type")
     POOL_RETURN_REASON = "pool_return_reason", _("Pool return reason")
     LEAD_CLOSE_REASON = "lead_close_reason", _("Lead close reason")
+    CONTACT_ROLE = "contact_role", _("Contact role in an opportunity")
 
 
 # Option entries the system relies on, by list: code → the label a new tenant starts with.

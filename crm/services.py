@@ -118,6 +118,7 @@ DEFAULT_OPTIONS: dict[str, list[str]] = {
         "已选择竞争对手",
         "其他",
     ],
+    OptionKind.CONTACT_ROLE: ["决策人", "采购", "技术评估", "使用人", "财务", "影响人", "其他"],
 }
 
 

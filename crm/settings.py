@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "crm.apps.CrmConfig",
     "pools.apps.PoolsConfig",
     "customers.apps.CustomersConfig",
+    "opportunities.apps.OpportunitiesConfig",
     "leads.apps.LeadsConfig",
     "reports.apps.ReportsConfig",
     "django.contrib.admin",

@@ -330,6 +330,8 @@ def test_role_update_refused_for_other_tenants_role(world, scoped):
 
 def test_role_update_refused_without_users_manage(world, scoped):
     rep_role = world.rep_east.role
+    before = list(rep_role.permissions)
+    assert "users.manage" not in before
     with scoped(world.rep_east), pytest.raises(PermissionRefusedError) as exc:
         services.role_update(
             actor=world.rep_east,
@@ -340,7 +342,7 @@ def test_role_update_refused_without_users_manage(world, scoped):
         )
     assert exc.value.code == "permission"
     rep_role.refresh_from_db()
-    assert rep_role.permissions == ["lead.convert"]
+    assert rep_role.permissions == before
 
 
 # ---------------------------------------------------------------- delete

@@ -206,7 +206,7 @@ def test_apps_keep_one_views_package_and_one_navigation_module():
     ``forms_*.py`` or ``navigation_*.py`` side files."""
     side_files = [
         path.relative_to(BASE_DIR).as_posix()
-        for app in ("crm", "pools", "customers", "leads", "reports")
+        for app in ("crm", "pools", "customers", "opportunities", "leads", "reports")
         for path in (BASE_DIR / app).glob("*.py")
         if path.stem.startswith(("views_", "forms_", "navigation_")) or path.stem == "action_forms"
     ]
