@@ -14,6 +14,10 @@ REPORTS = (
     ("report-calls", _("Phone calls"), "reports:calls", "phone"),
     ("report-pool", _("Pool analysis"), "reports:pool", "inbox-stack"),
     ("report-leads", _("Lead conversion rate"), "reports:leads", "funnel"),
+    ("report-funnel", _("Sales funnel"), "reports:funnel", "chart-bar"),
+    ("report-stage-advance", _("Stage advancement"), "reports:stage-advance", "arrow-trending-up"),
+    ("report-lost-reasons", _("Lost reasons"), "reports:lost-reasons", "x-circle"),
+    ("report-deals", _("Average deal size and sales cycle"), "reports:deals", "banknotes"),
 )
 navigation.register(
     navigation.NavItem(

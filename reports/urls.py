@@ -1,6 +1,16 @@
 from django.urls import path
 
-from reports.views import dashboard, followups, increment, leads, pool, stock, visits
+from reports.views import (
+    dashboard,
+    followups,
+    funnel,
+    increment,
+    leads,
+    opportunities,
+    pool,
+    stock,
+    visits,
+)
 
 app_name = "reports"
 
@@ -25,4 +35,14 @@ urlpatterns = [
     # 公海分析.
     path("reports/pool/", pool.pool_report, name="pool"),
     path("reports/pool/events/", pool.pool_events, name="pool-events"),
+    # 销售漏斗 and the opportunity analyses (issue 20); one drill-down page for all of them.
+    path("reports/funnel/", funnel.funnel_report, name="funnel"),
+    path("reports/stage-advance/", opportunities.stage_advance_report, name="stage-advance"),
+    path("reports/lost-reasons/", opportunities.lost_reason_report, name="lost-reasons"),
+    path("reports/deals/", opportunities.deal_report, name="deals"),
+    path(
+        "reports/opportunities/list/",
+        opportunities.opportunity_report_list,
+        name="opportunities-list",
+    ),
 ]
