@@ -1,7 +1,10 @@
 """Extension points later modules register with (orders, payments, opportunities…).
 
-* ``register_delete_check(func)``: ``func(customer) -> str | None`` returns the reason a
-  customer must not be deleted (it has documents or receivables), or None.
+* ``register_delete_check(func, moves_on_merge=False)``: ``func(customer) -> str | None``
+  returns the reason a customer must not be deleted (it has documents or receivables), or
+  None. ``moves_on_merge``: the module's records follow a merge (its
+  ``register_merge_related`` mover points them at the kept customer), so the check does not
+  stop a merge.
 * ``register_related_transfer(func)``: ``func(*, actor, customers, to_user)`` moves the
   customers' open related records (opportunities, quotes…) to the new owner.
 * ``register_merge_related(func)``: ``func(*, actor, keep, merged_ids)`` points the
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 
 _DELETE_CHECKS: list[Callable] = []
+_MOVED_ON_MERGE: set[Callable] = set()
 _RELATED_TRANSFERS: list[Callable] = []
 _MERGE_RELATED: list[Callable] = []
 _DETAIL_TABS: dict[str, DetailTab] = {}
@@ -36,9 +40,16 @@ class DetailTab:
     context: Callable[..., dict]
 
 
-def register_delete_check(func: Callable) -> Callable:
+def register_delete_check(func: Callable, *, moves_on_merge: bool = False) -> Callable:
     _DELETE_CHECKS.append(func)
+    if moves_on_merge:
+        _MOVED_ON_MERGE.add(func)
     return func
+
+
+def unregister_delete_check(func: Callable) -> None:
+    _DELETE_CHECKS.remove(func)
+    _MOVED_ON_MERGE.discard(func)
 
 
 def register_related_transfer(func: Callable) -> Callable:
@@ -46,8 +57,14 @@ def register_related_transfer(func: Callable) -> Callable:
     return func
 
 
-def delete_refusals(customer) -> list[str]:
-    return [str(reason) for check in _DELETE_CHECKS if (reason := check(customer))]
+def delete_refusals(customer, *, merging: bool = False) -> list[str]:
+    """Why ``customer`` may not be deleted; ``merging``: leaving out the records that
+    follow a merge to the kept customer."""
+    return [
+        str(reason)
+        for check in _DELETE_CHECKS
+        if not (merging and check in _MOVED_ON_MERGE) and (reason := check(customer))
+    ]
 
 
 def transfer_related(*, actor, customers, to_user) -> None:

@@ -808,7 +808,7 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
     keep = next(c for c in found if c.pk == keep.pk)
     merged = [c for c in found if c.pk != keep.pk]
     for customer in merged:
-        if refusals := hooks.delete_refusals(customer):
+        if refusals := hooks.delete_refusals(customer, merging=True):
             # Documents would move too once modules exist; until they register a mover,
             # refuse rather than orphan them.
             _refuse(f"{customer.name}: {'；'.join(refusals)}", "protected")

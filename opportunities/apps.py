@@ -11,6 +11,8 @@ class OpportunitiesConfig(AppConfig):
         # kind, customer hooks (delete check, related transfer, merge), pool hooks, a new
         # tenant's stages and settings. One module a line; other parts add theirs.
         from opportunities import (  # noqa: F401
+            activity_actions,
+            customer_links,
             defaults,
             permissions,
         )
