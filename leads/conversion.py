@@ -308,6 +308,7 @@ def lead_convert(
     customer: Customer | None = None,
     contact: bool = True,
     data: dict | None = None,
+    opportunity: dict | None = None,
 ) -> Customer:
     """Convert ``lead`` into a new customer, or merge it into ``customer`` (chosen by the
     user among the matches). ``contact``: add the lead's person as a contact. ``data``:
@@ -317,7 +318,13 @@ def lead_convert(
     tenant's lead ("not_found") or customer, an invisible lead ("not_visible") or merge
     target ("customer_not_visible"), one the actor may not change ("not_editable",
     "customer_not_editable"), a closed ("closed"), converted ("converted") or pooled /
-    ownerless ("pooled") lead, or files that would not fit ("too_many_files")."""
+    ownerless ("pooled") lead, or files that would not fit ("too_many_files").
+
+    ``opportunity`` (同时创建商机): the fields of an opportunity created on the customer in the
+    same transaction (``name``, ``amount``, ``expected_close_date``, ``stage``) through
+    opportunities.services.opportunity_create, owned by the lead's owner; the lead keeps it
+    (``converted_opportunity``). Its refusals (no opportunity.create right…) refuse the whole
+    conversion."""
     if not actor.can("lead.convert"):
         raise PermissionRefusedError()
     require_same_tenant(actor, lead)
@@ -326,9 +333,31 @@ def lead_convert(
         raise refusal
     target = _lock_merge_target(actor, customer) if customer is not None else None
     result = _convert_locked(actor=actor, lead=locked, customer=target, contact=contact, data=data)
-    for field in ("status", "customer", "converted_at", "converted_by"):
+    if opportunity is not None:
+        locked.converted_opportunity = _opportunity_from_lead(actor, locked, result, opportunity)
+    for field in ("status", "customer", "converted_at", "converted_by", "converted_opportunity"):
         setattr(lead, field, getattr(locked, field))
     return result
+
+
+def _opportunity_from_lead(actor: User, lead: Lead, customer: Customer, fields: dict):
+    """The opportunity 同时创建商机 creates on the converted lead's customer (the lead's owner
+    owns it, as they own the customer), linked from the lead."""
+    from opportunities.services.opportunities import opportunity_create
+
+    data = {
+        "name": fields["name"],
+        "expected_close_date": fields["expected_close_date"],
+        "amount": fields.get("amount"),
+        "owner": lead.owner,
+    }
+    if fields.get("stage") is not None:
+        data["stage"] = fields["stage"]
+    created = opportunity_create(actor=actor, customer=customer, data=data)
+    # The opportunity's own log says it was created (opportunity.created); the lead's page
+    # links it.
+    Lead.objects.filter(pk=lead.pk).update(converted_opportunity=created)
+    return created
 
 
 def batch_merge_target(actor: User, lead: Lead) -> Customer | None:

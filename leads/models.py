@@ -137,6 +137,17 @@ class Lead(PooledModel, OwnedModel):
         on_delete=models.SET_NULL,
         related_name="leads",
     )
+    # The opportunity the conversion created with the customer (转为客户 + 同时创建商机). The
+    # key lives on the lead: leads sit above opportunities in the layers (wave2.md §3.1's
+    # source_lead).
+    converted_opportunity = models.ForeignKey(
+        "opportunities.Opportunity",
+        verbose_name=_("opportunity created"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
     converted_by = models.ForeignKey(
         User,

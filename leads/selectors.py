@@ -131,6 +131,7 @@ def lead_get_for_actor(*, actor: User, pk: int) -> Lead:
                 "pool_group",
                 "previous_owner",
                 "converted_by",
+                "converted_opportunity",
             )
             .get(pk=pk)
         )

@@ -37,6 +37,8 @@ def lead_convert(request, pk: int):
         request.POST if request.method == "POST" else None,
         matches=matches,
         default_name=conversion.customer_name_for(lead),
+        tenant_id=actor.tenant_id,
+        may_create_opportunity=actor.can("opportunity.create"),
     )
     context = {"lead": lead, "refusal": refusal, "matches": matches, "form": form}
     if request.method != "POST":
@@ -54,6 +56,7 @@ def lead_convert(request, pk: int):
             customer=target,
             contact=form.cleaned_data["contact"],
             data={"name": form.cleaned_data["name"]} if target is None else None,
+            opportunity=form.opportunity_data,
         )
     except ServiceError as exc:
         form.add_error(None, str(exc.message))
@@ -63,6 +66,13 @@ def lead_convert(request, pk: int):
         messages.success(request, _("%(lead)s is now the customer %(customer)s.") % names)
     else:
         messages.success(request, _("%(lead)s was merged into %(customer)s.") % names)
+    if lead.converted_opportunity is not None:
+        messages.success(
+            request,
+            _("The opportunity %(name)s was created with it.")
+            % {"name": lead.converted_opportunity.name},
+        )
+        return redirect("opportunities:opportunity-detail", pk=lead.converted_opportunity.pk)
     return redirect("customers:customer-detail", pk=customer.pk)
 
 

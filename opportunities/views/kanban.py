@@ -1,0 +1,196 @@
+"""The kanban (商机看板): a column per open stage, 赢单 and a collapsed 输单, each header with
+its count, Σ amount and Σ weighted amount; cards dragged between columns (static/js/kanban.js)
+post to the stage-change view (``opportunities:opportunity-stage`` with ``from=kanban``), a
+drop on 输单 opens the lost-reason dialog (``kanban_lose``). Without JavaScript each card
+has a stage select and a button. The same views and filters as the list.
+
+PERF: a fixed number of queries whatever the number of cards: the column sums in one
+GROUP BY, the cards of every column in one query (the first CARDS_PER_COLUMN of each by a
+window function), the stages once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum, Window
+from django.db.models.functions import Coalesce, RowNumber
+from django.http import Http404
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from crm.exceptions import ServiceError
+from crm.views.base import tenant_view
+from opportunities import listing, selectors
+from opportunities.filters import KanbanFilter
+from opportunities.forms.opportunities import LoseForm
+from opportunities.models import OpportunityStage, StageKind
+
+# The cards a column shows (the header counts them all; 全部 opens the list of the column).
+CARDS_PER_COLUMN = 50
+# 赢单 and 输单 hold the opportunities closed in the last this many days.
+CLOSED_DAYS = 30
+
+_WEIGHTED = ExpressionWrapper(
+    F("amount") * F("probability") / Decimal(100),
+    output_field=DecimalField(max_digits=16, decimal_places=2),
+)
+
+
+def _view(request) -> str:
+    view = request.GET.get("view") or "mine"
+    return view if view in dict(listing.KANBAN_VIEWS) else "mine"
+
+
+def board_context(request, query=None) -> dict:
+    """The board for the request's view and filters (``query``: the kanban's own query
+    string when the board is rebuilt after a move posted from it)."""
+    actor = request.user
+    query = request.GET if query is None else query
+    view = query.get("view") or "mine"
+    if view not in dict(listing.KANBAN_VIEWS):
+        view = "mine"
+    base = listing.opportunity_base(actor=actor, view=view)
+    filterset = KanbanFilter(query or None, queryset=base, request=request)
+    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    since = timezone.localdate() - datetime.timedelta(days=CLOSED_DAYS)
+    # Open ones, and those won or lost lately.
+    from django.db.models import Q
+
+    qs = qs.filter(Q(status=StageKind.OPEN) | Q(closed_date__gte=since))
+    stages = list(
+        OpportunityStage.objects.filter(tenant_id=actor.tenant_id)
+        .filter(Q(is_active=True) | ~Q(kind=StageKind.OPEN))
+        .order_by("sort", "id")
+    )
+    sums = {
+        row["stage_id"]: row
+        for row in qs.order_by()
+        .values("stage_id")
+        .annotate(
+            n=Count("pk"),
+            amount_sum=Coalesce(Sum("amount"), Decimal(0), output_field=DecimalField()),
+            weighted_sum=Coalesce(Sum(_WEIGHTED), Decimal(0), output_field=DecimalField()),
+        )
+    }
+    cards = list(
+        qs.select_related(*listing.LIST_JOINS)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("stage_id")],
+                order_by=[F("expected_close_date").asc(), F("id").asc()],
+            )
+        )
+        .filter(rank__lte=CARDS_PER_COLUMN)
+        .order_by("stage__sort", "expected_close_date", "id")
+    )
+    listing.mark_rows(cards, actor)
+    by_stage: dict[int, list] = {}
+    for card in cards:
+        by_stage.setdefault(card.stage_id, []).append(card)
+    query_string = query.urlencode() if hasattr(query, "urlencode") else ""
+    columns = []
+    for stage in stages:
+        figures = sums.get(stage.pk, {})
+        columns.append(
+            {
+                "stage": stage,
+                "cards": by_stage.get(stage.pk, []),
+                "count": figures.get("n", 0),
+                "amount": figures.get("amount_sum", Decimal(0)),
+                "weighted": figures.get("weighted_sum", Decimal(0)),
+                "collapsed": stage.kind == StageKind.LOST,
+                "more": figures.get("n", 0) > CARDS_PER_COLUMN,
+            }
+        )
+    return {
+        "view": view,
+        "views": listing.KANBAN_VIEWS,
+        "filter": filterset,
+        "columns": columns,
+        "stages": stages,
+        "lost_stage": next((s for s in stages if s.kind == StageKind.LOST), None),
+        "keep": {"view": view},
+        "filtered": bool(filterset.is_bound and filterset.active_filters),
+        "kanban_url": reverse("opportunities:opportunity-kanban")
+        + (f"?{query_string}" if query_string else ""),
+        "closed_days": CLOSED_DAYS,
+        "cards_per_column": CARDS_PER_COLUMN,
+    }
+
+
+@tenant_view()
+def kanban(request):
+    context = board_context(request)
+    context["lose_form"] = LoseForm(tenant_id=request.user.tenant_id)
+    if request.htmx and request.htmx.target == "kanban-board":
+        return render(request, "opportunities/kanban.html#board", context)
+    return render(request, "opportunities/kanban.html", context)
+
+
+def _kanban_query(request):
+    """The query string of the kanban the move was made on (its filters), from the page's
+    address (HX-Current-URL) or the posted ``next``."""
+    from urllib.parse import urlsplit
+
+    from django.http import QueryDict
+
+    url = (request.htmx.current_url if request.htmx else None) or request.POST.get("next") or ""
+    return QueryDict(urlsplit(url).query)
+
+
+def board_response(request, *, lose_form=None):
+    """After a move made on the kanban (htmx): the board with its sums again, the messages
+    out of band."""
+    context = board_context(request, _kanban_query(request))
+    response = render(request, "opportunities/kanban.html#board", context)
+    response.write(render_to_string("opportunities/kanban.html#oob-messages", {}, request))
+    return response
+
+
+@tenant_view()
+@require_POST
+def kanban_lose(request):
+    """A card dropped on 输单: the lost-reason dialog posts here with the card's id (``ids``).
+    Refused without a reason: the dialog's form again with the error under the field (422);
+    done: a fresh form, and the board and the messages out of band."""
+    actor = request.user
+    raw = request.POST.get("ids", "")
+    if not raw.isdigit():
+        raise Http404
+    opportunity = selectors.opportunity_get_for_actor(actor=actor, pk=int(raw))
+    form = LoseForm(request.POST, tenant_id=actor.tenant_id)
+    template = "opportunities/kanban.html#lose-modal"
+    context = {"lose_form": form, "form_only": True, "ids": opportunity.pk}
+    if not form.is_valid():
+        return render(request, template, context, status=422)
+    from opportunities.services import opportunities as services
+
+    try:
+        services.opportunity_lose(
+            actor=actor,
+            opportunity=opportunity,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+            expected_stage_id=form.cleaned_data.get("expected_stage_id"),
+        )
+    except ServiceError as exc:
+        form.add_error(None, str(exc.message))
+        return render(request, template, context, status=422)
+    from django.contrib import messages
+
+    messages.success(request, _("%(name)s is lost.") % {"name": opportunity})
+    fresh = {"lose_form": LoseForm(tenant_id=actor.tenant_id), "form_only": True, "ids": "0"}
+    response = render(request, template, fresh)
+    board = board_context(request, _kanban_query(request))
+    response.write(
+        render_to_string("opportunities/kanban.html#board", {**board, "oob": True}, request)
+    )
+    response.write(render_to_string("opportunities/kanban.html#oob-messages", {}, request))
+    return response
