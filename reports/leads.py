@@ -1,9 +1,13 @@
-"""线索转换率 (issue 19 point 5; wave2.md §14.6): the leads created in the period, per person
-or per campaign, with how many were followed up and how many became customers.
+"""线索转换率 (issue 19 point 5, issue 20; wave2.md §14.6): the leads created in the period, per
+person or per campaign, with how many were followed up, became customers, became
+opportunities and were won.
 
 The counting is leads.stats' (seed 003 §3.2.6): a lead created in the period (tenant-local
 days) is *followed* when it has at least one follow-up, at any time, and *converted* when its
-status is 已转化, at any time. The report's data scope is :class:`~reports.scope.ReportScope`:
+status is 已转化, at any time. 线索→商机: the lead's conversion created an opportunity
+(``Lead.converted_opportunity``: the opportunity made at the conversion, so at or after it);
+商机→成单: that opportunity is won (today). 平均单价: Σ amount / count of those opportunities
+(of the won ones). The report's data scope is :class:`~reports.scope.ReportScope`:
 a lead counts for its current owner when the owner is in ``scope.user_ids``; the pool's leads
 (no owner) count for nobody. The campaign view counts the same leads (owner in scope), one
 row per campaign and one for the leads without a campaign.
@@ -17,8 +21,9 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from customers import owned
@@ -33,11 +38,16 @@ OWNER, CAMPAIGN = "owner", "campaign"
 GROUPS = {OWNER: _("Per person"), CAMPAIGN: _("Per campaign")}
 # The counts (each links to its leads) and the rates computed from them.
 NEW, FOLLOWED, CONVERTED = "new", "followed", "converted"
+OPPORTUNITY, WON = "opportunity", "won"
 COUNTS = {
     NEW: _("Leads added"),
     FOLLOWED: _("Leads followed up"),
     CONVERTED: _("Became customers"),
+    OPPORTUNITY: _("Became opportunities"),
+    WON: _("Opportunities won"),
 }
+_OPP_WON = Q(converted_opportunity__status="won")
+_OPP = Q(converted_opportunity__isnull=False)
 NO_CAMPAIGN = "none"
 
 
@@ -90,6 +100,10 @@ def lead_report(
             new=Count("pk"),
             followed=Count("pk", filter=Q(_followed())),
             converted=Count("pk", filter=Q(status=Lead.Status.CONVERTED)),
+            opportunity=Count("pk", filter=_OPP),
+            opportunity_amount=Sum("converted_opportunity__amount", filter=_OPP),
+            won=Count("pk", filter=_OPP_WON),
+            won_amount=Sum("converted_opportunity__amount", filter=_OPP_WON),
         )
     }
     if group == OWNER:
@@ -109,29 +123,36 @@ def lead_report(
         if None in counts:
             labels.append((None, NO_CAMPAIGN, str(_("No campaign")), False))
 
-    def values_and_links(new: int, followed: int, converted: int, key):
+    def values_and_links(f: dict, key):
+        new, followed, converted = f[NEW], f[FOLLOWED], f[CONVERTED]
+        opportunities, won = f[OPPORTUNITY], f[WON]
         values = {
             NEW: new,
             FOLLOWED: followed,
             "followup_rate": rate_text(rate(followed, new)),
             CONVERTED: converted,
             "conversion_rate": rate_text(rate(converted, new)),
+            OPPORTUNITY: opportunities,
+            "opportunity_rate": rate_text(rate(opportunities, new)),
+            "opportunity_average": _average(f["opportunity_amount"], opportunities),
+            WON: won,
+            "won_rate": rate_text(rate(won, opportunities)),
+            "won_average": _average(f["won_amount"], won),
         }
         return values, {c: link(c, key) for c in COUNTS}
 
+    figures = (NEW, FOLLOWED, CONVERTED, OPPORTUNITY, WON, "opportunity_amount", "won_amount")
     rows, bars = [], []
-    totals = {NEW: 0, FOLLOWED: 0, CONVERTED: 0}
+    totals = dict.fromkeys(figures, 0)
     for count_key, link_key, label, inactive in labels:
         found = counts.get(count_key, {})
-        new, followed, converted = (found.get(c, 0) for c in (NEW, FOLLOWED, CONVERTED))
-        for c, value in ((NEW, new), (FOLLOWED, followed), (CONVERTED, converted)):
-            totals[c] += value
-        values, links = values_and_links(new, followed, converted, link_key)
+        f = {c: found.get(c) or 0 for c in figures}
+        for c in figures:
+            totals[c] += _number(f[c])
+        values, links = values_and_links(f, link_key)
         rows.append(Row(label, values, links, inactive=inactive, key=link_key))
-        bars.append((label, new, converted))
-    total_values, total_links = values_and_links(
-        totals[NEW], totals[FOLLOWED], totals[CONVERTED], None
-    )
+        bars.append((label, f[NEW], f[CONVERTED]))
+    total_values, total_links = values_and_links(totals, None)
     table = Table(
         title=str(_("Lead conversion rate")),
         columns=[
@@ -140,6 +161,12 @@ def lead_report(
             Column("followup_rate", _("Follow-up rate")),
             Column(CONVERTED, COUNTS[CONVERTED]),
             Column("conversion_rate", _("Lead to customer rate")),
+            Column(OPPORTUNITY, COUNTS[OPPORTUNITY]),
+            Column("opportunity_rate", _("Lead to opportunity rate")),
+            Column("opportunity_average", _("Average opportunity amount")),
+            Column(WON, COUNTS[WON]),
+            Column("won_rate", _("Opportunity to deal rate")),
+            Column("won_average", _("Average won amount")),
         ],
         rows=rows,
         total=Row(str(_("Total")), total_values, total_links),
@@ -173,4 +200,22 @@ def lead_rows(
         leads = leads.filter(_followed())
     elif column == CONVERTED:
         leads = leads.filter(status=Lead.Status.CONVERTED)
-    return leads.select_related("owner", "campaign").order_by("-created_at", "-id")
+    elif column == OPPORTUNITY:
+        leads = leads.filter(_OPP)
+    elif column == WON:
+        leads = leads.filter(_OPP_WON)
+    return leads.select_related("owner", "campaign", "converted_opportunity").order_by(
+        "-created_at", "-id"
+    )
+
+
+def _number(value) -> Decimal | int:
+    # SQLite sums money as floats.
+    return value if isinstance(value, int | Decimal) else Decimal(str(value))
+
+
+def _average(total, count: int) -> Decimal | None:
+    """Σ amount / count with two decimals; None (—) without a count."""
+    if not count:
+        return None
+    return (_number(total or 0) / count).quantize(Decimal("0.01"), ROUND_HALF_UP)
