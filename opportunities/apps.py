@@ -14,5 +14,6 @@ class OpportunitiesConfig(AppConfig):
             activity_actions,
             customer_links,
             defaults,
+            demo,
             permissions,
         )
