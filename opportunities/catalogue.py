@@ -297,7 +297,9 @@ def won_opportunity_prices(
         .values_list("pk", "sold_price", "sold_on")
     )
     label = _("Won opportunity")
-    return {pk: SoldPrice(price, on, label) for pk, price, on in rows}
+    cent = Decimal("0.01")
+    # (SQLite hands a subquery's decimal back without its scale.)
+    return {pk: SoldPrice(Decimal(price).quantize(cent), on, label) for pk, price, on in rows}
 
 
 register_price_source(won_opportunity_prices)
