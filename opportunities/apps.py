@@ -15,5 +15,7 @@ class OpportunitiesConfig(AppConfig):
             customer_links,
             defaults,
             demo,
+            importing,
             permissions,
+            pooling,
         )
