@@ -17,5 +17,4 @@ class OpportunitiesConfig(AppConfig):
             demo,
             importing,
             permissions,
-            pooling,
         )
