@@ -29,16 +29,70 @@ from pools.recycling import followup_rule_q, owned_before
 from pools.selectors import Forecast, followup_reference, groups_with_rules
 from pools.subjects import PoolSubject, register
 
+# The dated activity of the rule "no new opportunity in N days" (悟空's rule type 2),
+# registered by the opportunities app (pools.hooks.register_activity_date).
+OPPORTUNITY = "opportunity"
+_MISSING = object()
 
-def _rule_q(followup_days: int | None, deal_days: int | None, at: datetime.datetime) -> Q | None:
+
+def _rule_q(
+    followup_days: int | None,
+    deal_days: int | None,
+    at: datetime.datetime,
+    opportunity_days: int | None = None,
+) -> Q | None:
     """Owned customers that a rule recycles at time ``at``: days without a follow-up (the
-    engine's rule) or days without a deal (customers only)."""
+    engine's rule), days without a deal (customers only), or days without a new
+    opportunity (the later of the ownership start and the newest opportunity is that old;
+    the candidates query annotates the newest opportunity's date)."""
     condition = followup_rule_q(followup_days, at)
     if deal_days:
         cutoff = at - datetime.timedelta(days=deal_days)
         q = owned_before(cutoff) & ~Q(deal_status=Customer.DealStatus.DEAL)
         condition = q if condition is None else condition | q
+    dated = hooks.activity_date(OPPORTUNITY)
+    if opportunity_days and dated is not None:
+        cutoff = at - datetime.timedelta(days=opportunity_days)
+        last = dated.annotation
+        q = owned_before(cutoff) & (Q(**{f"{last}__isnull": True}) | Q(**{f"{last}__lte": cutoff}))
+        condition = q if condition is None else condition | q
     return condition
+
+
+def opportunity_days(group: PoolGroup, level_id: int | None) -> int | None:
+    """Days without a new opportunity for a customer level in ``group`` (a level rule
+    replaces the group's days, as for the other rules)."""
+    for rule in group.level_rules.all():
+        if rule.level_id == level_id:
+            return rule.no_opportunity_days
+    return group.recycle_no_opportunity_days
+
+
+def uses_opportunity_rule(group: PoolGroup) -> bool:
+    """Whether ``group`` recycles for missing new opportunities (and the date is known)."""
+    if hooks.activity_date(OPPORTUNITY) is None:
+        return False
+    return bool(group.recycle_no_opportunity_days) or any(
+        r.no_opportunity_days for r in group.level_rules.all()
+    )
+
+
+def _last_opportunity_at(customer) -> datetime.datetime | None:
+    """The newest opportunity's date of ``customer``: annotated by the candidates query or
+    ``forecasts_for``, else read (one query, the customer page)."""
+    dated = hooks.activity_date(OPPORTUNITY)
+    if dated is None:
+        return None
+    found = getattr(customer, dated.annotation, _MISSING)
+    if found is _MISSING:
+        found = (
+            Customer.objects.filter(pk=customer.pk)
+            .annotate(last=dated.latest())
+            .values_list("last", flat=True)
+            .first()
+        )
+        setattr(customer, dated.annotation, found)
+    return found
 
 
 # ---------------------------------------------------------------- recycling forecast
@@ -85,6 +139,18 @@ def forecast(customer, group: PoolGroup | None, *, exempt: bool = False) -> Fore
                 PoolGroup.Kind.CUSTOMER,
             )
         )
+    days = opportunity_days(group, customer.level_id)
+    if days and owned and hooks.activity_date(OPPORTUNITY) is not None:
+        last = _last_opportunity_at(customer)
+        reference = max(owned, last) if last else owned
+        candidates.append(
+            Forecast(
+                reference + datetime.timedelta(days=days),
+                OPPORTUNITY,
+                days,
+                PoolGroup.Kind.CUSTOMER,
+            )
+        )
     return min(candidates, key=lambda f: f.at) if candidates else None
 
 
@@ -105,6 +171,16 @@ def forecasts_for(customers) -> dict[int, Forecast]:
         return {}
     groups = {g.pk: g for g in groups_with_rules().filter(pk__in={c.pool_group_id for c in owned})}
     exempt_ids = hooks.exempt_ids(Customer, [c.pk for c in owned])
+    dated = hooks.activity_date(OPPORTUNITY)
+    if dated is not None and any(uses_opportunity_rule(g) for g in groups.values()):
+        # One query for the page's newest opportunity dates.
+        last = dict(
+            Customer.objects.filter(pk__in=[c.pk for c in owned])
+            .annotate(last=dated.latest())
+            .values_list("pk", "last")
+        )
+        for customer in owned:
+            setattr(customer, dated.annotation, last.get(customer.pk))
     result = {}
     for customer in owned:
         group = groups.get(customer.pool_group_id)
@@ -270,10 +346,15 @@ class CustomerSubject(PoolSubject):
         overridden = []
         for rule in group.level_rules.all():
             overridden.append(rule.level_id)
-            q = _rule_q(rule.no_followup_days, rule.no_deal_days, at)
+            q = _rule_q(rule.no_followup_days, rule.no_deal_days, at, rule.no_opportunity_days)
             if q is not None:
                 branches.append(Q(level_id=rule.level_id) & q)
-        default = _rule_q(group.recycle_no_followup_days, group.recycle_no_deal_days, at)
+        default = _rule_q(
+            group.recycle_no_followup_days,
+            group.recycle_no_deal_days,
+            at,
+            group.recycle_no_opportunity_days,
+        )
         if default is not None:
             rest = Q(level_id__isnull=True) | ~Q(level_id__in=overridden) if overridden else Q()
             branches.append(rest & default)
@@ -286,6 +367,9 @@ class CustomerSubject(PoolSubject):
         )
         if not branches or not group.is_enabled:
             return qs.none()
+        if uses_opportunity_rule(group):
+            dated = hooks.activity_date(OPPORTUNITY)
+            qs = qs.annotate(**{dated.annotation: dated.latest()})
         qs = qs.filter(functools.reduce(operator.or_, branches))
         if group.exempt_signed:
             qs = qs.exclude(lifecycle=Customer.Lifecycle.SIGNED)

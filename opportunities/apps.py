@@ -17,4 +17,5 @@ class OpportunitiesConfig(AppConfig):
             demo,
             importing,
             permissions,
+            pooling,
         )

@@ -190,6 +190,15 @@ class PoolGroup(TenantModel):
         blank=True,
         help_text=_("Empty: never recycle for a missing deal."),
     )
+    # Days without a new opportunity (悟空's rule type 2): counted from the later of the
+    # ownership start and the customer's newest opportunity, which the opportunities app
+    # dates (pools.hooks.register_activity_date("opportunity", ...)).
+    recycle_no_opportunity_days = models.PositiveIntegerField(
+        _("recycle after days without a new opportunity"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never recycle for missing new opportunities."),
+    )
     exempt_signed = models.BooleanField(_("signed customers are never recycled"), default=True)
     exempt_with_opportunity = models.BooleanField(
         _("customers with an open opportunity are never recycled"), default=True
@@ -242,8 +251,14 @@ class PoolGroup(TenantModel):
 
     @property
     def recycles(self) -> bool:
-        return bool(self.recycle_no_followup_days or self.recycle_no_deal_days) or any(
-            r.no_followup_days or r.no_deal_days for r in self.level_rules.all()
+        own = (
+            self.recycle_no_followup_days
+            or self.recycle_no_deal_days
+            or self.recycle_no_opportunity_days
+        )
+        return bool(own) or any(
+            r.no_followup_days or r.no_deal_days or r.no_opportunity_days
+            for r in self.level_rules.all()
         )
 
 
@@ -299,6 +314,12 @@ class PoolLevelRule(TenantModel):
         null=True,
         blank=True,
         help_text=_("Empty: never recycle customers of this level for a missing deal."),
+    )
+    no_opportunity_days = models.PositiveIntegerField(
+        _("days without a new opportunity"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: never recycle customers of this level for missing new opportunities."),
     )
 
     objects = scoped_manager()

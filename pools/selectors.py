@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 from crm import masking
 from crm.models import User
 from crm.visibility import visible_to
+from pools.hooks import activity_date
 from pools.models import HIDDEN_FIELD_KEYS_BY_KIND, PoolGroup, PoolGroupUser, PoolLevelRule
 from pools.subjects import subject_for
 
@@ -172,7 +173,7 @@ class Forecast:
     """When an owned customer (or lead) will be recycled and by which rule."""
 
     at: datetime.datetime
-    rule: str  # "followup" | "deal"
+    rule: str  # "followup" | "deal" | a registered activity date ("opportunity")
     days: int
     kind: str  # the subject's kind, for the wording (pools.subjects)
 
@@ -186,9 +187,13 @@ class Forecast:
             return ngettext(
                 "no follow-up for %(days)d day", "no follow-up for %(days)d days", self.days
             ) % {"days": self.days}
-        return ngettext("no deal for %(days)d day", "no deal for %(days)d days", self.days) % {
-            "days": self.days
-        }
+        if self.rule == "deal":
+            return ngettext("no deal for %(days)d day", "no deal for %(days)d days", self.days) % {
+                "days": self.days
+            }
+        # A rule on a date another app keeps (pools.hooks.register_activity_date).
+        dated = activity_date(self.rule)
+        return str(dated.reason(self.days)) if dated is not None else self.rule
 
     def describe(self, now: datetime.datetime | None = None) -> str:
         subject = subject_for(self.kind)

@@ -66,6 +66,7 @@ GROUP_FIELDS = [
     "cooldown_days",
     "recycle_no_followup_days",
     "recycle_no_deal_days",
+    "recycle_no_opportunity_days",
     "exempt_signed",
     "exempt_with_opportunity",
     "exempt_locked",
@@ -162,11 +163,12 @@ def pool_group_save(
     departments: Sequence[Department] | None = None,
     users: Sequence[User] | None = None,
     admins: Sequence[User] | None = None,
-    level_rules: Sequence[tuple[Option, int | None, int | None]] | None = None,
+    level_rules: Sequence[tuple] | None = None,
 ) -> PoolGroup:
     """Create or change a pool group with its members, admins and per-level rules. A new
     group is of ``kind`` (required then); a group keeps its kind for life. Lead pools
-    take the lead rules only (``LEAD_GROUP_FIELDS``) and no level rules."""
+    take the lead rules only (``LEAD_GROUP_FIELDS``) and no level rules. A level rule is
+    ``(level option, no_followup_days, no_deal_days[, no_opportunity_days])``."""
     if kind is not None and kind not in GROUP_FIELDS_BY_KIND:
         _refuse(_("Choose a valid option."), "kind")
     if group is not None and kind is not None and group.kind != kind:
@@ -245,8 +247,9 @@ def pool_group_save(
                 level=option,
                 no_followup_days=followup or None,
                 no_deal_days=deal or None,
+                no_opportunity_days=(rest[0] if rest else None) or None,
             )
-            for option, followup, deal in level_rules
+            for option, followup, deal, *rest in level_rules
         )
     if creating:
         activity.activity_record(actor=actor, target=group, action=actions.POOL_GROUP_CREATED)

@@ -108,11 +108,11 @@ def _today() -> datetime.date:
 def _lock(actor: User, opportunity: Opportunity | int) -> Opportunity:
     """The opportunity, locked, when ``actor`` may see it; else not found."""
     pk = opportunity.pk if isinstance(opportunity, Opportunity) else int(opportunity)
+    # No join in the locking query: when a concurrent transaction changed the row (its
+    # stage), PostgreSQL re-checks the locked row against the joined rows it read before
+    # and would drop it. The stage is read after the lock.
     found = (
-        visible_to(actor, Opportunity.objects.filter(pk=pk))
-        .select_for_update(of=("self",))
-        .select_related("stage")
-        .first()
+        visible_to(actor, Opportunity.objects.filter(pk=pk)).select_for_update(of=("self",)).first()
     )
     if found is None:
         raise NotVisibleError(_("The record does not exist."))
@@ -126,7 +126,6 @@ def _lock_many(actor: User, opportunities: Sequence[Opportunity | int]) -> list[
     found = list(
         visible_to(actor, Opportunity.objects.filter(pk__in=ids))
         .select_for_update(of=("self",))
-        .select_related("stage")
         .order_by("pk")
     )
     if len(found) != len(set(ids)):
@@ -786,7 +785,11 @@ def _owner_change(actor, rows: list[Opportunity], to_user: User, note: str = "")
     moving = [o for o in rows if o.owner_id != to_user.pk]
     if not moving:
         return
-    previous = {o.pk: str(o.owner or "") for o in moving}
+    owners = {
+        u.pk: str(u)
+        for u in User.tenant_objects.filter(pk__in={o.owner_id for o in moving if o.owner_id})
+    }
+    previous = {o.pk: owners.get(o.owner_id, "") for o in moving}
     now = timezone.now()
     Opportunity.objects.filter(pk__in=[o.pk for o in moving]).update(
         owner=to_user, owner_department_id=to_user.department_id, updated_by=actor, updated_at=now
@@ -837,7 +840,6 @@ def transfer_open_of_customers(*, actor: User, customers, to_user: User) -> None
             tenant_id=actor.tenant_id, customer_id__in=ids, status=StageKind.OPEN
         )
         .select_for_update(of=("self",))
-        .select_related("owner")
         .order_by("pk")
     )
     _owner_change(actor, rows, to_user, _("with the customer"))
@@ -849,12 +851,14 @@ def merge_into_customer(*, actor: User, keep: Customer, merged_ids: Sequence[int
     rows = list(
         Opportunity.objects.filter(tenant_id=keep.tenant_id, customer_id__in=list(merged_ids))
         .select_for_update(of=("self",))
-        .select_related("customer")
         .order_by("pk")
     )
     if not rows:
         return
-    names = {o.pk: str(o.customer) for o in rows}
+    customers = dict(
+        Customer.objects.filter(pk__in={o.customer_id for o in rows}).values_list("pk", "name")
+    )
+    names = {o.pk: customers.get(o.customer_id, "") for o in rows}
     Opportunity.objects.filter(pk__in=[o.pk for o in rows]).update(customer=keep)
     activity.activity_record_many(
         actor=actor,

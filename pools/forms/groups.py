@@ -85,6 +85,7 @@ class GroupForm(forms.Form):
     allow_return_elsewhere = _rule("allow_return_elsewhere")
     recycle_no_followup_days = _rule("recycle_no_followup_days")
     recycle_no_deal_days = _rule("recycle_no_deal_days")
+    recycle_no_opportunity_days = _rule("recycle_no_opportunity_days")
     exempt_signed = _rule("exempt_signed")
     exempt_with_opportunity = _rule("exempt_with_opportunity")
     exempt_locked = _rule("exempt_locked")
@@ -126,7 +127,7 @@ class GroupForm(forms.Form):
         (
             "recycle",
             pgettext_lazy("pool group form", "Recycling rules"),
-            ["recycle_no_followup_days", "recycle_no_deal_days"],
+            ["recycle_no_followup_days", "recycle_no_deal_days", "recycle_no_opportunity_days"],
         ),
         (
             "exempt",
@@ -147,6 +148,7 @@ class GroupForm(forms.Form):
         "cooldown_days",
         "recycle_no_followup_days",
         "recycle_no_deal_days",
+        "recycle_no_opportunity_days",
         "exempt_signed",
         "exempt_with_opportunity",
         "exempt_locked",
@@ -284,6 +286,7 @@ class LevelRuleForm(forms.Form):
     use_own = forms.BooleanField(label=_("Use own days for this level"), required=False)
     no_followup_days = _days(label=_("Days without a follow-up"))
     no_deal_days = _days(label=_("Days without a deal"))
+    no_opportunity_days = _days(label=_("Days without a new opportunity"))
 
     def __init__(self, *args, level_queryset=None, levels=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -296,7 +299,9 @@ class LevelRuleForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not data.get("use_own") and (
-            data.get("no_followup_days") is not None or data.get("no_deal_days") is not None
+            data.get("no_followup_days") is not None
+            or data.get("no_deal_days") is not None
+            or data.get("no_opportunity_days") is not None
         ):
             raise forms.ValidationError(
                 _("Tick “use own days” to apply these days to the level, or clear them."),
@@ -328,6 +333,7 @@ class BaseLevelRuleFormSet(forms.BaseFormSet):
                     "use_own": rule is not None,
                     "no_followup_days": rule.no_followup_days if rule else None,
                     "no_deal_days": rule.no_deal_days if rule else None,
+                    "no_opportunity_days": rule.no_opportunity_days if rule else None,
                 }
             )
         kwargs.setdefault("prefix", "levels")
@@ -352,13 +358,14 @@ class BaseLevelRuleFormSet(forms.BaseFormSet):
                 raise forms.ValidationError(_("Each level may appear only once."), code="dup")
             seen.add(level.pk)
 
-    def level_rules(self) -> list[tuple[Option, int | None, int | None]]:
+    def level_rules(self) -> list[tuple[Option, int | None, int | None, int | None]]:
         """The ticked rows, as ``pool_group_save(level_rules=...)`` takes them."""
         return [
             (
                 f.cleaned_data["level"],
                 f.cleaned_data["no_followup_days"],
                 f.cleaned_data["no_deal_days"],
+                f.cleaned_data["no_opportunity_days"],
             )
             for f in self.forms
             if f.cleaned_data.get("level") and f.cleaned_data.get("use_own")

@@ -194,12 +194,18 @@ def test_registered_exemption_hook_keeps_customers_out_of_recycling(world, group
 
 
 def test_unregistered_hook_no_longer_exempts(world, group):
+    # (The opportunities app registers its own hook: only this one's effect is asserted.)
+    customer = owned(group, world.rep_east, "x")
+
     def hook():
         return Q(name="x")
 
     hooks.register_recycle_exemption(hook)
+    with _scope(group):
+        assert hooks.is_exempt(fresh(customer))
     hooks.unregister_recycle_exemption(hook)
-    assert hooks.exemption_q() is None
+    with _scope(group):
+        assert not hooks.is_exempt(fresh(customer))
 
 
 def test_disabled_group_recycles_nothing(world, group):
