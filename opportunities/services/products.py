@@ -523,7 +523,7 @@ def _lock_product(actor: User, product: Product | int) -> Product:
         require_same_tenant(actor, product)
     pk = product.pk if isinstance(product, Product) else int(product)
     locked = (
-        Product.objects.select_for_update()
+        Product.objects.select_for_update(of=("self",))
         .filter(tenant_id=actor.tenant_id, pk=pk)
         .select_related("category", "order_type")
         .first()
