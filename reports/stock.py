@@ -36,7 +36,9 @@ def live(tenant_id: int, field: str, user_ids=None) -> dict[tuple[int, str, str]
         qs.exclude(**{f"{LOOKUPS[field]}__isnull": True})
         .annotate(value=F(LOOKUPS[field]))
         .values("owner_id", "value", "lifecycle")
-        .annotate(n=Count("pk", distinct=True))
+        # PERF: a customer is one row per value (a tag: one row per tag it has), so a plain
+        # count; COUNT(DISTINCT) made PostgreSQL sort every customer of the tenant on disk.
+        .annotate(n=Count("pk"))
         .order_by()
     )
     return {

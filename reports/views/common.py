@@ -3,6 +3,7 @@ names (a 404 outside the viewer's scope), the table's cells for the template."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -22,15 +23,33 @@ def filters_of(request, keys=FILTER_KEYS) -> dict:
     return {k: request.GET[k] for k in keys if request.GET.get(k)}
 
 
+# Values that urlencode leaves as they are (ids, ISO dates, keys): written without it.
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*\Z")
+
+
+def _pair(key: str, value) -> str:
+    text = str(value)
+    return f"{key}={text}" if _PLAIN.match(text) else urlencode({key: text})
+
+
 def linker(url_name: str, base: dict) -> Callable[..., str]:
     """``to(user_id, **query)``: the URL of ``url_name`` with the page's filters (``base``),
-    the number's own ``query`` and, when given, the person (``user``)."""
+    the number's own ``query`` and, when given, the person (``user``); the same string as
+    ``urlencode({**base, **query})`` gives.
+
+    PERF: a table links every number (a month of days for 500 people: 33,000 links); the
+    URL and the filters are encoded once, each link adds only its own few parameters."""
     url = reverse(url_name)
+    head = f"{url}?{urlencode(base)}&" if base else f"{url}?"
 
     def to(user_id: int | None = None, **query) -> str:
         if user_id is not None:
             query["user"] = user_id
-        return f"{url}?{urlencode({**base, **query})}"
+        if not query:
+            return head[:-1]
+        if base.keys() & query.keys():  # the number overrides a filter: encode it all
+            return f"{url}?{urlencode({**base, **query})}"
+        return head + "&".join([_pair(k, v) for k, v in query.items()])
 
     return to
 

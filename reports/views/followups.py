@@ -20,7 +20,7 @@ from reports import charts
 from reports import followups as fu
 from reports.forms import ReportFilterForm
 from reports.tables import xlsx_response
-from reports.views.common import drill_person
+from reports.views.common import drill_person, linker
 
 FILTER_KEYS = ("preset", "first", "last", "department", "only_this_department", "person")
 
@@ -66,11 +66,10 @@ def followup_report(request):
     period, scope = form.resolve()
     base = {**_filters(request), "object": obj}
 
+    to = linker("reports:followups-list", base)
+
     def link(group: str, measure: str, user_id: int | None) -> str:
-        query = {**base, "type": group, "measure": measure}
-        if user_id is not None:
-            query["user"] = user_id
-        return f"{reverse('reports:followups-list')}?{urlencode(query)}"
+        return to(user_id, type=group, measure=measure)
 
     report = fu.followup_report(
         tenant=request.user.tenant, period=period, scope=scope, obj=obj, link=link

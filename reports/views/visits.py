@@ -17,7 +17,7 @@ from reports import charts, visits
 from reports import followups as fu
 from reports.forms import MonthFilterForm
 from reports.tables import xlsx_response
-from reports.views.common import drill_person
+from reports.views.common import drill_person, linker
 from reports.views.followups import _filters, _object, followup_list, table_context
 
 FILTER_KEYS = ("month", "department", "only_this_department", "person")
@@ -53,11 +53,10 @@ def day_report(request, code: str):
     period, scope = form.resolve()
     base = {**_filters(request, FILTER_KEYS), "month": visits.month_of(period), "object": obj}
 
+    to = linker(list_url, base)
+
     def link(group: str, measure: str, user_id: int | None) -> str:
-        query = {**base, "day": group, "measure": measure}
-        if user_id is not None:
-            query["user"] = user_id
-        return f"{reverse(list_url)}?{urlencode(query)}"
+        return to(user_id, day=group, measure=measure)
 
     report = visits.day_report(
         tenant=request.user.tenant, period=period, scope=scope, obj=obj, code=code, link=link

@@ -226,3 +226,28 @@ def test_deactivated_and_foreign_users_stay_out_of_the_assign_picker(world):
     options = options_of(html)
     assert str(world.rep_east.pk) in options
     assert str(world.rep_east2.pk) not in options and str(world.rep_b.pk) not in options
+
+
+@pytest.mark.parametrize("field_name", ["to_user", "users"])
+def test_the_python_rendered_picker_is_the_django_templates_markup(world, field_name):
+    """The pickers write their options in Python (crm.widgets._PythonRenderedSelect, a
+    speed-up for selects of every user): byte for byte what Django's select templates give,
+    with a selected option, an option group and text needing escapes."""
+    from django.forms.widgets import Select, SelectMultiple
+
+    with scopes_disabled():
+        odd = make_user(world.tenant_a, "odd_a", department=world.east)
+        User.objects.filter(pk=odd.pk).update(first_name='A "&" <B>', username='odd<B>&"')
+    with scope(tenant=world.tenant_a.pk):
+        widget = BatchForm(tenant_id=world.tenant_a.pk).fields[field_name].widget
+        widget.choices = [*widget.choices, ("Group <1>", [("x", "X & Y")])]
+        multiple = isinstance(widget, UserPickerMultiple)
+        value = [odd.pk] if multiple else odd.pk
+        fast = widget.render("who", value, attrs={"id": "id_who"})
+        base = SelectMultiple if multiple else Select
+        context = widget.get_context("who", value, {"id": "id_who"})
+        slow = base._render(widget, widget.template_name, context)
+    assert isinstance(widget, UserPicker | UserPickerMultiple)
+    assert "selected" in fast and "&lt;B&gt;" in fast and "<optgroup" in fast
+    assert fast.count("<option") > 3
+    assert fast == slow
