@@ -284,6 +284,11 @@ def fill(tenant, args, anchor: datetime.datetime) -> dict[str, float]:
         "followed_at": at(anchor, f"-1 - (i * 104729) % {YEAR}"),
         "created_by_id": f"{rep0} + ci % {r}",
         "created_at": at(anchor, f"-1 - (i * 104729) % {YEAR}"),
+        # What followup_create writes: customer ci's lifecycle, "" in the recycle bin.
+        "counts_as": (
+            "CASE WHEN ci % 100 = 99 THEN '' WHEN ci % 100 >= 85 THEN 'signed' "
+            "ELSE 'development' END"
+        ),
     }
     kind = "CASE " + " ".join(f"WHEN i % 100 < {b} THEN '{k}'" for b, k in KINDS) + " END"
 

@@ -541,6 +541,7 @@ def _load(tenant: Tenant, users: dict[str, User], plan: list[tuple[str | None, i
                     tenant_id=tid,
                     **owned_records.link(customer),
                     contact_id=ids[visit.pop("contact")],
+                    counts_as="" if customer.deleted_at else customer.lifecycle,
                     created_by_id=author,
                     created_at=visit["followed_at"],
                     **visit,

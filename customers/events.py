@@ -79,3 +79,28 @@ def attr_events_write(events: Sequence[CustomerAttrEvent]) -> list[CustomerAttrE
     if not events:
         return []
     return CustomerAttrEvent.objects.bulk_create(events, batch_size=1000)
+
+
+def followups_recount(tenant_id: int, customer_ids: Iterable[int]) -> int:
+    """Set what the follow-ups of ``customer_ids`` count as in the follow-up statistics
+    (``FollowUp.counts_as``) from their customers as they are now: the lifecycle, or ""
+    for a customer in the recycle bin. A lead's follow-ups stay the lead's. Two UPDATEs
+    (one per lifecycle) plus one for the recycle bin, whatever the number of customers."""
+    from customers.models import FollowUp
+
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    mine = FollowUp.objects.filter(tenant_id=tenant_id, customer_id__in=ids).exclude(
+        counts_as=FollowUp.LEAD
+    )
+    customers = Customer.objects.filter(tenant_id=tenant_id, pk__in=ids)
+    changed = mine.filter(customer__in=customers.filter(deleted_at__isnull=False)).update(
+        counts_as=""
+    )
+    for lifecycle in Customer.Lifecycle.values:
+        alive = customers.filter(deleted_at__isnull=True, lifecycle=lifecycle)
+        changed += (
+            mine.filter(customer__in=alive).exclude(counts_as=lifecycle).update(counts_as=lifecycle)
+        )
+    return changed

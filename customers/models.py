@@ -456,6 +456,15 @@ class FollowUp(TenantModel):
         User, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # What it counts as in the follow-up statistics (reports.followups): its customer's
+    # lifecycle NOW ("development" / "signed"), "lead" for a lead's (for good, even once the
+    # lead is converted), "" while its customer is in the recycle bin. Kept by the customer
+    # services that change a lifecycle, trash, restore or merge (customers.events
+    # .followups_recount), so the statistics count a year of follow-ups without joining
+    # the customers.
+    counts_as = models.CharField(max_length=12, blank=True, default="", editable=False)
+
+    LEAD = "lead"
 
     class Meta:
         verbose_name = _("follow-up")
@@ -531,6 +540,15 @@ class Attachment(TenantModel):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+# The ownership events that touch a pool (OwnershipEvent's partial index "ownership_pool_time"
+# and reports.pool's WHERE, which must repeat it word for word for the index to be used).
+POOL_EVENT_Q = (
+    Q(pool_group__isnull=False)
+    | Q(kind="deleted", from_user__isnull=True)
+    | Q(kind="restored", to_user__isnull=True)
+)
 
 
 class OwnershipEvent(TenantModel):
@@ -620,6 +638,14 @@ class OwnershipEvent(TenantModel):
         # refuse): no query looks for a user's events across tenants.
         indexes = [
             models.Index(fields=["tenant", "kind", "created_at"], name="ownership_kind_time"),
+            # 公海分析 (reports.pool) reads a period's events that touch a pool: the ones
+            # naming a group, and a pooled customer's deletion or restore (no owner either
+            # side). A third of the events; the report's WHERE repeats the condition.
+            models.Index(
+                fields=["tenant", "created_at"],
+                name="ownership_pool_time",
+                condition=POOL_EVENT_Q,
+            ),
             models.Index(
                 fields=["tenant", "to_user", "created_at"],
                 name="ownership_to_time",

@@ -47,6 +47,9 @@ class OwnedKind:
     files_full: str | Promise
     followup_elsewhere: str | Promise
     followed_up: Callable[[models.Model], dict] | None = None
+    # What its follow-ups count as in the follow-up statistics (FollowUp.counts_as): a fixed
+    # subject ("lead"), or None for its customer's lifecycle (a customer's, an opportunity's).
+    counts_as: str | None = None
 
     @property
     def content_type(self) -> ContentType:

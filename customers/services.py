@@ -27,7 +27,7 @@ from crm.services import notification_send, require_same_tenant
 from crm.visibility import get_visible_or_404, visible_to
 from customers import activity_actions as actions
 from customers import hooks, owned, policies
-from customers.events import EMPTY, attr_events, attr_events_write, attr_values
+from customers.events import EMPTY, attr_events, attr_events_write, attr_values, followups_recount
 from customers.models import (
     Attachment,
     Contact,
@@ -742,6 +742,7 @@ def customer_trash(*, actor: User, customers: Sequence[Customer | int]) -> list[
             lifecycle=customer.lifecycle,
         )
         _record(actor, customer, actions.CUSTOMER_TRASHED)
+    followups_recount(actor.tenant_id, [c.pk for c in found])
     return found
 
 
@@ -762,6 +763,7 @@ def customer_restore(*, actor: User, customers: Sequence[Customer | int]) -> lis
             lifecycle=customer.lifecycle,
         )
         _record(actor, customer, actions.CUSTOMER_RESTORED)
+    followups_recount(actor.tenant_id, [c.pk for c in found])
     return found
 
 
@@ -820,6 +822,7 @@ def customer_merge(*, actor: User, keep: Customer, others: Sequence[Customer | i
         model.objects.filter(owned.on_ids(Customer, ids)).update(record_id=keep.pk)
         model.objects.filter(customer_id__in=ids).update(customer=keep)
     OwnershipEvent.objects.filter(customer_id__in=ids).update(customer=keep)
+    followups_recount(keep.tenant_id, [keep.pk])
     hooks.merge_related(actor=actor, keep=keep, merged_ids=ids)
     have = set(CustomerParticipant.objects.filter(customer=keep).values_list("user_id", flat=True))
     for p in CustomerParticipant.objects.filter(customer_id__in=ids).order_by("pk"):
@@ -907,6 +910,7 @@ def customer_mark_signed(*, actor: User | None, customer: Customer) -> Customer:
             created_at=now,
         )
         attr_events_write(attr_events(customer, before, at=now))
+        followups_recount(customer.tenant_id, [customer.pk])
         _record(actor, customer, actions.CUSTOMER_SIGNED)
     return customer
 
@@ -932,6 +936,7 @@ def customer_back_to_development(*, actor: User | None, customer: Customer) -> C
             created_at=now,
         )
         attr_events_write(attr_events(customer, before, at=now))
+        followups_recount(customer.tenant_id, [customer.pk])
         _record(actor, customer, actions.CUSTOMER_BACK_TO_DEVELOPMENT)
     return customer
 
@@ -1058,9 +1063,21 @@ def followup_create(
         )
     if next_followup_at is not None and next_followup_at <= followed_at:
         _refuse(_("The next follow-up must be after this one."), "next_before")
+    link = owned.link(subject)
+    counts_as = record_kind.counts_as
+    if isinstance(subject, Customer):
+        counts_as = subject.lifecycle
+    elif counts_as is None and link["customer_id"] is not None:
+        # Its customer's lifecycle now (one value; a customer in the recycle bin: "").
+        counts_as = (
+            Customer.objects.filter(pk=link["customer_id"], deleted_at__isnull=True)
+            .values_list("lifecycle", flat=True)
+            .first()
+        )
     followup = FollowUp.objects.create(
         tenant_id=actor.tenant_id,
-        **owned.link(subject),
+        **link,
+        counts_as=counts_as or "",
         contact=contact,
         kind=kind,
         content=content,

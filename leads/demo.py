@@ -149,6 +149,7 @@ def load_leads(tenant: Tenant, users: dict[str, User]) -> None:
                 FollowUp(
                     tenant_id=tid,
                     record=lead,
+                    counts_as=FollowUp.LEAD,
                     kind=rng.choice(kinds) if kinds else None,
                     content=rng.choice(FOLLOWUPS),
                     followed_at=at,

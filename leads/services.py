@@ -23,7 +23,7 @@ from crm.phones import normalize_mobile, normalize_phone
 from crm.services import notification_send, require_same_tenant
 from crm.visibility import visible_to
 from customers import owned
-from customers.models import Customer, PoolReason, normalize_name
+from customers.models import Customer, FollowUp, PoolReason, normalize_name
 from customers.services import ownership_columns, ownership_columns_set
 from leads import activity_actions as actions
 from leads import policies
@@ -518,5 +518,6 @@ owned.register(
         files_full=gettext_lazy("A lead has at most 10 files; delete one first."),
         followup_elsewhere=gettext_lazy("The follow-up does not belong to this lead."),
         followed_up=_lead_followed_up,
+        counts_as=FollowUp.LEAD,
     )
 )

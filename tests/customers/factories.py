@@ -49,6 +49,8 @@ def make_contact(customer: Customer, name: str = "联系人", **fields) -> Conta
 
 
 def make_followup(customer: Customer, author: User, content: str = "电话沟通", **fields):
+    # What followup_create sets: the customer's lifecycle, "" while it is in the recycle bin.
+    fields.setdefault("counts_as", "" if customer.deleted_at else customer.lifecycle)
     with scopes_disabled():
         return FollowUp.objects.create(
             tenant_id=customer.tenant_id,

@@ -488,7 +488,11 @@ def test_undo_removes_untouched_leads_and_keeps_touched_ones_with_reasons(world,
     _untouched, followed, claimed, converted, edited, noted = made
     with scopes_disabled():
         FollowUp.objects.create(
-            tenant=world.tenant_a, record=followed, created_by=world.rep_east, content="打过电话"
+            tenant=world.tenant_a,
+            record=followed,
+            counts_as=FollowUp.LEAD,
+            created_by=world.rep_east,
+            content="打过电话",
         )
         LeadEvent.objects.create(
             tenant=world.tenant_a, lead=claimed, kind=LeadEvent.Kind.TRANSFERRED

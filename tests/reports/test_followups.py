@@ -44,6 +44,7 @@ def lead_followup(lead, author, moment, kind=None, customer=None):
             tenant_id=lead.tenant_id,
             record=lead,
             customer=customer,
+            counts_as=FollowUp.LEAD,
             created_by=author,
             content="线索跟进",
             followed_at=moment,
