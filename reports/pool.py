@@ -27,6 +27,7 @@ and a drill-down filters the same queryset, so a list always holds exactly its n
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Option, OptionKind, User
-from customers.models import Customer, OwnershipEvent
+from customers.models import POOL_EVENT_Q, Customer, OwnershipEvent
 from pools.models import PoolGroup
 from pools.selectors import visible_groups
 from reports.periods import Period
@@ -152,8 +153,16 @@ def pool_events(*, tenant_id: int, period: Period, tz: datetime.tzinfo) -> Query
         K.ASSIGNED,
         K.DELETED,
     ]
-    return OwnershipEvent.objects.filter(
-        tenant_id=tenant_id, kind__in=kinds, created_at__gte=start, created_at__lt=end
+    # PERF: POOL_EVENT_Q is the condition of the partial index "ownership_pool_time": the
+    # period's pool events are read from it, not from every ownership event of the period.
+    return (
+        OwnershipEvent.objects.filter(
+            POOL_EVENT_Q,
+            tenant_id=tenant_id,
+            kind__in=kinds,
+            created_at__gte=start,
+            created_at__lt=end,
+        )
     ).annotate(
         in_column=column(in_when),
         in_group=group_of(in_when),
@@ -216,16 +225,21 @@ def pool_report(
     groups = viewer_groups(actor)
     ids = [g.pk for g in groups]
     events = pool_events(tenant_id=tenant_id, period=period, tz=actor.tenant.tzinfo)
-    counts: dict[tuple[str, str, int], int] = {}
-    for side in ("in", "out"):
-        rows = (
-            events.filter(**{f"{side}_group__in": ids, f"{side}_column__isnull": False})
-            .values(f"{side}_column", f"{side}_group")
-            .annotate(n=Count("pk"))
-            .order_by()
+    counts: dict[tuple[str, str, int], int] = defaultdict(int)
+    # Both sides in one pass over the events (a move enters one group and leaves another).
+    rows = (
+        events.filter(
+            Q(in_group__in=ids, in_column__isnull=False)
+            | Q(out_group__in=ids, out_column__isnull=False)
         )
-        for r in rows:
-            counts[(side, r[f"{side}_column"], r[f"{side}_group"])] = r["n"]
+        .values("in_column", "in_group", "out_column", "out_group")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for r in rows:
+        for side in ("in", "out"):
+            if r[f"{side}_column"] is not None and r[f"{side}_group"] in ids:
+                counts[(side, r[f"{side}_column"], r[f"{side}_group"])] += r["n"]
     waited = ExpressionWrapper(Value(now) - F("pooled_at"), output_field=DurationField())
     held: dict[tuple[int, int | None], tuple[int, datetime.timedelta]] = {}
     for r in (
