@@ -353,3 +353,22 @@ def test_picker_refuses_a_customer_the_user_may_not_see(world, as_user, catalogu
     client = as_user(world.rep_east)
     response = client.get(reverse("opportunities:product-picker"), {"customer": hidden.pk})
     assert response.status_code == 404
+
+
+def test_manager_pages_render(world, as_user, catalogue):
+    client = as_user(world.admin_a)
+    pk = catalogue["xt"].pk
+    for name, args in (
+        ("product-create", []),
+        ("product-edit", [pk]),
+        ("product-stock", [pk]),
+        ("category-list", []),
+        ("product-import", []),
+        ("product-picker", []),
+    ):
+        response = client.get(reverse(f"opportunities:{name}", args=args))
+        assert response.status_code == 200, name
+    html = client.get(reverse("opportunities:product-list")).content.decode()
+    assert 'data-testid="batch-off-sale"' in html and 'data-testid="product-export"' in html
+    rep_html = as_user(world.rep_east).get(reverse("opportunities:product-list")).content.decode()
+    assert "batch-off-sale" not in rep_html and "product-export" not in rep_html
