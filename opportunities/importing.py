@@ -704,6 +704,29 @@ def pending_delete(*, actor: User, key: str) -> None:
             default_storage.delete(name)
 
 
+def pending_purge(*, tenant_id: int, older_than_hours: int = 24) -> int:
+    """Delete the tenant's waiting import files nobody confirmed within
+    ``older_than_hours`` (for a nightly task); returns how many files went."""
+    import datetime
+
+    from django.utils import timezone
+
+    folder = PENDING_FOLDER.format(tenant=tenant_id)
+    try:
+        _dirs, names = default_storage.listdir(folder)
+    except (FileNotFoundError, NotImplementedError, OSError):
+        return 0
+    cutoff = timezone.now() - datetime.timedelta(hours=older_than_hours)
+    removed = 0
+    for name in names:
+        path = f"{folder}/{name}"
+        with contextlib.suppress(OSError):
+            if default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+                removed += 1
+    return removed
+
+
 # ---------------------------------------------------------------- the export
 
 EXPORT_KIND = "products"

@@ -264,3 +264,22 @@ def test_export_then_import_round_trip_updates_by_code(world, as_user, scoped):
     with scoped(world.admin_a):
         outcome = importing.import_apply(actor=world.admin_a, data=exported, file_name="e.xlsx")
     assert outcome.ok and (outcome.new, outcome.updated) == (0, 1)
+
+
+def test_waiting_files_are_purged_after_a_day(admin, world):
+    import datetime
+    from unittest import mock
+
+    from django.utils import timezone
+
+    key = importing.pending_save(
+        actor=admin, data=_xlsx(GOOD), file_name="a.xlsx", outcome=importing.Outcome()
+    )
+    assert importing.pending_purge(tenant_id=world.tenant_a.pk) == 0
+    later = timezone.now() + datetime.timedelta(hours=25)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert importing.pending_purge(tenant_id=world.tenant_a.pk) == 2
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        importing.pending_read(actor=admin, key=key)
