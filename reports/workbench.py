@@ -1,6 +1,7 @@
-"""The workbench block of today's follow-ups (wave2.md §14.3, 今日跟进): every user sees their
-own numbers (reps included: "reps see their own numbers"); who holds ``reports.view`` can
-open the list behind each one, and the report centre's 团队 view."""
+"""The workbench blocks of wave2.md §14.3 that today's data feeds: today's follow-ups (今日跟进)
+and today's increment / stock per customer status (增量 / 存量 今天). Every user sees their own
+numbers (reps included: "reps see their own numbers"); who holds ``reports.view`` can open
+the list behind each one, and the report centre's 我的 / 团队 switch."""
 
 from __future__ import annotations
 
@@ -22,3 +23,18 @@ def _today(request):
 
 
 workbench.register("reports/workbench_today.html", _today, order=40)
+
+
+def _stock_today(request):
+    from reports import dashboard
+    from reports.scope import ReportScope
+    from reports.views.dashboard import stock_link
+
+    actor = request.user
+    may_open = actor.can("reports.view")
+    link = stock_link(request, True) if may_open else (lambda *_args: None)
+    rows = dashboard.today_stock(actor.tenant, ReportScope(actor, person=actor), link)
+    return {"rows": rows, "may_open": may_open}
+
+
+workbench.register("reports/workbench_stock.html", _stock_today, order=41)

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from crm.models import DataScope
+from crm.tenancy import tenant_scope
+from customers import services
 from tests.customers.factories import make_customer, make_followup
 from tests.factories import make_role
 from tests.leads.factories import make_lead
@@ -129,3 +131,36 @@ def test_the_workbench_shows_every_user_their_own_numbers_and_links_for_report_r
 
 def test_the_report_centre_needs_the_permission(world, as_user):
     assert as_user(world.rep_east).get(reverse("reports:dashboard")).status_code == 403
+
+
+def test_the_workbench_stock_block_is_the_viewers_own_increment_and_stock_today(world, as_user):
+    """增量 / 存量 今天 on the workbench: the viewer's own development customers per status
+    (created today: the increment; held now: the stock), never a colleague's; numbers open
+    their rows for report readers only."""
+    from crm.models import Option
+
+    with scopes_disabled():
+        first, second = Option.objects.filter(tenant=world.tenant_a, kind="customer_status")[:2]
+    with tenant_scope(world.tenant_a.pk):
+        services.customer_create(actor=world.rep_east, data={"name": "今天新建", "status": first})
+        services.customer_create(actor=world.rep_west, data={"name": "别人的", "status": first})
+    make_customer(world.tenant_a, world.rep_east, "老客户", status=second)
+
+    def block(user):
+        page = as_user(user).get(reverse("crm:workbench"))
+        return next(
+            p["context"]
+            for p in page.context["panels"]
+            if p["template"] == "reports/workbench_stock.html"
+        )
+
+    mine = {label: (inc, stk, link) for label, inc, _l, stk, link in block(world.rep_east)["rows"]}
+    assert mine[first.label][:2] == (1, 1)  # rep_west's customer is not theirs
+    assert mine[second.label][:2] == (0, 1)  # held, not new today
+    assert mine[first.label][2] is None  # reps without reports.view: no links
+    manager = block(world.manager_sales)
+    assert manager["may_open"] is True
+    assert {label: (inc, stk) for label, inc, _l, stk, _k in manager["rows"]}[first.label] == (
+        0,
+        0,
+    )
