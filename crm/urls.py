@@ -102,6 +102,7 @@ urlpatterns = [
     path("", include((crm_patterns, "crm"))),
     path("", include("customers.urls")),
     path("", include("pools.urls")),
+    path("", include("opportunities.urls")),
     path("", include("leads.urls")),
     path("", include("reports.urls")),
 ]
