@@ -20,6 +20,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import User
 from opportunities.models import (
@@ -48,7 +49,7 @@ SORTS = {
     "-created": ("created_at", "id"),
 }
 SORT_LABELS = {
-    "name": _("Name"),
+    "name": pgettext_lazy("product catalogue", "Name"),
     "code": _("Product code"),
     "price": _("Price, lowest first"),
     "-price": _("Price, highest first"),

@@ -36,7 +36,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from import_export import fields, resources, widgets
 from import_export.instance_loaders import CachedInstanceLoader
 
@@ -653,7 +653,7 @@ def template_file(*, tenant_id: int) -> bytes:
         buffer,
         headers,
         [sample],
-        title=_("Products"),
+        title=pgettext("product catalogue", "Products"),
         extra_sheets=[(_("Columns"), [_("Column"), _("Required"), _("What it takes")], help_rows)],
     )
     return buffer.getvalue()
@@ -771,7 +771,7 @@ def export_source(*, actor: User, query: QueryDict, ids: Sequence[int] | None):
 exporting.register(
     exporting.ExportKind(
         code=EXPORT_KIND,
-        label=gettext_lazy("Products"),
+        label=pgettext_lazy("product catalogue", "Products"),
         source=export_source,
         list_url="opportunities:product-list",
         permission=PERMISSION,

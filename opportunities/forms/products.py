@@ -8,6 +8,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes.forms import SafeModelChoiceField
 
 from crm.filters import ListFilterSet
@@ -164,7 +165,12 @@ class ProductForm(forms.Form):
 
 
 class StockForm(forms.Form):
-    stock = forms.DecimalField(label=_("Stock"), max_digits=12, decimal_places=2, min_value=0)
+    stock = forms.DecimalField(
+        label=pgettext_lazy("product catalogue", "Stock"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+    )
     note = forms.CharField(
         label=_("Note"),
         max_length=200,
@@ -176,7 +182,7 @@ class StockForm(forms.Form):
 class CategoryForm(forms.Form):
     """Add a category (name, parent) or rename one (name)."""
 
-    name = forms.CharField(label=_("Name"), max_length=64)
+    name = forms.CharField(label=pgettext_lazy("product catalogue", "Name"), max_length=64)
     parent = CategoryField(label=_("Parent category"), required=False)
     sort = forms.IntegerField(label=_("Sort order"), required=False, initial=0)
 

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm.exceptions import ServiceError
@@ -46,8 +46,8 @@ SORT_COLUMNS = {
     "code": (gettext_lazy("Product code"), "code", "-code", "asc"),
     "name": (gettext_lazy("Product name"), "name", "-name", "asc"),
     "price": (gettext_lazy("Standard price"), "price", "-price", "asc"),
-    "stock": (gettext_lazy("Stock"), "stock", "-stock", "asc"),
-    "created": (gettext_lazy("Created"), "created", "-created", "desc"),
+    "stock": (pgettext_lazy("product catalogue", "Stock"), "stock", "-stock", "asc"),
+    "created": (pgettext_lazy("product catalogue", "Created"), "created", "-created", "desc"),
 }
 
 

@@ -76,6 +76,11 @@ def _categories(tenant):
         return {c.name: c for c in ProductCategory.objects.filter(tenant=tenant)}
 
 
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def admin(world, scoped):
     with scoped(world.admin_a):

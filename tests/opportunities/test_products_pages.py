@@ -39,6 +39,11 @@ def _get(obj):
         return type(obj).objects.filter(pk=obj.pk).first()
 
 
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def catalogue(world):
     forklift = make_category(world.tenant_a, "叉车")

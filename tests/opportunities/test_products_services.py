@@ -49,6 +49,11 @@ def _logs(obj, action):
         )
 
 
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def admin(world, scoped):
     with scoped(world.admin_a):
