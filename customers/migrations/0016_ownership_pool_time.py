@@ -23,6 +23,7 @@ class Migration(migrations.Migration):
                     _connector="OR",
                 ),
                 fields=["tenant", "created_at"],
+                include=["id", "kind", "pool_group", "from_user", "to_user", "customer"],
                 name="ownership_pool_time",
             ),
         ),
