@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -105,70 +106,149 @@ def _previous_group() -> Subquery:
     )
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One column of a side: events of ``kinds`` (naming a group when ``named``, without a
+    new owner when ``to_none``, without a previous owner when ``from_none``) count in the
+    event's own group, or in the customer's previous group (``previous``). The first rule
+    of a side that matches an event wins (a SQL CASE)."""
+
+    column: str
+    kinds: tuple[str, ...]
+    named: bool = True
+    to_none: bool = False
+    from_none: bool = False
+    previous: bool = False
+
+    def q(self) -> Q:
+        q = Q(kind__in=self.kinds)
+        if self.named:
+            q &= Q(pool_group__isnull=False)
+        if self.to_none:
+            q &= Q(to_user__isnull=True)
+        if self.from_none:
+            q &= Q(from_user__isnull=True)
+        return q
+
+    def matches(self, kind: str, group_id, to_none: bool, from_none: bool) -> bool:
+        return (
+            kind in self.kinds
+            and (group_id is not None or not self.named)
+            and (to_none or not self.to_none)
+            and (from_none or not self.from_none)
+        )
+
+
+RULES = {
+    "in": [
+        Rule("returned", (K.RETURNED,)),
+        Rule("recycled", (K.RECYCLED,)),
+        Rule("imported", (K.IMPORTED,), to_none=True),
+        Rule("created", (K.CREATED, K.CONVERTED), to_none=True),
+        Rule("moved", (K.MOVED,)),
+        Rule("restored", (K.RESTORED,), named=False, to_none=True, previous=True),
+    ],
+    "out": [
+        Rule("claimed", (K.CLAIMED,)),
+        Rule("assigned", (K.ASSIGNED,)),
+        Rule("moved", (K.MOVED,), previous=True),
+        Rule("deleted", (K.DELETED,), named=False, from_none=True, previous=True),
+    ],
+}
+KINDS = sorted({kind for rules in RULES.values() for rule in rules for kind in rule.kinds})
+# The kinds whose group is the previous one (the correlated subquery runs for these only).
+PREVIOUS_KINDS = sorted(
+    {k for rules in RULES.values() for r in rules if r.previous for k in r.kinds}
+)
+
+
+def classify(side: str, kind: str, group_id, to_none: bool, from_none: bool, previous):
+    """``(column, group id)`` an event enters (side "in") or leaves ("out"), or None: the
+    CASE of :func:`pool_events`, in Python, for the report's grouped counts."""
+    for rule in RULES[side]:
+        if rule.matches(kind, group_id, to_none, from_none):
+            return rule.column, previous if rule.previous else group_id
+    return None
+
+
+def _period_events(tenant_id: int, period: Period, tz) -> QuerySet:
+    start, end = period.bounds(tz)
+    # PERF: POOL_EVENT_Q is the condition of the partial index "ownership_pool_time": the
+    # period's pool events are read from it, not from every ownership event of the period.
+    return OwnershipEvent.objects.filter(
+        POOL_EVENT_Q,
+        tenant_id=tenant_id,
+        kind__in=KINDS,
+        created_at__gte=start,
+        created_at__lt=end,
+    )
+
+
 def pool_events(*, tenant_id: int, period: Period, tz: datetime.tzinfo) -> QuerySet:
     """The tenant's ownership events of the period, each annotated with the pool column and
     group it enters (``in_column``, ``in_group``) and leaves (``out_column``, ``out_group``);
     ``None`` where it does not. Filter on them; never on the groups alone (SECURITY: callers
-    keep the viewer's groups)."""
-    start, end = period.bounds(tz)
-    group = F("pool_group_id")
-    named = Q(pool_group__isnull=False)
+    keep the viewer's groups). The drill-downs read this; the table counts the same
+    :data:`RULES` grouped (:func:`event_counts`)."""
     # PERF: CASE evaluates the correlated subquery for MOVED / DELETED / RESTORED rows only.
     previous = _previous_group()
-    moved = Q(kind=K.MOVED) & named
-    in_when = [
-        (Q(kind=K.RETURNED) & named, "returned", group),
-        (Q(kind=K.RECYCLED) & named, "recycled", group),
-        (Q(kind=K.IMPORTED, to_user__isnull=True) & named, "imported", group),
-        (Q(kind__in=[K.CREATED, K.CONVERTED], to_user__isnull=True) & named, "created", group),
-        (moved, "moved", group),
-        (Q(kind=K.RESTORED, to_user__isnull=True), "restored", previous),
-    ]
-    out_when = [
-        (Q(kind=K.CLAIMED) & named, "claimed", group),
-        (Q(kind=K.ASSIGNED) & named, "assigned", group),
-        (moved, "moved", previous),
-        (Q(kind=K.DELETED, from_user__isnull=True), "deleted", previous),
-    ]
 
-    def column(whens):
+    def column(rules):
         return Case(
-            *[When(q, then=Value(c)) for q, c, _g in whens], default=None, output_field=CharField()
+            *[When(r.q(), then=Value(r.column)) for r in rules],
+            default=None,
+            output_field=CharField(),
         )
 
-    def group_of(whens):
+    def group_of(rules):
         return Case(
-            *[When(q, then=g) for q, _c, g in whens], default=None, output_field=IntegerField()
+            *[When(r.q(), then=previous if r.previous else F("pool_group_id")) for r in rules],
+            default=None,
+            output_field=IntegerField(),
         )
 
-    kinds = [
-        K.RETURNED,
-        K.RECYCLED,
-        K.IMPORTED,
-        K.CREATED,
-        K.CONVERTED,
-        K.MOVED,
-        K.RESTORED,
-        K.CLAIMED,
-        K.ASSIGNED,
-        K.DELETED,
-    ]
-    # PERF: POOL_EVENT_Q is the condition of the partial index "ownership_pool_time": the
-    # period's pool events are read from it, not from every ownership event of the period.
-    return (
-        OwnershipEvent.objects.filter(
-            POOL_EVENT_Q,
-            tenant_id=tenant_id,
-            kind__in=kinds,
-            created_at__gte=start,
-            created_at__lt=end,
-        )
-    ).annotate(
-        in_column=column(in_when),
-        in_group=group_of(in_when),
-        out_column=column(out_when),
-        out_group=group_of(out_when),
+    return _period_events(tenant_id, period, tz).annotate(
+        in_column=column(RULES["in"]),
+        in_group=group_of(RULES["in"]),
+        out_column=column(RULES["out"]),
+        out_group=group_of(RULES["out"]),
     )
+
+
+def event_counts(*, tenant_id: int, period: Period, tz, group_ids) -> dict[tuple, int]:
+    """``{(side, column, group id): events}`` within ``group_ids``, classified in Python by
+    the same :data:`RULES` as the drill-down's CASE. PERF: two GROUP BYs of plain columns
+    (kind, group, whether an owner is named on each side), hashed, not sorted: one for the
+    kinds counted in their own group, one for the few kinds that need the customer's
+    previous group (the correlated subquery runs for those alone)."""
+    flags = {
+        "to_none": ExpressionWrapper(Q(to_user__isnull=True), output_field=BooleanField()),
+        "from_none": ExpressionWrapper(Q(from_user__isnull=True), output_field=BooleanField()),
+    }
+    events = _period_events(tenant_id, period, tz).annotate(**flags)
+    keys = ["kind", "pool_group_id", "to_none", "from_none"]
+    own = events.exclude(kind__in=PREVIOUS_KINDS).values(*keys).annotate(n=Count("pk"))
+    elsewhere = (
+        events.filter(kind__in=PREVIOUS_KINDS)
+        .annotate(previous=_previous_group())
+        .values(*keys, "previous")
+        .annotate(n=Count("pk"))
+    )
+    wanted = set(group_ids)
+    counts: dict[tuple[str, str, int], int] = defaultdict(int)
+    for r in [*own.order_by(), *elsewhere.order_by()]:
+        for side in RULES:
+            found = classify(
+                side,
+                r["kind"],
+                r["pool_group_id"],
+                r["to_none"],
+                r["from_none"],
+                r.get("previous"),
+            )
+            if found is not None and found[1] in wanted:
+                counts[(side, found[0], found[1])] += r["n"]
+    return counts
 
 
 def side_events(
@@ -224,22 +304,7 @@ def pool_report(
     tenant_id = actor.tenant_id
     groups = viewer_groups(actor)
     ids = [g.pk for g in groups]
-    events = pool_events(tenant_id=tenant_id, period=period, tz=actor.tenant.tzinfo)
-    counts: dict[tuple[str, str, int], int] = defaultdict(int)
-    # Both sides in one pass over the events (a move enters one group and leaves another).
-    rows = (
-        events.filter(
-            Q(in_group__in=ids, in_column__isnull=False)
-            | Q(out_group__in=ids, out_column__isnull=False)
-        )
-        .values("in_column", "in_group", "out_column", "out_group")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for r in rows:
-        for side in ("in", "out"):
-            if r[f"{side}_column"] is not None and r[f"{side}_group"] in ids:
-                counts[(side, r[f"{side}_column"], r[f"{side}_group"])] += r["n"]
+    counts = event_counts(tenant_id=tenant_id, period=period, tz=actor.tenant.tzinfo, group_ids=ids)
     waited = ExpressionWrapper(Value(now) - F("pooled_at"), output_field=DurationField())
     held: dict[tuple[int, int | None], tuple[int, datetime.timedelta]] = {}
     for r in (

@@ -323,3 +323,43 @@ def test_the_page_runs_a_fixed_number_of_queries(pools, as_user):
     many = table(page(client, **OCTOBER))
     assert len(many) == 4 + 4 + 1 and many[w.g_east.pk]["in:moved"] == 8
     assert count() == few
+
+
+def test_the_grouped_counts_classify_every_event_as_the_drill_downs_case(world):
+    """The table counts grouped rows classified in Python (reports.pool.event_counts); the
+    drill-downs filter the SQL CASE (pool_events). Both come from the same rules: every
+    kind, with and without a group and owners on either side, lands in the same column and
+    group both ways."""
+    from reports import pool as report
+    from reports.periods import resolve
+
+    a = world.tenant_a
+    east = make_group(a, "华东公海")
+    west = make_group(a, "华西公海")
+    user = world.rep_east
+    moment = at(2026, 10, 10, 9, 0)
+    for kind in K.values:
+        for group in (None, west):
+            for to, frm in ((None, None), (user, None), (None, user)):
+                customer = make_customer(a, None)
+                # An earlier event naming 华东: the previous group of moves and deletions.
+                event(a, K.RETURNED, at(2026, 9, 1, 9, 0), group=east, customer=customer)
+                event(a, kind, moment, group=group, customer=customer, to=to, frm=frm)
+    period = resolve(
+        "custom",
+        datetime.date(2026, 12, 1),
+        datetime.date(2026, 10, 1),
+        datetime.date(2026, 10, 31),
+    )
+    ids = [east.pk, west.pk]
+    with scopes_disabled():
+        grouped = report.event_counts(tenant_id=a.pk, period=period, tz=SHANGHAI, group_ids=ids)
+        by_case: dict[tuple, int] = {}
+        rows = report.pool_events(tenant_id=a.pk, period=period, tz=SHANGHAI)
+        for side in ("in", "out"):
+            for r in rows.filter(**{f"{side}_column__isnull": False, f"{side}_group__in": ids}):
+                key = (side, getattr(r, f"{side}_column"), getattr(r, f"{side}_group"))
+                by_case[key] = by_case.get(key, 0) + 1
+    assert dict(grouped) == by_case
+    assert ("out", "moved", east.pk) in by_case and ("in", "restored", east.pk) in by_case
+    assert ("out", "deleted", east.pk) in by_case and ("in", "returned", west.pk) in by_case
