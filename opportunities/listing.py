@@ -11,7 +11,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from crm.models import User
 from crm.visibility import owner_scope, visible_to
@@ -23,7 +23,7 @@ STALE_DAYS = 7
 VIEWS = [
     ("mine", gettext_lazy("Mine")),
     ("participated", gettext_lazy("Participated")),
-    ("team", gettext_lazy("Team")),
+    ("team", pgettext_lazy("opportunity list", "Team")),
     ("all", gettext_lazy("All")),
     ("stale", gettext_lazy("Not followed for 7 days")),
     ("closing", gettext_lazy("Closing this month")),

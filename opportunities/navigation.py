@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm import navigation, recent, workbench
 from customers import hooks as customer_hooks
@@ -17,7 +18,13 @@ navigation.register(
     )
 )
 navigation.register(
-    navigation.NavItem("products", _("Products"), "opportunities:product-list", "cube", order=13)
+    navigation.NavItem(
+        "products",
+        pgettext_lazy("product catalogue", "Products"),
+        "opportunities:product-list",
+        "cube",
+        order=13,
+    )
 )
 navigation.register(
     navigation.NavItem(

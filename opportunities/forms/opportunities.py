@@ -108,7 +108,10 @@ class OpportunityForm(forms.ModelForm):
         self.fields["amount"].required = False
         self.fields["probability"].required = False
         instance = kwargs.get("instance")
-        if instance is not None and instance.pk and not instance.amount_manual:
+        if creating:
+            # Not the model's default 0: an empty box means "the total of the products".
+            self.initial["amount"] = None
+        elif instance is not None and not instance.amount_manual:
             # The amount follows the lines: the box stays empty (typing one fixes it).
             self.initial["amount"] = None
             self.fields["amount"].help_text = _(

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from crm import recent
@@ -317,9 +317,9 @@ def opportunity_delete(request, pk: int):
 
 TABS = [
     ("overview", gettext_lazy("Details")),
-    ("lines", gettext_lazy("Products")),
+    ("lines", pgettext_lazy("opportunity tab", "Products")),
     ("contacts", gettext_lazy("Contacts")),
-    ("team", gettext_lazy("Team")),
+    ("team", pgettext_lazy("opportunity tab", "Team")),
     ("followups", gettext_lazy("Follow-ups")),
     ("attachments", gettext_lazy("Attachments")),
     ("activity", gettext_lazy("Activity")),
