@@ -27,15 +27,13 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -175,64 +173,29 @@ def _ranks(stages: list[OpportunityStage]) -> dict[int, int]:
     return ranks
 
 
-def _furthest(ranks: dict[int, int]) -> Coalesce:
-    """The furthest position an opportunity ever entered (its stage changes; its current
-    stage when it has no history)."""
-    position = Case(
+def _changes(scope: ReportScope, cohort: QuerySet) -> QuerySet:
+    """The stage changes of the cohort's opportunities (one join, no correlated subquery)."""
+    return OpportunityStageChange.objects.filter(
+        tenant_id=scope.actor.tenant_id, opportunity__in=cohort.values("pk")
+    )
+
+
+def _position(ranks: dict[int, int]) -> Case:
+    return Case(
         *[When(to_stage_id=pk, then=Value(r)) for pk, r in ranks.items()],
         default=Value(0),
         output_field=IntegerField(),
     )
-    history = (
-        OpportunityStageChange.objects.filter(
-            tenant_id=OuterRef("tenant_id"), opportunity_id=OuterRef("pk")
-        )
-        .order_by()
-        .values("opportunity_id")
-        .annotate(m=Max(position))
-        .values("m")
-    )
-    current = Case(
-        *[When(stage_id=pk, then=Value(r)) for pk, r in ranks.items()],
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    return Coalesce(Subquery(history, output_field=IntegerField()), current)
 
 
-def _last_open_stage(open_ids: list[int]) -> Subquery:
-    """The last open stage an opportunity was in (a lost one's: where it was lost)."""
-    return Subquery(
-        OpportunityStageChange.objects.filter(
-            tenant_id=OuterRef("tenant_id"),
-            opportunity_id=OuterRef("pk"),
-            to_stage_id__in=open_ids,
-        )
-        .order_by("-changed_at", "-id")
-        .values("to_stage_id")[:1]
-    )
-
-
-def _dwell_changes(cohort: QuerySet, now: datetime.datetime) -> QuerySet:
-    """The cohort's stage changes, each with ``dwell``: from entering ``to_stage`` to the
-    next change (now for the stage it is still in)."""
-    following = (
-        OpportunityStageChange.objects.filter(
-            tenant_id=OuterRef("tenant_id"), opportunity_id=OuterRef("opportunity_id")
-        )
-        .filter(
-            Q(changed_at__gt=OuterRef("changed_at"))
-            | Q(changed_at=OuterRef("changed_at"), id__gt=OuterRef("id"))
-        )
-        .order_by("changed_at", "id")
-        .values("changed_at")[:1]
-    )
-    return (
-        OpportunityStageChange.objects.filter(opportunity__in=cohort.values("pk"))
-        .annotate(left_at=Coalesce(Subquery(following), Value(now)))
-        .annotate(
-            dwell=ExpressionWrapper(F("left_at") - F("changed_at"), output_field=DurationField())
-        )
+def _lost_from(changes: QuerySet, lost_ids: list[int]) -> QuerySet:
+    """The change that made each (still) lost opportunity lost: the last one, the one its
+    ``stage_entered_at`` records (the services keep them equal); its ``from_stage`` is the
+    last open stage."""
+    return changes.filter(
+        to_stage_id__in=lost_ids,
+        opportunity__status=StageKind.LOST,
+        changed_at=F("opportunity__stage_entered_at"),
     )
 
 
@@ -255,21 +218,25 @@ def advance_report(
     won stage, **reached** (entered s or a later stage), **staying** (at s now), **lost**
     (lost with s as the last open stage), loss rate = lost / reached, **average days** in s
     (leaving − entering; up to now while still there) and conversion s → next = reached(next)
-    / reached(s). ``link(column, stage_id)`` gives a number's drill-down."""
+    / reached(s). ``link(column, stage_id)`` gives a number's drill-down.
+
+    PERF: set-based over the stage history, no query per opportunity: reached from the
+    furthest position of each opportunity (a GROUP BY inside an aggregate), the days in a
+    stage as Σ leaving − Σ entering (the change out of s names s as its ``from_stage``;
+    a visit not left yet ends now), the lost ones by the change that made them lost."""
     now = now or timezone.now()
     tenant_id = scope.actor.tenant_id
     stages = stages_of(tenant_id)
     ranks = _ranks(stages)
+    positions = sorted(set(ranks.values()))
     open_ids = [s.pk for s in stages if s.kind == StageKind.OPEN]
+    lost_ids = [s.pk for s in stages if s.kind == StageKind.LOST]
     cohort = _cohort(period=period, tz=tz, scope=scope)
-    # PERF: three GROUP BYs over the cohort, whatever its size.
-    furthest = {
-        row["furthest"]: row["n"]
-        for row in cohort.annotate(furthest=_furthest(ranks))
-        .order_by()
-        .values("furthest")
-        .annotate(n=Count("pk"))
-    }
+    changes = _changes(scope, cohort)
+    furthest = changes.order_by().values("opportunity_id").annotate(furthest=Max(_position(ranks)))
+    reached_at = furthest.aggregate(
+        **{f"r{r}": Count("opportunity_id", filter=Q(furthest__gte=r)) for r in positions}
+    )
     staying = {
         row["stage_id"]: row["n"]
         for row in cohort.filter(status=StageKind.OPEN)
@@ -278,25 +245,24 @@ def advance_report(
         .annotate(n=Count("pk"))
     }
     lost_at = {
-        row["last_open"]: row["n"]
-        for row in cohort.filter(status=StageKind.LOST)
-        .annotate(last_open=_last_open_stage(open_ids))
+        row["from_stage_id"]: row["n"]
+        for row in _lost_from(changes, lost_ids)
         .order_by()
-        .values("last_open")
+        .values("from_stage_id")
         .annotate(n=Count("pk"))
     }
-    dwell = {}
-    for row in (
-        _dwell_changes(cohort, now)
-        .filter(to_stage_id__in=open_ids)
-        .order_by()
-        .values("to_stage_id")
-        .annotate(total=Sum("dwell"), n=Count("pk"))
-    ):
-        dwell[row["to_stage_id"]] = (row["total"], row["n"])
+    # Σ (moment − now) of the entries into and exits out of each open stage: a visit lasts
+    # exit − entry, one still going lasts now − entry (its "exit" contributes 0).
+    since = ExpressionWrapper(F("changed_at") - Value(now), output_field=DurationField())
+    # PERF: one scan of the history for every stage's entries and exits.
+    visits = changes.aggregate(
+        **{f"in{pk}": Sum(since, filter=Q(to_stage_id=pk)) for pk in open_ids},
+        **{f"n{pk}": Count("pk", filter=Q(to_stage_id=pk)) for pk in open_ids},
+        **{f"out{pk}": Sum(since, filter=Q(from_stage_id=pk)) for pk in open_ids},
+    )
 
     def reached(position: int) -> int:
-        return sum(n for f, n in furthest.items() if f is not None and f >= position)
+        return reached_at.get(f"r{position}") or 0
 
     shown = [s for s in stages if s.pk in ranks and (s.is_active or s.pk in staying)]
     shown.sort(key=lambda s: ranks[s.pk])
@@ -306,20 +272,23 @@ def advance_report(
         got = reached(position)
         if stage.kind == StageKind.WON:
             values = {"reached": got, **dict.fromkeys(list(ADVANCE_COLUMNS)[1:])}
-            rows.append(
-                Row(stage.name, values, {"reached": link("reached", stage.pk)}, key=stage.pk)
-            )
+            links = {"reached": link("reached", stage.pk)}
+            rows.append(Row(stage.name, values, links, key=stage.pk))
             bars.append((stage.name, got, 0, 0))
             continue
         following = shown[index + 1] if index + 1 < len(shown) else None
         lost = lost_at.get(stage.pk, 0)
-        total, entered = dwell.get(stage.pk, (None, 0))
+        entries = visits.get(f"n{stage.pk}") or 0
+        dwell = None
+        if entries:
+            into, out = visits.get(f"in{stage.pk}"), visits.get(f"out{stage.pk}")
+            dwell = (_duration(out) - _duration(into)) / entries
         values = {
             "reached": got,
             "staying": staying.get(stage.pk, 0),
             "lost": lost,
             "loss_rate": rate_text(lost, got),
-            "dwell": days_text(_mean(total, entered)),
+            "dwell": days_text(dwell),
             "conversion": rate_text(reached(ranks[following.pk]), got) if following else "—",
         }
         links = {c: link(c, stage.pk) for c in ADVANCE_LINKED}
@@ -332,14 +301,6 @@ def advance_report(
         label_header=str(_("Sales stage")),
     )
     return AdvanceReport(table, bars)
-
-
-def _mean(total, count: int) -> datetime.timedelta | None:
-    if not count or total is None:
-        return None
-    if not isinstance(total, datetime.timedelta):  # SQLite: microseconds
-        total = datetime.timedelta(microseconds=float(total))
-    return total / count
 
 
 def advance_behind(
@@ -359,21 +320,17 @@ def advance_behind(
     if stage_id not in ranks:
         raise ValueError(stage_id)
     cohort = _cohort(period=period, tz=tz, scope=scope)
+    changes = _changes(scope, cohort)
     if column == "reached":
-        return cohort.annotate(furthest=_furthest(ranks)).filter(furthest__gte=ranks[stage_id])
+        later = [pk for pk, r in ranks.items() if r >= ranks[stage_id]]
+        return cohort.filter(pk__in=changes.filter(to_stage_id__in=later).values("opportunity_id"))
     if column == "staying":
         return cohort.filter(status=StageKind.OPEN, stage_id=stage_id)
     if column == "lost":
-        open_ids = [s.pk for s in stages if s.kind == StageKind.OPEN]
-        return (
-            cohort.filter(status=StageKind.LOST)
-            .annotate(last_open=_last_open_stage(open_ids))
-            .filter(last_open=stage_id)
-        )
-    entered = OpportunityStageChange.objects.filter(
-        tenant_id=scope.actor.tenant_id, to_stage_id=stage_id
-    ).values("opportunity_id")
-    return cohort.filter(pk__in=entered)
+        lost_ids = [s.pk for s in stages if s.kind == StageKind.LOST]
+        made_lost = _lost_from(changes, lost_ids).filter(from_stage_id=stage_id)
+        return cohort.filter(pk__in=made_lost.values("opportunity_id"))
+    return cohort.filter(pk__in=changes.filter(to_stage_id=stage_id).values("opportunity_id"))
 
 
 # ---------------------------------------------------------------- 丢单原因分析
