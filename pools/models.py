@@ -53,6 +53,7 @@ class PoolReason(models.TextChoices):
     RETURNED = "returned", _("Returned by its owner")
     RECYCLED_FOLLOWUP = "recycled_followup", _("No follow-up")
     RECYCLED_DEAL = "recycled_deal", _("No deal")
+    RECYCLED_OPPORTUNITY = "recycled_oppty", _("No new opportunity")
     IMPORTED = "imported", _("Imported into the pool")
     CREATED = "created", _("Created in the pool")
     INITIALIZED = "initialized", _("Put into the pool when pool groups were initialised")

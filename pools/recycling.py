@@ -74,6 +74,15 @@ def _notify_recycled(tenant_id: int, by_owner: dict[int, list], subject: PoolSub
         )
 
 
+# The pool reason a recycled row gets, by the rule that recycled it (an activity-date rule
+# registered by a higher app, pools.hooks.register_activity_date, is named by its key).
+RULE_REASONS = {
+    "followup": PoolReason.RECYCLED_FOLLOWUP,
+    "deal": PoolReason.RECYCLED_DEAL,
+    "opportunity": PoolReason.RECYCLED_OPPORTUNITY,
+}
+
+
 def recycle_group(
     group: PoolGroup,
     *,
@@ -109,9 +118,7 @@ def recycle_group(
             for (rule, days), members in by_rule.items():
                 for customer in members:
                     recycled.setdefault(customer.owner_id, []).append(customer)
-                reason = (
-                    PoolReason.RECYCLED_FOLLOWUP if rule == "followup" else PoolReason.RECYCLED_DEAL
-                )
+                reason = RULE_REASONS.get(rule, PoolReason.RECYCLED_DEAL)
                 previous = {c.pk: c.owner_id for c in members}
                 subject.clear_when_pooled(members)
                 subject.change_owner(

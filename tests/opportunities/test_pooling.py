@@ -90,6 +90,7 @@ def test_no_new_opportunity_rule_counts_from_the_later_of_ownership_and_newest(w
     assert _in_pool(never, young, recent, old, reclaimed) == [True, False, False, True, False]
     customer = fresh(old)
     assert customer.pool_reason_days == 30
+    assert customer.pool_reason == "recycled_oppty"  # 「无新建商机」, not 「未成交」
     assert customer.owner_id is None
 
 
