@@ -20,7 +20,10 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from crm.models import DataScope
+from crm.tenancy import tenant_scope
+from opportunities.services import opportunities as services
 from reports.periods import day_start, tenant_today
+from tests.customers.factories import make_customer
 from tests.factories import make_role, make_user
 from tests.reports.opportunity_data import lost_reason, make_opportunity, stages
 
@@ -378,3 +381,36 @@ def test_without_reports_view_no_page(deals, as_user):
     client = as_user(deals.rep_west)
     for name in ("stage-advance", "lost-reasons", "deals"):
         assert client.get(reverse(f"reports:{name}")).status_code == 403
+
+
+def test_the_services_history_is_what_the_analyses_read(world, as_user):
+    """An opportunity moved and lost through the services (not the fixture's rows): the
+    advancement finds where it was lost and how long it stayed, the funnel its lost row."""
+    w = world
+    s = stages(w.tenant_a)
+    offer = s["open"][2]
+    price = lost_reason(w.tenant_a, "价格太高")
+    with scopes_disabled():
+        customer = make_customer(w.tenant_a, w.rep_east)
+    with tenant_scope(w.tenant_a.pk):
+        opp = services.opportunity_create(
+            actor=w.rep_east,
+            customer=customer,
+            data={
+                "name": "两台电动叉车",
+                "amount": "50000",
+                "expected_close_date": tenant_today(w.tenant_a),
+            },
+        )
+        opp = services.opportunity_stage_change(actor=w.rep_east, opportunity=opp, stage=offer)
+        services.opportunity_lose(actor=w.rep_east, opportunity=opp, reason=price)
+    query = {"preset": "today"}
+    client = as_user(w.manager_sales)
+    got = values(get(client, "stage-advance", **query), ADVANCE)
+    assert got[offer.pk][:3] == (1, 0, 1)  # reached, none staying, lost there
+    assert got[offer.pk][4] is not None
+    assert got[s["open"][0].pk][:3] == (1, 0, 0)  # passed through the first stage
+    lost = values(get(client, "lost-reasons", **query), LOST)
+    assert lost[price.pk][:3] == (1, "100.0%", D("50000.00"))
+    funnel = get(client, "funnel", **query).context["funnel"]["table"]
+    assert {row.key: row.values["count"] for row in funnel.rows}["lost"] == 1
