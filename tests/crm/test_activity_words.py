@@ -35,6 +35,14 @@ from leads.assignment import RULE_FIELDS
 from leads.campaigns import CAMPAIGN_FIELDS
 from leads.models import AssignmentRule, Campaign, Lead
 from leads.services import LEAD_FIELDS
+from opportunities.models import (
+    Opportunity,
+    OpportunitySettings,
+    OpportunityStage,
+    Product,
+    ProductCategory,
+)
+from opportunities.services.products import PRODUCT_FIELDS
 from pools.models import PoolGroup
 from pools.services import GROUP_FIELDS_BY_KIND
 
@@ -178,6 +186,70 @@ SAMPLES: dict[str, tuple[type[models.Model], dict]] = {
     ),
     "webhook.deleted": (Webhook, {"user": ["", "张三"]}),
     "delivery.retried": (Delivery, {}),
+    "opportunity.created": (Opportunity, {}),
+    "opportunity.updated": (
+        Opportunity,
+        {
+            **_diff(
+                Opportunity,
+                [
+                    "name",
+                    "budget",
+                    "amount",
+                    "expected_close_date",
+                    "probability",
+                    "commit",
+                    "next_followup_at",
+                    "remark",
+                    "primary_contact",
+                ],
+            ),
+            "customer": ["甲客户", "乙客户"],
+        },
+    ),
+    "opportunity.stage": (Opportunity, {"stage": ["初步接洽", "需求确定"]}),
+    "opportunity.won": (Opportunity, {"stage": ["谈判/合同", "赢单"]}),
+    "opportunity.lost": (
+        Opportunity,
+        {"stage": ["谈判/合同", "输单"], "lost_reason": ["", "价格太高"]},
+    ),
+    "opportunity.reopened": (Opportunity, {"stage": ["输单", "方案/报价"]}),
+    "opportunity.transferred": (Opportunity, {"owner": ["张三", "李四"]}),
+    "opportunity.lines": (Opportunity, {"lines": ["", "电动叉车 × 2 @ 85000.00"]}),
+    "opportunity.contacts": (
+        Opportunity,
+        {"contact": ["", "王总（决策人）"], "primary": ["", "王总"]},
+    ),
+    "opportunity.participants": (Opportunity, {"participants": ["", "张三"]}),
+    "opportunity.deleted": (Customer, {"opportunity": ["", "三台叉车"]}),
+    "opportunity_stage.created": (OpportunityStage, {}),
+    "opportunity_stage.updated": (
+        OpportunityStage,
+        {
+            **_diff(
+                OpportunityStage,
+                ["name", "probability", "allow_rollback_open", "allow_reopen", "is_active"],
+            ),
+            "sort": ["10", "20"],
+        },
+    ),
+    "opportunity_stage.deleted": (OpportunityStage, {"name": ["试用", ""]}),
+    "opportunity_settings.updated": (
+        OpportunitySettings,
+        _diff(OpportunitySettings, ["stage_mode", "probability_override"]),
+    ),
+    "product_category.created": (ProductCategory, {"parent": ["", "叉车"]}),
+    "product_category.renamed": (ProductCategory, _diff(ProductCategory, ["name", "sort"])),
+    "product_category.moved": (ProductCategory, {"parent": ["叉车", "仓储设备"]}),
+    "product_category.deleted": (ProductCategory, {}),
+    "product.created": (Product, {}),
+    "product.updated": (Product, _diff(Product, PRODUCT_FIELDS)),
+    "product.status": (Product, {"status": ["上架", "下架"]}),
+    "product.stock": (Product, {"stock": ["5", "3"], "note": ["", "盘点"]}),
+    "product.deleted": (Product, {}),
+    "product.image_added": (Product, {"file": ["", "照片"]}),
+    "product.image_deleted": (Product, {"file": ["照片", ""]}),
+    "product.imported": (Product, {"row": ["", "2"], "file": ["", "产品表"]}),
 }
 
 
