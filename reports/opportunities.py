@@ -102,10 +102,6 @@ def days_text(duration: datetime.timedelta | None) -> Decimal | None:
     return (Decimal(duration.total_seconds()) / 86400).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-def date_range(period: Period) -> tuple[datetime.date, datetime.date]:
-    return period.first, period.last
-
-
 def stages_of(tenant_id: int) -> list[OpportunityStage]:
     """The tenant's stages in pipeline order (one query)."""
     return list(OpportunityStage.objects.filter(tenant_id=tenant_id).order_by("sort", "id"))

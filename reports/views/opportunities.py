@@ -33,6 +33,7 @@ REPORTS = {
     "deals": ("reports:deals", "report-deals", _("Average deal size and sales cycle")),
 }
 DEFAULT_PRESET = "this_year"
+TEMPLATE = "reports/opportunity_report.html"
 
 
 def report_query(request, default_preset: str) -> dict:
@@ -44,7 +45,7 @@ def report_query(request, default_preset: str) -> dict:
     return query
 
 
-def _page(request, *, template, nav, extra=None):
+def _page(request, *, nav, extra=None):
     """The common start of an analysis page: the form and the context, or the 422 page."""
     query = report_query(request, DEFAULT_PRESET)
     form = ReportFilterForm(query, actor=request.user)
@@ -52,7 +53,7 @@ def _page(request, *, template, nav, extra=None):
     return query, form, context
 
 
-def _finish(request, *, context, form, period, table, filters, chart, query, template, name):
+def _finish(request, *, context, period, table, filters, chart, query, name):
     if request.method == "POST":
         filename = f"{name} {period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
         return xlsx_response(table, filters, filename)
@@ -65,7 +66,7 @@ def _finish(request, *, context, form, period, table, filters, chart, query, tem
             "export_query": urlencode(query),
         }
     )
-    return render(request, template, context)
+    return render(request, TEMPLATE, context)
 
 
 @tenant_view("reports.view")
@@ -73,9 +74,7 @@ def _finish(request, *, context, form, period, table, filters, chart, query, tem
 def stage_advance_report(request):
     """销售阶段推进 over the opportunities created in the period (default: this year). A
     POST downloads the table as shown."""
-    query, form, context = _page(
-        request, template="reports/opportunity_report.html", nav="report-stage-advance"
-    )
+    query, form, context = _page(request, nav="report-stage-advance")
     context.update(
         title=_("Stage advancement"),
         help=_(
@@ -88,7 +87,7 @@ def stage_advance_report(request):
         url_name="reports:stage-advance",
     )
     if not form.is_valid():
-        return render(request, "reports/opportunity_report.html", context, status=422)
+        return render(request, TEMPLATE, context, status=422)
     period, scope = form.resolve()
     to = linker("reports:opportunities-list", {**query, "report": "advance"})
     result = report.advance_report(
@@ -109,13 +108,11 @@ def stage_advance_report(request):
     return _finish(
         request,
         context=context,
-        form=form,
         period=period,
         table=result.table,
         filters=form.description(),
         chart=chart,
         query=query,
-        template="reports/opportunity_report.html",
         name=_("Stage advancement"),
     )
 
@@ -124,9 +121,7 @@ def stage_advance_report(request):
 @require_http_methods(["GET", "POST"])
 def lost_reason_report(request):
     """丢单原因分析 over the opportunities lost in the period (default: this year)."""
-    query, form, context = _page(
-        request, template="reports/opportunity_report.html", nav="report-lost-reasons"
-    )
+    query, form, context = _page(request, nav="report-lost-reasons")
     context.update(
         title=_("Lost reasons"),
         help=_(
@@ -137,7 +132,7 @@ def lost_reason_report(request):
         url_name="reports:lost-reasons",
     )
     if not form.is_valid():
-        return render(request, "reports/opportunity_report.html", context, status=422)
+        return render(request, TEMPLATE, context, status=422)
     period, scope = form.resolve()
     to = linker("reports:opportunities-list", {**query, "report": "lost"})
 
@@ -156,13 +151,11 @@ def lost_reason_report(request):
     return _finish(
         request,
         context=context,
-        form=form,
         period=period,
         table=result.table,
         filters=form.description(),
         chart=chart,
         query=query,
-        template="reports/opportunity_report.html",
         name=_("Lost reasons"),
     )
 
@@ -173,9 +166,7 @@ def deal_report(request):
     """平均客单价 and 平均销售周期 of the opportunities won in the period (default: this year),
     per month, quarter or person."""
     group = choice(request, "group", report.DEAL_GROUPS, report.MONTH)
-    query, form, context = _page(
-        request, template="reports/opportunity_report.html", nav="report-deals"
-    )
+    query, form, context = _page(request, nav="report-deals")
     context.update(
         title=_("Average deal size and sales cycle"),
         help=_(
@@ -190,7 +181,7 @@ def deal_report(request):
         group_queries={g: urlencode({**query, "group": g}) for g in report.DEAL_GROUPS},
     )
     if not form.is_valid():
-        return render(request, "reports/opportunity_report.html", context, status=422)
+        return render(request, TEMPLATE, context, status=422)
     period, scope = form.resolve()
     to = linker("reports:opportunities-list", {**query, "report": "deals", "group": group})
 
@@ -214,13 +205,11 @@ def deal_report(request):
     return _finish(
         request,
         context=context,
-        form=form,
         period=period,
         table=result.table,
         filters=[*form.description(), (_("Group"), str(report.DEAL_GROUPS[group]))],
         chart=chart,
         query={**query, "group": group},
-        template="reports/opportunity_report.html",
         name=_("Average deal size and sales cycle"),
     )
 
