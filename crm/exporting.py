@@ -119,6 +119,15 @@ def register(kind: ExportKind) -> ExportKind:
     return kind
 
 
+def permissions() -> tuple[str, ...]:
+    """The codes that export something (any of them opens 我的导出)."""
+    return tuple(sorted({kind.permission for kind in _KINDS.values()}))
+
+
+def may_export(user) -> bool:
+    return any(user.can(code) for code in permissions())
+
+
 def kind_for(code: str) -> ExportKind:
     try:
         return _KINDS[code]

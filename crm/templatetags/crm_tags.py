@@ -15,6 +15,14 @@ def can(user, code: str) -> bool:
 
 
 @register.filter
+def may_export(user) -> bool:
+    """``{% if user|may_export %}``: 我的导出 for whoever may export any kind."""
+    from crm import exporting
+
+    return bool(getattr(user, "is_authenticated", False)) and exporting.may_export(user)
+
+
+@register.filter
 def action_label(code: str):
     return activity_module.action_label(code)
 
