@@ -508,7 +508,8 @@ def make_opportunities(tenant: Tenant, plans: list[Plan], rng: random.Random) ->
             expected = closed + datetime.timedelta(days=rng.randint(-20, 20))
         else:
             # Open: mostly ahead, some overdue (the funnel's 已逾期未关单).
-            expected = today + datetime.timedelta(days=rng.randint(-25, 100))
+            ahead = rng.randint(-20, -1) if rng.random() < 0.12 else rng.randint(0, 110)
+            expected = today + datetime.timedelta(days=ahead)
         customer_contacts = contacts.get(plan.customer_id, [])
         head = chosen[0][0].name if chosen else "叉车采购"
         opp = Opportunity(

@@ -48,6 +48,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from opportunities.models import StageKind
 from reports.opportunities import (
@@ -70,7 +71,7 @@ CLOSE, CREATED = "close", "created"
 BASES = {CLOSE: _("By close date"), CREATED: _("By creation date")}
 STALE, WON, LOST = "stale", "won", "lost"
 FUNNEL_COLUMNS = {
-    "count": _("Opportunities"),
+    "count": pgettext_lazy("report column", "Opportunities"),
     "amount": _("Amount"),
     "weighted": _("Weighted amount"),
     "days": _("Average days in stage"),
@@ -87,10 +88,10 @@ FORECAST_COLUMNS = {
 PIPELINE, COMMIT = "pipeline", "commit"
 COMMIT_ROWS = {
     PIPELINE: _("Best case (not committed)"),
-    COMMIT: _("Committed"),
+    COMMIT: pgettext_lazy("manual forecast", "Committed"),
     WON: _("Closed won"),
 }
-COMMIT_COLUMNS = {"count": _("Opportunities"), "amount": _("Amount")}
+COMMIT_COLUMNS = {"count": pgettext_lazy("report column", "Opportunities"), "amount": _("Amount")}
 TABLES = ("funnel", "forecast", "commit")
 
 
