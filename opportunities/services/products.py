@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Q, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext as _
@@ -226,6 +226,19 @@ def category_update(
     return category
 
 
+# The class of the transaction-level advisory lock of category moves (the two-int key
+# space: crm.importing's batch locks use the one-bigint space, which does not overlap).
+MOVE_LOCK_CLASS = 2002
+
+
+def _serialise_moves(tenant_id: int) -> None:
+    """Wait for the tenant's other category moves (PostgreSQL; SQLite writes one at a
+    time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [MOVE_LOCK_CLASS, tenant_id])
+
+
 @transaction.atomic
 def category_move(
     *, actor: User, category: ProductCategory, parent: ProductCategory | None
@@ -236,6 +249,11 @@ def category_move(
     rewritten with one UPDATE."""
     _require(actor, MANAGE)
     require_same_tenant(actor, category, parent)
+    # One move at a time per tenant: two moves lock overlapping sets of rows (a subtree and
+    # a new parent, each in the other's set when two categories cross), which row locks
+    # alone would turn into a deadlock. Then the row, so that its path is read as it is now.
+    _serialise_moves(actor.tenant_id)
+    category = _lock_category(actor, category)
     old_path = category.path
     # Lock the subtree and the new parent, in id order (two moves never wait on each other
     # in a cycle), then read them again as locked.
@@ -267,7 +285,11 @@ def category_move(
     if (parent.pk if parent else None) == category.parent_id:
         return category  # already there
     new_level = (parent.level + 1) if parent else 1
-    deepest = max(row.level for row in locked.values() if row.path.startswith(category.path))
+    # Read after the locks were granted (a new statement): a sub-category created under the
+    # subtree by a transaction we waited for is counted too.
+    deepest = ProductCategory.objects.filter(
+        tenant_id=actor.tenant_id, path__startswith=category.path
+    ).aggregate(deepest=Max("level"))["deepest"]
     if deepest - category.level + new_level > MAX_CATEGORY_LEVEL:
         _refuse(
             _(
