@@ -2,7 +2,7 @@
 person or per campaign, with how many were followed up, became customers, became
 opportunities and were won.
 
-The counting is leads.stats' (seed 003 §3.2.6): a lead created in the period (tenant-local
+The counting (seed 003 §3.2.6): a lead created in the period (tenant-local
 days) is *followed* when it has at least one follow-up, at any time, and *converted* when its
 status is 已转化, at any time. 线索→商机: the lead's conversion created an opportunity
 (``Lead.converted_opportunity``: the opportunity made at the conversion, so at or after it);
@@ -29,7 +29,6 @@ from django.utils.translation import gettext_lazy as _
 from customers import owned
 from customers.models import FollowUp
 from leads.models import Campaign, Lead
-from leads.stats import rate
 from reports.periods import Period
 from reports.scope import ReportScope
 from reports.tables import Column, Row, Table
@@ -68,6 +67,13 @@ def _created(*, period: Period, tz: datetime.tzinfo, scope: ReportScope) -> Quer
         created_at__gte=start,
         created_at__lt=end,
     )
+
+
+def rate(part: int, whole: int) -> Decimal | None:
+    """``part / whole`` in per cent with one decimal (None without a whole)."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def rate_text(value) -> str:

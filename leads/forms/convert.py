@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
-
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
-from leads.stats import GROUPINGS, PRESETS, preset_range
 from opportunities.models import OpportunityStage, StageKind
 
 NEW = "new"
@@ -116,40 +112,3 @@ class ConvertForm(forms.Form):
     def merge_into(self) -> int | None:
         target = self.cleaned_data["target"]
         return None if target == NEW else int(target)
-
-
-class StatsForm(forms.Form):
-    period = forms.ChoiceField(label=_("Period"), choices=list(PRESETS.items()), required=False)
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    group = forms.ChoiceField(label=_("Group"), choices=list(GROUPINGS.items()), required=False)
-
-    MAX_DAYS = 3 * 366
-
-    def clean(self):
-        data = super().clean()
-        dates = data.get("date_from") or data.get("date_to")
-        period = data.get("period") or ("custom" if dates else "this_month")
-        today = timezone.localdate()
-        if period == "custom":
-            first = data.get("date_from")
-            last = data.get("date_to") or today
-            if first is None:
-                raise forms.ValidationError(_("Choose the first day of the range."))
-            if first > last:
-                raise forms.ValidationError(_("The range ends before it starts."))
-            if (last - first).days > self.MAX_DAYS:
-                raise forms.ValidationError(_("Choose a range of at most three years."))
-        else:
-            first, last = preset_range(period, today)
-        data["period"], data["first"], data["last"] = period, first, last
-        data["group"] = data.get("group") or "owner"
-        return data
-
-
-def default_range() -> tuple[datetime.date, datetime.date]:
-    return preset_range("this_month", timezone.localdate())

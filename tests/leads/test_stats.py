@@ -1,24 +1,16 @@
-"""Lead conversion statistics (leads.stats): exact figures on a small hand-built set, per
-person and per campaign, the data scope, a fixed number of queries, the ranges; the old page's
-address (leads:lead-stats) redirecting to the report 线索转换率 (reports:leads)."""
+"""The old lead statistics page's address (leads:lead-stats) redirects to the report
+线索转换率 (reports:leads, tested in tests/reports/test_leads.py) with its range and grouping."""
 
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
-from crm.models import User
-from leads import stats
 from leads.models import Lead
-from tests.factories import make_user
 from tests.leads.factories import (
     make_campaign,
     make_lead,
@@ -71,103 +63,6 @@ def march(world):
     other = make_lead(world.tenant_b, world.rep_b, created_at=at(3, 5))
     make_lead_followup(other, world.rep_b)
     return {"c1": c1, "c2": c2}
-
-
-def figures(actor, scoped, group_by="owner", period=MARCH):
-    start, end = stats.day_bounds(*period)
-    with scoped(actor):
-        result = stats.lead_conversion_stats(actor=actor, start=start, end=end, group_by=group_by)
-    rows = [
-        (r.label, r.new, r.followed, r.followup_rate, r.converted, r.conversion_rate)
-        for r in [*result.rows, result.total]
-    ]
-    return rows
-
-
-def pct(value: str) -> Decimal:
-    return Decimal(value)
-
-
-def test_per_person_as_admin(world, scoped, march):
-    assert figures(world.admin_a, scoped) == [
-        ("rep_east", 3, 2, pct("66.7"), 1, pct("33.3")),
-        ("rep_east2", 2, 1, pct("50.0"), 1, pct("50.0")),
-        ("rep_west", 1, 1, pct("100.0"), 1, pct("100.0")),
-        ("service_a", 1, 0, pct("0.0"), 0, pct("0.0")),
-        ("线索池 / 无负责人", 1, 1, pct("100.0"), 0, pct("0.0")),
-        ("合计", 8, 5, pct("62.5"), 3, pct("37.5")),
-    ]
-
-
-def test_per_campaign_as_admin(world, scoped, march):
-    assert figures(world.admin_a, scoped, "campaign") == [
-        ("春季展会", 4, 4, pct("100.0"), 2, pct("50.0")),
-        ('=HYPERLINK("http://x")', 2, 0, pct("0.0"), 1, pct("50.0")),
-        ("无市场活动", 2, 1, pct("50.0"), 0, pct("0.0")),
-        ("合计", 8, 5, pct("62.5"), 3, pct("37.5")),
-    ]
-
-
-def test_a_rep_sees_only_their_own_leads(world, scoped, march):
-    # The pool group is open to every member: its leads are theirs to see, not to own.
-    assert figures(world.rep_east, scoped) == [
-        ("rep_east", 3, 2, pct("66.7"), 1, pct("33.3")),
-        ("线索池 / 无负责人", 1, 1, pct("100.0"), 0, pct("0.0")),
-        ("合计", 4, 3, pct("75.0"), 1, pct("25.0")),
-    ]
-
-
-def test_a_manager_sees_their_department(world, scoped, march):
-    assert figures(world.manager_sales, scoped) == [
-        ("rep_east", 3, 2, pct("66.7"), 1, pct("33.3")),
-        ("rep_east2", 2, 1, pct("50.0"), 1, pct("50.0")),
-        ("rep_west", 1, 1, pct("100.0"), 1, pct("100.0")),
-        ("线索池 / 无负责人", 1, 1, pct("100.0"), 0, pct("0.0")),
-        ("合计", 7, 5, pct("71.4"), 3, pct("42.9")),
-    ]
-
-
-def test_an_empty_range_has_a_zero_total_without_rates(world, scoped, march):
-    period = (datetime.date(2023, 1, 1), datetime.date(2023, 1, 31))
-    assert figures(world.admin_a, scoped, period=period) == [("合计", 0, 0, None, 0, None)]
-
-
-def test_the_number_of_queries_does_not_grow_with_people_or_campaigns(world, scoped, march):
-    def count() -> int:
-        with scopes_disabled():
-            actor = User.tenant_objects.get(pk=world.manager_sales.pk)  # nothing cached
-        start, end = stats.day_bounds(*MARCH)
-        with scoped(actor), CaptureQueriesContext(connection) as queries:
-            for group_by in ("owner", "campaign"):
-                stats.lead_conversion_stats(actor=actor, start=start, end=end, group_by=group_by)
-        return len(queries)
-
-    before = count()
-    for i in range(4):
-        rep = make_user(
-            world.tenant_a, f"extra{i}", department=world.east, manager=world.manager_sales
-        )
-        campaign = make_campaign(world.tenant_a)
-        for day in (4, 9):
-            row = make_lead(world.tenant_a, rep, campaign=campaign, created_at=at(3, day))
-            make_lead_followup(row, rep)
-    assert count() == before
-    assert before <= 8
-
-
-@pytest.mark.parametrize(
-    ("preset", "today", "expected"),
-    [
-        ("this_month", datetime.date(2024, 2, 10), ("2024-02-01", "2024-02-29")),
-        ("last_month", datetime.date(2024, 1, 10), ("2023-12-01", "2023-12-31")),
-        ("this_quarter", datetime.date(2024, 5, 31), ("2024-04-01", "2024-06-30")),
-        ("this_quarter", datetime.date(2024, 12, 1), ("2024-10-01", "2024-12-31")),
-        ("this_year", datetime.date(2024, 7, 1), ("2024-01-01", "2024-12-31")),
-    ],
-)
-def test_preset_ranges(preset, today, expected):
-    first, last = stats.preset_range(preset, today)
-    assert (first.isoformat(), last.isoformat()) == expected
 
 
 # ---------------------------------------------------------------- the old page's address
