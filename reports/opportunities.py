@@ -202,28 +202,24 @@ class AdvanceReport:
     bars: list[tuple[str, int, int, int]]
 
 
-def advance_report(
-    *,
-    period: Period,
-    tz: datetime.tzinfo,
-    scope: ReportScope,
-    link,
-    now: datetime.datetime | None = None,
-) -> AdvanceReport:
-    """销售阶段推进 (§14.6) over the cohort created in the period: per open stage s and the
-    won stage, **reached** (entered s or a later stage), **staying** (at s now), **lost**
-    (lost with s as the last open stage), loss rate = lost / reached, **average days** in s
-    (leaving − entering; up to now while still there) and conversion s → next = reached(next)
-    / reached(s). ``link(column, stage_id)`` gives a number's drill-down.
+@dataclass
+class _Advance:
+    reached_at: dict
+    staying: dict
+    lost_at: dict
+    visits: dict
+
+    def reached(self, position: int) -> int:
+        return self.reached_at.get(f"r{position}") or 0
+
+
+def _advance(*, period, tz, scope: ReportScope, stages, ranks, now: datetime.datetime) -> _Advance:
+    """The figures of 销售阶段推进 for ``scope`` (four queries).
 
     PERF: set-based over the stage history, no query per opportunity: reached from the
     furthest position of each opportunity (a GROUP BY inside an aggregate), the days in a
     stage as Σ leaving − Σ entering (the change out of s names s as its ``from_stage``;
     a visit not left yet ends now), the lost ones by the change that made them lost."""
-    now = now or timezone.now()
-    tenant_id = scope.actor.tenant_id
-    stages = stages_of(tenant_id)
-    ranks = _ranks(stages)
     positions = sorted(set(ranks.values()))
     open_ids = [s.pk for s in stages if s.kind == StageKind.OPEN]
     lost_ids = [s.pk for s in stages if s.kind == StageKind.LOST]
@@ -248,51 +244,93 @@ def advance_report(
         .annotate(n=Count("pk"))
     }
     # Σ (moment − now) of the entries into and exits out of each open stage: a visit lasts
-    # exit − entry, one still going lasts now − entry (its "exit" contributes 0).
+    # exit − entry, one still going lasts now − entry (its "exit" contributes 0). One scan
+    # of the history for every stage.
     since = ExpressionWrapper(F("changed_at") - Value(now), output_field=DurationField())
-    # PERF: one scan of the history for every stage's entries and exits.
     visits = changes.aggregate(
         **{f"in{pk}": Sum(since, filter=Q(to_stage_id=pk)) for pk in open_ids},
         **{f"n{pk}": Count("pk", filter=Q(to_stage_id=pk)) for pk in open_ids},
         **{f"out{pk}": Sum(since, filter=Q(from_stage_id=pk)) for pk in open_ids},
     )
+    return _Advance(reached_at, staying, lost_at, visits)
 
-    def reached(position: int) -> int:
-        return reached_at.get(f"r{position}") or 0
 
-    shown = [s for s in stages if s.pk in ranks and (s.is_active or s.pk in staying)]
+COMPANY_COLUMNS = {
+    "company_reached": _("Company: reached"),
+    "company_loss_rate": _("Company: loss rate"),
+    "company_conversion": _("Company: conversion"),
+}
+
+
+def advance_report(
+    *,
+    period: Period,
+    tz: datetime.tzinfo,
+    scope: ReportScope,
+    link,
+    company: ReportScope | None = None,
+    now: datetime.datetime | None = None,
+) -> AdvanceReport:
+    """销售阶段推进 (§14.6) over the cohort created in the period: per open stage s and the
+    won stage, **reached** (entered s or a later stage), **staying** (at s now), **lost**
+    (lost with s as the last open stage), loss rate = lost / reached, **average days** in s
+    (leaving − entering; up to now while still there) and conversion s → next = reached(next)
+    / reached(s). ``link(column, stage_id)`` gives a number's drill-down. With ``company``
+    (the whole tenant, for a viewer whose scope is everyone and who narrowed the report to a
+    department or a person): "VS 全公司", its reached, loss rate and conversion beside."""
+    now = now or timezone.now()
+    stages = stages_of(scope.actor.tenant_id)
+    ranks = _ranks(stages)
+    mine = _advance(period=period, tz=tz, scope=scope, stages=stages, ranks=ranks, now=now)
+    whole = None
+    if company is not None:
+        whole = _advance(period=period, tz=tz, scope=company, stages=stages, ranks=ranks, now=now)
+    shown = [s for s in stages if s.pk in ranks and (s.is_active or s.pk in mine.staying)]
     shown.sort(key=lambda s: ranks[s.pk])
+    columns = dict(ADVANCE_COLUMNS)
+    if whole is not None:
+        columns.update(COMPANY_COLUMNS)
     rows, bars = [], []
     for index, stage in enumerate(shown):
         position = ranks[stage.pk]
-        got = reached(position)
+        got = mine.reached(position)
+        following = shown[index + 1] if index + 1 < len(shown) else None
+        values = dict.fromkeys(columns)
+        values["reached"] = got
+        links = {"reached": link("reached", stage.pk)}
+        if whole is not None:
+            values["company_reached"] = whole.reached(position)
+            links["company_reached"] = link("reached", stage.pk, company=True)
         if stage.kind == StageKind.WON:
-            values = {"reached": got, **dict.fromkeys(list(ADVANCE_COLUMNS)[1:])}
-            links = {"reached": link("reached", stage.pk)}
             rows.append(Row(stage.name, values, links, key=stage.pk))
             bars.append((stage.name, got, 0, 0))
             continue
-        following = shown[index + 1] if index + 1 < len(shown) else None
-        lost = lost_at.get(stage.pk, 0)
-        entries = visits.get(f"n{stage.pk}") or 0
+        lost = mine.lost_at.get(stage.pk, 0)
+        entries = mine.visits.get(f"n{stage.pk}") or 0
         dwell = None
         if entries:
-            into, out = visits.get(f"in{stage.pk}"), visits.get(f"out{stage.pk}")
+            into, out = mine.visits.get(f"in{stage.pk}"), mine.visits.get(f"out{stage.pk}")
             dwell = (_duration(out) - _duration(into)) / entries
-        values = {
-            "reached": got,
-            "staying": staying.get(stage.pk, 0),
-            "lost": lost,
-            "loss_rate": rate_text(lost, got),
-            "dwell": days_text(dwell),
-            "conversion": rate_text(reached(ranks[following.pk]), got) if following else "—",
-        }
-        links = {c: link(c, stage.pk) for c in ADVANCE_LINKED}
+        nxt = ranks[following.pk] if following else None
+        values.update(
+            {
+                "staying": mine.staying.get(stage.pk, 0),
+                "lost": lost,
+                "loss_rate": rate_text(lost, got),
+                "dwell": days_text(dwell),
+                "conversion": rate_text(mine.reached(nxt), got) if nxt else "—",
+            }
+        )
+        if whole is not None:
+            reached = whole.reached(position)
+            values["company_loss_rate"] = rate_text(whole.lost_at.get(stage.pk, 0), reached)
+            values["company_conversion"] = rate_text(whole.reached(nxt), reached) if nxt else "—"
+        links.update({c: link(c, stage.pk) for c in ADVANCE_LINKED})
         rows.append(Row(stage.name, values, links, key=stage.pk))
         bars.append((stage.name, got, values["staying"], lost))
     table = Table(
         title=str(_("Stage advancement")),
-        columns=[Column(key, label) for key, label in ADVANCE_COLUMNS.items()],
+        columns=[Column(key, label) for key, label in columns.items()],
         rows=rows,
         label_header=str(_("Sales stage")),
     )

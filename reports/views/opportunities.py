@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from crm import masking
-from crm.models import Option, OptionKind
+from crm.models import DataScope, Option, OptionKind
 from crm.views.base import tenant_view
 from crm.views.lists import offset_page
 from opportunities.models import OpportunityStage, StageKind
@@ -22,6 +22,7 @@ from reports import funnel as funnel_report
 from reports import opportunities as report
 from reports.forms import ReportFilterForm
 from reports.periods import tenant_today
+from reports.scope import ReportScope
 from reports.tables import xlsx_response
 from reports.views.common import FILTER_KEYS, choice, drill_person, linker, table_context
 
@@ -90,11 +91,26 @@ def stage_advance_report(request):
         return render(request, TEMPLATE, context, status=422)
     period, scope = form.resolve()
     to = linker("reports:opportunities-list", {**query, "report": "advance"})
+    # VS 全公司: for a viewer who sees everyone and narrowed the report, the whole tenant
+    # beside (its numbers open the list without the department and person filters).
+    company = None
+    if scope.owner_scope.kind == DataScope.ALL and (scope.department or scope.person):
+        company = ReportScope(request.user)
+    narrow = ("department", "only_this_department", "person")
+    to_company = linker(
+        "reports:opportunities-list",
+        {**{k: v for k, v in query.items() if k not in narrow}, "report": "advance"},
+    )
+
+    def link(column, stage_id, company=False):
+        return (to_company if company else to)(None, column=column, row=stage_id)
+
     result = report.advance_report(
         period=period,
         tz=request.user.tenant.tzinfo,
         scope=scope,
-        link=lambda column, stage_id: to(None, column=column, row=stage_id),
+        link=link,
+        company=company,
     )
     chart = charts.bar_chart(
         [name for name, *_rest in result.bars],

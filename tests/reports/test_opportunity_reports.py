@@ -414,3 +414,35 @@ def test_the_services_history_is_what_the_analyses_read(world, as_user):
     assert lost[price.pk][:3] == (1, "100.0%", D("50000.00"))
     funnel = get(client, "funnel", **query).context["funnel"]["table"]
     assert {row.key: row.values["count"] for row in funnel.rows}["lost"] == 1
+
+
+def test_stage_advancement_vs_the_whole_company(deals, as_user):
+    """An administrator who narrows the report to a department sees the whole tenant's
+    reached, loss rate and conversion beside (VS 全公司); each opens its opportunities. A
+    manager (scope: their department) never gets the columns."""
+    w = deals
+    a, _b, c, _d = w.s["open"]
+    client = as_user(w.admin_a)
+    whole = values(get(client, "stage-advance", **w.period), ADVANCE)
+    response = get(client, "stage-advance", **w.period, department=w.east.pk)
+    table = response.context["table"]
+    assert [col.key for col in table.columns][-3:] == [
+        "company_reached",
+        "company_loss_rate",
+        "company_conversion",
+    ]
+    got = {row.key: row.values for row in table.rows}
+    assert got[a.pk]["reached"] == 4  # P1, P2 (rep_east), P3, P5 (rep_east2)
+    for stage_id, figures in whole.items():
+        assert got[stage_id]["company_reached"] == figures[0]
+        if figures[3] is not None:
+            assert got[stage_id]["company_loss_rate"] == figures[3]
+            assert got[stage_id]["company_conversion"] == figures[5]
+    drill = client.get(next(r for r in table.rows if r.key == c.pk).links["company_reached"])
+    assert drill.context["count"] == whole[c.pk][0] == 2
+    assert "department" not in drill.request["QUERY_STRING"]
+    plain = get(as_user(w.manager_sales), "stage-advance", **w.period, department=w.east.pk)
+    assert "company_reached" not in [col.key for col in plain.context["table"].columns]
+    assert "company_reached" not in [
+        col.key for col in get(client, "stage-advance", **w.period).context["table"].columns
+    ]
