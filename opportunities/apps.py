@@ -15,7 +15,10 @@ class OpportunitiesConfig(AppConfig):
             customer_links,
             defaults,
             demo,
+            exporting,
             importing,
+            navigation,
             permissions,
             pooling,
+            reminders,
         )
