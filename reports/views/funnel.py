@@ -79,7 +79,11 @@ def funnel_report(request):
             },
             "basis_queries": {b: urlencode({**query, "basis": b}) for b in report.BASES},
             "funnel_chart": charts.bar_chart(
-                [label for label, *_rest in result.bars],
+                # Each stage with its count (the seed's chart shows the counts).
+                [
+                    _("%(stage)s (%(count)s)") % {"stage": label, "count": n}
+                    for label, n, _a, _w in result.bars
+                ],
                 [
                     (_("Amount"), [amount for _l, _n, amount, _w in result.bars]),
                     (_("Weighted amount"), [w for _l, _n, _a, w in result.bars]),

@@ -422,6 +422,7 @@ def test_the_page_shows_charts_and_a_get_never_exports(pipeline, as_user):
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
     assert html.count("<svg") >= 2 and 'data-testid="report-chart"' in html
+    assert "初步接洽 (2)" in html  # each stage with its count on the chart
 
 
 def test_the_page_runs_a_fixed_number_of_queries(pipeline, as_user):
