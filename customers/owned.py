@@ -50,6 +50,10 @@ class OwnedKind:
     # What its follow-ups count as in the follow-up statistics (FollowUp.counts_as): a fixed
     # subject ("lead"), or None for its customer's lifecycle (a customer's, an opportunity's).
     counts_as: str | None = None
+    # Whether a follow-up on it is also its customer's (moves the customer's last follow-up
+    # time, which the pool's "no follow-up in N days" rule reads): an opportunity's is, a
+    # lead's is not (a lead is worked before it is a customer).
+    touches_customer: bool = False
 
     @property
     def content_type(self) -> ContentType:

@@ -1093,6 +1093,11 @@ def followup_create(
             update["last_followup_at"] = followed_at
         if next_followup_at is not None or followed_at >= (last or followed_at):
             update["next_followup_at"] = next_followup_at
+    if record_kind.touches_customer and link["customer_id"] is not None:
+        # The customer is being worked on: its last follow-up moves forward too (one UPDATE).
+        Customer.objects.filter(pk=link["customer_id"]).filter(
+            Q(last_followup_at__isnull=True) | Q(last_followup_at__lt=followed_at)
+        ).update(last_followup_at=followed_at)
     if record_kind.followed_up is not None:
         update.update(record_kind.followed_up(subject))
     type(subject).objects.filter(pk=subject.pk).update(**update)

@@ -1281,7 +1281,8 @@ def settings_update(
 
 # Opportunities are owned records: follow-ups, files and comments go on them through the
 # customers services (the follow-up keeps its direct customer link; followup_create moves
-# the opportunity's last and next follow-up times, which it has).
+# the opportunity's last and next follow-up times, which it has, and the customer's last
+# follow-up: working an opportunity is working its customer, the pool must not recycle it).
 owned.register(
     owned.OwnedKind(
         key="opportunity",
@@ -1292,5 +1293,6 @@ owned.register(
         customer_id=lambda opportunity: opportunity.customer_id,
         files_full=gettext_lazy("An opportunity has at most 10 files; delete one first."),
         followup_elsewhere=gettext_lazy("The follow-up does not belong to this opportunity."),
+        touches_customer=True,
     )
 )

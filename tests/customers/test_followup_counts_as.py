@@ -69,3 +69,35 @@ def test_merged_follow_ups_count_as_the_kept_customers(world, scoped):
     assert counts(moved) == [DEV]
     with scopes_disabled():
         assert FollowUp.objects.get(pk=moved.pk).customer_id == keep.pk
+
+
+def test_an_opportunity_follow_up_moves_its_customers_last_follow_up_but_a_leads_does_not(
+    world, scoped
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from tests.opportunities.factories import make_opportunity
+
+    earlier = timezone.now() - datetime.timedelta(days=40)
+    customer = make_customer(world.tenant_a, world.rep_east, last_followup_at=earlier)
+    chance = make_opportunity(world.rep_east, customer)
+    with scoped(world.rep_east):
+        row = services.followup_create(actor=world.rep_east, record=chance, content="报价沟通")
+    with scopes_disabled():
+        customer.refresh_from_db()
+    assert customer.last_followup_at == row.followed_at  # the pool's clock starts again
+    assert counts(row) == [DEV]
+
+    other = make_customer(world.tenant_a, world.rep_east, last_followup_at=earlier)
+    lead = make_lead(world.tenant_a, world.rep_east, customer=other)
+    with scoped(world.rep_east):
+        services.followup_create(
+            actor=world.rep_east,
+            record=lead_for_work(actor=world.rep_east, lead=lead),
+            content="线索跟进",
+        )
+    with scopes_disabled():
+        other.refresh_from_db()
+    assert other.last_followup_at == earlier
