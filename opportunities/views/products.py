@@ -429,6 +429,7 @@ def product_import_preview(request, key: str):
 
 @tenant_view(IMPORT)
 @require_POST
+@once  # a double click imports once (the second gets the first answer)
 def product_import_confirm(request, key: str):
     data, name = catalogue_io.pending_read(actor=request.user, key=key)
     outcome = catalogue_io.import_apply(actor=request.user, data=data, file_name=name)

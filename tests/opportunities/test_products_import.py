@@ -6,6 +6,7 @@ the pages (upload → preview → confirm), and the catalogue export."""
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -288,3 +289,18 @@ def test_waiting_files_are_purged_after_a_day(admin, world):
 
     with pytest.raises(Http404):
         importing.pending_read(actor=admin, key=key)
+
+
+def test_a_double_click_on_confirm_imports_once(world, as_user):
+    client = as_user(world.admin_a)
+    upload = io.BytesIO(_xlsx(GOOD))
+    upload.name = "产品.xlsx"
+    preview = client.get(
+        client.post(reverse("opportunities:product-import"), {"file": upload})["Location"]
+    )
+    token = re.search(r'name="once_token" value="([^"]+)"', preview.content.decode()).group(1)
+    url = reverse("opportunities:product-import-confirm", args=[preview.context["key"]])
+    first = client.post(url, {"once_token": token})
+    second = client.post(url, {"once_token": token})
+    assert first.status_code == second.status_code == 302
+    assert len(_products(world.tenant_a)) == 2
