@@ -386,6 +386,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.reports_refresh_all_task",
         "schedule": crontab(minute="*/5"),
     },
+    # Catalogue import files nobody confirmed within a day (opportunities.importing).
+    "product-import-purge": {
+        "task": "opportunities.tasks.product_import_purge_all_task",
+        "schedule": crontab(hour=3, minute=50),
+    },
     "reports-reconcile": {
         "task": "reports.tasks.reports_reconcile_all_task",
         "schedule": crontab(hour=2, minute=40),

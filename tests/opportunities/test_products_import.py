@@ -304,3 +304,22 @@ def test_a_double_click_on_confirm_imports_once(world, as_user):
     second = client.post(url, {"once_token": token})
     assert first.status_code == second.status_code == 302
     assert len(_products(world.tenant_a)) == 2
+
+
+def test_the_nightly_task_purges_every_tenants_waiting_files(admin, world, settings):
+    import datetime
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from opportunities.tasks import product_import_purge_all_task
+
+    assert "product-import-purge" in settings.CELERY_BEAT_SCHEDULE
+    importing.pending_save(
+        actor=admin, data=_xlsx(GOOD), file_name="a.xlsx", outcome=importing.Outcome()
+    )
+    later = timezone.now() + datetime.timedelta(hours=25)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        product_import_purge_all_task()
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert importing.pending_purge(tenant_id=world.tenant_a.pk) == 0  # nothing left
