@@ -161,8 +161,13 @@ class OpportunityForm(forms.ModelForm):
 class LineForm(forms.Form):
     """One product line of the lines editor."""
 
+    # The product picker (templates/opportunities/product_picker_dialog.html) fills the
+    # row's elements named by data-product-field; the select stays the no-JavaScript way.
     product = SafeModelChoiceField(
-        label=_("Product"), queryset=Product.objects.none(), required=False
+        label=_("Product"),
+        queryset=Product.objects.none(),
+        required=False,
+        widget=forms.Select(attrs={"data-product-field": "id"}),
     )
     qty = forms.DecimalField(
         label=_("Quantity"),
@@ -177,6 +182,7 @@ class LineForm(forms.Form):
         decimal_places=2,
         min_value=Decimal(0),
         required=False,
+        widget=forms.NumberInput(attrs={"data-product-field": "unit_price", "step": "0.01"}),
     )
     remark = forms.CharField(label=_("Remark"), max_length=200, required=False)
 

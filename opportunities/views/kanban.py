@@ -29,7 +29,7 @@ from crm.views.base import tenant_view
 from opportunities import listing, selectors
 from opportunities.filters import KanbanFilter
 from opportunities.forms.opportunities import LoseForm
-from opportunities.models import OpportunityStage, StageKind
+from opportunities.models import Opportunity, OpportunityStage, StageKind
 
 # The cards a column shows (the header counts them all; 全部 opens the list of the column).
 CARDS_PER_COLUMN = 50
@@ -91,6 +91,12 @@ def board_context(request, query=None) -> dict:
         .order_by("stage__sort", "expected_close_date", "id")
     )
     listing.mark_rows(cards, actor)
+    from crm import masking
+
+    # A masking rule hiding amounts from the actor hides the columns' sums too.
+    amounts_hidden = "amount" in masking.maskable_paths(Opportunity) and (
+        not cards or any("amount" in masking.prepared_paths(c) for c in cards)
+    )
     by_stage: dict[int, list] = {}
     for card in cards:
         by_stage.setdefault(card.stage_id, []).append(card)
@@ -121,6 +127,7 @@ def board_context(request, query=None) -> dict:
         "kanban_url": reverse("opportunities:opportunity-kanban")
         + (f"?{query_string}" if query_string else ""),
         "closed_days": CLOSED_DAYS,
+        "amounts_hidden": amounts_hidden,
         "cards_per_column": CARDS_PER_COLUMN,
     }
 

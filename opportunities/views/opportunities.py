@@ -377,6 +377,8 @@ def _tab_context(request, opportunity: Opportunity, tab: str) -> dict:
         context["contact_roles"] = _contacts(opportunity)[:5]
     elif tab == "lines":
         context["lines_rows"] = list(opportunity.lines.select_related("product"))
+        # A rule hiding the amount hides the prices and subtotals it is made of.
+        context["prices_hidden"] = "amount" in masking.prepared_paths(opportunity)
     elif tab == "contacts":
         context["contact_roles"] = _contacts(opportunity)
         if context["can_change"]:

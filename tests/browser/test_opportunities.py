@@ -22,16 +22,9 @@ from django_scopes import scopes_disabled
 from customers.models import Customer
 from opportunities.models import Opportunity, OpportunityStage, Product
 
-pytestmark = [pytest.mark.browser, pytest.mark.urls("tests.opportunities.urls_mounted")]
+pytestmark = [pytest.mark.browser]
 
 NAME = "浏览器商机：两台电动叉车"
-
-
-@pytest.fixture(autouse=True)
-def _registered():
-    # The customer page's 商机 tab (from OpportunitiesConfig.ready() once the app is mounted).
-    import opportunities.exporting
-    import opportunities.navigation  # noqa: F401
 
 
 def path_of(page) -> str:
@@ -77,8 +70,25 @@ def test_rep_creates_drags_and_loses_an_opportunity_manager_sees_it(
     page.fill("#id_name", NAME)
     close = datetime.date.today() + datetime.timedelta(days=20)
     page.fill("#id_expected_close_date", close.isoformat())
+    # Two products from the picker (its dialog; the keyboard for the first, a tap for the
+    # second): each fills the row that opened it.
+    dialog = page.locator("dialog[data-product-picker-dialog]")
     for i, product in enumerate(products):
-        page.select_option(f"#id_lines-{i}-product", str(product.pk))
+        page.click(f"[data-testid=pick-{i}]")
+        dialog.wait_for(state="visible")
+        search = dialog.locator("[data-pp-input]")
+        search.wait_for(state="visible")
+        search.fill(product.code or product.name)
+        option = dialog.locator(f"[data-pp-option][data-product-id='{product.pk}']")
+        option.wait_for(state="visible")
+        if i == 0:
+            search.press("ArrowDown")
+            page.locator(f"[data-pp-option][data-product-id='{product.pk}']:focus").wait_for()
+            page.keyboard.press("Enter")
+        else:
+            option.click()
+        dialog.wait_for(state="hidden")
+        assert page.locator(f"#id_lines-{i}-product").input_value() == str(product.pk)
         page.fill(f"#id_lines-{i}-qty", "2")
     page.screenshot(path="/tmp/opportunity-form.png", full_page=True)
     with page.expect_navigation():
@@ -88,6 +98,7 @@ def test_rep_creates_drags_and_loses_an_opportunity_manager_sees_it(
         opportunity = Opportunity.objects.get(name=NAME)
         assert opportunity.customer_id == customer.pk
         assert opportunity.lines.count() == 2
+        # The sale price the picker wrote: the standard price (no earlier sale to this customer).
         expected = sum(p.price * 2 for p in products)
         assert opportunity.amount == expected
     detail_url = page.url

@@ -21,9 +21,6 @@ from tests.customers.factories import fresh
 from tests.leads.factories import make_lead
 from tests.opportunities.factories import stages
 
-pytestmark = pytest.mark.urls("tests.opportunities.urls_mounted")
-
-
 def url(lead) -> str:
     return reverse("leads:lead-convert", args=[lead.pk])
 

@@ -16,8 +16,6 @@ from django.urls import reverse
 from tests.customers.factories import make_customer
 from tests.opportunities.factories import lost_reason, make_opportunity, refreshed, stages
 
-pytestmark = pytest.mark.urls("tests.opportunities.urls_mounted")
-
 KANBAN = "opportunities:opportunity-kanban"
 
 

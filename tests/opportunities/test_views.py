@@ -25,16 +25,6 @@ from tests.opportunities.factories import (
     stages,
 )
 
-pytestmark = pytest.mark.urls("tests.opportunities.urls_mounted")
-
-
-@pytest.fixture(autouse=True)
-def _registered():
-    # The customer tab, the recent kind, the export kind (from ready() once mounted).
-    import opportunities.exporting
-    import opportunities.navigation  # noqa: F401
-
-
 @pytest.fixture
 def deal(world):
     customer = make_customer(world.tenant_a, world.rep_east, "华东机械")
@@ -416,3 +406,40 @@ def test_stage_in_use_cannot_be_deleted(world, as_user, deal):
     first = stages(world.tenant_a)["初步接洽"]
     client.post(reverse("opportunities:stage-delete", args=[first.pk]))
     assert "初步接洽" in stages(world.tenant_a)
+
+
+def test_workbench_shows_my_opportunities_closing_this_month(world, as_user):
+    from opportunities.listing import month_bounds
+
+    customer = make_customer(world.tenant_a, world.rep_east, "工作台客户")
+    _first, last = month_bounds()
+    make_opportunity(
+        world.rep_east, customer, "本月一", amount=Decimal("1000"), expected_close_date=last
+    )
+    make_opportunity(
+        world.rep_east, customer, "本月二", amount=Decimal("2500"), expected_close_date=last
+    )
+    make_opportunity(
+        world.rep_east,
+        customer,
+        "下月",
+        amount=Decimal("9000"),
+        expected_close_date=last + datetime.timedelta(days=1),
+    )
+    client = as_user(world.rep_east)
+    body = client.get(reverse("crm:workbench")).content.decode()
+    assert 'data-kpi="closing"' in body
+    panel = body[body.index('data-testid="workbench-opportunity-kpis"') :]
+    assert ">2<" in panel and "3,500.00" in panel
+    link = reverse("opportunities:opportunity-list") + "?view=mine&amp;status=open"
+    assert link in panel
+    listed = client.get(
+        reverse("opportunities:opportunity-list"),
+        {
+            "view": "mine",
+            "status": "open",
+            "expected_close_after": _first.isoformat(),
+            "expected_close_before": last.isoformat(),
+        },
+    )
+    assert sorted(o.name for o in listed.context["page"]) == ["本月一", "本月二"]
