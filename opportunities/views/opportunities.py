@@ -702,6 +702,7 @@ def opportunity_reopen(request, pk: int):
 
 @tenant_view()
 @require_POST
+@once
 def contact_add(request, pk: int):
     actor = request.user
     opportunity = selectors.opportunity_get_for_actor(actor=actor, pk=pk)
@@ -910,6 +911,7 @@ def stage_settings(request):
 
 @tenant_view("opportunity.settings")
 @require_POST
+@once
 def stage_create(request):
     form = StageForm(request.POST)
     if form.is_valid():

@@ -25,6 +25,7 @@ from tests.opportunities.factories import (
     stages,
 )
 
+
 @pytest.fixture
 def deal(world):
     customer = make_customer(world.tenant_a, world.rep_east, "华东机械")
@@ -443,3 +444,26 @@ def test_workbench_shows_my_opportunities_closing_this_month(world, as_user):
         },
     )
     assert sorted(o.name for o in listed.context["page"]) == ["本月一", "本月二"]
+
+
+@pytest.mark.skipif(
+    "opportunity" not in __import__("customers.models").models.SavedSearch.ListKind.values,
+    reason="customers.SavedSearch has no 'opportunity' list kind yet (pages notes: the lead)",
+)
+def test_saved_search_of_the_opportunity_list(world, as_user):
+    from customers.models import SavedSearch
+
+    client = as_user(world.rep_east)
+    response = client.post(
+        reverse("customers:saved-search-create"),
+        {"name": "大单", "query": "view=mine&amount_min=50000", "list_kind": "opportunity"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == (
+        reverse("opportunities:opportunity-list") + "?view=mine&amount_min=50000"
+    )
+    with scopes_disabled():
+        search = SavedSearch.objects.get(user=world.rep_east)
+    page = client.get(reverse("opportunities:opportunity-list"))
+    assert list(page.context["saved_searches"]) == [search]
+    assert page.context["saved_kind"] == "opportunity"
