@@ -467,3 +467,47 @@ def test_saved_search_of_the_opportunity_list(world, as_user):
     page = client.get(reverse("opportunities:opportunity-list"))
     assert list(page.context["saved_searches"]) == [search]
     assert page.context["saved_kind"] == "opportunity"
+
+
+def test_stage_settings_edit_reorder_and_mode(world, as_user):
+    from opportunities.models import OpportunitySettings
+
+    client = as_user(world.admin_a)
+    s = stages(world.tenant_a)
+    # The won stage keeps its kind and probability: its form has neither.
+    won_form = client.get(reverse("opportunities:stage-edit", args=[s["赢单"].pk]))
+    assert "probability" not in won_form.context["form"].fields
+    assert "allow_reopen" in won_form.context["form"].fields
+    client.post(
+        reverse("opportunities:stage-edit", args=[s["需求确定"].pk]),
+        {"name": "需求确认", "probability": "35", "allow_rollback_open": "on", "is_active": "on"},
+    )
+    renamed = stages(world.tenant_a)["需求确认"]
+    assert renamed.probability == 35
+    client.post(reverse("opportunities:stage-move", args=[renamed.pk]), {"direction": "up"})
+    with scopes_disabled():
+        order = [
+            st.name
+            for st in type(renamed).objects.filter(tenant=world.tenant_a).order_by("sort", "id")
+        ]
+    assert order == ["需求确认", "初步接洽", "方案/报价", "谈判/合同", "赢单", "输单"]
+    client.post(
+        reverse("opportunities:stage-settings"),
+        {"stage_mode": "strict", "probability_override": "on"},
+    )
+    with scopes_disabled():
+        saved = OpportunitySettings.objects.get(tenant=world.tenant_a)
+    assert (saved.stage_mode, saved.probability_override) == ("strict", True)
+    # Strict now: the first stage → 谈判/合同 skips stages and is refused on the page.
+    deal = make_opportunity(world.rep_east, make_customer(world.tenant_a, world.rep_east))
+    rep = as_user(world.rep_east)
+    response = rep.post(
+        reverse("opportunities:opportunity-stage", args=[deal.pk]),
+        {"stage": s["谈判/合同"].pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert refreshed(deal).stage.name == "需求确认"  # the first open stage now
+    # The probability may be typed now: the edit form has it.
+    form = rep.get(reverse("opportunities:opportunity-edit", args=[deal.pk])).context["form"]
+    assert "probability" in form.fields
