@@ -1,6 +1,6 @@
 """Menu entries, the workbench panel, the customer page's 商机 tab and the 最近浏览 kind of
 opportunities: 商机 (the list; the kanban is reached from it), 产品 (the products part's list),
-销售阶段 in the settings, the rep's 本月预计成交 number."""
+产品分类 and 销售阶段 in the settings, the rep's 本月预计成交 number."""
 
 from __future__ import annotations
 
@@ -24,6 +24,16 @@ navigation.register(
         "opportunities:product-list",
         "cube",
         order=13,
+    )
+)
+navigation.register(
+    navigation.NavItem(
+        "product-categories",
+        _("Product categories"),
+        "opportunities:category-list",
+        "rectangle-stack",
+        ("product.manage",),
+        "settings",
     )
 )
 navigation.register(
