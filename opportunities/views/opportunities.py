@@ -874,8 +874,12 @@ def _settings_context(request, form=None, settings_form=None) -> dict:
         .values_list("stage_id", flat=True)
         .distinct()
     )
+    open_ids = [stage.pk for stage in stages if stage.kind == StageKind.OPEN]
     for stage in stages:
         stage.in_use = stage.pk in used
+        # Only open stages change places (the won and lost stages stay last).
+        stage.may_move_up = stage.pk in open_ids[1:]
+        stage.may_move_down = stage.pk in open_ids[:-1]
     initial = {
         "stage_mode": settings.stage_mode if settings else "free",
         "probability_override": bool(settings and settings.probability_override),
