@@ -1275,8 +1275,9 @@ def _done_batches(summary: dict) -> list[int]:
 
 def _take_batch(job_id: int, index: int) -> bool:
     """Whether this transaction may write batch ``index`` of the job: on PostgreSQL it takes
-    a transaction-level advisory lock (key: job id × 2^20 + batch; no other part of Tidepool
-    uses advisory locks) and answers False if another transaction holds it. Elsewhere
+    a transaction-level advisory lock (one bigint key: job id × 2^20 + batch; the only other
+    advisory lock, the product category moves', takes two int keys, a key space PostgreSQL
+    keeps apart) and answers False if another transaction holds it. Elsewhere
     (SQLite) the transaction holds the database's write lock already."""
     if connection.vendor != "postgresql":
         return True
