@@ -326,6 +326,22 @@ MATRIX.update(
 )
 
 
+# Opportunities (issue 20): the pages' and the catalogue's URLs, with their builders.
+from tests.opportunities.test_pages_matrix import PAGES_MATRIX  # noqa: E402
+from tests.opportunities.test_products_matrix import PRODUCT_MATRIX  # noqa: E402
+
+MATRIX.update(PAGES_MATRIX)
+MATRIX.update(PRODUCT_MATRIX)
+
+
+def missing_kwargs(kwargs: dict) -> dict:
+    """The same URL naming an object that does not exist: the catalogue import's URLs take
+    the waiting file's ``key``, every other one a ``pk``."""
+    if "key" in kwargs:
+        return {**kwargs, "key": "x" * 24}
+    return {**kwargs, "pk": 999_999_999}
+
+
 def test_matrix_covers_every_url_with_an_object_id():
     missing = sorted(object_urls() - set(MATRIX))
     assert missing == [], f"add these URLs to the isolation matrix: {missing}"
@@ -428,6 +444,7 @@ def _snapshot(world):
                 )
             ),
             _leads_snapshot(world),
+            _opportunities_snapshot(world),
         )
 
 
@@ -441,12 +458,65 @@ def _leads_snapshot(world):
     )
 
 
+def _opportunities_snapshot(world):
+    from opportunities.models import (
+        Opportunity,
+        OpportunityContact,
+        OpportunityParticipant,
+        OpportunityStage,
+        Product,
+        ProductCategory,
+        ProductImage,
+    )
+
+    return (
+        sorted(
+            Opportunity.objects.filter(tenant=world.tenant_b).values_list(
+                "pk",
+                "name",
+                "owner_id",
+                "stage_id",
+                "status",
+                "amount",
+                "closed_date",
+                "updated_at",
+            )
+        ),
+        sorted(
+            OpportunityStage.objects.filter(tenant=world.tenant_b).values_list(
+                "pk", "name", "sort", "probability", "is_active"
+            )
+        ),
+        sorted(
+            OpportunityContact.objects.filter(tenant=world.tenant_b).values_list(
+                "pk", "contact_id", "is_primary"
+            )
+        ),
+        sorted(
+            OpportunityParticipant.objects.filter(tenant=world.tenant_b).values_list(
+                "pk", "user_id"
+            )
+        ),
+        sorted(
+            Product.objects.filter(tenant=world.tenant_b).values_list(
+                "pk", "code", "name", "category_id", "price", "stock", "status", "updated_at"
+            )
+        ),
+        sorted(
+            ProductCategory.objects.filter(tenant=world.tenant_b).values_list(
+                "pk", "name", "parent_id", "path", "level", "sort"
+            )
+        ),
+        sorted(ProductImage.objects.filter(tenant=world.tenant_b).values_list("pk", "file")),
+    )
+
+
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_other_tenants_object_is_404_for_get_and_post(name, world, login):
     with scopes_disabled():
         kwargs = MATRIX[name](world)
     url = reverse(name, kwargs=kwargs)
-    missing_url = reverse(name, kwargs={**kwargs, "pk": 999_999_999})
+    missing_url = reverse(name, kwargs=missing_kwargs(kwargs))
     client = login(world.admin_a)  # every permission, data scope "all"
     before = _snapshot(world)
     # POST-only URLs answer 405 to GET whatever the id: no difference from a missing row.
