@@ -247,6 +247,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tidepool@localhost")
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
+# SQLite builds an index's INCLUDE columns as nothing (Django warns once per index): the
+# covering indexes are a PostgreSQL speed-up (customers.OwnershipEvent "ownership_pool_time").
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
 # Production hardening: only when DEBUG is off (``manage.py check --deploy`` is clean).
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -257,7 +261,7 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
     # check --deploy warns about each one left off: that is the deliberate default.
-    SILENCED_SYSTEM_CHECKS = [
+    SILENCED_SYSTEM_CHECKS += [
         *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
         *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
     ]
