@@ -98,8 +98,10 @@ def opportunity_url(pk: int) -> str:
         return f"/opportunities/{pk}/"
 
 
-def _today() -> datetime.date:
-    return timezone.localdate()
+def _today(actor: User) -> datetime.date:
+    """Today in the tenant's time zone (a closed date is the tenant's day, as the reports
+    count it), not the server's."""
+    return timezone.localdate(timezone=actor.tenant.tzinfo)
 
 
 # ---------------------------------------------------------------- locking
@@ -642,7 +644,15 @@ def opportunity_stage_change(
 def _win(actor, opportunity, note) -> Opportunity:
     won = _end_stage(actor.tenant_id, StageKind.WON)
     current = opportunity.stage
-    _move(actor, opportunity, won, note=note, closed_date=_today(), lost_reason=None, lost_note="")
+    _move(
+        actor,
+        opportunity,
+        won,
+        note=note,
+        closed_date=_today(actor),
+        lost_reason=None,
+        lost_note="",
+    )
     _record(actor, opportunity, actions.OPPORTUNITY_WON, {"stage": [current.name, won.name]}, note)
     owner = opportunity.owner
     manager = owner.manager if owner is not None and owner.manager_id else None
@@ -700,7 +710,7 @@ def opportunity_lose(
         opportunity,
         lost,
         note=note,
-        closed_date=_today(),
+        closed_date=_today(actor),
         lost_reason=reason,
         lost_note=note,
     )

@@ -959,3 +959,26 @@ def test_a_tenant_created_later_gets_its_own_defaults(db):
     with scopes_disabled():
         assert OpportunityStage.objects.filter(tenant=tenant).count() == 6
         assert OpportunitySettings.objects.filter(tenant=tenant).count() == 1
+
+
+def test_the_closed_date_is_the_tenants_day_not_the_servers(world, scoped):
+    """Won at 01:30 Shanghai time on 8 December by a tenant in New York: its day there is
+    still 7 December (the reports count closed dates in the tenant's days)."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    with scopes_disabled():
+        world.tenant_a.time_zone = "America/New_York"
+        world.tenant_a.save(update_fields=["time_zone"])
+        world.rep_east.refresh_from_db()
+    moment = datetime.datetime(2026, 12, 7, 17, 30, tzinfo=datetime.UTC)  # 01:30 in Shanghai
+    customer = make_customer(world.tenant_a, world.rep_east)
+    opportunity = make_opportunity(world.rep_east, customer)
+    lost = make_opportunity(world.rep_east, customer)
+    reason = lost_reason(world.tenant_a)
+    with scoped(world.rep_east), mock.patch.object(timezone, "now", return_value=moment):
+        services.opportunity_win(actor=world.rep_east, opportunity=opportunity)
+        services.opportunity_lose(actor=world.rep_east, opportunity=lost, reason=reason)
+    assert refreshed(opportunity).closed_date == datetime.date(2026, 12, 7)
+    assert refreshed(lost).closed_date == datetime.date(2026, 12, 7)
