@@ -52,6 +52,7 @@ from customers.models import (
     SavedSearch,
 )
 from leads.models import AssignmentRule, Campaign, Lead
+from opportunities.models import Product
 from pools.models import PoolGroup
 from pools.services import default_group_for
 from tests.crm import spreadsheet_files as files
@@ -454,12 +455,75 @@ CREATES: dict[str, Callable] = {
 }
 IDEMPOTENT_WITHOUT_TOKEN = {"customers:saved-search-create", "customers:customer-star"}
 
+
+# Opportunities (issue 20): the pages' creates (their builders live with the pages' tests)
+# and the catalogue's.
+def _product(w) -> Form:
+    from tests.opportunities.factories import make_category
+
+    return Form(
+        w.admin_a,
+        reverse("opportunities:product-create"),
+        {
+            "code": "DOUBLE-1",
+            "name": "双击产品",
+            "category": make_category(w.tenant_a, "双击分类").pk,
+            "price": "100",
+            "status": "on_sale",
+        },
+        _count(Product, tenant=w.tenant_a, name="双击产品"),
+        unique=True,  # the product code is unique in the tenant
+    )
+
+
+def _product_import_confirm(w) -> Form:
+    """The catalogue import's confirmation of a waiting file (its template's example row)."""
+    from crm.tenancy import tenant_scope
+    from opportunities import importing
+
+    with tenant_scope(w.tenant_a.pk):
+        data = importing.template_file(tenant_id=w.tenant_a.pk)
+        outcome = importing.import_check(actor=w.admin_a, data=data, file_name="双击.xlsx")
+        key = importing.pending_save(
+            actor=w.admin_a, data=data, file_name="双击.xlsx", outcome=outcome
+        )
+    return Form(
+        w.admin_a,
+        reverse("opportunities:product-import-confirm", args=[key]),
+        {},
+        _count(Product, tenant=w.tenant_a),
+    )
+
+
+def _a_product(w):
+    from tests.opportunities.factories import make_product
+
+    make_product(w.tenant_a, "导出产品", code="EXP-1")
+
+
+from tests.opportunities.test_pages_once import PAGES_CREATES  # noqa: E402
+
+CREATES.update(PAGES_CREATES)
+CREATES.update(
+    {
+        "opportunities:product-create": _product,
+        "opportunities:product-import-confirm": _product_import_confirm,
+        "opportunities:product-export": _export(
+            "opportunities:product-export", "products", _a_product
+        ),
+    }
+)
+
 # URLs whose name looks like a create but that need no one-time token, and why.
 NOT_NEEDED = {
     # Its answer shows the generated password once: @once would keep it in the cache.
     # A second submission is refused as "username taken" (test below).
     "crm:user-create": "password shown once; a repeat is refused as a taken username",
     "leads:lead-stats": "a GET that redirects to the reports' 线索转换率: it writes nothing",
+    "opportunities:product-import": (
+        "the upload only keeps the file waiting and shows what it would do; the import is "
+        "its tokened confirmation (product-import-confirm)"
+    ),
 }
 
 # Names that say "this POST creates something".
