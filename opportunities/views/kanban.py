@@ -5,8 +5,8 @@ drop on 输单 opens the lost-reason dialog (``kanban_lose``). Without JavaScrip
 has a stage select and a button. The same views and filters as the list.
 
 PERF: a fixed number of queries whatever the number of cards: the column sums in one
-GROUP BY, the cards of every column in one query (the first CARDS_PER_COLUMN of each by a
-window function), the stages once.
+GROUP BY, the cards of every column in one query (the first CARDS_PER_COLUMN of each, each
+column an index walk: _card_ids), the stages once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -47,6 +50,48 @@ def _view(request) -> str:
     return view if view in dict(listing.KANBAN_VIEWS) else "mine"
 
 
+def _card_ids(qs: QuerySet, stages: list, parts: list[QuerySet]) -> RawSQL:
+    """The ids of the first CARDS_PER_COLUMN cards of every column (by expected close date,
+    then id), as one subquery: a UNION ALL of ``ORDER BY expected_close_date, id LIMIT 50``
+    members, one per stage and visible part, ranked once more when the column has several
+    parts (at most 50 × parts rows per column).
+
+    PERF: each member is a walk of 50 entries of an index in that order (opp_stage_close;
+    opp_owner_stage_close for one owner's rows, 我负责的 or the owned part of 全部). One
+    window over every visible row joined to customer, stage and owner sorted 100,000 rows
+    on disk for an admin's 全部 on a 200,000-opportunity tenant (300-450 ms)."""
+    connection = connections[qs.db]
+    quote = connection.ops.quote_name
+    members, params = [], []
+    for stage in stages:
+        for part in parts:
+            member = (
+                part.filter(stage_id=stage.pk)
+                .order_by("expected_close_date", "id")
+                .values_list("id", "stage_id", "expected_close_date")[:CARDS_PER_COLUMN]
+            )
+            try:
+                sql, member_params = member.query.get_compiler(using=qs.db).as_sql()
+            except EmptyResultSet:
+                continue
+            alias = quote(f"m{len(members)}")
+            members.append(f"SELECT * FROM ({sql}) {alias}")  # noqa: S608
+            params += member_params
+    if not members:
+        return RawSQL("SELECT NULL WHERE 1 = 0", [])
+    # Every piece is Django's SQL of a queryset or a quoted constant name; values are params.
+    union = " UNION ALL ".join(members)
+    if len(parts) == 1:
+        return RawSQL(f"SELECT {quote('id')} FROM ({union}) {quote('cards')}", params)  # noqa: S608,S611
+    ranked = (
+        f"SELECT {quote('id')}, ROW_NUMBER() OVER (PARTITION BY {quote('stage_id')} "  # noqa: S608
+        f"ORDER BY {quote('expected_close_date')}, {quote('id')}) AS {quote('rank')} "
+        f"FROM ({union}) {quote('cards')}"
+    )
+    sql = f"SELECT {quote('id')} FROM ({ranked}) {quote('ranked')} WHERE {quote('rank')} <= %s"  # noqa: S608
+    return RawSQL(sql, [*params, CARDS_PER_COLUMN])  # noqa: S611
+
+
 def board_context(request, query=None) -> dict:
     """The board for the request's view and filters (``query``: the kanban's own query
     string when the board is rebuilt after a move posted from it)."""
@@ -57,12 +102,17 @@ def board_context(request, query=None) -> dict:
         view = "mine"
     base = listing.opportunity_base(actor=actor, view=view)
     filterset = KanbanFilter(query or None, queryset=base, request=request)
-    qs = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    filtered = filterset.is_bound and filterset.is_valid()
+    qs = filterset.qs if filtered else base
     since = timezone.localdate() - datetime.timedelta(days=CLOSED_DAYS)
     # Open ones, and those won or lost lately.
-    from django.db.models import Q
-
-    qs = qs.filter(Q(status=StageKind.OPEN) | Q(closed_date__gte=since))
+    recent = Q(status=StageKind.OPEN) | Q(closed_date__gte=since)
+    qs = qs.filter(recent)
+    # The view's rows read apart (listing.view_parts), filtered alike, for the cards.
+    parts = [
+        (filterset.filter_queryset(part) if filtered else part).filter(recent)
+        for part in listing.view_parts(actor=actor, view=view)
+    ]
     stages = list(
         OpportunityStage.objects.filter(tenant_id=actor.tenant_id)
         .filter(Q(is_active=True) | ~Q(kind=StageKind.OPEN))
@@ -79,16 +129,9 @@ def board_context(request, query=None) -> dict:
         )
     }
     cards = list(
-        qs.select_related(*listing.LIST_JOINS)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("stage_id")],
-                order_by=[F("expected_close_date").asc(), F("id").asc()],
-            )
-        )
-        .filter(rank__lte=CARDS_PER_COLUMN)
-        .order_by("stage__sort", "expected_close_date", "id")
+        Opportunity.objects.filter(pk__in=_card_ids(qs, stages, parts))
+        .select_related(*listing.LIST_JOINS)
+        .order_by("stage__sort", "stage_id", "expected_close_date", "id")
     )
     listing.mark_rows(cards, actor)
     from crm import masking
