@@ -69,12 +69,47 @@ CUSTOMER_NAME = "公海里的甲客户"
 LEAD_COMPANY = "线索池里的乙公司"
 
 
+# The opportunity on the pooled customer (its name is not hidden either).
+OPPORTUNITY_NAME = "公海客户上的商机"
+
+
 class Planted:
-    def __init__(self, customer, contact, lead, followup):
+    def __init__(self, customer, contact, lead, followup, opportunity):
         self.customer = customer
         self.contact = contact
         self.lead = lead
         self.followup = followup
+        self.opportunity = opportunity
+
+
+def _plant_opportunity(world, customer, contact):
+    """rep_east's open opportunity on the pooled customer (written straight to the tables:
+    the services would not open one there), the planted contact its primary contact, its
+    stage history one row, expected to close today (in this year's funnel)."""
+    from django.utils import timezone
+
+    from opportunities.models import OpportunityContact
+    from tests.opportunities.factories import contact_role
+    from tests.reports.opportunity_data import make_opportunity, stages
+
+    opportunity = make_opportunity(
+        world.rep_east,
+        customer=customer,
+        path=[(stages(world.tenant_a)["open"][0], timezone.now())],
+        expected=timezone.localdate(),
+        name=OPPORTUNITY_NAME,
+    )
+    with scopes_disabled():
+        OpportunityContact.objects.create(
+            tenant=world.tenant_a,
+            opportunity=opportunity,
+            contact=contact,
+            role=contact_role(world.tenant_a),
+            is_primary=True,
+        )
+        opportunity.primary_contact = contact
+        opportunity.save(update_fields=["primary_contact"])
+    return opportunity
 
 
 @pytest.fixture
@@ -109,7 +144,8 @@ def planted(world, settings, tmp_path) -> Planted:
             action="lead.updated",
             changes={"mobile": [HISTORY_MARKERS["lead_mobile"], LEAD_MARKERS["mobile"]]},
         )
-    return Planted(customer, contact, lead, followup)
+    opportunity = _plant_opportunity(world, customer, contact)
+    return Planted(customer, contact, lead, followup, opportunity)
 
 
 def _customer_tabs():
@@ -120,6 +156,12 @@ def _customer_tabs():
 
 def _lead_tabs():
     from leads.views.leads import TABS
+
+    return [key for key, _label in TABS]
+
+
+def _opportunity_tabs():
+    from opportunities.views.opportunities import TABS
 
     return [key for key, _label in TABS]
 
@@ -143,6 +185,21 @@ SWEEP = {
     ],
     "leads:lead-edit": lambda p: [reverse("leads:lead-edit", args=[p.lead.pk])],
     "leads:lead-convert": lambda p: [reverse("leads:lead-convert", args=[p.lead.pk])],
+    # The opportunity on the pooled customer: its customer's and contacts' names only.
+    "opportunities:opportunity-detail": lambda p: [
+        reverse("opportunities:opportunity-detail", args=[p.opportunity.pk]) + f"?tab={tab}"
+        for tab in _opportunity_tabs()
+    ],
+    "opportunities:opportunity-tab": lambda p: [
+        reverse("opportunities:opportunity-tab", args=[p.opportunity.pk, tab])
+        for tab in _opportunity_tabs()
+    ],
+    "opportunities:opportunity-edit": lambda p: [
+        reverse("opportunities:opportunity-edit", args=[p.opportunity.pk])
+    ],
+    "opportunities:opportunity-lines": lambda p: [
+        reverse("opportunities:opportunity-lines", args=[p.opportunity.pk])
+    ],
 }
 # Matrix URLs that never show a pooled row's fields: actions (POST only), rows of the
 # settings, files and jobs, other records.
@@ -170,6 +227,39 @@ UNRELATED = {
     "leads:lead-attachment-add",
     "leads:lead-attachment-download",
     "leads:lead-attachment-delete",
+    # POST-only actions on an opportunity, its files (an upload shows what was uploaded),
+    # the stage settings' rows.
+    "opportunities:opportunity-delete",
+    "opportunities:opportunity-stage",
+    "opportunities:opportunity-win",
+    "opportunities:opportunity-lose",
+    "opportunities:opportunity-reopen",
+    "opportunities:opportunity-contact-add",
+    "opportunities:opportunity-contact-remove",
+    "opportunities:opportunity-contact-primary",
+    "opportunities:opportunity-participants-add",
+    "opportunities:opportunity-participant-remove",
+    "opportunities:opportunity-followup-add",
+    "opportunities:opportunity-attachment-add",
+    "opportunities:opportunity-attachment-delete",
+    "opportunities:opportunity-attachment-download",
+    "opportunities:stage-edit",
+    "opportunities:stage-delete",
+    "opportunities:stage-move",
+    # The catalogue holds no customer or lead field (the picker's last sold price is a price
+    # and a day, never the document or its customer).
+    "opportunities:product-detail",
+    "opportunities:product-edit",
+    "opportunities:product-stock",
+    "opportunities:product-delete",
+    "opportunities:product-image",
+    "opportunities:product-image-delete",
+    "opportunities:product-import-preview",
+    "opportunities:product-import-confirm",
+    "opportunities:product-import-errors",
+    "opportunities:category-rename",
+    "opportunities:category-move",
+    "opportunities:category-delete",
 }
 
 # Pages without an id that are not for a rep's GET (or not pages at all).
@@ -216,7 +306,52 @@ def test_no_page_of_the_matrix_shows_a_hidden_value(world, login, planted):
                 _assert_clean(response, url)
                 seen += response.status_code == 200
     # The sweep looked at real pages (a 404 everywhere would prove nothing).
-    assert seen >= len(_customer_tabs()) * 2 + len(_lead_tabs()) * 2
+    assert seen >= (len(_customer_tabs()) + len(_lead_tabs()) + len(_opportunity_tabs())) * 2
+
+
+def test_the_opportunity_on_a_pooled_customer_shows_its_contact_by_name_only(world, login, planted):
+    """The sweep's opportunity pages are real: the page names the pooled customer and the
+    planted contact (what they may show), and their hidden values nowhere."""
+    client = login(world.rep_east)
+    url = reverse("opportunities:opportunity-detail", args=[planted.opportunity.pk])
+    page = _assert_clean(client.get(url + "?tab=contacts"), url)
+    assert OPPORTUNITY_NAME in page and CUSTOMER_NAME in page
+    assert "公海联系人" in page
+    # On the lists, the kanban and a search by a hidden value's prefix: listed, never matched.
+    for list_url in ("/opportunities/?view=all", "/opportunities/kanban/?view=all"):
+        assert OPPORTUNITY_NAME in _assert_clean(client.get(list_url), list_url)
+        for prefix in SEARCH_PREFIXES:
+            body = _assert_clean(client.get(f"{list_url}&q={prefix}"), list_url)
+            assert OPPORTUNITY_NAME not in body, (list_url, prefix)
+
+
+def test_the_opportunity_reports_drill_down_shows_no_hidden_value(world, login, planted):
+    """The opportunity reports' one drill-down page (reports:opportunities-list) lists the
+    opportunity on the pooled customer, and no hidden value."""
+    from tests.reports.opportunity_data import stages
+
+    with scopes_disabled():
+        rep_role = world.rep_east.role
+        world.rep_east.role = make_role(
+            world.tenant_a,
+            "看报表的业务员",
+            rep_role.data_scope,
+            [*rep_role.permissions, "reports.view"],
+        )
+        world.rep_east.save()
+    client = login(world.rep_east)
+    first_stage = stages(world.tenant_a)["open"][0]
+    base = reverse("reports:opportunities-list") + "?preset=this_year"
+    urls = [
+        f"{base}&report=funnel&table=funnel&row=stage-{first_stage.pk}&column=count",
+        f"{base}&report=funnel&table=funnel&row=stage-{first_stage.pk}&column=amount",
+        f"{base}&report=advance&column=reached&row={first_stage.pk}",
+    ]
+    for url in urls:
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = client.get(url, **headers)
+            assert response.status_code == 200, url
+            assert OPPORTUNITY_NAME in _assert_clean(response, url), url
 
 
 def _list_urls() -> list[str]:
@@ -289,7 +424,7 @@ def test_exports_as_files_never_hold_a_hidden_value(world, login, planted):
             world.tenant_a,
             "可导出的业务员",
             rep_role.data_scope,
-            [*rep_role.permissions, "customer.export", "lead.export"],
+            [*rep_role.permissions, "customer.export", "lead.export", "opportunity.export"],
         )
         world.rep_east.save()
     client = login(world.rep_east)
