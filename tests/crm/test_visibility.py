@@ -177,3 +177,171 @@ def test_visible_list_is_one_query(world, django_assert_num_queries):
         with django_assert_num_queries(1):
             rows = list(visible_to(viewer, Memo.objects.all()))
         assert len(rows) == 4
+
+
+# ------------------------------------------------------------------ opportunities, by persona
+#
+# The same rules through the opportunity pages (issue 20): an opportunity is seen by its
+# owner, by the users whose data scope covers its owner, and by its team members (whatever
+# their scope, and without seeing its customer for that); nothing is public; another tenant's
+# never. The expected answers are derived from those rules below, not from the code.
+# tests/opportunities/test_views_visibility.py holds the data scope × place matrix.
+
+# key -> (name, owner persona, tenant, team member personas)
+OPPORTUNITIES = {
+    "east": ("商机-东一号", "rep_east", "a", {"service_a"}),
+    "west": ("商机-西一号", "rep_west", "a", set()),
+    "service": ("商机-售后一号", "service_a", "a", set()),
+    "tenant_b": ("商机-乙方一号", "rep_b", "b", set()),
+}
+
+# The persona's tenant and the owners its data scope covers (None: the whole tenant).
+# manager_service is a sales manager (部门及下级) of 售后部: another department's manager.
+OPPORTUNITY_PERSONAS = {
+    "rep_east": ("a", {"rep_east"}),
+    "rep_east2": ("a", {"rep_east2"}),  # the owner's colleague in 华东组, scope own
+    "manager_sales": ("a", {"manager_sales", "rep_east", "rep_east2", "rep_west"}),
+    "manager_service": ("a", {"manager_service", "service_a"}),
+    "admin_a": ("a", None),
+    "service_a": ("a", {"service_a"}),
+    "admin_b": ("b", None),
+}
+
+
+def opportunity_seen(persona: str, key: str) -> bool:
+    _name, owner, tenant, team = OPPORTUNITIES[key]
+    persona_tenant, owners = OPPORTUNITY_PERSONAS[persona]
+    if tenant != persona_tenant:
+        return False
+    return owners is None or owner in owners or persona in team
+
+
+def test_the_derived_opportunity_expectations_are_not_trivial():
+    table = {p: {k for k in OPPORTUNITIES if opportunity_seen(p, k)} for p in OPPORTUNITY_PERSONAS}
+    assert table == {
+        "rep_east": {"east"},
+        "rep_east2": set(),
+        "manager_sales": {"east", "west"},
+        "manager_service": {"service"},
+        "admin_a": {"east", "west", "service"},
+        "service_a": {"east", "service"},
+        "admin_b": {"tenant_b"},
+    }
+
+
+@pytest.fixture
+def persona_opportunities(world):
+    """The opportunities of OPPORTUNITIES (open, written straight to the table on a customer
+    of their owner), their team members, and the other department's manager."""
+    import datetime
+
+    from crm.models import Role
+    from opportunities.models import Opportunity, OpportunityParticipant, OpportunityStage
+    from tests.customers.factories import make_customer
+
+    personas = {
+        "manager_service": make_user(
+            world.tenant_a,
+            "manager_service",
+            role=Role.Builtin.SALES_MANAGER,
+            department=world.service,
+        )
+    }
+    made = {}
+    with scopes_disabled():
+        for key, (name, owner_key, tenant_key, team) in OPPORTUNITIES.items():
+            tenant = world.tenant_a if tenant_key == "a" else world.tenant_b
+            owner = getattr(world, owner_key)
+            stage = OpportunityStage.objects.filter(tenant=tenant, kind="open").order_by("sort")[0]
+            made[key] = Opportunity.objects.create(
+                tenant=tenant,
+                name=name,
+                customer=make_customer(tenant, owner, f"{name}的客户"),
+                owner=owner,
+                owner_department=owner.department,
+                created_by=owner,
+                stage=stage,
+                probability=stage.probability,
+                expected_close_date=datetime.date(2026, 12, 31),
+            )
+            for member in team:
+                OpportunityParticipant.objects.create(
+                    tenant=tenant, opportunity=made[key], user=getattr(world, member)
+                )
+    return made, personas
+
+
+def _persona_client(world, personas, persona: str):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(personas.get(persona) or getattr(world, persona))
+    return client
+
+
+@pytest.mark.parametrize("persona", list(OPPORTUNITY_PERSONAS))
+def test_opportunity_list_and_kanban_show_exactly_the_opportunities_in_scope(
+    persona, world, persona_opportunities
+):
+    from django.urls import reverse
+
+    _made, personas = persona_opportunities
+    client = _persona_client(world, personas, persona)
+    expected = {key for key in OPPORTUNITIES if opportunity_seen(persona, key)}
+    for name in ("opportunities:opportunity-list", "opportunities:opportunity-kanban"):
+        response = client.get(reverse(name), {"view": "all"})
+        assert response.status_code == 200, name
+        html = response.content.decode()
+        shown = {key for key, (title, *_rest) in OPPORTUNITIES.items() if title in html}
+        assert shown == expected, name
+
+
+@pytest.mark.parametrize("key", list(OPPORTUNITIES))
+@pytest.mark.parametrize("persona", list(OPPORTUNITY_PERSONAS))
+def test_opportunity_page_opens_only_when_visible(persona, key, world, persona_opportunities):
+    from django.urls import reverse
+
+    made, personas = persona_opportunities
+    client = _persona_client(world, personas, persona)
+    opportunity = made[key]
+    seen = opportunity_seen(persona, key)
+    page = client.get(reverse("opportunities:opportunity-detail", args=[opportunity.pk]))
+    assert page.status_code == (200 if seen else 404)
+    assert (OPPORTUNITIES[key][0] in page.content.decode()) is seen
+    tab = client.get(reverse("opportunities:opportunity-tab", args=[opportunity.pk, "overview"]))
+    assert tab.status_code == (200 if seen else 404)
+
+
+def test_a_team_member_sees_the_opportunity_but_not_its_customer(world, persona_opportunities):
+    from django.urls import reverse
+
+    made, personas = persona_opportunities
+    client = _persona_client(world, personas, "service_a")
+    east = made["east"]
+    page = reverse("opportunities:opportunity-detail", args=[east.pk])
+    customer_page = reverse("customers:customer-detail", args=[east.customer_id])
+    assert client.get(page).status_code == 200
+    assert client.get(customer_page).status_code == 404
+    # The owner sees both.
+    owner = _persona_client(world, personas, "rep_east")
+    assert owner.get(page).status_code == owner.get(customer_page).status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["rep_east", "admin_a"])
+def test_another_tenants_opportunity_looks_like_a_missing_one(
+    persona, world, persona_opportunities
+):
+    import re
+
+    from django.urls import reverse
+
+    made, personas = persona_opportunities
+    client = _persona_client(world, personas, persona)
+    foreign = client.get(reverse("opportunities:opportunity-detail", args=[made["tenant_b"].pk]))
+    missing = client.get(reverse("opportunities:opportunity-detail", args=[999_999_999]))
+    assert foreign.status_code == missing.status_code == 404
+
+    def without_csrf(response) -> str:  # the masked CSRF token differs on every response
+        return re.sub(r'"X-CSRFToken": "[^"]*"', "", response.content.decode())
+
+    assert without_csrf(foreign) == without_csrf(missing)
