@@ -25,6 +25,8 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "notifications",
         "leads",
         "lead-pool",
+        "opportunities",
+        "products",  # the catalogue (read only without product.manage)
         # No lead conversion report: it moved into the reports (reports.view), which reps
         # do not hold.
     }
@@ -56,6 +58,14 @@ def test_navigation_shows_only_what_the_user_may_use(world, client, login):
         "report-calls",  # reports.view
         "report-pool",  # reports.view
         "report-leads",  # reports.view
+        "report-funnel",  # reports.view
+        "report-stage-advance",  # reports.view
+        "report-lost-reasons",  # reports.view
+        "report-deals",  # reports.view
+        "opportunities",
+        "products",
+        "product-categories",  # product.manage
+        "opportunity-stages",  # opportunity.settings
         "campaigns",
         "assignment-rules",
     }
