@@ -717,6 +717,7 @@ class SavedSearch(TenantModel):
     class ListKind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers")
         LEADS = "leads", _("Leads")
+        OPPORTUNITIES = "opportunity", _("Opportunities")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     list_kind = models.CharField(

@@ -1119,6 +1119,7 @@ def customer_merge(request):
 SAVED_SEARCH_LISTS = {
     SavedSearch.ListKind.CUSTOMERS: "customers:customer-list",
     SavedSearch.ListKind.LEADS: "leads:lead-list",
+    SavedSearch.ListKind.OPPORTUNITIES: "opportunities:opportunity-list",
 }
 
 

@@ -446,10 +446,6 @@ def test_workbench_shows_my_opportunities_closing_this_month(world, as_user):
     assert sorted(o.name for o in listed.context["page"]) == ["本月一", "本月二"]
 
 
-@pytest.mark.skipif(
-    "opportunity" not in __import__("customers.models").models.SavedSearch.ListKind.values,
-    reason="customers.SavedSearch has no 'opportunity' list kind yet (pages notes: the lead)",
-)
 def test_saved_search_of_the_opportunity_list(world, as_user):
     from customers.models import SavedSearch
 
