@@ -1,10 +1,8 @@
 """The opportunity journey in a real browser (demo data, issue 20): rep1 opens a customer,
 creates an opportunity with two products from its 商机 tab, drags it on the kanban to 谈判/合同,
 then moves it to 输单 on the kanban and gives the reason the dialog asks for (refused first
-without one, the error in the dialog); manager1 sees it in 下属.
-
-TODO(lead): manager1 also sees it in the funnel's 输单 row (reports helper's page): add that
-assertion here once reports:funnel is mounted.
+without one, the error in the dialog); manager1 sees it in 下属, and counted in the sales
+funnel's 输单 row of this month, whose number leads to it.
 
 Screenshots land in /tmp (opportunity-form.png, opportunity-kanban.png,
 opportunity-kanban-390.png, opportunity-lost.png) for a person to look at.
@@ -150,6 +148,19 @@ def test_rep_creates_drags_and_loses_an_opportunity_manager_sees_it(
     sign_in(manager, "manager1")
     manager.goto(f"{live_server.url}/opportunities/?view=team&q={NAME}")
     manager.locator(f"tr[data-opportunity='{opportunity.pk}']").wait_for(state="visible")
+
+    # 5. The sales funnel of this month (the opportunity was lost today): the 输单 row counts
+    # it, and its number opens the opportunities behind it (the newest first: this one).
+    manager.goto(f"{live_server.url}/reports/funnel/?preset=this_month")
+    funnel = manager.locator("[data-testid=funnel-card]")
+    lost_count = funnel.locator("tr[data-key=lost] td[data-column=count]")
+    lost_count.wait_for(state="visible")
+    assert int(lost_count.inner_text().strip().replace(",", "")) >= 1
+    with manager.expect_navigation():
+        lost_count.locator("a").click()
+    assert path_of(manager) == "/reports/opportunities/list/"
+    assert "row=lost" in manager.url
+    manager.get_by_text(NAME).first.wait_for(state="visible")
 
 
 def test_kanban_fits_a_phone(new_context, live_server, demo_data, sign_in):
