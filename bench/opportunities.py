@@ -71,6 +71,10 @@ GOAL_QUERY_MS = 5.0
 LIST_VIEWS = ["mine", "team", "all", "stale", "closing"]
 KANBAN_VIEWS = ["mine", "team", "all"]
 ROLES = ["rep", "manager", "admin"]
+# The stage band of opportunity i (fill); the tenants' names carry LAYOUT: a tenant filled
+# with another layout is not reused.
+BAND = "((i / 20) % 20)"
+LAYOUT = "2"
 
 
 def parse_args() -> argparse.Namespace:
@@ -145,12 +149,14 @@ def fill(tenant, n: int, anchor: datetime.datetime) -> dict[str, float]:
     reasons = list(
         Option.objects.filter(tenant_id=tid, kind="lost_reason").values_list("pk", flat=True)
     )
-    # Stage by i % 20: 0-8 open (3, 2, 2, 2 of the four stages), 9-12 won, 13-19 lost.
+    # Stage by BAND = (i / 20) % 20: 0-8 open (3, 2, 2, 2 of the four stages), 9-12 won,
+    # 13-19 lost. Not i % 20: the owner is the customer's rep, (i % nc) % 20 = i % 20, and
+    # each rep had one stage (rep01: 10,000 open ones in the first stage; layout of 12-07).
     bands = [opened[0]] * 3 + [opened[1]] * 2 + [opened[2]] * 2 + [opened[3]] * 2
     bands += [won] * 4 + [lost] * 7
-    stage_of = br.pick("i % 20", [s.pk for s in bands])
-    probability_of = br.pick("i % 20", [s.probability for s in bands])
-    kind = "CASE WHEN i % 20 < 9 THEN 'open' WHEN i % 20 < 13 THEN 'won' ELSE 'lost' END"
+    stage_of = br.pick(BAND, [s.pk for s in bands])
+    probability_of = br.pick(BAND, [s.probability for s in bands])
+    kind = f"CASE WHEN {BAND} < 9 THEN 'open' WHEN {BAND} < 13 THEN 'won' ELSE 'lost' END"
     nc = max(1, n // 4)
     c0 = br.first_free_id(Customer, nc)
     today = anchor.astimezone(tenant.tzinfo).date()
@@ -176,7 +182,7 @@ def fill(tenant, n: int, anchor: datetime.datetime) -> dict[str, float]:
         "owner_department_id": br.pick(f"i % {nc}", depts),
         "amount": "10000 + (i * 37) % 300 * 1000",
         "expected_close_date": (
-            f"CASE WHEN i % 20 < 9 THEN {day_sql(today, '(i * 31) % 150 - 30')} "
+            f"CASE WHEN {BAND} < 9 THEN {day_sql(today, '(i * 31) % 150 - 30')} "
             f"ELSE {closed_day} END"
         ),
         "stage_id": stage_of,
@@ -184,8 +190,8 @@ def fill(tenant, n: int, anchor: datetime.datetime) -> dict[str, float]:
         "commit": "(i % 3 = 0)",
         "status": kind,
         "stage_entered_at": at(anchor, f"({created}) / 2"),
-        "closed_date": f"CASE WHEN i % 20 >= 9 THEN {closed_day} END",
-        "lost_reason_id": f"CASE WHEN i % 20 >= 13 THEN {br.pick('i', reasons)} END",
+        "closed_date": f"CASE WHEN {BAND} >= 9 THEN {closed_day} END",
+        "lost_reason_id": f"CASE WHEN {BAND} >= 13 THEN {br.pick('i', reasons)} END",
         "created_at": at(anchor, created),
         "updated_at": at(anchor, f"({created}) / 2"),
     }
@@ -272,8 +278,11 @@ def ensure_tenant(slug: str, name: str, n: int) -> tuple[int, dict[str, int], st
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is not None:
             have = Opportunity.objects.filter(tenant=tenant).count()
-            if have != n:
-                sys.exit(f"{slug} has {have} opportunities, not {n}: use a fresh database")
+            if have != n or tenant.name != name:
+                sys.exit(
+                    f"{slug} has {have} opportunities ({tenant.name}), not {n} ({name}): "
+                    "use a fresh database"
+                )
             done = f"reused (filled {tenant.created_at:%Y-%m-%d %H:%M})"
         else:
             anchor = timezone.now().replace(microsecond=0)
@@ -398,9 +407,9 @@ def main() -> None:
         )
         if others and not args.allow_shared:
             sys.exit(f"this database has other tenants ({others[:5]}…): use a dedicated database")
-        _big, big_users, done = ensure_tenant(SLUG, "压测商机", args.opportunities)
+        _big, big_users, done = ensure_tenant(SLUG, f"压测商机 v{LAYOUT}", args.opportunities)
         print(f"  {SLUG}: {done}")
-        _small, small_users, done = ensure_tenant(SMALL_SLUG, "压测商机(小)", SMALL)
+        _small, small_users, done = ensure_tenant(SMALL_SLUG, f"压测商机(小) v{LAYOUT}", SMALL)
         print(f"  {SMALL_SLUG}: {done}")
         print(f"  analyze {analyze():.1f} s")
     t_loaded = time.perf_counter()

@@ -146,6 +146,8 @@ def view_parts(*, actor: User, view: str) -> list[QuerySet]:
         return [opportunity_base(actor=actor, view=view)]
     rows = _tenant_rows(actor).filter(_view_q(view))
     owned, participated = conditions["owned"], conditions["participated"]
+    if participation_ids(actor) == []:
+        return [rows.filter(owned)]
     return [rows.filter(owned), rows.filter(participated).exclude(owned)]
 
 

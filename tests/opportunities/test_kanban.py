@@ -209,3 +209,79 @@ def test_kanban_queries_do_not_grow_with_the_cards(world, as_user, board, person
             expected_close_date=datetime.date(2026, 12, 1) + datetime.timedelta(days=i % 20),
         )
     assert _queries(client, view) == few
+
+
+def test_a_column_shows_its_first_cards_by_close_date_across_owned_and_participated(
+    world, as_user, board
+):
+    """全部 of a rep reads his own and his participations apart (one walk each per column):
+    the column holds the first CARDS_PER_COLUMN of their merge in close-date order, ties by
+    id, the header counts them all."""
+    from django_scopes import scopes_disabled
+
+    from opportunities.models import OpportunityParticipant
+    from opportunities.views.kanban import CARDS_PER_COLUMN
+
+    s = board["stages"]
+    start = datetime.date(2027, 1, 1)
+    mine = [
+        make_opportunity(
+            world.rep_east,
+            board["customer"],
+            f"多{i}",
+            stage=s["需求确定"],
+            expected_close_date=start + datetime.timedelta(days=i),
+        )
+        for i in range(CARDS_PER_COLUMN + 5)
+    ]
+    other = make_customer(world.tenant_a, world.rep_west, "西区客户")
+    # A participation ranked 11th (the same day as 多10: the earlier id first), one past
+    # the 50th, and one the rep does not take part in.
+    joined = make_opportunity(
+        world.rep_west, other, "参与", stage=s["需求确定"], expected_close_date=start
+    )
+    late = make_opportunity(
+        world.rep_west,
+        other,
+        "参与晚",
+        stage=s["需求确定"],
+        expected_close_date=start + datetime.timedelta(days=400),
+    )
+    make_opportunity(world.rep_west, other, "不可见", stage=s["需求确定"])
+    with scopes_disabled():
+        joined.expected_close_date = start + datetime.timedelta(days=10)
+        joined.save(update_fields=["expected_close_date"])
+        for row in (joined, late):
+            OpportunityParticipant.objects.create(
+                tenant=world.tenant_a, opportunity=row, user=world.rep_east
+            )
+    column = _column(as_user(world.rep_east).get(reverse(KANBAN), {"view": "all"}), "需求确定")
+    expected = [o.pk for o in mine[:10]] + [mine[10].pk, joined.pk] + [o.pk for o in mine[11:]]
+    assert [o.pk for o in column["cards"]] == expected[:CARDS_PER_COLUMN]
+    assert column["count"] == CARDS_PER_COLUMN + 5 + 2
+    assert column["more"] is True
+
+
+def test_team_board_of_a_rep_alone_is_empty(world, as_user, board):
+    """Nobody else in a rep's own scope: 下属 has no card and no card query."""
+    from crm.visibility import owner_scope
+
+    assert owner_scope(world.rep_east2).is_alone
+    response = as_user(world.rep_east2).get(reverse(KANBAN), {"view": "team"})
+    assert response.status_code == 200
+    assert all(not c["cards"] and c["count"] == 0 for c in response.context["columns"])
+
+
+def test_closed_columns_hold_only_the_last_30_days(world, as_user, board):
+    from django_scopes import scopes_disabled
+
+    client = as_user(world.rep_east)
+    client.post(reverse("opportunities:opportunity-win", args=[board["a"].pk]))
+    client.post(reverse("opportunities:opportunity-win", args=[board["b"].pk]))
+    with scopes_disabled():
+        old = refreshed(board["a"])
+        old.closed_date = datetime.date.today() - datetime.timedelta(days=31)
+        old.save(update_fields=["closed_date"])
+    won = _column(client.get(reverse(KANBAN)), "赢单")
+    assert [o.pk for o in won["cards"]] == [board["b"].pk]
+    assert won["count"] == 1
