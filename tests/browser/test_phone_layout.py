@@ -56,7 +56,7 @@ PENDING: set[str] = set()
 PENDING_REASON = "rebuilt in issue 16 list pattern"
 
 # Elements that are meant to scroll sideways inside the page.
-SIDEWAYS_SCROLLERS = [".tabs-scroll"]
+SIDEWAYS_SCROLLERS = [".tabs-scroll", ".kanban"]  # .kanban: the board's columns (issue 20)
 
 # URLs that are not pages, with the reason. Fragments' full pages are checked elsewhere.
 NOT_PAGES: dict[str, str] = {
@@ -76,6 +76,11 @@ NOT_PAGES: dict[str, str] = {
     "customers:customer-tab": "htmx fragment; its full page is customer-detail?tab=…",
     "leads:lead-tab": "htmx fragment; its full page is lead-detail?tab=…",
     "leads:lead-stats": "redirect to reports:leads (its old address), checked there",
+    "opportunities:opportunity-tab": "htmx fragment; its page is opportunity-detail?tab=…",
+    "opportunities:opportunity-attachment-download": "file download",
+    "opportunities:product-image": "an image file",
+    "opportunities:product-import-errors": "file download (the refused rows as xlsx)",
+    "opportunities:product-import-template": "file download (xlsx template)",
 }
 
 # URLs that take only POST: a GET answers 405 (checked by the completeness test).
@@ -137,6 +142,35 @@ POST_ONLY: set[str] = {
     "crm:department-webhook-delete",
     "crm:department-webhook-test",
     "crm:delivery-retry",
+    # Opportunities (issue 20).
+    "opportunities:opportunity-export",
+    "opportunities:opportunity-transfer",
+    "opportunities:kanban-lose",
+    "opportunities:stage-create",
+    "opportunities:stage-delete",
+    "opportunities:stage-move",
+    "opportunities:opportunity-delete",
+    "opportunities:opportunity-stage",
+    "opportunities:opportunity-win",
+    "opportunities:opportunity-lose",
+    "opportunities:opportunity-reopen",
+    "opportunities:opportunity-contact-add",
+    "opportunities:opportunity-contact-remove",
+    "opportunities:opportunity-contact-primary",
+    "opportunities:opportunity-participants-add",
+    "opportunities:opportunity-participant-remove",
+    "opportunities:opportunity-followup-add",
+    "opportunities:opportunity-attachment-add",
+    "opportunities:opportunity-attachment-delete",
+    # Products (issue 20).
+    "opportunities:product-batch",
+    "opportunities:product-export",
+    "opportunities:product-delete",
+    "opportunities:product-image-delete",
+    "opportunities:product-import-confirm",
+    "opportunities:category-rename",
+    "opportunities:category-move",
+    "opportunities:category-delete",
 }
 
 
@@ -159,6 +193,11 @@ class Demo:
     import_previewed: object
     import_done: object
     webhook: object  # a department's group bot (the reminder settings)
+    opportunity: object  # rep1's open opportunity (with lines)
+    lost_opportunity: object  # rep1's lost one
+    first_stage: object  # the first open stage
+    product: object
+    product_import_key: str  # the admin's catalogue import waiting for its confirmation
 
 
 def _customer_tabs() -> list[str]:
@@ -171,6 +210,16 @@ def _lead_tabs() -> list[str]:
     from leads.views.leads import TABS
 
     return [key for key, _label in TABS]
+
+
+def _opportunity_tabs() -> list[str]:
+    from opportunities.views.opportunities import TABS
+
+    return [key for key, _label in TABS]
+
+
+def _report(name: str, query: str = "") -> Callable[[Demo], str]:
+    return lambda d: reverse(name) + query
 
 
 # name -> {variant: url builder(demo)}; the variant ("" for one) names the test. Every URL
@@ -260,6 +309,69 @@ PARAM_PAGES: dict[str, dict[str, Callable[[Demo], str]]] = {
             reverse("customers:customer-merge") + f"?ids={d.customer.pk}&ids={d.other_customer.pk}"
         )
     },
+    # Opportunities and products (issue 20).
+    "opportunities:opportunity-detail": {
+        **{
+            tab: (
+                lambda d, tab=tab: (
+                    _url("opportunities:opportunity-detail", d.opportunity) + f"?tab={tab}"
+                )
+            )
+            for tab in _opportunity_tabs()
+        },
+        "lost": lambda d: _url("opportunities:opportunity-detail", d.lost_opportunity),
+    },
+    "opportunities:opportunity-edit": {
+        "": lambda d: _url("opportunities:opportunity-edit", d.opportunity)
+    },
+    "opportunities:opportunity-lines": {
+        "": lambda d: _url("opportunities:opportunity-lines", d.opportunity)
+    },
+    "opportunities:opportunity-create": {
+        "": lambda d: reverse("opportunities:opportunity-create"),
+        "customer": lambda d: (
+            reverse("opportunities:opportunity-create") + f"?customer={d.customer.pk}"
+        ),
+    },
+    "opportunities:opportunity-kanban": {
+        "": lambda d: reverse("opportunities:opportunity-kanban"),
+        "all": lambda d: reverse("opportunities:opportunity-kanban") + "?view=all",
+    },
+    "opportunities:stage-edit": {"": lambda d: _url("opportunities:stage-edit", d.first_stage)},
+    "opportunities:product-detail": {"": lambda d: _url("opportunities:product-detail", d.product)},
+    "opportunities:product-edit": {"": lambda d: _url("opportunities:product-edit", d.product)},
+    "opportunities:product-stock": {"": lambda d: _url("opportunities:product-stock", d.product)},
+    "opportunities:product-import-preview": {
+        "": lambda d: reverse(
+            "opportunities:product-import-preview", kwargs={"key": d.product_import_key}
+        )
+    },
+    "reports:funnel": {
+        "": _report("reports:funnel"),
+        "created-year": _report("reports:funnel", "?preset=this_year&basis=created"),
+    },
+    "reports:stage-advance": {
+        "": _report("reports:stage-advance"),
+        "department": lambda d: (
+            reverse("reports:stage-advance") + f"?preset=this_year&department={d.department.pk}"
+        ),
+    },
+    "reports:lost-reasons": {"": _report("reports:lost-reasons")},
+    "reports:deals": {
+        "": _report("reports:deals"),
+        "person": _report("reports:deals", "?group=person"),
+    },
+    "reports:opportunities-list": {
+        "": _report(
+            "reports:opportunities-list",
+            "?preset=this_year&report=funnel&table=funnel&row=won&column=count",
+        ),
+        "lost": _report("reports:opportunities-list", "?preset=this_year&report=lost&column=count"),
+        "advance": lambda d: (
+            reverse("reports:opportunities-list")
+            + f"?preset=this_year&report=advance&column=reached&row={d.first_stage.pk}"
+        ),
+    },
 }
 
 # The pages rep1 sees otherwise than the admin (own data scope, fewer buttons), checked as rep1 too.
@@ -282,6 +394,17 @@ PERSONA_PAGES["rep1"] = {
     "leads:lead-detail",
     "leads:lead-edit",
     "leads:pool-list",
+    # Opportunities (issue 20): rep1's own, without the settings' buttons.
+    "opportunities:opportunity-list",
+    "opportunities:opportunity-kanban",
+    "opportunities:opportunity-create",
+    "opportunities:opportunity-detail",
+    "opportunities:opportunity-edit",
+    "opportunities:opportunity-lines",
+    "opportunities:product-list",
+    "opportunities:product-detail",
+    "opportunities:product-picker",
+    "opportunities:category-list",
 }
 # A manager's workbench has the per-rep table; the stats cover the team.
 PERSONA_PAGES["manager1"] = {
@@ -299,6 +422,14 @@ PERSONA_PAGES["manager1"] = {
     "reports:calls",
     "reports:pool",
     "reports:pool-events",
+    # The opportunity reports (issue 20).
+    "reports:funnel",
+    "reports:stage-advance",
+    "reports:lost-reasons",
+    "reports:deals",
+    "reports:opportunities-list",
+    "opportunities:opportunity-list",
+    "opportunities:opportunity-kanban",
 }
 
 # Pages checked as one persona only, with the status they answer: the sign-in page (nobody
@@ -584,6 +715,7 @@ def _demo_objects() -> Demo:
         export.file.save("customers.xlsx", ContentFile(b"PK-demo"), save=True)
         previewed, done = _import_jobs(admin)
         webhook = _reminder_objects(tenant, rep1)
+        opportunity, lost_opportunity, first_stage, product = _opportunity_objects(tenant, rep1)
         return Demo(
             customer=customer,
             other_customer=Customer.objects.filter(tenant=tenant, owner=rep1)
@@ -605,6 +737,39 @@ def _demo_objects() -> Demo:
             import_previewed=previewed,
             import_done=done,
             webhook=webhook,
+            opportunity=opportunity,
+            lost_opportunity=lost_opportunity,
+            first_stage=first_stage,
+            product=product,
+            product_import_key=_product_import(admin),
+        )
+
+
+def _opportunity_objects(tenant, rep1):
+    """rep1's first open opportunity with lines (the demo's), a lost one, the first open
+    stage, the first product on sale."""
+    from opportunities.models import Opportunity, OpportunityStage, Product
+
+    opportunities = Opportunity.objects.filter(tenant=tenant, owner=rep1).order_by("pk")
+    opportunity = opportunities.filter(status="open", lines__isnull=False).first()
+    lost = opportunities.filter(status="lost").first()
+    stage = OpportunityStage.objects.filter(tenant=tenant, kind="open").order_by("sort").first()
+    product = Product.objects.filter(tenant=tenant, status="on_sale").order_by("pk").first()
+    assert opportunity and lost and stage and product, "the demo has opportunities and products"
+    return opportunity, lost, stage, product
+
+
+def _product_import(admin) -> str:
+    """A catalogue import of the admin's waiting for its confirmation (the template's
+    example row: the preview's new product)."""
+    from crm.tenancy import tenant_scope
+    from opportunities import importing
+
+    with tenant_scope(admin.tenant_id):
+        data = importing.template_file(tenant_id=admin.tenant_id)
+        outcome = importing.import_check(actor=admin, data=data, file_name="产品目录.xlsx")
+        return importing.pending_save(
+            actor=admin, data=data, file_name="产品目录.xlsx", outcome=outcome
         )
 
 
