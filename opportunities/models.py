@@ -389,7 +389,17 @@ class Opportunity(OwnedModel):
             models.Index(
                 fields=["tenant", "status", "expected_close_date"], name="opp_status_close"
             ),
-            models.Index(fields=["tenant", "closed_date"], name="opp_closed"),
+            # The kanban's column sums read these alone (views.kanban._column_sums).
+            models.Index(
+                fields=["tenant", "closed_date"],
+                include=["status", "stage", "owner", "amount", "probability"],
+                name="opp_closed",
+            ),
+            models.Index(
+                fields=["tenant", "status", "owner", "stage"],
+                include=["amount", "probability"],
+                name="opp_status_sums",
+            ),
             models.Index(fields=["tenant", "-created_at", "-id"], name="opp_created"),
             models.Index(fields=["tenant", "last_followup_at"], name="opp_last_follow"),
         ]
