@@ -382,7 +382,7 @@ class Opportunity(OwnedModel):
             # 赢单 / 输单 columns: what closed in the last 30 days, ranked without the table.
             models.Index(
                 fields=["tenant", "stage", "closed_date"],
-                include=["expected_close_date", "owner", "id"],
+                include=["expected_close_date", "owner", "id", "status"],
                 name="opp_stage_closed",
             ),
             models.Index(fields=["tenant", "customer"], name="opp_customer"),

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.shortcuts import render
@@ -39,11 +39,6 @@ from opportunities.models import Opportunity, OpportunityStage, StageKind
 CARDS_PER_COLUMN = 50
 # 赢单 and 输单 hold the opportunities closed in the last this many days.
 CLOSED_DAYS = 30
-
-_WEIGHTED = ExpressionWrapper(
-    F("amount") * F("probability") / Decimal(100),
-    output_field=DecimalField(max_digits=16, decimal_places=2),
-)
 
 
 def _view(request) -> str:
@@ -116,8 +111,10 @@ def _card_ids(
 
 def _column_sums(parts: list[QuerySet], since: datetime.date) -> dict[int, dict]:
     """{stage id: {n, amount_sum, weighted_sum}} of the board's rows (open, or closed since
-    ``since``) of the disjoint ``parts``: one query, a UNION ALL of GROUP BY stage members
-    (each part's open rows, its recently closed rows) added up here.
+    ``since``) of the disjoint ``parts``: one query, a UNION ALL of GROUP BY stage and
+    probability members (each part's open rows, its recently closed rows) added up here,
+    Σ weighted = Σ over probabilities of Σ amount × probability / 100 (the same sum; a
+    division per row cost PostgreSQL a third of the GROUP BY).
 
     PERF: each member is an index-only read (opp_status_sums holds status, owner, stage,
     amount and probability; opp_closed the closed ones' by close date), where one GROUP BY
@@ -128,8 +125,8 @@ def _column_sums(parts: list[QuerySet], since: datetime.date) -> dict[int, dict]
     members = [
         part.filter(when)
         .order_by()
-        .values("stage_id")
-        .annotate(n=Count("*"), amount_sum=Sum("amount"), weighted_sum=Sum(_WEIGHTED))
+        .values("stage_id", "probability")
+        .annotate(n=Count("*"), amount_sum=Sum("amount"))
         for part in parts
         for when in (
             Q(status=StageKind.OPEN),
@@ -141,9 +138,12 @@ def _column_sums(parts: list[QuerySet], since: datetime.date) -> dict[int, dict]
         total = sums.setdefault(
             row["stage_id"], {"n": 0, "amount_sum": Decimal(0), "weighted_sum": Decimal(0)}
         )
+        amount = row["amount_sum"] or Decimal(0)
         total["n"] += row["n"]
-        total["amount_sum"] += row["amount_sum"] or Decimal(0)
-        total["weighted_sum"] += row["weighted_sum"] or Decimal(0)
+        total["amount_sum"] += amount
+        total["weighted_sum"] += amount * row["probability"] / Decimal(100)
+    for total in sums.values():
+        total["weighted_sum"] = total["weighted_sum"].quantize(Decimal("0.01"))
     return sums
 
 
