@@ -303,6 +303,7 @@ def _category_context(request, form=None, move_forms=None) -> dict:
 
 
 @tenant_view()
+@once  # the add form: a double click adds the category once (the second gets the first answer)
 def category_list(request):
     """The tree with each category's products; with product.manage, the add form (POST)
     and the rename / move / delete actions."""

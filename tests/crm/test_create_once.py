@@ -458,6 +458,18 @@ IDEMPOTENT_WITHOUT_TOKEN = {"customers:saved-search-create", "customers:customer
 
 # Opportunities (issue 20): the pages' creates (their builders live with the pages' tests)
 # and the catalogue's.
+def _category(w) -> Form:
+    from opportunities.models import ProductCategory
+
+    return Form(
+        w.admin_a,
+        reverse("opportunities:category-list"),
+        {"name": "双击分类", "sort": "0"},
+        _count(ProductCategory, tenant=w.tenant_a, name="双击分类"),
+        unique=True,  # a name is unique among its siblings
+    )
+
+
 def _product(w) -> Form:
     from tests.opportunities.factories import make_category
 
@@ -507,6 +519,7 @@ CREATES.update(PAGES_CREATES)
 CREATES.update(
     {
         "opportunities:product-create": _product,
+        "opportunities:category-list": _category,
         "opportunities:product-import-confirm": _product_import_confirm,
         "opportunities:product-export": _export(
             "opportunities:product-export", "products", _a_product
