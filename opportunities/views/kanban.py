@@ -4,9 +4,10 @@ post to the stage-change view (``opportunities:opportunity-stage`` with ``from=k
 drop on 输单 opens the lost-reason dialog (``kanban_lose``). Without JavaScript each card
 has a stage select and a button. The same views and filters as the list.
 
-PERF: a fixed number of queries whatever the number of cards: the column sums in one
-GROUP BY, the cards of every column in one query (the first CARDS_PER_COLUMN of each, each
-column an index walk: _card_ids), the stages once.
+PERF: a fixed number of queries whatever the number of cards: the column sums in one query
+(index-only GROUP BYs: _column_sums), the cards of every column in one query (the first
+CARDS_PER_COLUMN of each, each column an index walk: _card_ids), the stages once. Measured by
+bench/opportunities.py (bench/README.md, "Opportunities benchmark").
 """
 
 from __future__ import annotations

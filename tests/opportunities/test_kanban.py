@@ -285,3 +285,21 @@ def test_closed_columns_hold_only_the_last_30_days(world, as_user, board):
     won = _column(client.get(reverse(KANBAN)), "赢单")
     assert [o.pk for o in won["cards"]] == [board["b"].pk]
     assert won["count"] == 1
+
+
+def test_weighted_sum_of_a_column_with_several_probabilities(world, as_user, board):
+    """The sums are added up per stage and probability (views.kanban._column_sums): a column
+    whose cards carry different probabilities weighs each by its own."""
+    from django_scopes import scopes_disabled
+
+    from opportunities.models import Opportunity
+
+    with scopes_disabled():
+        Opportunity.objects.filter(pk=board["b"].pk).update(probability=25)
+    first = _column(as_user(world.rep_east).get(reverse(KANBAN)), "初步接洽")
+    # 10,000 at the stage's 10 % and 30,000 at 25 %.
+    assert (first["count"], first["amount"], first["weighted"]) == (
+        2,
+        Decimal("40000"),
+        Decimal("8500"),
+    )
