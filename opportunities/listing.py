@@ -69,9 +69,13 @@ SORT_COLUMNS = {
 LIST_JOINS = ("owner", "customer", "stage")
 
 
-def month_bounds(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
-    """The first and the last day of the current month (tenant's time zone)."""
-    today = today or timezone.localdate()
+def tenant_today(actor: User) -> datetime.date:
+    """Today in the actor's tenant's time zone (expected close and closed dates are its days)."""
+    return timezone.localdate(timezone=actor.tenant.tzinfo)
+
+
+def month_bounds(today: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The first and the last day of ``today``'s month (pass the tenant's today)."""
     first = today.replace(day=1)
     following = (first + datetime.timedelta(days=32)).replace(day=1)
     return first, following - datetime.timedelta(days=1)
@@ -119,7 +123,7 @@ def visibility_parts(actor: User) -> dict[str, Q] | None:
     return conditions
 
 
-def _view_q(view: str) -> Q:
+def _view_q(view: str, today: datetime.date) -> Q:
     """The condition of a date view (7天未跟进, 本月预计成交) besides visibility."""
     if view == "stale":
         cutoff = timezone.now() - datetime.timedelta(days=STALE_DAYS)
@@ -127,7 +131,7 @@ def _view_q(view: str) -> Q:
             Q(last_followup_at__lt=cutoff) | Q(last_followup_at__isnull=True, created_at__lt=cutoff)
         )
     if view == "closing":
-        first, last = month_bounds()
+        first, last = month_bounds(today)
         return Q(
             status=Opportunity.Status.OPEN,
             expected_close_date__gte=first,
@@ -144,7 +148,7 @@ def view_parts(*, actor: User, view: str) -> list[QuerySet]:
     conditions = visibility_parts(actor) if view in ("all", "stale", "closing") else None
     if conditions is None:
         return [opportunity_base(actor=actor, view=view)]
-    rows = _tenant_rows(actor).filter(_view_q(view))
+    rows = _tenant_rows(actor).filter(_view_q(view, tenant_today(actor)))
     owned, participated = conditions["owned"], conditions["participated"]
     if participation_ids(actor) == []:
         return [rows.filter(owned)]
@@ -180,7 +184,7 @@ def opportunity_base(*, actor: User, view: str = "mine") -> QuerySet:
     conditions = visibility_parts(actor)
     if conditions is not None:
         rows = rows.filter(functools.reduce(operator.or_, conditions.values()))
-    return rows.filter(_view_q(view))
+    return rows.filter(_view_q(view, tenant_today(actor)))
 
 
 def opportunity_list(*, queryset: QuerySet, sort: str = "created") -> QuerySet:
@@ -208,7 +212,7 @@ def list_chips(request) -> list:
     """The quick filters of the list: 进行中, 赢单, 输单, 本月新建. No query."""
     from crm.views.lists import chips
 
-    first, _last = month_bounds()
+    first, _last = month_bounds(tenant_today(request.user))
     return chips(
         request,
         [
@@ -227,7 +231,7 @@ def mark_rows(rows, actor: User) -> None:
     from crm import masking
 
     masking.prepare(actor, rows)
-    today = timezone.localdate()
+    today = tenant_today(actor)
     now = timezone.now()
     for row in rows:
         row.overdue = row.is_open and row.expected_close_date < today

@@ -23,7 +23,6 @@ from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -160,7 +159,7 @@ def board_context(request, query=None) -> dict:
     filterset = KanbanFilter(query or None, queryset=base, request=request)
     filtered = filterset.is_bound and filterset.is_valid()
     qs = filterset.qs if filtered else base
-    since = timezone.localdate() - datetime.timedelta(days=CLOSED_DAYS)
+    since = listing.tenant_today(actor) - datetime.timedelta(days=CLOSED_DAYS)
     # Open ones, and those won or lost lately.
     recent = Q(status=StageKind.OPEN) | Q(closed_date__gte=since)
     qs = qs.filter(recent)

@@ -21,6 +21,7 @@ from tests.customers.factories import fresh
 from tests.leads.factories import make_lead
 from tests.opportunities.factories import stages
 
+
 def url(lead) -> str:
     return reverse("leads:lead-convert", args=[lead.pk])
 

@@ -57,10 +57,10 @@ def test_list_views_for_the_owner_and_the_manager(world, as_user, deal):
 
 
 def test_closing_this_month_and_stale_views(world, as_user):
-    from opportunities.listing import month_bounds
+    from opportunities.listing import month_bounds, tenant_today
 
     customer = make_customer(world.tenant_a, world.rep_east, "本月客户")
-    _first, last = month_bounds()
+    _first, last = month_bounds(tenant_today(world.rep_east))
     soon = make_opportunity(world.rep_east, customer, "本月成交", expected_close_date=last)
     later = make_opportunity(
         world.rep_east, customer, "下月成交", expected_close_date=last + datetime.timedelta(days=3)
@@ -410,10 +410,10 @@ def test_stage_in_use_cannot_be_deleted(world, as_user, deal):
 
 
 def test_workbench_shows_my_opportunities_closing_this_month(world, as_user):
-    from opportunities.listing import month_bounds
+    from opportunities.listing import month_bounds, tenant_today
 
     customer = make_customer(world.tenant_a, world.rep_east, "工作台客户")
-    _first, last = month_bounds()
+    _first, last = month_bounds(tenant_today(world.rep_east))
     make_opportunity(
         world.rep_east, customer, "本月一", amount=Decimal("1000"), expected_close_date=last
     )
@@ -507,3 +507,27 @@ def test_stage_settings_edit_reorder_and_mode(world, as_user):
     # The probability may be typed now: the edit form has it.
     form = rep.get(reverse("opportunities:opportunity-edit", args=[deal.pk])).context["form"]
     assert "probability" in form.fields
+
+
+def test_this_month_is_the_tenants_month(world, as_user):
+    """本月预计成交 at 01:30 on 1 December in Shanghai for a tenant in New York, where it is
+    still 30 November: November's opportunity is this month's, December's is not."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    with scopes_disabled():
+        world.tenant_a.time_zone = "America/New_York"
+        world.tenant_a.save(update_fields=["time_zone"])
+    moment = datetime.datetime(2026, 11, 30, 17, 30, tzinfo=datetime.UTC)
+    customer = make_customer(world.tenant_a, world.rep_east, "月底客户")
+    november = make_opportunity(
+        world.rep_east, customer, "十一月", expected_close_date=datetime.date(2026, 11, 30)
+    )
+    make_opportunity(
+        world.rep_east, customer, "十二月", expected_close_date=datetime.date(2026, 12, 1)
+    )
+    client = as_user(world.rep_east)
+    with mock.patch.object(timezone, "now", return_value=moment):
+        closing = client.get(reverse("opportunities:opportunity-list"), {"view": "closing"})
+    assert [o.pk for o in closing.context["page"]] == [november.pk]
