@@ -93,7 +93,8 @@ def rows(world):
     return w
 
 
-def test_the_export_urls_are_the_five_lists():
+def test_the_export_urls_are_the_lists():
+    """Every list's export is here (the tests below walk them all): a new one joins."""
     assert export_urls() == sorted(
         [
             reverse("customers:customer-export"),
@@ -101,6 +102,8 @@ def test_the_export_urls_are_the_five_lists():
             reverse("customers:followup-export"),
             reverse("customers:pool-export"),
             reverse("leads:lead-export"),
+            reverse("opportunities:opportunity-export"),
+            reverse("opportunities:product-export"),
         ]
     )
 
