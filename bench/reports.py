@@ -438,7 +438,7 @@ def rebuild(tenant_id: int) -> dict[str, float]:
     from reports.models import DailyCount
 
     tenant = Tenant.objects.get(pk=tenant_id)
-    today = summary.tenant_today(tenant)
+    today = tenant.today()
     out = {}
     with tenant_scope(tenant_id):
         t = time.perf_counter()

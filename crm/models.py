@@ -67,6 +67,11 @@ class Tenant(models.Model):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             return timezone.get_default_timezone()
 
+    def today(self, now: datetime.datetime | None = None) -> datetime.date:
+        """Today's date on the tenant's clock (``time_zone``), at ``now`` (default: now): the
+        day a closed date, a report period or 本月 is counted in, whatever the server's."""
+        return (now or timezone.now()).astimezone(self.tzinfo).date()
+
 
 class DataScope(models.TextChoices):
     OWN = "own", _("Own records")

@@ -69,11 +69,6 @@ SORT_COLUMNS = {
 LIST_JOINS = ("owner", "customer", "stage")
 
 
-def tenant_today(actor: User) -> datetime.date:
-    """Today in the actor's tenant's time zone (expected close and closed dates are its days)."""
-    return timezone.localdate(timezone=actor.tenant.tzinfo)
-
-
 def month_bounds(today: datetime.date) -> tuple[datetime.date, datetime.date]:
     """The first and the last day of ``today``'s month (pass the tenant's today)."""
     first = today.replace(day=1)
@@ -148,7 +143,7 @@ def view_parts(*, actor: User, view: str) -> list[QuerySet]:
     conditions = visibility_parts(actor) if view in ("all", "stale", "closing") else None
     if conditions is None:
         return [opportunity_base(actor=actor, view=view)]
-    rows = _tenant_rows(actor).filter(_view_q(view, tenant_today(actor)))
+    rows = _tenant_rows(actor).filter(_view_q(view, actor.tenant.today()))
     owned, participated = conditions["owned"], conditions["participated"]
     if participation_ids(actor) == []:
         return [rows.filter(owned)]
@@ -184,7 +179,7 @@ def opportunity_base(*, actor: User, view: str = "mine") -> QuerySet:
     conditions = visibility_parts(actor)
     if conditions is not None:
         rows = rows.filter(functools.reduce(operator.or_, conditions.values()))
-    return rows.filter(_view_q(view, tenant_today(actor)))
+    return rows.filter(_view_q(view, actor.tenant.today()))
 
 
 def opportunity_list(*, queryset: QuerySet, sort: str = "created") -> QuerySet:
@@ -212,7 +207,7 @@ def list_chips(request) -> list:
     """The quick filters of the list: 进行中, 赢单, 输单, 本月新建. No query."""
     from crm.views.lists import chips
 
-    first, _last = month_bounds(tenant_today(request.user))
+    first, _last = month_bounds(request.user.tenant.today())
     return chips(
         request,
         [
@@ -231,7 +226,7 @@ def mark_rows(rows, actor: User) -> None:
     from crm import masking
 
     masking.prepare(actor, rows)
-    today = tenant_today(actor)
+    today = actor.tenant.today()
     now = timezone.now()
     for row in rows:
         row.overdue = row.is_open and row.expected_close_date < today

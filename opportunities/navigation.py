@@ -57,13 +57,13 @@ def _closing_this_month(request):
     from django.db.models import Count, Sum
 
     from crm import masking
-    from opportunities.listing import month_bounds, tenant_today
+    from opportunities.listing import month_bounds
     from opportunities.models import Opportunity
 
     user = request.user
     if not user.can("opportunity.create"):
         return None
-    first, last = month_bounds(tenant_today(user))
+    first, last = month_bounds(user.tenant.today())
     figures = (
         Opportunity.objects.open()
         .filter(

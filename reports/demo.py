@@ -63,6 +63,6 @@ def link_converted_leads(tenant: Tenant, users: dict[str, User]) -> int:
 def load_report_figures(tenant: Tenant, users: dict[str, User]) -> None:
     # The opportunities (and their stage history) are complete before the figures.
     link_converted_leads(tenant, users)
-    today = summary.tenant_today(tenant)
+    today = tenant.today()
     summary.refresh(tenant.pk, today - datetime.timedelta(days=DEMO_DAYS), today)
     stock.snapshot(tenant.pk, today)

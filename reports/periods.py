@@ -16,7 +16,6 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tenant
@@ -90,9 +89,8 @@ def day_start(day: datetime.date, tz: datetime.tzinfo) -> datetime.datetime:
 
 
 def tenant_today(tenant: Tenant, now: datetime.datetime | None = None) -> datetime.date:
-    """Today's date on the tenant's clock (``Tenant.time_zone``), at ``now`` (default: now)."""
-    now = now or timezone.now()
-    return now.astimezone(tenant.tzinfo).date()
+    """Today's date on the tenant's clock (``Tenant.today``), at ``now`` (default: now)."""
+    return tenant.today(now)
 
 
 def month_end(day: datetime.date) -> datetime.date:

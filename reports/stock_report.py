@@ -79,7 +79,7 @@ def increment_stock_report(
 ) -> StockReport:
     """The table. ``link(kind, value, user_id or None)`` gives a cell's drill-down URL
     (kind "in" or "stock")."""
-    today = summary.tenant_today(tenant, now)
+    today = tenant.today(now)
     increments: dict[tuple[int, str], int] = {}
     for (user_id, metric), n in summary.figures(
         tenant, "attr", period.first, period.last, scope.user_ids, now

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
 
 from crm.models import Tenant
 from reports.models import DailyCount
@@ -162,10 +161,6 @@ def reconcile(tenant_id: int, first: datetime.date, last: datetime.date) -> int:
     return drifted
 
 
-def tenant_today(tenant: Tenant, now: datetime.datetime | None = None) -> datetime.date:
-    return (now or timezone.now()).astimezone(tenant.tzinfo).date()
-
-
 def figures(
     tenant: Tenant,
     prefix: str,
@@ -178,7 +173,7 @@ def figures(
     for ``user_ids`` (None: everyone): the days before today from the summary table (one
     query), today (when in the range) computed live from the base tables."""
     source = _SOURCES[prefix]
-    today = tenant_today(tenant, now)
+    today = tenant.today(now)
     users = None if user_ids is None else set(user_ids)
     out: dict[tuple[int, str], int] = {}
     stored_last = min(last, today - datetime.timedelta(days=1))

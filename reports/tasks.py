@@ -36,7 +36,7 @@ def reports_refresh_all_task() -> int:
 def reports_reconcile_task(tenant_id: int) -> int:
     """Recompute the last days from the base tables; drift is logged and fixed."""
     tenant = Tenant.objects.get(pk=tenant_id)
-    today = summary.tenant_today(tenant)
+    today = tenant.today()
     return summary.reconcile(
         tenant_id, today - datetime.timedelta(days=summary.RECONCILE_DAYS), today
     )

@@ -10,7 +10,6 @@ a stable code. Every stage change (create, move, win, lose, reopen) writes one
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -96,12 +95,6 @@ def opportunity_url(pk: int) -> str:
         return reverse("opportunities:opportunity-detail", args=[pk])
     except NoReverseMatch:
         return f"/opportunities/{pk}/"
-
-
-def _today(actor: User) -> datetime.date:
-    """Today in the tenant's time zone (a closed date is the tenant's day, as the reports
-    count it), not the server's."""
-    return timezone.localdate(timezone=actor.tenant.tzinfo)
 
 
 # ---------------------------------------------------------------- locking
@@ -649,7 +642,7 @@ def _win(actor, opportunity, note) -> Opportunity:
         opportunity,
         won,
         note=note,
-        closed_date=_today(actor),
+        closed_date=actor.tenant.today(),
         lost_reason=None,
         lost_note="",
     )
@@ -710,7 +703,7 @@ def opportunity_lose(
         opportunity,
         lost,
         note=note,
-        closed_date=_today(actor),
+        closed_date=actor.tenant.today(),
         lost_reason=reason,
         lost_note=note,
     )

@@ -159,7 +159,7 @@ def board_context(request, query=None) -> dict:
     filterset = KanbanFilter(query or None, queryset=base, request=request)
     filtered = filterset.is_bound and filterset.is_valid()
     qs = filterset.qs if filtered else base
-    since = listing.tenant_today(actor) - datetime.timedelta(days=CLOSED_DAYS)
+    since = actor.tenant.today() - datetime.timedelta(days=CLOSED_DAYS)
     # Open ones, and those won or lost lately.
     recent = Q(status=StageKind.OPEN) | Q(closed_date__gte=since)
     qs = qs.filter(recent)

@@ -57,10 +57,10 @@ def test_list_views_for_the_owner_and_the_manager(world, as_user, deal):
 
 
 def test_closing_this_month_and_stale_views(world, as_user):
-    from opportunities.listing import month_bounds, tenant_today
+    from opportunities.listing import month_bounds
 
     customer = make_customer(world.tenant_a, world.rep_east, "本月客户")
-    _first, last = month_bounds(tenant_today(world.rep_east))
+    _first, last = month_bounds(world.rep_east.tenant.today())
     soon = make_opportunity(world.rep_east, customer, "本月成交", expected_close_date=last)
     later = make_opportunity(
         world.rep_east, customer, "下月成交", expected_close_date=last + datetime.timedelta(days=3)
@@ -410,10 +410,10 @@ def test_stage_in_use_cannot_be_deleted(world, as_user, deal):
 
 
 def test_workbench_shows_my_opportunities_closing_this_month(world, as_user):
-    from opportunities.listing import month_bounds, tenant_today
+    from opportunities.listing import month_bounds
 
     customer = make_customer(world.tenant_a, world.rep_east, "工作台客户")
-    _first, last = month_bounds(tenant_today(world.rep_east))
+    _first, last = month_bounds(world.rep_east.tenant.today())
     make_opportunity(
         world.rep_east, customer, "本月一", amount=Decimal("1000"), expected_close_date=last
     )

@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, tenant: str, now: str | None = None, days: int = 400, **options):
         found, moment = tenant_and_moment(tenant, now)
-        today = summary.tenant_today(found, moment)
+        today = found.today(moment)
         with tenant_scope(found.pk):
             stored = summary.refresh(found.pk, today - datetime.timedelta(days=days), today)
         self.stdout.write(f"{found.slug}: {stored} figures stored for {days + 1} days")
