@@ -34,6 +34,7 @@ from opportunities import listing, selectors
 from opportunities.filters import KanbanFilter
 from opportunities.forms.opportunities import LoseForm
 from opportunities.models import Opportunity, OpportunityStage, StageKind
+from opportunities.services import opportunities as services
 
 # The cards a column shows (the header counts them all; 全部 opens the list of the column).
 CARDS_PER_COLUMN = 50
@@ -283,8 +284,6 @@ def kanban_lose(request):
     context = {"lose_form": form, "form_only": True, "ids": opportunity.pk}
     if not form.is_valid():
         return render(request, template, context, status=422)
-    from opportunities.services import opportunities as services
-
     try:
         services.opportunity_lose(
             actor=actor,

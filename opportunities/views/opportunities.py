@@ -25,7 +25,7 @@ from crm.views.base import tenant_view
 from crm.views.lists import back_url, offset_page, sort_headers
 from customers import owned
 from customers.forms import AttachmentForm, FollowUpForm
-from customers.models import Attachment, FollowUp
+from customers.models import Attachment, FollowUp, SavedSearch
 from customers.views.customers import (
     attachment_add_response,
     attachment_delete_or_message,
@@ -57,22 +57,7 @@ from opportunities.models import (
     OpportunityUserObjectPermission,
     StageKind,
 )
-
-
-def _services():
-    # The foundation's services (opportunities.services.opportunities), read when called.
-    from opportunities.services import opportunities as services
-
-    return services
-
-
-def saved_search_kind() -> str | None:
-    """The saved-search kind of the opportunity list, once customers.SavedSearch knows it
-    (its ListKind is per list: see the pages notes); None: no saved searches yet."""
-    from customers.models import SavedSearch
-
-    return "opportunity" if "opportunity" in SavedSearch.ListKind.values else None
-
+from opportunities.services import opportunities as services
 
 # ---------------------------------------------------------------- list
 
@@ -95,7 +80,7 @@ def _list_context(request, view: str) -> dict:
     total, capped = counts[view] if not filtered else capped_count(qs)
     page = offset_page(request, rows, total=None if capped else total).counted(total, capped)
     listing.mark_rows(page.items, actor)
-    kind = saved_search_kind()
+    kind = SavedSearch.ListKind.OPPORTUNITIES
     return {
         "view": view,
         "views": listing.VIEWS,
@@ -110,7 +95,7 @@ def _list_context(request, view: str) -> dict:
         "chips": listing.list_chips(request),
         "keep": {"view": view},
         "saved_kind": kind,
-        "saved_searches": saved_searches(actor=actor, list_kind=kind) if kind else [],
+        "saved_searches": saved_searches(actor=actor, list_kind=kind),
         "transfer_form": TransferForm(tenant_id=actor.tenant_id),
         "query": request.GET.urlencode(),
         "filtered": filtered,
@@ -141,7 +126,7 @@ def opportunity_transfer(request):
         return redirect(back)
     ids, to_user = form.cleaned_data["ids"], form.cleaned_data["to_user"]
     try:
-        _services().opportunity_transfer(actor=actor, opportunities=ids, to_user=to_user)
+        services.opportunity_transfer(actor=actor, opportunities=ids, to_user=to_user)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return _page_or_redirect(request, ids, back)
@@ -225,7 +210,7 @@ def opportunity_create(request):
     if not (form.is_valid() & lines.is_valid()):
         return render(request, "opportunities/opportunity_form.html", context, status=422)
     try:
-        opportunity = _services().opportunity_create(
+        opportunity = services.opportunity_create(
             actor=actor,
             customer=form.cleaned_data["customer"],
             data=form.opportunity_data(),
@@ -263,7 +248,7 @@ def opportunity_edit(request, pk: int):
         return render(request, "opportunities/opportunity_form.html", context, status=422)
     opportunity.refresh_from_db()
     try:
-        _services().opportunity_update(
+        services.opportunity_update(
             actor=actor, opportunity=opportunity, data=form.opportunity_data()
         )
     except ServiceError as exc:
@@ -291,7 +276,7 @@ def opportunity_lines(request, pk: int):
     if not lines.is_valid():
         return render(request, template, context, status=422)
     try:
-        _services().opportunity_lines_set(actor=actor, opportunity=opportunity, lines=lines.lines())
+        services.opportunity_lines_set(actor=actor, opportunity=opportunity, lines=lines.lines())
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return render(request, template, context, status=422)
@@ -305,7 +290,7 @@ def opportunity_delete(request, pk: int):
     actor = request.user
     opportunity = selectors.opportunity_get_for_actor(actor=actor, pk=pk)
     try:
-        _services().opportunity_delete(actor=actor, opportunity=opportunity)
+        services.opportunity_delete(actor=actor, opportunity=opportunity)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
         return redirect("opportunities:opportunity-detail", pk=pk)
@@ -601,7 +586,7 @@ def opportunity_stage(request, pk: int):
             )
         return redirect(reverse("opportunities:opportunity-detail", args=[pk]) + "#lose-modal")
     try:
-        _services().opportunity_stage_change(
+        services.opportunity_stage_change(
             actor=actor,
             opportunity=opportunity,
             stage=stage,
@@ -628,7 +613,7 @@ def opportunity_win(request, pk: int):
     form = NoteForm(request.POST, tenant_id=actor.tenant_id)
     form.is_valid()
     try:
-        _services().opportunity_win(
+        services.opportunity_win(
             actor=actor, opportunity=opportunity, note=form.cleaned_data.get("note", "")
         )
     except ServiceError as exc:
@@ -664,7 +649,7 @@ def opportunity_lose(request, pk: int):
         messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect(reverse("opportunities:opportunity-detail", args=[pk]) + "#lose-modal")
     try:
-        _services().opportunity_lose(
+        services.opportunity_lose(
             actor=actor,
             opportunity=opportunity,
             reason=form.cleaned_data["reason"],
@@ -685,7 +670,7 @@ def opportunity_reopen(request, pk: int):
     if not form.is_valid():
         return _refused(request, pk, ServiceError(_("Choose a stage."), code="invalid"))
     try:
-        _services().opportunity_reopen(
+        services.opportunity_reopen(
             actor=actor,
             opportunity=opportunity,
             stage=form.cleaned_data["stage"],
@@ -714,7 +699,7 @@ def contact_add(request, pk: int):
         return _tab_response(request, opportunity, "contacts")
     data = form.cleaned_data
     try:
-        _services().opportunity_contact_add(
+        services.opportunity_contact_add(
             actor=actor,
             opportunity=opportunity,
             contact=data["contact"],
@@ -746,7 +731,7 @@ def contact_remove(request, pk: int, row: int):
     opportunity = selectors.opportunity_get_for_actor(actor=actor, pk=pk)
     link = _contact_row(opportunity, row)
     try:
-        _services().opportunity_contact_remove(actor=actor, opportunity=opportunity, row=link)
+        services.opportunity_contact_remove(actor=actor, opportunity=opportunity, row=link)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
     opportunity.refresh_from_db()
@@ -760,7 +745,7 @@ def contact_primary(request, pk: int, row: int):
     opportunity = selectors.opportunity_get_for_actor(actor=actor, pk=pk)
     link = _contact_row(opportunity, row)
     try:
-        _services().opportunity_contact_set_primary(actor=actor, opportunity=opportunity, row=link)
+        services.opportunity_contact_set_primary(actor=actor, opportunity=opportunity, row=link)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
     opportunity.refresh_from_db()
@@ -776,7 +761,7 @@ def participants_add(request, pk: int):
     form = TeamForm(request.POST, tenant_id=actor.tenant_id)
     if form.is_valid():
         try:
-            _services().opportunity_participants_add(
+            services.opportunity_participants_add(
                 actor=actor,
                 opportunity=opportunity,
                 users=form.cleaned_data["users"],
@@ -801,9 +786,7 @@ def participant_remove(request, pk: int, user_pk: int):
         user_id=user_pk,
     )
     try:
-        _services().opportunity_participant_remove(
-            actor=actor, opportunity=opportunity, user=row.user
-        )
+        services.opportunity_participant_remove(actor=actor, opportunity=opportunity, user=row.user)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
     return _tab_response(request, opportunity, "team")
@@ -898,7 +881,7 @@ def stage_settings(request):
         settings_form = StageSettingsForm(request.POST)
         if settings_form.is_valid():
             try:
-                _services().settings_update(
+                services.settings_update(
                     actor=request.user,
                     stage_mode=settings_form.cleaned_data["stage_mode"],
                     probability_override=settings_form.cleaned_data["probability_override"],
@@ -920,7 +903,7 @@ def stage_create(request):
     form = StageForm(request.POST)
     if form.is_valid():
         try:
-            stage = _services().stage_create(actor=request.user, data=form.cleaned_data)
+            stage = services.stage_create(actor=request.user, data=form.cleaned_data)
         except ServiceError as exc:
             form.add_error(None, str(exc.message))
         else:
@@ -943,7 +926,7 @@ def stage_edit(request, pk: int):
         return render(request, "opportunities/stage_form.html", context, status=422)
     stage.refresh_from_db()
     try:
-        _services().stage_update(actor=request.user, stage=stage, data=form.cleaned_data)
+        services.stage_update(actor=request.user, stage=stage, data=form.cleaned_data)
     except ServiceError as exc:
         form.add_error(None, str(exc.message))
         return render(request, "opportunities/stage_form.html", context, status=422)
@@ -958,7 +941,7 @@ def stage_delete(request, pk: int):
         OpportunityStage.objects.filter(tenant_id=request.user.tenant_id), pk=pk
     )
     try:
-        _services().stage_delete(actor=request.user, stage=stage)
+        services.stage_delete(actor=request.user, stage=stage)
     except ServiceError as exc:
         messages.error(request, str(exc.message))
     else:
@@ -974,7 +957,7 @@ def stage_move(request, pk: int):
         OpportunityStage.objects.filter(tenant_id=request.user.tenant_id), pk=pk
     )
     try:
-        _services().stage_move(
+        services.stage_move(
             actor=request.user, stage=stage, up=request.POST.get("direction") == "up"
         )
     except ServiceError as exc:
