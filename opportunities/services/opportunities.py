@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -89,12 +89,8 @@ def _money(value, *, field: str, allow_none: bool = False) -> Decimal | None:
 
 
 def opportunity_url(pk: int) -> str:
-    """The opportunity's page. The fallback only serves while the URLs are not mounted yet
-    (crm/urls.py includes opportunities.urls)."""
-    try:
-        return reverse("opportunities:opportunity-detail", args=[pk])
-    except NoReverseMatch:
-        return f"/opportunities/{pk}/"
+    """The opportunity's page."""
+    return reverse("opportunities:opportunity-detail", args=[pk])
 
 
 # ---------------------------------------------------------------- locking

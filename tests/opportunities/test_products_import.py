@@ -19,8 +19,6 @@ from opportunities import importing
 from opportunities.models import Product, ProductCategory, ProductStockChange
 from tests.opportunities.factories import make_category, make_product
 
-pytestmark = pytest.mark.urls("tests.opportunities.urls_mounted")
-
 HEADERS = [
     "产品编码",
     "产品名称",

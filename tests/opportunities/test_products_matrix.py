@@ -11,8 +11,6 @@ from django_scopes import scopes_disabled
 from opportunities.models import ProductImage
 from tests.opportunities.factories import make_category, make_product
 
-pytestmark = pytest.mark.urls("tests.opportunities.urls_mounted")
-
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):

@@ -29,8 +29,6 @@ from tests.opportunities.factories import (
     make_product,
 )
 
-pytestmark = pytest.mark.urls("tests.opportunities.urls_mounted")
-
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.template import engines
 from django.urls import path
 
-from tests.opportunities.urls_mounted import urlpatterns as _mounted
+from crm.urls import urlpatterns as _mounted
 
 PAGE = """{% extends "layouts/app.html" %}{% load static %}
 {% block content %}<script src="{% static 'js/product-picker.js' %}" defer></script>
