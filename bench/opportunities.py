@@ -359,29 +359,6 @@ def figures_of(table) -> dict:
 # ---------------------------------------------------------------------------- main
 
 
-def mount_if_missing() -> None:
-    """Mount opportunities/urls.py for the run when crm/urls.py does not yet (the module's
-    URLs are included by the lead): a no-op once they are."""
-    import types
-
-    from django.conf import settings
-    from django.urls import NoReverseMatch, clear_url_caches, include, path, reverse
-
-    try:
-        reverse("opportunities:opportunity-list")
-        return
-    except NoReverseMatch:
-        pass
-    import crm.urls
-
-    module = types.ModuleType("bench_opportunity_urls")
-    module.urlpatterns = [path("", include("opportunities.urls")), *crm.urls.urlpatterns]
-    sys.modules[module.__name__] = module
-    settings.ROOT_URLCONF = module.__name__
-    clear_url_caches()
-    print("  (opportunities.urls is not mounted in crm/urls.py yet: mounted for this run)")
-
-
 def key_of(name: str) -> str:
     return re.sub(r"\W+", "_", name).strip("_")
 
@@ -413,7 +390,6 @@ def main() -> None:
         print(f"  {SMALL_SLUG}: {done}")
         print(f"  analyze {analyze():.1f} s")
     t_loaded = time.perf_counter()
-    mount_if_missing()
 
     clients = {}
     for users in (big_users, small_users):
